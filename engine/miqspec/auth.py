@@ -1,0 +1,117 @@
+"""Auth kinds: what each adds to a request, and the token/login requests they need. No I/O.
+
+Takes: the spec's ``Auth`` and a template context (region, endpoints, authentications,
+settings, provider, login variables). Gives: ``Decoration`` (headers, cookies, query) for a
+request; for OAuth2 client credentials the token request to make and how to read its answer.
+Raises: ``MappingError`` from templates. The registry ``AUTH_KINDS`` is keyed by ``auth.type``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CredentialsError
+from .expressions import compile_expression
+from .model import Auth
+from .templating import compile_template, render_value
+
+
+@dataclass
+class Decoration:
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def _param(auth: Auth, name: str, ctx: Mapping[str, Any]) -> str:
+    return compile_template(str(auth.params.get(name, ""))).render(ctx)
+
+
+def _basic(auth: Auth, ctx: Mapping[str, Any], dec: Decoration) -> None:
+    pair = f"{_param(auth, 'username', ctx)}:{_param(auth, 'password', ctx)}"
+    dec.headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+def _bearer(auth: Auth, ctx: Mapping[str, Any], dec: Decoration) -> None:
+    dec.headers["Authorization"] = "Bearer " + _param(auth, "token", ctx)
+
+
+def _api_key(auth: Auth, ctx: Mapping[str, Any], dec: Decoration) -> None:
+    name, value = _param(auth, "name", ctx), _param(auth, "value", ctx)
+    if auth.params.get("in") == "query":
+        dec.query[name] = value
+    else:
+        dec.headers[name] = value
+
+
+def _oauth2(auth: Auth, ctx: Mapping[str, Any], dec: Decoration) -> None:
+    token = (ctx.get("login") or {}).get("access_token")
+    if token:
+        dec.headers["Authorization"] = f"Bearer {token}"
+
+
+def _nothing(auth: Auth, ctx: Mapping[str, Any], dec: Decoration) -> None:
+    return None
+
+
+AUTH_KINDS: dict[str, Callable[[Auth, Mapping[str, Any], Decoration], None]] = {
+    "none": _nothing,
+    "basic": _basic,
+    "bearer": _bearer,
+    "api_key": _api_key,
+    "oauth2_client_credentials": _oauth2,
+    "login": _nothing,
+}
+
+
+def decorate(auth: Auth, ctx: Mapping[str, Any]) -> Decoration:
+    """Headers, cookies and query parameters every request of this provider carries."""
+    dec = Decoration()
+    AUTH_KINDS[auth.type](auth, ctx, dec)
+    for name, tpl in auth.headers.items():
+        dec.headers[name] = tpl.render(ctx)
+    for name, tpl in auth.cookies.items():
+        dec.cookies[name] = tpl.render(ctx)
+    for name, tpl in auth.query.items():
+        dec.query[name] = tpl.render(ctx)
+    return dec
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    url: str
+    data: dict[str, str]
+    headers: dict[str, str]
+
+
+def oauth2_token_request(auth: Auth, ctx: Mapping[str, Any]) -> TokenRequest:
+    """The client-credentials token request (RFC 6749 §4.4)."""
+    client_id, secret = _param(auth, "client_id", ctx), _param(auth, "client_secret", ctx)
+    data = {"grant_type": "client_credentials"}
+    headers = {"Accept": "application/json"}
+    if auth.params.get("client_auth", "body") == "basic":
+        pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        headers["Authorization"] = f"Basic {pair}"
+    else:
+        data.update(client_id=client_id, client_secret=secret)
+    for opt in ("scope", "resource"):
+        if auth.params.get(opt):
+            data[opt] = _param(auth, opt, ctx)
+    data.update(render_value(dict(auth.params.get("extra") or {}), ctx))
+    return TokenRequest(_param(auth, "token_url", ctx), data, headers)
+
+
+def oauth2_read_token(auth: Auth, body: Any) -> tuple[str, float]:
+    """Access token and lifetime (seconds) from a token response body."""
+    token = compile_expression(auth.params.get("token_path", "access_token")).search(body)
+    if not token:
+        raise CredentialsError("token response holds no access token")
+    expires = compile_expression(auth.params.get("expires_in_path", "expires_in")).search(body)
+    try:
+        lifetime = float(expires) if expires is not None else 3600.0
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    return str(token), lifetime

@@ -1,0 +1,464 @@
+"""Semantic checks of a loaded spec, on top of the cerberus schema.
+
+Takes: a ``LoadedDocument`` and the inventory ``Catalogue``.
+Gives: every ``Finding`` at once: schema errors, variant errors (auth kinds, paginators,
+attribute forms), JMESPath and Jinja2 syntax errors with a caret, unknown collections,
+attributes, lazy references and keys, unknown or cyclic calls, template variables that do not
+exist where used, form fields used but not declared (and declared but unused), region
+attributes no region defines. Raises nothing; no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import schema as schema_mod
+from .errors import Finding, Location
+from .expressions import ExpressionSyntaxError, compile_expression
+from .functions import define_spec_functions
+from .inventory import Catalogue, CollectionDef
+from .loader import LoadedDocument, Path, format_path
+from .model import INPUT_COMPONENTS, walk_fields
+from .templating import TemplateSyntaxError, template_references
+
+BASE_ROOTS = {"region", "endpoints", "authentications", "settings", "provider"}
+# Form fields the engine itself fills or that only steer the UI; never "unused".
+IMPLICIT_FORM_FIELDS = {"provider_region", "name", "zone_id", "type", "uid_ems"}
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    hint = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+class Checker:
+    def __init__(self, doc: LoadedDocument, catalogue: Catalogue) -> None:
+        self.doc = doc
+        self.data: Mapping[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+        self.catalogue = catalogue.with_models(self._models())
+        self.findings: list[Finding] = []
+        self.used_form: set[str] = set()
+        self.form_names: set[str] = set()
+        self.login_vars: set[str] = set()
+
+    def _models(self) -> Mapping[str, Any]:
+        models = self.data.get("models")
+        if not isinstance(models, dict):
+            return {}
+        good = {}
+        for name, raw in models.items():
+            if isinstance(raw, dict) and isinstance(raw.get("table"), str):
+                try:
+                    from .inventory import _collection
+
+                    _collection(name, raw)
+                    good[name] = raw
+                except Exception:  # reported by the schema check
+                    continue
+        return good
+
+    # -- helpers -------------------------------------------------------------------------
+    def add(self, path: Path, message: str, *, key: bool = False) -> None:
+        self.findings.append(Finding(self.doc.location(path, key=key), format_path(path),
+                                     message))
+
+    def _text_col(self, path: Path, offset: int) -> Location:
+        loc = self.doc.location(path)
+        line = self.doc.line_text(loc.line)
+        quoted = 1 if line[loc.col - 1 : loc.col] in ("'", '"') else 0
+        return Location(loc.file, loc.line, loc.col + quoted + offset)
+
+    def expression(self, path: Path, text: Any, roots: set[str]) -> None:
+        if not isinstance(text, str):
+            return
+        try:
+            expr = compile_expression(text)
+        except ExpressionSyntaxError as exc:
+            loc = self._text_col(path, exc.column)
+            caret = self.doc.line_text(loc.line) + "\n" + " " * (loc.col - 1) + "^"
+            self.findings.append(Finding(loc, format_path(path),
+                                         f"JMESPath syntax error: {exc.reason}", caret))
+            return
+        for root in sorted(expr.roots - roots):
+            where = "here" if root != "parent" else "here (no for_each call or each: above it)"
+            self.add(path, f"expression root '${root}' is not available {where}")
+
+    def template(self, path: Path, text: Any, roots: set[str]) -> None:
+        if not isinstance(text, str):
+            return
+        try:
+            refs = template_references(text)
+        except TemplateSyntaxError as exc:
+            loc = self._text_col(path, exc.column)
+            caret = self.doc.line_text(loc.line) + "\n" + " " * (loc.col - 1) + "^"
+            self.findings.append(Finding(loc, format_path(path),
+                                         f"template syntax error: {exc.reason}", caret))
+            return
+        for ref in sorted(refs):
+            head = ref.split(".")[0]
+            if head in ("endpoints", "authentications"):
+                self.used_form.add(ref)
+                if not any(ref == n or n.startswith(ref + ".") for n in self.form_names):
+                    self.add(path, f"template reads '{ref}' but the form declares no such field"
+                             + _suggest(ref, self.form_names))
+            elif head == "region":
+                self._check_region_attr(path, ref)
+            elif head == "settings":
+                self._check_setting(path, ref)
+            elif head == "login":
+                var = ref.split(".")[1] if "." in ref else ""
+                if var and var not in self.login_vars:
+                    self.add(path, f"template reads 'login.{var}' but no login step extracts "
+                             f"it" + _suggest(var, self.login_vars))
+            elif head in self.form_names:
+                self.used_form.add(head)
+            elif head not in roots:
+                self.add(path, f"template variable '{head}' does not exist here; available: "
+                         + ", ".join(sorted(roots)))
+
+    def _check_region_attr(self, path: Path, ref: str) -> None:
+        regions = [r for r in self.data.get("regions") or [] if isinstance(r, dict)]
+        if not regions:
+            self.add(path, "template reads 'region' but the spec defines no regions")
+            return
+        attr = ref.split(".")[1] if "." in ref else ""
+        if attr and not any(attr in r for r in regions):
+            self.add(path, f"no region defines '{attr}'"
+                     + _suggest(attr, {k for r in regions for k in r}))
+
+    def _check_setting(self, path: Path, ref: str) -> None:
+        settings = (self.data.get("provider") or {}).get("settings") or {}
+        name = ref.split(".")[1] if "." in ref else ""
+        if name and isinstance(settings, dict) and name not in settings:
+            self.add(path, f"setting '{name}' is not declared in provider.settings"
+                     + _suggest(name, settings))
+
+    def templates_in(self, path: Path, value: Any, roots: set[str]) -> None:
+        if isinstance(value, str):
+            self.template(path, value, roots)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.templates_in((*path, k), v, roots)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                self.templates_in((*path, i), v, roots)
+
+    # -- sections ------------------------------------------------------------------------
+    def run(self) -> list[Finding]:
+        if not isinstance(self.doc.data, dict):
+            self.add((), "a spec must be a mapping at the top level, got "
+                     + type(self.doc.data).__name__.replace("NoneType", "null"))
+            return self.findings
+        self.findings.extend(schema_mod.validate_document(self.doc))
+        self.check_functions()
+        self.check_form()
+        self.check_auth()
+        self.check_connection()
+        self.check_calls()
+        self.check_collections()
+        self.check_form_usage()
+        return sorted(set(self.findings))
+
+    def check_functions(self) -> None:
+        funcs = self.data.get("functions")
+        if isinstance(funcs, dict) and funcs:
+            try:
+                define_spec_functions(funcs)
+            except Exception as exc:  # a bad spec function is reported, never raised
+                self.add(("functions",), str(exc))
+
+    def check_form(self) -> None:
+        form = self.data.get("form")
+        fields = form.get("fields") if isinstance(form, dict) else None
+        seen: dict[str, Path] = {}
+        for path, f in walk_fields(fields if isinstance(fields, list) else [],
+                                   ("form", "fields")):
+            name = f.get("name")
+            if not isinstance(name, str):
+                continue
+            if name in seen and f.get("component") in INPUT_COMPONENTS:
+                self.add((*path, "name"), f"form field '{name}' is declared twice")
+            seen[name] = path
+            if f.get("component") in INPUT_COMPONENTS:
+                self.form_names.add(name)
+            if f.get("options_from") == "regions" and not self.data.get("regions"):
+                self.add((*path, "options_from"), "options_from: regions but the spec "
+                         "defines no regions")
+            for dep in f.get("validationDependencies") or []:
+                if isinstance(dep, str) and dep not in IMPLICIT_FORM_FIELDS | set(seen):
+                    self.add((*path, "validationDependencies"),
+                             f"validation dependency '{dep}' is not a form field")
+
+    def base_roots(self) -> set[str]:
+        return set(BASE_ROOTS) | {n for n in self.form_names if "." not in n}
+
+    def check_auth(self) -> None:
+        auth = self.data.get("auth")
+        if auth is None:
+            return
+        if not isinstance(auth, dict):
+            return
+        kinds = schema_mod.variants("auth")
+        kind = auth.get("type")
+        if kind not in kinds:
+            self.add(("auth", "type"), f"unknown auth type '{kind}'; expected one of: "
+                     + ", ".join(sorted(kinds)) + _suggest(str(kind), kinds))
+            return
+        merged = {**schema_mod.definition("auth_common"), **kinds[kind]}
+        self.findings.extend(schema_mod.validate_with(self.doc, auth, merged, ("auth",)))
+        roots = self.base_roots()
+        for i, step in enumerate(auth.get("login") or []):
+            if not isinstance(step, dict):
+                continue
+            for k, v in step.items():
+                if k == "extract" and isinstance(v, dict):
+                    for var, e in v.items():
+                        if isinstance(e, dict) and "body" in e:
+                            self.expression(("auth", "login", i, "extract", var, "body"),
+                                            e["body"], set())
+                elif k not in ("name", "service", "method"):
+                    self.templates_in(("auth", "login", i, k), v, roots | {"login"})
+            if isinstance(step.get("extract"), dict):
+                self.login_vars.update(step["extract"])
+            svc = step.get("service")
+            self._check_service(("auth", "login", i, "service"), svc)
+        for k, v in auth.items():
+            if k not in ("type", "login", "relogin_on", "client_auth", "in"):
+                self.templates_in(("auth", k), v, roots | {"login"})
+
+    def _services(self) -> dict[str, Any]:
+        conn = self.data.get("connection")
+        services = conn.get("services") if isinstance(conn, dict) else None
+        return services if isinstance(services, dict) else {}
+
+    def _check_service(self, path: Path, name: Any) -> None:
+        if isinstance(name, str) and self._services() and name not in self._services():
+            self.add(path, f"unknown service '{name}'" + _suggest(name, self._services()))
+
+    def check_connection(self) -> None:
+        roots = self.base_roots() | {"login"}
+        for name, svc in self._services().items():
+            if isinstance(svc, dict):
+                self.template(("connection", "services", name, "base_url"),
+                              svc.get("base_url"), roots)
+        conn = self.data.get("connection")
+        if isinstance(conn, dict) and isinstance(conn.get("verify_ssl"), str):
+            self.template(("connection", "verify_ssl"), conn["verify_ssl"], roots)
+
+    def check_calls(self) -> None:
+        calls = self.data.get("calls")
+        if not isinstance(calls, dict):
+            return
+        paginators = schema_mod.variants("paginate")
+        verify = self.data.get("verify")
+        if isinstance(verify, dict) and isinstance(verify.get("call"), str) and (
+            verify["call"] not in calls
+        ):
+            self.add(("verify", "call"), f"unknown call '{verify['call']}'"
+                     + _suggest(verify["call"], calls))
+        edges: dict[str, list[str]] = {}
+        for name, call in calls.items():
+            if not isinstance(call, dict):
+                continue
+            path: Path = ("calls", name)
+            fe = call.get("for_each")
+            has_parent = isinstance(fe, dict)
+            roots = self.base_roots() | {"login"} | ({"parent"} if has_parent else set())
+            for k in ("path", "query", "headers", "body", "when"):
+                if k in call:
+                    self.templates_in((*path, k), call[k], roots)
+            self._check_service((*path, "service"), call.get("service"))
+            if "records" in call:
+                self.expression((*path, "records"), call["records"], set())
+            edges[name] = []
+            if isinstance(fe, dict) and isinstance(fe.get("call"), str):
+                self._call_ref((*path, "for_each", "call"), fe["call"], calls)
+                edges[name].append(fe["call"])
+                if "where" in fe:
+                    self.expression((*path, "for_each", "where"), fe["where"], {"settings"})
+            fb = call.get("fallback")
+            if isinstance(fb, dict) and isinstance(fb.get("call"), str):
+                self._call_ref((*path, "fallback", "call"), fb["call"], calls)
+                edges[name].append(fb["call"])
+            pg = call.get("paginate")
+            if isinstance(pg, dict):
+                kind = pg.get("type")
+                if kind not in paginators:
+                    self.add((*path, "paginate", "type"), f"unknown pagination type '{kind}';"
+                             " expected one of: " + ", ".join(sorted(paginators))
+                             + _suggest(str(kind), paginators))
+                else:
+                    merged = {**schema_mod.definition("paginate_common"), **paginators[kind]}
+                    self.findings.extend(schema_mod.validate_with(self.doc, pg, merged,
+                                                                  (*path, "paginate")))
+                    for k in ("next", "total", "total_pages", "cursor"):
+                        if isinstance(pg.get(k), str):
+                            self.expression((*path, "paginate", k), pg[k], set())
+        self._check_cycles(edges)
+
+    def _call_ref(self, path: Path, name: str, calls: Mapping[str, Any]) -> None:
+        if name not in calls:
+            self.add(path, f"unknown call '{name}'" + _suggest(name, calls))
+
+    def _check_cycles(self, edges: dict[str, list[str]]) -> None:
+        state: dict[str, int] = {}
+        reported: set[frozenset[str]] = set()
+
+        def visit(node: str, stack: list[str]) -> None:
+            state[node] = 1
+            for nxt in edges.get(node, []):
+                if state.get(nxt) == 1:
+                    cycle = [*stack[stack.index(nxt):], nxt] if nxt in stack else [node, nxt]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        self.add(("calls", nxt), "calls depend on each other in a cycle: "
+                                 + " -> ".join(cycle), key=True)
+                elif state.get(nxt) is None and nxt in edges:
+                    visit(nxt, [*stack, nxt])
+            state[node] = 2
+
+        for start in edges:
+            if state.get(start) is None:
+                visit(start, [start])
+
+    def check_collections(self) -> None:
+        cols = self.data.get("collections")
+        if not isinstance(cols, dict):
+            return
+        calls = self.data.get("calls") if isinstance(self.data.get("calls"), dict) else {}
+        for cname, craw in cols.items():
+            path: Path = ("collections", cname)
+            target = self.catalogue.get(str(cname))
+            if target is None:
+                self.add(path, f"unknown collection '{cname}'"
+                         + _suggest(str(cname), self.catalogue.collections), key=True)
+            if not isinstance(craw, dict):
+                continue
+            sources = craw.get("sources")
+            if isinstance(sources, list):
+                items = [((*path, "sources", i), s) for i, s in enumerate(sources)]
+            else:
+                items = [(path, craw)]
+            for spath, src in items:
+                if isinstance(src, dict):
+                    self._check_source(spath, src, target, calls or {})
+
+    def _check_source(self, path: Path, src: Mapping[str, Any], target: CollectionDef | None,
+                      calls: Mapping[str, Any]) -> None:
+        call_name = src.get("from")
+        call = calls.get(call_name) if isinstance(call_name, str) else None
+        if isinstance(call_name, str) and call is None:
+            self.add((*path, "from"), f"unknown call '{call_name}'" + _suggest(call_name, calls))
+        roots = {"region", "provider", "settings", "calls", "index"}
+        outer = roots | ({"parent"} if isinstance(call, dict) and call.get("for_each") else set())
+        if "each" in src:
+            self.expression((*path, "each"), src["each"], outer)
+        inner = roots | {"parent"} if "each" in src else outer
+        if "where" in src:
+            self.expression((*path, "where"), src["where"], inner)
+        attrs = src.get("attributes")
+        if not isinstance(attrs, dict):
+            return
+        if target is not None:
+            for ref_attr in target.manager_ref:
+                if ref_attr not in attrs:
+                    self.add((*path, "attributes"), f"collection '{target.name}' is identified "
+                             f"by {list(target.manager_ref)} but '{ref_attr}' is not mapped")
+        for attr, value in attrs.items():
+            self._check_attribute((*path, "attributes", attr), str(attr), value, target, inner)
+
+    def _check_attribute(self, path: Path, attr: str, value: Any, target: CollectionDef | None,
+                         roots: set[str]) -> None:
+        if target is not None and attr not in target.attribute_names():
+            self.add(path, f"collection '{target.name}' has no attribute '{attr}'"
+                     + _suggest(attr, target.attribute_names()), key=True)
+            return
+        if isinstance(value, str):
+            self.expression(path, value, roots)
+            return
+        if not isinstance(value, dict):
+            return
+        forms = {"value": "attribute_value", "expr": "attribute_expr",
+                 "template": "attribute_template", "lazy": "attribute_lazy"}
+        form = next((f for f in forms if f in value), None)
+        if form is None:
+            self.add(path, "an attribute mapping needs one of: value, expr, template, lazy")
+            return
+        self.findings.extend(schema_mod.validate_with(self.doc, value,
+                                                      schema_mod.definition(forms[form]), path))
+        if form == "expr":
+            self.expression((*path, "expr"), value.get("expr"), roots)
+        elif form == "template":
+            self.template((*path, "template"), value.get("template"),
+                          {"item", "parent", "region", "provider", "settings", "index"})
+        elif form == "lazy":
+            self._check_lazy(path, attr, value, target, roots)
+
+    def _check_lazy(self, path: Path, attr: str, value: Mapping[str, Any],
+                    owner: CollectionDef | None, roots: set[str]) -> None:
+        name = value.get("lazy")
+        ref = value.get("refs", value.get("ref"))
+        if isinstance(ref, dict):
+            for k, v in ref.items():
+                self.expression((*path, "ref", k), v, roots)
+        else:
+            self.expression((*path, "refs" if "refs" in value else "ref"), ref, roots)
+        target = self.catalogue.get(name) if isinstance(name, str) else None
+        if target is None:
+            if isinstance(name, str):
+                self.add((*path, "lazy"), f"lazy reference to unknown collection '{name}'"
+                         + _suggest(name, self.catalogue.collections))
+            return
+        if owner is not None:
+            if "refs" in value:
+                m2m = owner.many_to_many.get(attr)
+                if m2m is None:
+                    self.add(path, f"'{attr}' of '{owner.name}' is not a many-to-many link; "
+                             "use ref: for a single reference", key=True)
+                elif m2m.collection != target.name:
+                    self.add((*path, "lazy"), f"'{attr}' links to '{m2m.collection}', "
+                             f"not '{target.name}'")
+            else:
+                ref_def = owner.references.get(attr)
+                if ref_def is None and "key" not in value:
+                    self.add(path, f"'{attr}' of '{owner.name}' is not a reference; add key: "
+                             "to copy one attribute of the target", key=True)
+                elif ref_def is not None and target.name not in ref_def.collections and (
+                    "key" not in value
+                ):
+                    self.add((*path, "lazy"), f"'{attr}' refers to "
+                             f"{' or '.join(ref_def.collections)}, not '{target.name}'")
+        key = value.get("key")
+        if isinstance(key, str) and key not in target.attribute_names() | {"id"}:
+            self.add((*path, "key"), f"collection '{target.name}' has no attribute '{key}'"
+                     + _suggest(key, target.attribute_names()))
+        by = value.get("by")
+        if isinstance(by, str) and by not in target.secondary_refs:
+            known = ", ".join(target.secondary_refs) or "none"
+            self.add((*path, "by"), f"collection '{target.name}' has no secondary ref '{by}' "
+                     f"(known: {known})")
+        if isinstance(ref, dict) and by is None:
+            for k in ref:
+                if k not in target.manager_ref:
+                    self.add((*path, "ref", k), f"'{k}' is not part of the manager_ref "
+                             f"{list(target.manager_ref)} of '{target.name}'", key=True)
+
+    def check_form_usage(self) -> None:
+        if not self.form_names:
+            return
+        for name in sorted(self.form_names - IMPLICIT_FORM_FIELDS):
+            used = name in self.used_form or any(u.startswith(name + ".") for u in self.used_form)
+            if not used:
+                path = next((p for p, f in walk_fields(self.data["form"].get("fields") or [],
+                                                       ("form", "fields"))
+                             if f.get("name") == name), ("form",))
+                self.add((*path, "name"), f"form field '{name}' is never used by auth or "
+                         "connection")
+
+
+def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
+    """All findings for ``doc``, sorted by position."""
+    return Checker(doc, catalogue).run()

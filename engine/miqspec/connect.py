@@ -1,0 +1,195 @@
+"""An authenticated provider session: URLs from services, login flows, OAuth2 tokens, re-login.
+
+Takes: a ``Spec`` and the nested argument hash ManageIQ's UI sends (``provider_region``,
+``endpoints.<role>.*``, ``authentications.<type>.*``), already decrypted.
+Gives: ``ProviderSession.request(...)`` returning ``HttpResponse``; the secrets it knows (for
+masking and cassette filtering). Raises ``CredentialsError`` (401/403 from login or a request
+after one re-login), ``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin
+
+from . import auth as auth_mod
+from .errors import ApiError, CredentialsError, MiqspecError
+from .http import HttpClient, HttpResponse
+from .model import Body, Retry, Spec
+from .templating import render_value
+
+
+def build_context(spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The template context for a provider: region, form values, settings, provider facts."""
+    region = spec.region(args.get("provider_region"))
+    ctx: dict[str, Any] = {k: v for k, v in args.items() if k not in ("endpoints",
+                                                                      "authentications")}
+    ctx["endpoints"] = _with_defaults(args.get("endpoints"), spec, "endpoints")
+    ctx["authentications"] = _with_defaults(args.get("authentications"), spec,
+                                            "authentications")
+    ctx["region"] = dict(region.attributes) if region else {}
+    ctx["settings"] = {**spec.provider.settings, **(args.get("settings") or {})}
+    ctx["provider"] = {"name": spec.provider.name, "title": spec.provider.title,
+                       "vendor": spec.provider.vendor, "type": spec.provider.manager_type}
+    ctx["login"] = {}
+    return ctx
+
+
+def _with_defaults(given: Any, spec: Spec, head: str) -> dict[str, Any]:
+    """Nested form values with every declared field present (None when not given)."""
+    out: dict[str, Any] = {}
+    for f in spec.form:
+        parts = f.name.split(".")
+        if parts[0] != head or len(parts) != 3:
+            continue
+        out.setdefault(parts[1], {}).setdefault(parts[2], None)
+    for role, values in (given or {}).items():
+        if isinstance(values, Mapping):
+            out.setdefault(role, {}).update(values)
+    return out
+
+
+def secret_values(spec: Spec, args: Mapping[str, Any]) -> list[str]:
+    """Values of the form's secret fields in ``args``."""
+    out = []
+    for name in spec.secret_fields:
+        node: Any = args
+        for part in name.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, str) and node:
+            out.append(node)
+    return out
+
+
+class ProviderSession:
+    """Talks to one provider with its credentials; thread-safe for fan-out requests."""
+
+    def __init__(self, spec: Spec, args: Mapping[str, Any], client: HttpClient | None = None
+                 ) -> None:
+        self.spec = spec
+        self.ctx = build_context(spec, args)
+        self._secrets = secret_values(spec, args)
+        self.client = client or HttpClient(pool_size=max(4, spec.connection.concurrency * 2))
+        self.client.secrets = self.secrets
+        self.timeout = (spec.connection.connect_timeout, spec.connection.timeout)
+        self._login_lock = threading.Lock()
+        self._logged_in = False
+        self._expires_at = float("inf")
+        self._generation = 0
+
+    def secrets(self) -> list[str]:
+        login = [str(v) for v in self.ctx["login"].values() if isinstance(v, str | int)]
+        return [*self._secrets, *login]
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- URLs ------------------------------------------------------------------------------
+    def url(self, service: str, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        base = self.spec.connection.services[service].render(self.ctx).rstrip("/")
+        if not base:
+            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        return base + "/" + path.lstrip("/") if path else base
+
+    # -- login -----------------------------------------------------------------------------
+    def ensure_login(self, *, force: bool = False, generation: int | None = None) -> None:
+        with self._login_lock:
+            if generation is not None and generation != self._generation:
+                return  # another thread already logged in again
+            if self._logged_in and not force and time.monotonic() < self._expires_at:
+                return
+            self.ctx["login"] = {}
+            auth = self.spec.auth
+            for step in auth.login:
+                self._run_login_step(step)
+            if auth.type == "oauth2_client_credentials":
+                req = auth_mod.oauth2_token_request(auth, self.ctx)
+                resp = self.client.send(
+                    "POST", req.url, retry=self.spec.connection.retry, data=req.data,
+                    headers=req.headers, timeout=self.timeout, retry_statuses=True)
+                self._check_login_status(resp, "token request")
+                token, lifetime = auth_mod.oauth2_read_token(auth, resp.json())
+                self.ctx["login"]["access_token"] = token
+                self._expires_at = time.monotonic() + max(0.0, lifetime - 30)
+            else:
+                self._expires_at = float("inf")
+            self._logged_in = True
+            self._generation += 1
+
+    def _run_login_step(self, step: Any) -> None:
+        url = self.url(step.service, step.path.render(self.ctx))
+        headers = {k: t.render(self.ctx) for k, t in step.headers.items()}
+        params = render_value(dict(step.query), self.ctx)
+        json_body, data = _body(step.body, self.ctx)
+        resp = self.client.send(step.method, url, retry=self.spec.connection.retry,
+                                params=params, headers=headers, json_body=json_body, data=data,
+                                timeout=self.timeout, expect_json=False)
+        self._check_login_status(resp, f"login step '{step.name}'")
+        for ex in step.extract:
+            if ex.kind == "body":
+                value = ex.expression.search(resp.json()) if ex.expression else None
+            elif ex.kind == "header":
+                value = resp.headers.get(ex.source)
+            else:
+                value = resp.cookies.get(ex.source)
+            if value in (None, ""):
+                raise CredentialsError(f"login step '{step.name}' gave no {ex.kind} "
+                                       f"'{ex.source}' for '{ex.var}'")
+            self.ctx["login"][ex.var] = value
+
+    def _check_login_status(self, resp: HttpResponse, what: str) -> None:
+        if resp.status in self.spec.invalid_statuses or resp.status == 400 and (
+            self.spec.auth.type == "oauth2_client_credentials"
+        ):
+            raise CredentialsError(f"invalid credentials: {what} at "
+                                   f"{self.client.where(resp.url)} answered {resp.status}",
+                                   secrets=self.secrets())
+        if not 200 <= resp.status < 300:
+            raise ApiError(f"{what} at {self.client.where(resp.url)} answered {resp.status}",
+                           secrets=self.secrets())
+
+    # -- requests --------------------------------------------------------------------------
+    def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, body: Body | None = None,
+                extra_ctx: Mapping[str, Any] | None = None, retry: Retry | None = None,
+                timeout: float | None = None, expect_json: bool = True) -> HttpResponse:
+        """Send with auth decoration; on a 401 log in again once and resend."""
+        self.ensure_login()
+        ctx = {**self.ctx, **(extra_ctx or {})} if extra_ctx else self.ctx
+        for attempt in (1, 2):
+            generation = self._generation
+            dec = auth_mod.decorate(self.spec.auth, self.ctx)
+            json_body, data = _body(body, ctx)
+            resp = self.client.send(
+                method, url, retry=retry or self.spec.connection.retry,
+                params={**dec.query, **(params or {})},
+                headers={**dec.headers, **(headers or {})}, cookies=dec.cookies or None,
+                json_body=json_body, data=data, expect_json=expect_json,
+                timeout=(self.timeout[0], timeout or self.timeout[1]))
+            if resp.status in self.spec.auth.relogin_on and attempt == 1 and (
+                self.spec.auth.login or self.spec.auth.type == "oauth2_client_credentials"
+            ):
+                self.ensure_login(force=True, generation=generation)
+                continue
+            return resp
+        return resp
+
+
+def _body(body: Body | None, ctx: Mapping[str, Any]) -> tuple[Any, Any]:
+    if body is None:
+        return None, None
+    value = render_value(body.value, ctx)
+    if body.kind == "json":
+        return value, None
+    if body.kind == "form":
+        return None, value
+    return None, str(value).encode()
+
+
+def absolute(base: str, link: str) -> str:
+    return urljoin(base, link)

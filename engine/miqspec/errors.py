@@ -1,0 +1,123 @@
+"""The one exception tree of miqspec, with exit codes and secret masking.
+
+Takes: messages, optional spec locations and the secrets known at the time of raising.
+Gives: exceptions whose ``str()`` is a single line, safe to print, and whose ``exit_code`` the
+CLI returns. Does no I/O.
+
+Exit codes (documented in docs/cli.md):
+  0 ok; 1 spec invalid (validate findings); 2 usage error; 3 invalid credentials;
+  4 unreachable; 5 API/collect error; 6 mapping/parse error; 7 database error;
+  8 refresh busy (another refresh of the same provider holds the lock); 9 replay mismatch;
+  10 not found (provider, collection); 11 other provider error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MASK = "********"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A position in a spec file: 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every non-trivial secret value found in ``text`` by ``********``."""
+    for secret in sorted({s for s in secrets if s and len(str(s)) >= 3}, key=len, reverse=True):
+        text = text.replace(str(secret), MASK)
+    return text
+
+
+class MiqspecError(Exception):
+    """Root of every error miqspec reports to a user. Always one line."""
+
+    exit_code = 11
+
+    def __init__(self, message: str, *, secrets: Iterable[str | None] = ()) -> None:
+        one_line = " ".join(str(message).split())
+        super().__init__(mask_secrets(one_line, secrets))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class UsageError(MiqspecError):
+    exit_code = 2
+
+
+class SpecError(MiqspecError):
+    """A spec that cannot be loaded or is invalid; carries the findings."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, findings: list[Finding] | None = None) -> None:
+        super().__init__(message)
+        self.findings = findings or []
+
+
+class CredentialsError(MiqspecError):
+    exit_code = 3
+
+
+class UnreachableError(MiqspecError):
+    exit_code = 4
+
+
+class ApiError(MiqspecError):
+    exit_code = 5
+
+
+class MappingError(MiqspecError):
+    exit_code = 6
+
+
+class DatabaseError(MiqspecError):
+    exit_code = 7
+
+
+class RefreshBusyError(MiqspecError):
+    exit_code = 8
+
+
+class ReplayError(ApiError):
+    exit_code = 9
+
+
+class NotFoundError(MiqspecError):
+    exit_code = 10
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in a spec: where, which spec path, what."""
+
+    location: Location
+    path: str
+    message: str
+    caret: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.location}: {self.path}: {self.message}" if self.path else (
+            f"{self.location}: {self.message}"
+        )
+        return head
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.location.file,
+            "line": self.location.line,
+            "col": self.location.col,
+            "path": self.path,
+            "message": self.message,
+        }

@@ -1,0 +1,426 @@
+"""The typed, frozen model of a valid spec; expressions and templates compiled once.
+
+Takes: the plain data of a spec that passed ``checks`` (and its ``LoadedDocument`` for
+locations). Gives: ``Spec`` and its parts. Raises nothing for checked input (building an
+unchecked spec may raise ``SpecError``). No I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location
+from .expressions import Expression, compile_expression
+from .inventory import Catalogue, load_catalogue
+from .loader import LoadedDocument, Path
+from .templating import Template, compile_template
+
+SECRET_COMPONENTS = {"password-field"}
+INPUT_COMPONENTS = {"select", "text-field", "password-field", "checkbox", "switch", "textarea",
+                    "hidden"}
+DEFAULT_REFRESH_INTERVAL = 15 * 60
+
+
+def parse_interval(value: Any) -> int:
+    """``15m`` -> 900 seconds; integers are seconds; ``0`` turns the schedule off."""
+    if value is None:
+        return DEFAULT_REFRESH_INTERVAL
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"(\d+)([smhd]?)", str(value).strip())
+    if not m:
+        return DEFAULT_REFRESH_INTERVAL
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    hostname: str | None
+    description: str | None
+    attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    component: str
+    label: str
+    required: bool
+    secret: bool
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    title: str
+    manager_type: str
+    vendor: str
+    child_managers: tuple[str, ...]
+    refresh_interval: int
+    supports: tuple[str, ...]
+    settings: Mapping[str, Any]
+    power_map: Mapping[str, str]
+    power_match: tuple[tuple[re.Pattern[str], str], ...]
+    power_default: str
+
+    def power_state(self, raw: Any) -> str:
+        """ManageIQ's ``calculate_power_state`` for this provider."""
+        if raw is None:
+            return self.power_default
+        text = str(raw)
+        if text in self.power_map:
+            return self.power_map[text]
+        for pattern, value in self.power_match:
+            if pattern.search(text):
+                return value
+        return "never" if text == "never" else self.power_default
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 4
+    on: tuple[int, ...] = (429, 500, 502, 503, 504)
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    services: Mapping[str, Template]
+    verify_ssl: bool | Template
+    ca_file: str | None
+    timeout: float
+    connect_timeout: float
+    concurrency: int
+    max_pages: int
+    retry: Retry
+
+
+@dataclass(frozen=True)
+class Body:
+    kind: str  # json | form | text
+    value: Any
+
+
+@dataclass(frozen=True)
+class Extract:
+    var: str
+    kind: str  # body | header | cookie
+    source: str
+    expression: Expression | None
+
+
+@dataclass(frozen=True)
+class LoginStep:
+    name: str
+    service: str
+    method: str
+    path: Template
+    query: Mapping[str, Any]
+    headers: Mapping[str, Template]
+    body: Body | None
+    extract: tuple[Extract, ...]
+
+
+@dataclass(frozen=True)
+class Auth:
+    type: str
+    params: Mapping[str, Any]
+    headers: Mapping[str, Template]
+    cookies: Mapping[str, Template]
+    query: Mapping[str, Template]
+    login: tuple[LoginStep, ...]
+    relogin_on: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Paginate:
+    type: str
+    params: Mapping[str, Any]
+    expressions: Mapping[str, Expression]
+    max_pages: int
+
+
+@dataclass(frozen=True)
+class ForEach:
+    call: str
+    where: Expression | None
+    concurrency: int | None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    call: str
+    on: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    service: str
+    method: str
+    path: Template
+    query: Mapping[str, Any]
+    headers: Mapping[str, Template]
+    body: Body | None
+    format: str
+    records: Expression | None
+    paginate: Paginate
+    for_each: ForEach | None
+    skip_on: tuple[int, ...]
+    fallback: Fallback | None
+    retry: Retry
+    when: Template | None
+    timeout: float
+    location: Location
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute rule: how a mapping computes ``name`` for each record."""
+
+    name: str
+    kind: str  # const | expr | template | lazy | lazy_many
+    location: Location
+    value: Any = None
+    expression: Expression | None = None
+    template: Template | None = None
+    value_map: Mapping[Any, Any] | None = None
+    match: tuple[tuple[re.Pattern[str], Any], ...] = ()
+    default: Any = None
+    has_default: bool = False
+    lazy: str | None = None
+    ref_parts: tuple[tuple[str, Expression], ...] = ()
+    key: str | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    call: str
+    each: Expression | None
+    where: Expression | None
+    attributes: tuple[Attribute, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class CollectionMapping:
+    name: str
+    complete: bool
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    provider: Provider
+    regions: tuple[Region, ...]
+    form: tuple[FormField, ...]
+    connection: Connection
+    auth: Auth
+    verify_call: str | None
+    invalid_statuses: tuple[int, ...]
+    calls: Mapping[str, Call]
+    collections: Mapping[str, CollectionMapping]
+    catalogue: Catalogue
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.form if f.secret)
+
+    def region(self, name: str | None) -> Region | None:
+        return next((r for r in self.regions if r.name == name), None)
+
+
+def walk_fields(fields: list[Any], path: Path) -> list[tuple[Path, Mapping[str, Any]]]:
+    """Every form field (depth first) with its spec path."""
+    out: list[tuple[Path, Mapping[str, Any]]] = []
+    for i, f in enumerate(fields or []):
+        if not isinstance(f, dict):
+            continue
+        out.append(((*path, i), f))
+        out.extend(walk_fields(f.get("fields") or [], (*path, i, "fields")))
+    return out
+
+
+def _retry(raw: Mapping[str, Any] | None, base: Retry) -> Retry:
+    if not raw:
+        return base
+    return Retry(
+        attempts=int(raw.get("attempts", base.attempts)),
+        on=tuple(raw.get("on", base.on)),
+        backoff=float(raw.get("backoff", base.backoff)),
+        max_backoff=float(raw.get("max_backoff", base.max_backoff)),
+    )
+
+
+def _templates(raw: Mapping[str, Any] | None) -> dict[str, Template]:
+    return {k: compile_template(str(v)) for k, v in (raw or {}).items()}
+
+
+def _body(raw: Mapping[str, Any] | None) -> Body | None:
+    if not raw:
+        return None
+    kind, value = next(iter(raw.items()))
+    return Body(kind, value)
+
+
+PAGINATE_EXPRESSIONS = {"next", "total", "total_pages", "cursor"}
+
+
+def build_paginate(raw: Mapping[str, Any] | None, default_max: int) -> Paginate:
+    raw = dict(raw or {"type": "none"})
+    kind = raw.pop("type", "none")
+    max_pages = int(raw.pop("max_pages", default_max))
+    exprs = {k: compile_expression(v) for k, v in raw.items() if k in PAGINATE_EXPRESSIONS}
+    return Paginate(kind, raw, exprs, max_pages)
+
+
+def build_attribute(name: str, raw: Any, loc: Location) -> Attribute:
+    if isinstance(raw, str):
+        return Attribute(name, "expr", loc, expression=compile_expression(raw))
+    if not isinstance(raw, dict):
+        return Attribute(name, "const", loc, value=raw)
+    has_default = "default" in raw
+    default = raw.get("default")
+    if "value" in raw:
+        return Attribute(name, "const", loc, value=raw["value"])
+    if "template" in raw:
+        return Attribute(name, "template", loc, template=compile_template(raw["template"]),
+                         default=default, has_default=has_default)
+    if "lazy" in raw:
+        spec_ref = raw.get("refs", raw.get("ref"))
+        parts: tuple[tuple[str, Expression], ...]
+        if isinstance(spec_ref, dict):
+            parts = tuple((k, compile_expression(v)) for k, v in spec_ref.items())
+        else:
+            parts = (("", compile_expression(spec_ref or "@")),)
+        return Attribute(name, "lazy_many" if "refs" in raw else "lazy", loc, lazy=raw["lazy"],
+                         ref_parts=parts, key=raw.get("key"), by=raw.get("by"),
+                         default=default, has_default=has_default)
+    match = tuple((re.compile(m["regex"]), m["value"]) for m in raw.get("match") or [])
+    return Attribute(name, "expr", loc, expression=compile_expression(raw["expr"]),
+                     value_map=raw.get("map"), match=match, default=default,
+                     has_default=has_default)
+
+
+def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
+    """Build the typed model from checked data."""
+    data: Mapping[str, Any] = doc.data
+    p = data["provider"]
+    ps = p.get("power_states") or {}
+    provider = Provider(
+        name=p["name"], title=p["title"], manager_type=p["manager_type"],
+        vendor=p.get("vendor", p["name"]), child_managers=tuple(p.get("child_managers") or ()),
+        refresh_interval=parse_interval(p.get("refresh_interval")),
+        supports=tuple(p.get("supports") or ()), settings=dict(p.get("settings") or {}),
+        power_map={str(k): v for k, v in (ps.get("map") or {}).items()},
+        power_match=tuple((re.compile(m["regex"]), m["value"]) for m in ps.get("match") or []),
+        power_default=ps.get("default", "unknown"),
+    )
+    regions = tuple(
+        Region(r["name"], r.get("hostname"), r.get("description"), dict(r))
+        for r in data.get("regions") or []
+    )
+    form = tuple(
+        FormField(
+            name=f["name"], component=f["component"], label=f.get("label", ""),
+            required=bool(f.get("isRequired")),
+            secret=f["component"] in SECRET_COMPONENTS or bool(f.get("secret"))
+            or f.get("type") == "password",
+            raw=f,
+        )
+        for _, f in walk_fields((data.get("form") or {}).get("fields") or [], ("form", "fields"))
+    )
+    c = data.get("connection") or {}
+    retry = _retry(c.get("retry"), Retry())
+    verify_ssl_raw = c.get("verify_ssl", True)
+    connection = Connection(
+        services={k: compile_template(v["base_url"]) for k, v in c["services"].items()},
+        verify_ssl=compile_template(verify_ssl_raw) if isinstance(verify_ssl_raw, str)
+        else bool(verify_ssl_raw),
+        ca_file=c.get("ca_file"),
+        timeout=float(c.get("timeout", 60)),
+        connect_timeout=float(c.get("connect_timeout", 10)),
+        concurrency=int(c.get("concurrency", 4)),
+        max_pages=int(c.get("max_pages", 10_000)),
+        retry=retry,
+    )
+    first_service = next(iter(connection.services))
+    a = dict(data.get("auth") or {"type": "none"})
+    auth = Auth(
+        type=a.get("type", "none"),
+        params={k: v for k, v in a.items()
+                if k not in ("type", "headers", "cookies", "query", "login", "relogin_on")},
+        headers=_templates(a.get("headers")), cookies=_templates(a.get("cookies")),
+        query=_templates(a.get("query")),
+        login=tuple(
+            LoginStep(
+                name=s["name"], service=s.get("service", first_service),
+                method=s.get("method", "POST"), path=compile_template(s["path"]),
+                query=dict(s.get("query") or {}), headers=_templates(s.get("headers")),
+                body=_body(s.get("body")),
+                extract=tuple(
+                    Extract(var, kind, src,
+                            compile_expression(src) if kind == "body" else None)
+                    for var, e in s["extract"].items() for kind, src in e.items()
+                ),
+            )
+            for s in a.get("login") or []
+        ),
+        relogin_on=tuple(a.get("relogin_on", (401,))),
+    )
+    calls: dict[str, Call] = {}
+    for name, raw in data["calls"].items():
+        fe = raw.get("for_each")
+        fb = raw.get("fallback")
+        calls[name] = Call(
+            name=name, service=raw.get("service", first_service),
+            method=raw.get("method", "GET"), path=compile_template(raw["path"]),
+            query=dict(raw.get("query") or {}), headers=_templates(raw.get("headers")),
+            body=_body(raw.get("body")), format=raw.get("format", "json"),
+            records=compile_expression(raw["records"]) if raw.get("records") else None,
+            paginate=build_paginate(raw.get("paginate"), connection.max_pages),
+            for_each=ForEach(fe["call"], compile_expression(fe["where"]) if fe.get("where")
+                             else None, fe.get("concurrency")) if fe else None,
+            skip_on=tuple(raw.get("skip_on") or ()),
+            fallback=Fallback(fb["call"], tuple(fb.get("on") or ())) if fb else None,
+            retry=_retry(raw.get("retry"), retry),
+            when=compile_template(raw["when"]) if raw.get("when") else None,
+            timeout=float(raw.get("timeout", connection.timeout)),
+            location=doc.location(("calls", name), key=True),
+        )
+    collections: dict[str, CollectionMapping] = {}
+    for cname, craw in (data.get("collections") or {}).items():
+        srcs = craw.get("sources") or [craw]
+        base: Path = ("collections", cname) if "sources" not in craw else ()
+        sources = []
+        for i, s in enumerate(srcs):
+            spath: Path = base or ("collections", cname, "sources", i)
+            sources.append(Source(
+                call=s["from"],
+                each=compile_expression(s["each"]) if s.get("each") else None,
+                where=compile_expression(s["where"]) if s.get("where") else None,
+                attributes=tuple(
+                    build_attribute(k, v, doc.location((*spath, "attributes", k)))
+                    for k, v in s["attributes"].items()
+                ),
+                location=doc.location(spath),
+            ))
+        collections[cname] = CollectionMapping(cname, bool(craw.get("complete", True)),
+                                               tuple(sources))
+    cat = (catalogue or load_catalogue()).with_models(data.get("models") or {})
+    verify = data.get("verify") or {}
+    return Spec(
+        path=doc.file, provider=provider, regions=regions, form=form, connection=connection,
+        auth=auth, verify_call=verify.get("call"),
+        invalid_statuses=tuple(verify.get("invalid_statuses", (401, 403))),
+        calls=calls, collections=collections, catalogue=cat, raw=data,
+    )

@@ -1,0 +1,179 @@
+"""Save order for persist: the dependency graph of the collections of one refresh.
+
+Takes: the catalogue, the parsed inventory and the names of the collections being saved.
+Gives: a ``SaveGraph``: the save order (topological, stable), the attributes that close a cycle
+and are therefore written in a later update-only pass, the ``key`` attributes each collection
+is looked up by, and the secondary-ref values each collection is looked up by.
+Raises: ``MappingError`` on a reference to an unknown collection or a cycle among attributes
+that cannot be deferred (manager_ref parts and parent collections). No I/O.
+
+Rules (inventory_refresh's, see reference §2.3-2.4): collection A depends on B when objects of A
+hold a lazy reference into B (a lazy with ``key`` only when the key is itself a reference of B),
+and on its ``parent_collections``. Edges of manager_ref attributes and parent collections are
+fixed; other edges are added one attribute at a time and an attribute whose edge would close a
+cycle (including a self-reference) is deferred instead. Many-to-many attributes make no edges:
+join rows are written after every collection is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import MappingError
+from .inventory import Catalogue
+from .objects import InventoryObject, LazyRef, ParsedInventory
+
+PARENT_EDGE = "__parent_collections"
+
+
+@dataclass
+class SaveGraph:
+    """The result of scanning one refresh's objects."""
+
+    order: list[str]
+    deferred: dict[str, set[str]] = field(default_factory=dict)
+    lazy_keys: dict[str, set[str]] = field(default_factory=dict)
+    secondary: dict[tuple[str, str], set[tuple[Any, ...]]] = field(default_factory=dict)
+    depends: dict[str, set[str]] = field(default_factory=dict)
+
+
+def secondary_value(value: Any) -> Any:
+    """A secondary-ref value in comparable form (strings, like manager_ref keys)."""
+    if value is None or type(value) is str:
+        return value
+    if type(value) is bool:
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Scan:
+    def __init__(self, catalogue: Catalogue, saved: set[str]) -> None:
+        self.catalogue = catalogue
+        self.saved = saved
+        self.edges: dict[tuple[str, str], set[str]] = {}
+        self.lazy_keys: dict[str, set[str]] = {}
+        self.secondary: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+
+    def lazy(self, source: str, attr: str, ref: LazyRef) -> None:
+        target = self.catalogue.get(ref.collection)
+        if target is None:
+            raise MappingError(
+                f"{source}.{attr}: lazy reference to unknown collection {ref.collection!r}"
+            )
+        edge = ref.key is None or ref.key in target.references
+        if ref.key is not None:
+            self.lazy_keys.setdefault(ref.collection, set()).add(ref.key)
+        if ref.secondary is not None:
+            if ref.secondary not in target.secondary_refs:
+                raise MappingError(
+                    f"{source}.{attr}: collection {ref.collection!r} has no secondary ref "
+                    f"{ref.secondary!r}"
+                )
+            self.secondary.setdefault((ref.collection, ref.secondary), set()).add(
+                tuple(secondary_value(v) for v in ref.ref)
+            )
+        if edge and ref.collection in self.saved:
+            self.edges.setdefault((source, attr), set()).add(ref.collection)
+
+    def value(self, source: str, attr: str, value: Any, m2m: bool) -> None:
+        kind = type(value)
+        if kind is LazyRef:
+            if not m2m:
+                self.lazy(source, attr, value)
+            else:
+                self.lazy("", "", value) if False else self._m2m(source, attr, value)
+        elif kind is InventoryObject:
+            if not m2m and value.collection in self.saved:
+                self.edges.setdefault((source, attr), set()).add(value.collection)
+        elif kind is list or kind is tuple:
+            for item in value:
+                if type(item) is LazyRef:
+                    self._m2m(source, attr, item)
+
+    def _m2m(self, source: str, attr: str, ref: LazyRef) -> None:
+        """Record lookups made by a many-to-many link without making a graph edge."""
+        saved = self.saved
+        self.saved = set()
+        try:
+            self.lazy(source, attr, ref)
+        finally:
+            self.saved = saved
+
+
+def _reaches(depends: Mapping[str, set[str]], start: str, goal: str) -> bool:
+    """True when ``start`` depends (transitively) on ``goal``."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(depends.get(node, ()))
+    return False
+
+
+def _sort(names: list[str], depends: Mapping[str, set[str]]) -> list[str]:
+    """Layered topological sort (inventory_refresh's), stable within a layer."""
+    done: set[str] = set()
+    order: list[str] = []
+    pending = list(names)
+    while pending:
+        layer = [n for n in pending if depends.get(n, set()) <= done]
+        if not layer:
+            raise MappingError(
+                "inventory collections depend on each other in a cycle: " + ", ".join(pending)
+            )
+        order.extend(layer)
+        done.update(layer)
+        pending = [n for n in pending if n not in done]
+    return order
+
+
+def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[str]) -> SaveGraph:
+    """Scan the objects of ``names`` and return their save order and deferred attributes."""
+    names = list(names)
+    saved = set(names)
+    scan = _Scan(catalogue, saved)
+    for name in names:
+        cdef = catalogue.collections[name]
+        m2m = cdef.many_to_many
+        for obj in inventory.objects.get(name, {}).values():
+            for attr, value in obj.data.items():
+                scan.value(name, attr, value, attr in m2m)
+    depends: dict[str, set[str]] = {n: set() for n in names}
+    fixed: list[tuple[str, str, set[str]]] = []
+    loose: list[tuple[str, str, set[str]]] = []
+    for name in names:
+        cdef = catalogue.collections[name]
+        parents = {p for p in cdef.parent_collections if p in saved and p != name}
+        if parents:
+            fixed.append((name, PARENT_EDGE, parents))
+        for attr in sorted({a for (s, a) in scan.edges if s == name}):
+            targets = scan.edges[(name, attr)]
+            (fixed if attr in cdef.manager_ref else loose).append((name, attr, targets))
+    for name, attr, targets in fixed:
+        for target in targets:
+            if target == name or _reaches(depends, target, name):
+                raise MappingError(
+                    f"{name}.{attr}: manager_ref reference to {target!r} closes a dependency "
+                    "cycle that cannot be broken"
+                )
+            depends[name].add(target)
+    deferred: dict[str, set[str]] = {}
+    for name, attr, targets in loose:
+        if any(t == name or _reaches(depends, t, name) for t in targets):
+            deferred.setdefault(name, set()).add(attr)
+        else:
+            depends[name].update(targets)
+    return SaveGraph(
+        order=_sort(names, depends),
+        deferred=deferred,
+        lazy_keys=scan.lazy_keys,
+        secondary=scan.secondary,
+        depends=depends,
+    )

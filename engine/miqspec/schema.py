@@ -1,0 +1,200 @@
+"""The spec schema: cerberus validation of a loaded spec, and its JSON Schema form.
+
+Takes: a ``LoadedDocument`` (data plus positions) and the schema data in
+``schemas/spec-schema.yaml`` (the one source of the spec language's shape).
+Gives: ``Finding``s (sorted by position) for wrong types, unknown keys ("did you mean"),
+missing keys, disallowed values; variant checks for auth kinds, paginators and attribute value
+forms; ``json_schema()`` for editors. Reads the schema file once; no other I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+from collections.abc import Iterator, Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+import cerberus
+import yaml
+
+from .errors import Finding
+from .loader import LoadedDocument, Path, format_path
+
+
+def schema_path() -> FsPath:
+    here = FsPath(__file__).resolve()
+    for base in (here.parent / "data", here.parents[2] / "schemas"):
+        if (base / "spec-schema.yaml").exists():
+            return base / "spec-schema.yaml"
+    return here.parents[2] / "schemas" / "spec-schema.yaml"
+
+
+@functools.cache
+def schema_data() -> dict[str, Any]:
+    with open(schema_path(), encoding="utf-8") as fh:
+        data: dict[str, Any] = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data
+
+
+def variants(prefix: str) -> dict[str, dict[str, Any]]:
+    """Definitions named ``<prefix>_<kind>`` (auth kinds, paginators), by kind."""
+    defs = schema_data()["definitions"]
+    return {
+        name[len(prefix) + 1 :]: body or {}
+        for name, body in defs.items()
+        if name.startswith(prefix + "_") and name != f"{prefix}_common"
+    }
+
+
+def _strip_meta(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_meta(v) for k, v in node.items() if k != "meta"}
+    if isinstance(node, list):
+        return [_strip_meta(v) for v in node]
+    return node
+
+
+@functools.cache
+def _registry() -> cerberus.schema.SchemaRegistry:
+    defs = _strip_meta(schema_data()["definitions"])
+    registry = cerberus.schema.SchemaRegistry()
+    for name, body in defs.items():
+        registry.add(name, body or {})
+    return registry
+
+
+def _validator(schema: Mapping[str, Any]) -> cerberus.Validator:
+    return cerberus.Validator(_strip_meta(dict(schema)), schema_registry=_registry())
+
+
+@functools.cache
+def _root_validator() -> cerberus.Validator:
+    return _validator(schema_data()["spec"])
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def _keys_of(schema: Any) -> list[str]:
+    if isinstance(schema, str):
+        schema = schema_data()["definitions"].get(schema, {})
+    return list(schema.keys()) if isinstance(schema, dict) else []
+
+
+def _flatten(errors: Any) -> Iterator[Any]:
+    for err in errors:
+        if err.is_group_error:
+            yield from _flatten(err.child_errors)
+        else:
+            yield err
+
+
+def _message(err: Any, key_choices: list[str]) -> str:
+    rule, constraint, value = err.rule, err.constraint, err.value
+    field = err.document_path[-1] if err.document_path else ""
+    if err.code == cerberus.errors.UNKNOWN_FIELD.code:
+        hint = difflib.get_close_matches(str(field), key_choices, n=1, cutoff=0.6)
+        suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return f"unknown key '{field}'{suffix}"
+    if rule == "required":
+        return f"missing required key '{field}'"
+    if rule == "type":
+        want = " or ".join(constraint) if isinstance(constraint, list) else constraint
+        want = want.replace("dict", "mapping")
+        return f"must be a {want}, got {_type_name(value)}"
+    if rule == "allowed":
+        allowed = ", ".join(str(c) for c in constraint)
+        return f"'{value}' is not allowed; expected one of: {allowed}"
+    if rule == "regex":
+        return f"'{value}' does not match the pattern {constraint}"
+    if rule in ("min", "max"):
+        word = "at least" if rule == "min" else "at most"
+        return f"must be {word} {constraint}, got {value}"
+    if rule in ("minlength", "maxlength"):
+        word = "at least" if rule == "minlength" else "at most"
+        return f"must have {word} {constraint} item(s)"
+    if rule == "nullable":
+        return "must not be null"
+    if rule == "excludes":
+        other = ", ".join(constraint) if isinstance(constraint, list) else constraint
+        return f"'{field}' cannot be used together with '{other}'"
+    if rule == "dependencies":
+        other = ", ".join(constraint) if isinstance(constraint, list) else constraint
+        return f"'{field}' needs '{other}'"
+    if rule == "empty":
+        return "must not be empty"
+    return f"invalid value ({rule})"
+
+
+def _schema_at(root: Mapping[str, Any], doc_path: tuple[Any, ...]) -> Any:
+    """The schema mapping whose keys are allowed at ``doc_path`` (a mapping node)."""
+    node: Any = {"schema": dict(root)}
+    for part in doc_path:
+        sub = node.get("schema") if isinstance(node, dict) else None
+        if isinstance(sub, str):
+            sub = schema_data()["definitions"].get(sub, {})
+        if isinstance(part, int):
+            node = sub if isinstance(sub, dict) and "type" in sub else node
+            continue
+        if isinstance(sub, dict) and part in sub:
+            node = sub[part]
+        elif isinstance(node, dict) and "valuesrules" in node:
+            node = node["valuesrules"]
+        else:
+            return {}
+    sub = node.get("schema") if isinstance(node, dict) else None
+    if isinstance(sub, str):
+        return schema_data()["definitions"].get(sub, {})
+    return sub or {}
+
+
+def validate_with(
+    doc: LoadedDocument, data: Any, schema: Mapping[str, Any], base: Path
+) -> list[Finding]:
+    """Validate ``data`` (found at ``base`` in ``doc``) against a cerberus schema mapping."""
+    validator = _root_validator() if base == () and schema is schema_data()["spec"] else (
+        _validator(schema)
+    )
+    if not isinstance(data, dict):
+        return [Finding(doc.location(base), format_path(base),
+                        f"must be a mapping, got {_type_name(data)}")]
+    validator.validate(copy.copy(data))
+    findings: list[Finding] = []
+    for err in _flatten(validator._errors):
+        path: Path = (*base, *err.document_path)
+        unknown = err.code == cerberus.errors.UNKNOWN_FIELD.code
+        missing = err.rule == "required"
+        loc_path = path[:-1] if missing else path
+        choices = _keys_of(_schema_at(schema, tuple(err.document_path[:-1]))) if unknown else []
+        findings.append(
+            Finding(doc.location(loc_path, key=unknown or err.rule in ("excludes",
+                                                                        "dependencies")),
+                    format_path(path), _message(err, choices))
+        )
+    return findings
+
+
+def validate_document(doc: LoadedDocument) -> list[Finding]:
+    """Check the whole spec against the root schema."""
+    return validate_with(doc, doc.data, schema_data()["spec"], ())
+
+
+def definition(name: str) -> dict[str, Any]:
+    return dict(schema_data()["definitions"].get(name) or {})

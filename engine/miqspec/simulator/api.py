@@ -1,0 +1,251 @@
+"""The Awesome Cloud API and the simulator's control endpoints, without the HTTP transport.
+
+Takes: ``SimulatorOptions``, then one request at a time (method, target with query string,
+headers with lower-case names, body bytes). Gives: a ``Reply`` (status, headers, JSON body,
+plus a delay and a "drop the connection" flag for the transport to apply). Holds the dataset,
+the issued tokens, the fault plan and per-path request counts; thread-safe. Raises nothing for
+bad requests (they get 4xx replies). Does no I/O.
+
+API (under ``/v1``): ``POST /auth/tokens``; ``GET /regions``, ``/availability_zones``,
+``/instance_types``, ``/images``, ``/instances`` (the last three cursor-paginated with
+``limit`` and ``next_token``). Control (no auth, under ``/_sim/`` or ``/v1/_sim/``; never
+faulted or counted): ``POST mutate``, ``GET|POST faults``, ``POST reset``, ``GET stats``,
+``POST revoke_tokens``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from miqspec.errors import UsageError
+from miqspec.simulator.data import PAGINATED, Dataset, InvalidToken
+from miqspec.simulator.faults import MALFORMED_BODY, FaultPlan, rules_from
+from miqspec.simulator.options import MAX_LIMIT, SimulatorOptions
+
+_RESOURCES = ("/regions", "/availability_zones", *(f"/{name}" for name in PAGINATED))
+_MUTATIONS = ("add", "change", "remove", "remove_flavors")
+_CONTROL_PREFIXES = ("/_sim/", "/v1/_sim/")
+
+
+@dataclass
+class Reply:
+    """One answer for the transport to send (or not, when ``drop``)."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    drop: bool = False
+
+
+def encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def json_reply(status: int, value: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, encode(value), headers or {})
+
+
+def error_reply(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return json_reply(status, {"error": message}, headers)
+
+
+def seconds_text(seconds: float) -> str:
+    """``3`` for whole seconds, else a short decimal (``0.01``); for Retry-After."""
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+class SimApi:
+    """The simulated cloud: data, tokens, faults and statistics behind one ``handle`` call."""
+
+    def __init__(self, options: SimulatorOptions) -> None:
+        self.options = options
+        self.dataset = Dataset(options.instances, options.flavors, options.images, options.seed)
+        self.faults = FaultPlan([options.faults])
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self._stats: dict[str, int] = {}
+
+    # -- state the Python API also uses -------------------------------------------------------
+
+    def set_faults(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        self.faults.set(rules_from(values))
+        return self.faults.describe()
+
+    def reset(self) -> None:
+        """Initial data, no faults, zero counts; issued tokens stay valid."""
+        self.dataset.reset()
+        self.faults.set([])
+        with self._lock:
+            self._stats = {}
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats)
+
+    def revoke_tokens(self) -> int:
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens = {}
+        return count
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(24)
+        now = time.monotonic()
+        with self._lock:
+            if len(self._tokens) > 1000:
+                self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
+            self._tokens[token] = now + self.options.token_ttl
+        return token
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        parts = urlsplit(target)
+        path = parts.path
+        for prefix in _CONTROL_PREFIXES:
+            if path.startswith(prefix):
+                return self._control(method, path[len(prefix) :].rstrip("/"), body)
+        with self._lock:
+            self._stats[path] = self._stats.get(path, 0) + 1
+        decision = self.faults.decide(target)
+        if decision.drop:
+            return Reply(0, delay_s=decision.delay_s, drop=True)
+        if decision.status == 429:
+            retry = seconds_text(decision.retry_after or 0.0)
+            reply = error_reply(429, "too many requests", {"Retry-After": retry})
+        elif decision.status is not None:
+            reply = error_reply(decision.status, "simulated failure")
+        else:
+            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            reply = self._route(method, path, query, headers, body, decision.endless)
+        if decision.body_fault == "truncated":
+            reply.body = reply.body[: len(reply.body) // 2]
+        elif decision.body_fault == "malformed":
+            reply.body = MALFORMED_BODY
+        reply.delay_s = decision.delay_s
+        return reply
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        endless: bool,
+    ) -> Reply:
+        resource = path[3:].rstrip("/") if path.startswith("/v1/") else None
+        if resource == "/auth/tokens":
+            if method != "POST":
+                return error_reply(405, "method not allowed", {"Allow": "POST"})
+            return self._login(body)
+        if resource not in _RESOURCES:
+            return error_reply(404, f"no such resource: {path}")
+        if method != "GET":
+            return error_reply(405, "method not allowed", {"Allow": "GET"})
+        problem = self._check_token(headers.get("authorization") or "")
+        if problem:
+            return error_reply(401, problem, {"WWW-Authenticate": 'Bearer realm="awesome"'})
+        if resource == "/regions":
+            return json_reply(200, {"regions": self.dataset.regions()})
+        if resource == "/availability_zones":
+            return json_reply(200, {"items": self.dataset.availability_zones()})
+        return self._page(resource[1:], query, endless)
+
+    def _login(self, body: bytes) -> Reply:
+        try:
+            values = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            values = None
+        if not isinstance(values, dict):
+            return error_reply(401, "invalid credentials")
+        access, secret = values.get("access_key"), values.get("secret_key")
+        if not (isinstance(access, str) and isinstance(secret, str)):
+            return error_reply(401, "invalid credentials")
+        ok_access = hmac.compare_digest(access.encode(), self.options.access_key.encode())
+        ok_secret = hmac.compare_digest(secret.encode(), self.options.secret_key.encode())
+        if not (ok_access and ok_secret):
+            return error_reply(401, "invalid credentials")
+        ttl = self.options.token_ttl
+        expires_in = int(ttl) if float(ttl).is_integer() else ttl
+        return json_reply(200, {"token": self.issue_token(), "expires_in": expires_in})
+
+    def _check_token(self, authorization: str) -> str | None:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "missing bearer token"
+        token = token.strip()
+        with self._lock:
+            expiry = self._tokens.get(token)
+            if expiry is None:
+                return "invalid token"
+            if expiry <= time.monotonic():
+                del self._tokens[token]
+                return "token expired"
+        return None
+
+    def _page(self, name: str, query: dict[str, str], endless: bool) -> Reply:
+        limit = self.options.effective_page_size
+        if query.get("limit"):
+            try:
+                limit = int(query["limit"])
+            except ValueError:
+                return error_reply(400, "limit must be a whole number")
+            if limit < 1:
+                return error_reply(400, "limit must be >= 1")
+            limit = min(limit, MAX_LIMIT)
+        token = query.get("next_token") or None
+        try:
+            items, next_token = self.dataset.page(name, limit, token)
+        except InvalidToken as exc:
+            return error_reply(400, str(exc))
+        if endless:
+            next_token = token or self.dataset.start_token(name)
+        return json_reply(200, {"items": items, "next_token": next_token})
+
+    def _control(self, method: str, action: str, body: bytes) -> Reply:
+        expected = "GET" if action == "stats" else "POST"
+        if action not in ("mutate", "faults", "reset", "stats", "revoke_tokens"):
+            return error_reply(404, f"no such control endpoint: {action}")
+        if method != expected and not (action == "faults" and method == "GET"):
+            return error_reply(405, "method not allowed", {"Allow": expected})
+        if action == "stats":
+            return json_reply(200, self.stats())
+        if action == "reset":
+            self.reset()
+            return json_reply(200, {"reset": True})
+        if action == "revoke_tokens":
+            return json_reply(200, {"revoked": self.revoke_tokens()})
+        if action == "faults" and method == "GET":
+            return json_reply(200, {"faults": self.faults.describe()})
+        try:
+            values = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return error_reply(400, "body must be JSON")
+        if not isinstance(values, dict):
+            return error_reply(400, "body must be a JSON object")
+        try:
+            if action == "faults":
+                return json_reply(200, {"faults": self.set_faults(values)})
+            return json_reply(200, self.mutate(values))
+        except UsageError as exc:
+            return error_reply(400, str(exc))
+
+    def mutate(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+        unknown = sorted(set(values) - set(_MUTATIONS))
+        if unknown:
+            raise UsageError(f"unknown mutation {unknown[0]!r}; known: {', '.join(_MUTATIONS)}")
+        counts = {name: values.get(name, 0) for name in _MUTATIONS}
+        for name, count in counts.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise UsageError(f"mutation {name} must be a whole number >= 0")
+        return self.dataset.mutate(**counts)

@@ -1,0 +1,44 @@
+"""Load, check and build specs: the front door used by every command.
+
+Takes: spec file paths. Gives: findings (``check_file``) or a typed ``Spec`` (``load_spec``).
+Raises: ``SpecError`` carrying all findings when a spec is invalid. Reads files.
+"""
+
+from __future__ import annotations
+
+from .checks import check_document
+from .errors import Finding, SpecError
+from .inventory import load_catalogue
+from .loader import load_file
+from .model import Spec, build_spec
+
+
+def check_file(path: str) -> list[Finding]:
+    """Every problem in the spec at ``path`` (empty when valid); never raises for bad input."""
+    try:
+        doc = load_file(path)
+    except SpecError as exc:
+        if exc.findings:
+            return exc.findings
+        return [_finding_from_message(path, str(exc))]
+    return check_document(doc, load_catalogue())
+
+
+def _finding_from_message(path: str, message: str) -> Finding:
+    from .errors import Location
+
+    rest = message[len(path):].lstrip(":") if message.startswith(path) else message
+    parts = rest.split(":", 2)
+    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        return Finding(Location(path, int(parts[0]), int(parts[1])), "", parts[2].strip())
+    return Finding(Location(path, 1, 1), "", rest.strip())
+
+
+def load_spec(path: str) -> Spec:
+    """The typed model of a valid spec; ``SpecError`` with all findings otherwise."""
+    doc = load_file(path)
+    findings = check_document(doc, load_catalogue())
+    if findings:
+        raise SpecError(f"{findings[0]} ({len(findings)} problem(s); run miqspec validate)",
+                        findings)
+    return build_spec(doc)
