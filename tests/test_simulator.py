@@ -411,6 +411,8 @@ def test_faults_from_options_are_active_from_the_start(session):
     with Simulator(http_5xx=1, fault_path="/auth") as sim:
         assert session.post(f"{sim.url}/auth/tokens", json=CREDS).status_code == 503
         assert session.post(f"{sim.url}/auth/tokens", json=CREDS).status_code == 200
+    flags = {"instances": None, "seed": None, "http_5xx": None, "fault_path": None}
+    assert SimulatorOptions.from_kwargs(**flags) == SimulatorOptions()
     options = SimulatorOptions(faults=FaultRule(http_429=1))
     with Simulator(options) as sim:
         assert session.post(f"{sim.url}/auth/tokens", json=CREDS).status_code == 429

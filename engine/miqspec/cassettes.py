@@ -330,9 +330,11 @@ class RecordingAdapter(BaseAdapter):
         return Cassette(path=self.path, interactions=scrub(items, secrets))
 
     def save(self) -> Path:
+        """Write the scrubbed recording to ``path`` (atomically); returns the path."""
         return self.cassette().save(self.path)
 
     def close(self) -> None:
+        """Save, then close the inner adapter (a session closes each mount, so maybe twice)."""
         self.save()
         self.inner.close()
 

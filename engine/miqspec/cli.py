@@ -7,6 +7,7 @@ Every ``MiqspecError`` is caught once here and printed as one line on stderr wit
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -32,6 +33,12 @@ def reports_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("miqspec: interrupted", err=True)
             sys.exit(130)
+        except Exception as exc:  # last resort: one line, never a traceback
+            if os.environ.get("MIQSPEC_DEBUG"):
+                raise
+            click.echo(f"miqspec: internal error: {type(exc).__name__}: {exc} (set "
+                       "MIQSPEC_DEBUG=1 for the traceback and please report it)", err=True)
+            sys.exit(70)
 
     return wrapper  # type: ignore[return-value]
 
@@ -53,6 +60,7 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Findings as text lines or a JSON list.")
+@reports_errors
 def validate(files: tuple[str, ...], fmt: str) -> None:
     """Lint spec FILES; print every problem as file:line:col: path: message.
 
@@ -83,6 +91,7 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@reports_errors
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the spec language (for editors).
 
@@ -124,3 +133,10 @@ def new(name: str, manager_type: str, output: str | None) -> None:
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+def _register() -> None:
+    from . import cli_commands, cli_refresh  # noqa: F401  (commands register on import)
+
+
+_register()

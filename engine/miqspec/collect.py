@@ -20,7 +20,7 @@ from .connect import ProviderSession
 from .errors import ApiError, CredentialsError
 from .http import HttpResponse
 from .model import Call, Spec
-from .pagination import PageResponse, PageState, first_request, next_request
+from .pagination import PageRequest, PageResponse, PageState, first_request, next_request
 from .templating import render_value
 
 Progress = Callable[[str, int, int], None]
@@ -158,7 +158,7 @@ class Collector:
         url = self.session.url(call.service, call.path.render(ctx))
         params = {k: v for k, v in render_value(dict(call.query), ctx).items() if v is not None}
         headers = {k: t.render(ctx) for k, t in call.headers.items()}
-        page = first_request(call.paginate, url, params)
+        page: PageRequest | None = first_request(call.paginate, url, params)
         state = PageState()
         while page is not None:
             resp = self.session.request(

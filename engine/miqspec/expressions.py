@@ -55,6 +55,17 @@ ROOTS: frozenset[str] = frozenset(
 _ROOT_FIELDS: dict[str, str] = {"$" + name: name for name in ROOTS}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CACHE_LIMIT = 20_000
+_LEADING_CHILD = frozenset(
+    {"index_expression", "projection", "filter_projection", "flatten", "subexpression"}
+)
+_TOKEN_NAMES = {
+    "quoted_identifier": "an identifier",
+    "unquoted_identifier": "an identifier",
+    "lbracket": "'['",
+    "lbrace": "'{'",
+    "eof": "the end",
+}
+_EXPECTING = re.compile(r"Expecting: \[(.*)\], got: (\w+)")
 
 Scope = Mapping[str, Any]
 SearchFn = Callable[..., Any]
@@ -240,10 +251,13 @@ def _check_json_literal(text: str, start: int, end: int) -> None:
 
 def _parse_reason(exc: ParseError) -> str:
     message = str(exc.msg)
-    if exc.token_type == "EOF":
-        message = message.replace("got: eof", "got the end")
-    elif message in ("invalid token", "Invalid jmespath expression"):
-        message = f"unexpected {exc.token_value!r}"
+    expecting = _EXPECTING.match(message)
+    if expecting is not None:
+        wanted = [_TOKEN_NAMES.get(kind.strip("' "), kind) for kind in expecting[1].split(",")]
+        got = _TOKEN_NAMES.get(expecting[2], repr(exc.token_value))
+        return f"expected {' or '.join(dict.fromkeys(wanted))}, got {got}"
+    if message in ("invalid token", "Invalid jmespath expression"):
+        return f"unexpected {exc.token_value!r}"
     return message[:1].lower() + message[1:]
 
 
@@ -267,84 +281,97 @@ def _is_field(node: Node, name: str) -> bool:
 
 
 def _called_calls(nodes: list[Node]) -> set[str]:
+    """Names ``x`` read as ``$calls.x``; ``"*"`` when ``$calls`` is used whole."""
     names: set[str] = set()
+    whole = sum(1 for node in nodes if _is_field(node, "$calls"))
     for node in nodes:
         if node["type"] == "subexpression":
-            children = node["children"]
-            for first, second in itertools.pairwise(children):
+            for first, second in itertools.pairwise(node["children"]):
+                while second["type"] in _LEADING_CHILD:
+                    second = second["children"][0]
                 if _is_field(first, "$calls") and second["type"] == "field":
                     names.add(second["value"])
-    return names
+                    whole -= 1
+    return names | ({"*"} if whole else set())
 
 
 def _check_functions(
     text: str, rewritten: str, origin: list[int], nodes: list[Node], table: Mapping[str, Any]
 ) -> None:
+    """Unknown functions, wrong arity and bad literal arguments, reported at the first column."""
     problems: list[tuple[int, str]] = []
-    sites: list[tuple[str, int, int]] | None = None
+    sites: list[tuple[str, int, list[int]]] | None = None
     for node in nodes:
-        if node["type"] != "function_expression":
-            continue
-        reason = _function_problem(node, table)
-        if reason is not None:
-            sites = sites if sites is not None else _call_sites(rewritten)
-            problems.append((origin[_site(sites, node)], reason))
+        if node["type"] == "function_expression":
+            found = _function_problem(node, table)
+            if found is not None:
+                argument, reason = found
+                sites = sites if sites is not None else _call_sites(rewritten)
+                problems.append((origin[_site(sites, node, argument)], reason))
     if problems:
         column, reason = min(problems)
         raise ExpressionSyntaxError(text, column, reason)
 
 
-def _function_problem(node: Node, table: Mapping[str, Any]) -> str | None:
+def _function_problem(node: Node, table: Mapping[str, Any]) -> tuple[int | None, str] | None:
+    """(argument index or None for the name, reason) of the first problem of a call."""
     name, args = node["value"], node["children"]
     entry = table.get(name)
     if entry is None:
         close = difflib.get_close_matches(name, list(table), n=1)
-        return f"unknown function {name}()" + (f"; did you mean {close[0]}()?" if close else "")
+        return None, f"unknown function {name}()" + (
+            f"; did you mean {close[0]}()?" if close else ""
+        )
     signature = entry["signature"]
-    if signature and signature[-1].get("variadic"):
-        if len(args) < len(signature):
-            return f"{name}() takes at least {len(signature)} arguments, got {len(args)}"
-    elif len(args) != len(signature):
-        return f"{name}() takes {len(signature)} arguments, got {len(args)}"
+    variadic = bool(signature) and signature[-1].get("variadic", False)
+    if len(args) < len(signature) or (len(args) > len(signature) and not variadic):
+        least = "at least " if variadic else ""
+        plural = "" if len(signature) == 1 else "s"
+        return None, f"{name}() takes {least}{len(signature)} argument{plural}, got {len(args)}"
     for position, check in LITERAL_CHECKS.get(name, {}).items():
-        arg = args[position] if position < len(args) else None
-        if arg is not None and arg["type"] == "literal":
-            reason = check(arg["value"])
+        if position < len(args) and args[position]["type"] == "literal":
+            reason = check(args[position]["value"])
             if reason is not None:
-                return f"{name}(): {reason}"
+                return position, f"{name}(): {reason}"
     return None
 
 
-def _call_sites(rewritten: str) -> list[tuple[str, int, int]]:
-    """(name, offset, argument count) of each ``name(`` in the token stream."""
+def _call_sites(rewritten: str) -> list[tuple[str, int, list[int]]]:
+    """(name, offset, offsets of the arguments) of each ``name(`` in the token stream."""
     tokens = list(Lexer().tokenize(rewritten))
     sites = []
     for index, token in enumerate(tokens[:-1]):
         if token["type"] == "unquoted_identifier" and tokens[index + 1]["type"] == "lparen":
-            sites.append((token["value"], token["start"], _count_args(tokens, index + 2)))
+            sites.append((token["value"], token["start"], _argument_starts(tokens, index + 2)))
     return sites
 
 
-def _count_args(tokens: list[dict[str, Any]], index: int) -> int:
-    depth, commas, empty = 0, 0, True
+def _argument_starts(tokens: list[dict[str, Any]], index: int) -> list[int]:
+    depth, starts, expect = 0, [], True
     for token in tokens[index:]:
         kind = token["type"]
-        if depth == 0 and kind == "rparen":
+        if depth == 0 and kind in ("rparen", "eof"):
             break
-        empty = False
+        if expect:
+            starts.append(token["start"])
+            expect = False
         if kind in ("lparen", "lbracket", "filter", "lbrace"):
             depth += 1
         elif kind in ("rparen", "rbracket", "rbrace"):
             depth -= 1
         elif kind == "comma" and depth == 0:
-            commas += 1
-    return 0 if empty else commas + 1
+            expect = True
+    return starts
 
 
-def _site(sites: list[tuple[str, int, int]], node: Node) -> int:
+def _site(sites: list[tuple[str, int, list[int]]], node: Node, argument: int | None) -> int:
+    """Offset of the call (or of one argument) in the text; calls matched by name and arity."""
     named = [site for site in sites if site[0] == node["value"]]
-    exact = [site for site in named if site[2] == len(node["children"])]
-    return (exact or named or [("", 0, 0)])[0][1]
+    exact = [site for site in named if len(site[2]) == len(node["children"])]
+    if not (exact or named):
+        return 0
+    _, start, arguments = (exact or named)[0]
+    return arguments[argument] if argument is not None and argument < len(arguments) else start
 
 
 # -- evaluators -------------------------------------------------------------------------------

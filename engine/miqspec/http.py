@@ -44,8 +44,10 @@ class HttpResponse:
         if not self._decoded:
             try:
                 self._json = json.loads(self.body) if self.body.strip() else None
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise BadBody(f"response is not valid JSON ({exc.msg} at byte {exc.pos})") from None
+            except ValueError:
+                raise BadBody("response is not valid JSON (undecodable bytes)") from None
             self._decoded = True
         return self._json
 
@@ -114,7 +116,8 @@ class HttpClient:
             self.requests_made += 1
         try:
             resp = self.session.request(method, url, params=params, headers=headers,
-                                        json=json_body, data=data, cookies=cookies,
+                                        json=json_body, data=data,
+                                        cookies=dict(cookies) if cookies else None,
                                         timeout=timeout, allow_redirects=True, stream=False)
             body = resp.content
         except MiqspecError:

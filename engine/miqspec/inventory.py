@@ -41,12 +41,16 @@ class ReferenceDef:
 
     ``collection`` may be a list of allowed collections for polymorphic links (then
     ``type_column`` holds the target's model class name).
+    ``kind`` is ``"id"`` (``column`` holds the target's id) or ``"ancestry"`` (``column`` is
+    ManageIQ's string ``ancestry`` column holding the target's path ``"<its ancestry>/<its id>"``,
+    or just ``"<its id>"`` when the target is a root).
     """
 
     name: str
     column: str
     collections: tuple[str, ...]
     type_column: str | None = None
+    kind: str = "id"
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,15 @@ class Catalogue:
         return Catalogue({**self.collections, **extra}, self.tables)
 
 
+REFERENCE_KINDS = ("id", "ancestry")
+
+
+def _reference_kind(kind: Any) -> str:
+    if kind not in REFERENCE_KINDS:
+        raise TypeError(f"reference kind {kind!r} is not one of {', '.join(REFERENCE_KINDS)}")
+    return str(kind)
+
+
 def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
     try:
         refs = {
@@ -122,6 +135,7 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
                 collections=tuple(r["collection"]) if isinstance(r["collection"], list)
                 else (r["collection"],),
                 type_column=r.get("type_column"),
+                kind=_reference_kind(r.get("kind", "id")),
             )
             for attr, r in (raw.get("references") or {}).items()
         }

@@ -197,15 +197,21 @@ class SourceParser:
         inventory.build(InventoryObject(self.coll.name, ref, data))
 
 
-def parse(spec: Spec, collected: CollectResult, calls_view: Mapping[str, Any] | None = None
+def parse(spec: Spec, collected: CollectResult, context: Mapping[str, Any] | None = None
           ) -> ParsedInventory:
-    """Build every collection of the spec from the collected records."""
+    """Build every collection of the spec from the collected records.
+
+    ``context`` is the session's template context (region, settings, provider); expressions
+    read it as ``$region``, ``$settings``, ``$provider``; ``$calls.<name>`` is a call's records.
+    """
+    ctx = context or {}
     inventory = ParsedInventory()
     base: Scope = {
-        "region": {}, "provider": {"name": spec.provider.name, "vendor": spec.provider.vendor},
-        "settings": dict(spec.provider.settings),
-        "calls": calls_view if calls_view is not None else {
-            name: res.records for name, res in collected.calls.items()},
+        "region": ctx.get("region", {}),
+        "provider": ctx.get("provider", {"name": spec.provider.name,
+                                         "vendor": spec.provider.vendor}),
+        "settings": ctx.get("settings", dict(spec.provider.settings)),
+        "calls": {name: res.records for name, res in collected.calls.items()},
     }
     for name, mapping in spec.collections.items():
         coll = spec.catalogue.collections[name]

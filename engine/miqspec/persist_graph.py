@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import MappingError
-from .inventory import Catalogue
+from .inventory import Catalogue, ReferenceDef
 from .objects import InventoryObject, LazyRef, ParsedInventory
 
 PARENT_EDGE = "__parent_collections"
+_REF_KINDS = frozenset({LazyRef, InventoryObject, list, tuple})
 
 
 @dataclass
@@ -80,10 +81,10 @@ class _Scan:
     def value(self, source: str, attr: str, value: Any, m2m: bool) -> None:
         kind = type(value)
         if kind is LazyRef:
-            if not m2m:
-                self.lazy(source, attr, value)
+            if m2m:
+                self._m2m(source, attr, value)
             else:
-                self.lazy("", "", value) if False else self._m2m(source, attr, value)
+                self.lazy(source, attr, value)
         elif kind is InventoryObject:
             if not m2m and value.collection in self.saved:
                 self.edges.setdefault((source, attr), set()).add(value.collection)
@@ -144,7 +145,8 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
         m2m = cdef.many_to_many
         for obj in inventory.objects.get(name, {}).values():
             for attr, value in obj.data.items():
-                scan.value(name, attr, value, attr in m2m)
+                if type(value) in _REF_KINDS:
+                    scan.value(name, attr, value, attr in m2m)
     depends: dict[str, set[str]] = {n: set() for n in names}
     fixed: list[tuple[str, str, set[str]]] = []
     loose: list[tuple[str, str, set[str]]] = []
@@ -177,3 +179,19 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
         secondary=scan.secondary,
         depends=depends,
     )
+
+
+def parent_reference(catalogue: Catalogue, name: str) -> ReferenceDef | None:
+    """The reference that scopes an ``owner: none`` collection: to a parent collection first,
+    else to another owner-less collection (disks -> hardwares -> vms); manager_ref parts first."""
+    cdef = catalogue.collections[name]
+    refs = [cdef.references[a] for a in cdef.manager_ref if a in cdef.references]
+    refs += [r for a, r in cdef.references.items() if a not in cdef.manager_ref]
+    for rdef in refs:
+        if any(c in cdef.parent_collections for c in rdef.collections):
+            return rdef
+    for rdef in refs:
+        targets = [catalogue.get(c) for c in rdef.collections]
+        if any(t is not None and t.owner == "none" and t.name != name for t in targets):
+            return rdef
+    return None

@@ -57,12 +57,17 @@ class SimulatorOptions:
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> SimulatorOptions:
-        """Options from flat keyword arguments (fault names and ``fault_path`` included)."""
+        """Options from flat keyword arguments (fault names and ``fault_path`` included).
+
+        ``None`` values mean "the default" (what click passes for flags not given).
+        """
         own = {f.name for f in fields(cls)} - {"faults"}
         fault_names = {f.name for f in fields(FaultRule)} - {"path"}
         values: dict[str, Any] = {}
         fault_values: dict[str, Any] = {}
         for name, value in kwargs.items():
+            if value is None and (name in own or name in fault_names or name == "fault_path"):
+                continue
             if name in own:
                 values[name] = value
             elif name in fault_names:
