@@ -199,8 +199,8 @@ def test_spec_functions_are_jmespath_over_their_parameters() -> None:
 @pytest.mark.parametrize(
     ("definitions", "name", "reason", "column"),
     [
-        ({"lower": {"params": ["s"], "expr": "s"}}, "lower", "taken by a built-in", None),
-        ({"length": {"params": ["s"], "expr": "s"}}, "length", "taken by a built-in", None),
+        ({"lower": {"params": ["s"], "expr": "s"}}, "lower", "taken by an existing", None),
+        ({"length": {"params": ["s"], "expr": "s"}}, "length", "taken by an existing", None),
         ({"f": {"params": ["n"], "expr": "f(n)"}}, "f", "recursion: f -> f", None),
         (
             {"a": {"params": [], "expr": "b()"}, "b": {"params": [], "expr": "c()"},

@@ -95,8 +95,7 @@ def provider_add(spec_file: str, name: str, region: str | None, zone: str, sets:
         if field_name in envs or field_name in files:
             values[field_name] = read_secret(envs.get(field_name), files.get(field_name), None)
         elif sys.stdin.isatty():
-            values[field_name] = read_secret(None, None, lambda label=label: click.prompt(
-                label, hide_input=True))
+            values[field_name] = read_secret(None, None, _prompter(label))
     args = nest_form({**values, "provider_region": region})
     engine = _engine(database)
     ems_id = ProviderStore(engine).add(spec, name, args, _keyring(), zone=zone)
@@ -169,6 +168,13 @@ def provider_verify(name: str, replay: str | None, database: str | None) -> None
     result = verify_provider(_engine(database), name, _keyring(), adapter=_replay(replay))
     click.echo(verify_text(result, name))
     sys.exit(result.exit_code)
+
+
+def _prompter(label: str) -> Any:
+    def ask() -> str:
+        return str(click.prompt(label, hide_input=True))
+
+    return ask
 
 
 def _replay(path: str | None, ignore: tuple[str, ...] = ()) -> Any:

@@ -111,7 +111,7 @@ def refresh(names: tuple[str, ...], all_: bool, dry_run: bool, fmt: str, replay:
     results = []
     exit_code = 0
     for name in targets:
-        adapter = None
+        adapter: Any = None
         ems = store.row(name)
         if replay:
             spec = spec_for(ems)

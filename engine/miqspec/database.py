@@ -102,8 +102,9 @@ def open_database(url: str | URL | None = None, **engine_options: Any) -> Engine
                 path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **engine_options)
     except (ArgumentError, ValueError, TypeError, OSError, SQLAlchemyError) as exc:
-        raise DatabaseError(f"cannot open database {masked}: {_reason(exc)}",
-                            secrets=[_password(parsed)]) from None
+        raise DatabaseError(
+            f"cannot open database {masked}: {_reason(exc)}", secrets=[_password(parsed)]
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
     try:
@@ -111,8 +112,9 @@ def open_database(url: str | URL | None = None, **engine_options: Any) -> Engine
             pass
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise DatabaseError(f"cannot open database {masked}: {_reason(exc)}",
-                            secrets=[_password(parsed)]) from None
+        raise DatabaseError(
+            f"cannot open database {masked}: {_reason(exc)}", secrets=[_password(parsed)]
+        ) from None
     return engine
 
 
@@ -137,8 +139,10 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot read the schema revision of {mask_url(engine.url)}: "
-                            f"{_reason(exc)}", secrets=[_password(engine.url)]) from None
+        raise DatabaseError(
+            f"cannot read the schema revision of {mask_url(engine.url)}: {_reason(exc)}",
+            secrets=[_password(engine.url)],
+        ) from None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -151,5 +155,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     except MiqspecError:
         raise
     except Exception as exc:  # alembic raises plain exceptions as well as SQLAlchemy ones
-        raise DatabaseError(f"cannot migrate database {mask_url(engine.url)}: {_reason(exc)}",
-                            secrets=[_password(engine.url)]) from None
+        raise DatabaseError(
+            f"cannot migrate database {mask_url(engine.url)}: {_reason(exc)}",
+            secrets=[_password(engine.url)],
+        ) from None

@@ -1,14 +1,12 @@
 """Compile spec JMESPath expressions once; evaluate them fast, with ``$`` roots.
 
-Takes: expression text from a spec (attribute values, selectors, conditions) and optionally a
-function registry from :mod:`miqspec.functions` (default: the shared custom functions).
-Gives: ``compile_expression(text) -> Expression``, cached per text and registry. An
-``Expression`` has ``text``, ``kind`` (which evaluator was chosen), ``roots`` (the ``$`` roots
-it uses, without the ``$``), ``calls`` (names read as ``$calls.<name>``), ``functions`` (the
-functions it calls) and ``search(record, scope=None)``, which returns exactly what JMESPath
-returns for ``record``.
-Raises: ``ExpressionSyntaxError`` at compile time (bad syntax, unknown root, unknown function,
-wrong arity, bad literal argument), with ``column`` a 0-based offset into the original text;
+Takes: expression text from a spec and optionally a registry from :mod:`miqspec.functions`.
+Gives: ``compile_expression(text) -> Expression`` (cached per text and registry) with ``text``,
+``kind`` (the evaluator chosen), ``roots`` (``$`` roots used, without ``$``), ``calls`` (names
+read as ``$calls.<name>``), ``functions`` (functions called) and ``search(record, scope=None)``,
+which returns exactly what JMESPath returns for ``record``.
+Raises: ``ExpressionSyntaxError`` at compile time (syntax, unknown root or function, arity, bad
+literal argument) with ``column``, a 0-based offset into the original text;
 ``ExpressionEvaluationError`` (a MappingError) from ``search`` when a function rejects its input.
 Does no I/O.
 
@@ -35,13 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from jmespath.exceptions import (
-    EmptyExpressionError,
-    IncompleteExpressionError,
-    JMESPathTypeError,
-    LexerError,
-    ParseError,
-)
+from jmespath import exceptions as jp_errors
 from jmespath.lexer import Lexer
 from jmespath.parser import Parser
 from jmespath.visitor import Options, TreeInterpreter
@@ -49,22 +41,15 @@ from jmespath.visitor import Options, TreeInterpreter
 from miqspec.errors import MappingError, MiqspecError
 from miqspec.functions import DEFAULT_FUNCTIONS, LITERAL_CHECKS, CustomFunctions
 
-ROOTS: frozenset[str] = frozenset(
-    {"item", "parent", "region", "settings", "provider", "calls", "index"}
-)
+ROOTS = frozenset({"item", "parent", "region", "settings", "provider", "calls", "index"})
 _ROOT_FIELDS: dict[str, str] = {"$" + name: name for name in ROOTS}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CACHE_LIMIT = 20_000
 _LEADING_CHILD = frozenset(
     {"index_expression", "projection", "filter_projection", "flatten", "subexpression"}
 )
-_TOKEN_NAMES = {
-    "quoted_identifier": "an identifier",
-    "unquoted_identifier": "an identifier",
-    "lbracket": "'['",
-    "lbrace": "'{'",
-    "eof": "the end",
-}
+_TOKEN_NAMES = {"quoted_identifier": "an identifier", "unquoted_identifier": "an identifier",
+                "lbracket": "'['", "lbrace": "'{'", "eof": "the end"}  # fmt: skip
 _EXPECTING = re.compile(r"Expecting: \[(.*)\], got: (\w+)")
 
 Scope = Mapping[str, Any]
@@ -101,19 +86,16 @@ class Expression:
 
     __slots__ = ("ast", "calls", "functions", "kind", "roots", "search", "text")
 
-    text: str
-    kind: str  # "field", "path", "identity", "literal", "root" or "jmespath"
-    roots: frozenset[str]
-    calls: frozenset[str]
-    functions: frozenset[str]
-    ast: Node
-    search: SearchFn
-
-    def __init__(self, text: str, kind: str, ast: Node, search: SearchFn, **names: Any) -> None:
-        self.text, self.kind, self.ast, self.search = text, kind, ast, search
-        self.roots = frozenset(names.get("roots", ()))
-        self.calls = frozenset(names.get("calls", ()))
-        self.functions = frozenset(names.get("functions", ()))
+    def __init__(
+        self, text: str, kind: str, ast: Node, search: SearchFn, nodes: list[Node]
+    ) -> None:
+        self.text = text
+        self.kind = kind  # "field", "path", "identity", "literal", "root" or "jmespath"
+        self.ast = ast
+        self.search: SearchFn = search
+        self.roots = frozenset(_ROOT_FIELDS[n["value"]] for n in nodes if _is_root(n))
+        self.calls = frozenset(_called_calls(nodes))
+        self.functions = frozenset(n["value"] for n in nodes if n["type"] == "function_expression")
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r}, kind={self.kind!r})"
@@ -149,7 +131,7 @@ class _Engine:
 
 def compile_expression(text: str, functions: CustomFunctions | None = None) -> Expression:
     """Compile ``text`` once (cached per registry); raise ExpressionSyntaxError when invalid."""
-    registry = functions or DEFAULT_FUNCTIONS
+    registry = DEFAULT_FUNCTIONS if functions is None else functions
     engine: _Engine | None = registry.engine
     if engine is None:
         engine = registry.engine = _Engine(registry)
@@ -166,27 +148,23 @@ def _compile(text: str, engine: _Engine) -> Expression:
     rewritten, origin = _rewrite_roots(text)
     try:
         ast: Node = Parser().parse(rewritten).parsed
-    except EmptyExpressionError:
+    except jp_errors.EmptyExpressionError:
         raise ExpressionSyntaxError(text, 0, "empty expression") from None
-    except LexerError as exc:
-        raise ExpressionSyntaxError(text, origin[exc.lexer_position], exc.message) from None
-    except IncompleteExpressionError:
+    except jp_errors.LexerError as exc:
+        column = origin[min(exc.lexer_position, len(rewritten))]
+        raise ExpressionSyntaxError(text, column, exc.message) from None
+    except jp_errors.IncompleteExpressionError:
         raise ExpressionSyntaxError(text, len(text), "incomplete expression") from None
-    except ParseError as exc:
+    except jp_errors.ParseError as exc:
         column = origin[min(exc.lex_position, len(rewritten))]
         raise ExpressionSyntaxError(text, column, _parse_reason(exc)) from None
     nodes = list(_walk(ast))
     _check_functions(text, rewritten, origin, nodes, engine.table)
-    roots = {_ROOT_FIELDS[n["value"]] for n in nodes if _is_root(n)}
-    names = {
-        "roots": roots,
-        "calls": _called_calls(nodes),
-        "functions": {n["value"] for n in nodes if n["type"] == "function_expression"},
-    }
     kind, search = _fast_path(ast)
     if search is None:
-        search = _general(text, ast, engine.visit_scoped if roots else engine.visit, bool(roots))
-    return Expression(text, kind, ast, search, **names)
+        scoped = any(_is_root(node) for node in nodes)
+        search = _general(text, ast, engine.visit_scoped if scoped else engine.visit, scoped)
+    return Expression(text, kind, ast, search, nodes)
 
 
 # -- rewriting $roots ---------------------------------------------------------------------------
@@ -249,7 +227,7 @@ def _check_json_literal(text: str, start: int, end: int) -> None:
         raise ExpressionSyntaxError(text, start, reason) from None
 
 
-def _parse_reason(exc: ParseError) -> str:
+def _parse_reason(exc: jp_errors.ParseError) -> str:
     message = str(exc.msg)
     expecting = _EXPECTING.match(message)
     if expecting is not None:
@@ -422,26 +400,18 @@ def _chain(keys: list[str]) -> SearchFn:
             except AttributeError:
                 return None
 
-    elif len(keys) == 2:
-        first, second = keys
+        return search
+    steps = tuple(keys)
 
-        def search(record: Any, scope: Scope | None = None) -> Any:
-            try:
-                return record.get(first).get(second)
-            except AttributeError:
-                return None
+    def search_path(record: Any, scope: Scope | None = None) -> Any:
+        try:
+            for step in steps:
+                record = record.get(step)
+        except AttributeError:
+            return None
+        return record
 
-    else:
-
-        def search(record: Any, scope: Scope | None = None) -> Any:
-            try:
-                for key in keys:
-                    record = record.get(key)
-            except AttributeError:
-                return None
-            return record
-
-    return search
+    return search_path
 
 
 def _root_chain(root: str, keys: list[str]) -> SearchFn:
@@ -458,30 +428,21 @@ def _root_chain(root: str, keys: list[str]) -> SearchFn:
 
 
 def _general(text: str, ast: Node, visit: SearchFn, scoped: bool) -> SearchFn:
-    if not scoped:
-
-        def search(record: Any, scope: Scope | None = None) -> Any:
-            try:
-                return visit(ast, record)
-            except ValueError as exc:
-                raise ExpressionEvaluationError(text, _evaluation_reason(exc)) from None
-
-        return search
-
-    def search_scoped(record: Any, scope: Scope | None = None) -> Any:
-        token = _CURRENT.set((record, scope))
+    def search(record: Any, scope: Scope | None = None) -> Any:
+        token = _CURRENT.set((record, scope)) if scoped else None
         try:
             return visit(ast, record)
         except ValueError as exc:
             raise ExpressionEvaluationError(text, _evaluation_reason(exc)) from None
         finally:
-            _CURRENT.reset(token)
+            if token is not None:
+                _CURRENT.reset(token)
 
-    return search_scoped
+    return search
 
 
 def _evaluation_reason(exc: ValueError) -> str:
-    if isinstance(exc, JMESPathTypeError):
+    if isinstance(exc, jp_errors.JMESPathTypeError):
         # leave the offending value itself out of the message
         expected = " or ".join(exc.expected_types)
         return f"{exc.function_name}() expected {expected}, got {exc.actual_type}"

@@ -1,15 +1,13 @@
 """The custom JMESPath functions a spec may call, and spec-declared functions.
 
-Takes: nothing at import; ``define_spec_functions`` takes a spec's ``functions:`` mapping
-(name -> ``{"params": [...], "expr": "<jmespath over the params>"}``).
-Gives: ``CustomFunctions`` (a ``jmespath.functions.Functions`` subclass: JMESPath's built-ins
-plus ours), ``DEFAULT_FUNCTIONS`` (the shared instance), ``FUNCTION_DOCS`` (one line per custom
-function, for the spec reference), ``BUILTIN_FUNCTIONS``, ``function_names()`` (what the schema
-allows) and ``LITERAL_CHECKS`` (compile-time checks of literal arguments, used by
-:mod:`miqspec.expressions`).
-Raises: ``FunctionError`` (a ValueError; the expression layer turns it into a MappingError)
-when a function gets unusable input at search time; ``FunctionDefinitionError`` for a bad
-spec-declared function. Does no I/O.
+Takes: a spec's ``functions:`` mapping (name -> ``{"params": [...], "expr": "<jmespath>"}``)
+in ``define_spec_functions``.
+Gives: ``CustomFunctions`` (JMESPath's built-ins plus ours; one instance is one registry),
+``DEFAULT_FUNCTIONS``, ``FUNCTION_DOCS`` (one line per custom function), ``BUILTIN_FUNCTIONS``,
+``function_names()`` (what the schema allows) and ``LITERAL_CHECKS`` (compile-time checks of
+literal arguments, used by :mod:`miqspec.expressions`).
+Raises: ``FunctionError`` (a ValueError, made a MappingError by the expression layer) for
+unusable input at search time; ``FunctionDefinitionError`` for a bad spec function. No I/O.
 
 Conventions: string functions return null for a null subject instead of failing, so a missing
 attribute maps to a NULL column; numeric and date conversions return null for unparseable input.
@@ -21,7 +19,7 @@ import json
 import math
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -44,36 +42,6 @@ _TRUE = {"true", "yes", "y", "on", "1", "enabled"}
 _FALSE = {"false", "no", "n", "off", "0", "disabled", ""}
 
 BUILTIN_FUNCTIONS: frozenset[str] = frozenset(jp_functions.Functions.FUNCTION_TABLE)
-
-FUNCTION_DOCS: dict[str, str] = {
-    "lower": "lower(s): s in lower case",
-    "upper": "upper(s): s in upper case",
-    "split": "split(s, sep): the list of parts of s between occurrences of sep",
-    "replace": "replace(s, old, new): s with every occurrence of old replaced by new",
-    "regex_replace": "regex_replace(s, pattern, repl): re.sub(pattern, repl, s) (\\1 for groups)",
-    "regex_match": "regex_match(s, pattern): true when pattern matches anywhere in s (anchor: ^$)",
-    "regex_extract": "regex_extract(s, pattern): first group, else the whole match, else null",
-    "concat": "concat(a, ...): strings joined (others as JSON), or arrays joined; nulls skipped",
-    "coalesce": "coalesce(a, ...): the first argument that is not null",
-    "to_bytes": "to_bytes(n, unit): n units in bytes; B, KB/MB/GB/TB/PB (1000), KiB..PiB (1024)",
-    "from_bytes": "from_bytes(n, unit): n bytes in the given unit (see to_bytes)",
-    "to_int": "to_int(v): v as an integer (numbers truncate, numeric strings, booleans 0/1)",
-    "to_bool": "to_bool(v): v as a boolean (true/yes/on/1 and false/no/off/0; numbers != 0)",
-    "to_iso8601": "to_iso8601(v): epoch seconds or ms, ISO 8601 or RFC 2822 date as ISO 8601 UTC",
-    "basename": "basename(s): the last '/'-separated segment of s ('a/b/c' -> 'c')",
-    "dirname": "dirname(s): s without its last '/'-separated segment ('a/b/c' -> 'a/b')",
-    "last_segment": "last_segment(s, sep): the part of s after the last sep",
-    "get": "get(obj, key): obj[key] for an object and string key or an array and index",
-    "items": "items(obj): the object as [{key, value}, ...]",
-    "from_items": "from_items(list): an object from [{key, value}] (or Key/Value) or [[k, v]]",
-    "index_of": "index_of(subject, value): index of value in an array or string, else null",
-    "uniq": "uniq(list): list without repeated elements, first occurrences kept",
-    "flatten": "flatten(list): nested arrays flattened to any depth",
-    "json_parse": "json_parse(s): the JSON value in string s (null if s is not JSON)",
-    "json_dump": "json_dump(v): v as compact JSON text with sorted keys",
-    "if": "if(cond, a, b): a when cond is truthy (JMESPath truth), else b",
-    "eq_ignore_case": "eq_ignore_case(a, b): a and b are equal strings ignoring case",
-}
 
 
 class FunctionError(ValueError):
@@ -146,6 +114,14 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+def _flat(values: list[Any]) -> Iterator[Any]:
+    for value in values:
+        if isinstance(value, list):
+            yield from _flat(value)
+        else:
+            yield value
+
+
 def _same(left: Any, right: Any) -> bool:
     if isinstance(left, bool) != isinstance(right, bool):
         return False
@@ -161,24 +137,29 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_STR)
     def _func_lower(self, s: str | None) -> str | None:
+        """lower(s): s in lower case"""
         return None if s is None else s.lower()
 
     @signature(_STR)
     def _func_upper(self, s: str | None) -> str | None:
+        """upper(s): s in upper case"""
         return None if s is None else s.upper()
 
     @signature(_STR, _TEXT)
     def _func_split(self, s: str | None, sep: str) -> list[str] | None:
+        """split(s, sep): the list of parts of s between occurrences of sep"""
         if not sep:
             raise FunctionError("split() needs a non-empty separator")
         return None if s is None else s.split(sep)
 
     @signature(_STR, _TEXT, _TEXT)
     def _func_replace(self, s: str | None, old: str, new: str) -> str | None:
+        """replace(s, old, new): s with every occurrence of old replaced by new"""
         return None if s is None else s.replace(old, new)
 
     @signature(_STR, _TEXT, _TEXT)
     def _func_regex_replace(self, s: str | None, pattern: str, repl: str) -> str | None:
+        """regex_replace(s, pattern, repl): re.sub(pattern, repl, s) (\\1 for groups)"""
         if s is None:
             return None
         try:
@@ -188,10 +169,12 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_STR, _TEXT)
     def _func_regex_match(self, s: str | None, pattern: str) -> bool:
+        """regex_match(s, pattern): true when pattern matches anywhere in s (anchor: ^$)"""
         return s is not None and _regex(pattern).search(s) is not None
 
     @signature(_STR, _TEXT)
     def _func_regex_extract(self, s: str | None, pattern: str) -> str | None:
+        """regex_extract(s, pattern): first group, else the whole match, else null"""
         found = None if s is None else _regex(pattern).search(s)
         if found is None:
             return None
@@ -199,6 +182,7 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_VARIADIC)
     def _func_concat(self, *args: Any) -> Any:
+        """concat(a, ...): strings joined (others as JSON), or arrays joined; nulls skipped"""
         present = [arg for arg in args if arg is not None]
         if present and all(isinstance(arg, list) for arg in present):
             return [element for arg in present for element in arg]
@@ -206,16 +190,19 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_VARIADIC)
     def _func_coalesce(self, *args: Any) -> Any:
+        """coalesce(a, ...): the first argument that is not null"""
         return next((arg for arg in args if arg is not None), None)
 
     @signature({"types": ["number", "string", "null"]}, _TEXT)
     def _func_to_bytes(self, value: Any, unit: str) -> int | None:
+        """to_bytes(n, unit): n units in bytes; B, KB/MB/GB/TB/PB (1000), KiB..PiB (1024)"""
         factor = _unit(unit)
         number = _number(value)
         return None if number is None else round(number * factor)
 
     @signature({"types": ["number", "string", "null"]}, _TEXT)
     def _func_from_bytes(self, value: Any, unit: str) -> int | float | None:
+        """from_bytes(n, unit): n bytes in the given unit (see to_bytes)"""
         factor = _unit(unit)
         number = _number(value)
         if number is None:
@@ -226,6 +213,7 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_ANY)
     def _func_to_int(self, value: Any) -> int | None:
+        """to_int(v): v as an integer (numbers truncate, numeric strings, booleans 0/1)"""
         if isinstance(value, bool):
             return int(value)
         number = _number(value)
@@ -233,6 +221,7 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_ANY)
     def _func_to_bool(self, value: Any) -> bool | None:
+        """to_bool(v): v as a boolean (true/yes/on/1 and false/no/off/0; numbers != 0)"""
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, int | float):
@@ -244,6 +233,7 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_ANY)
     def _func_to_iso8601(self, value: Any) -> str | None:
+        """to_iso8601(v): epoch seconds or ms, ISO 8601 or RFC 2822 date as ISO 8601 UTC"""
         number = _number(value)
         try:
             if number is not None:
@@ -260,20 +250,24 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_STR)
     def _func_basename(self, s: str | None) -> str | None:
+        """basename(s): the last '/'-separated segment of s ('a/b/c' -> 'c')"""
         return None if s is None else posixpath.basename(s.rstrip("/"))
 
     @signature(_STR)
     def _func_dirname(self, s: str | None) -> str | None:
+        """dirname(s): s without its last '/'-separated segment ('a/b/c' -> 'a/b')"""
         return None if s is None else posixpath.dirname(s.rstrip("/"))
 
     @signature(_STR, _TEXT)
     def _func_last_segment(self, s: str | None, sep: str) -> str | None:
+        """last_segment(s, sep): the part of s after the last sep"""
         if not sep:
             raise FunctionError("last_segment() needs a non-empty separator")
         return None if s is None else s.rsplit(sep, 1)[-1]
 
     @signature(_ANY, {"types": ["string", "number"]})
     def _func_get(self, obj: Any, key: str | int) -> Any:
+        """get(obj, key): obj[key] for an object and string key or an array and index"""
         if isinstance(obj, dict) and isinstance(key, str):
             return obj.get(key)
         if isinstance(obj, list) and isinstance(key, int) and -len(obj) <= key < len(obj):
@@ -282,10 +276,12 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature({"types": ["object", "null"]})
     def _func_items(self, obj: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+        """items(obj): the object as [{key, value}, ...]"""
         return None if obj is None else [{"key": k, "value": v} for k, v in obj.items()]
 
     @signature({"types": ["array", "null"]})
     def _func_from_items(self, pairs: list[Any] | None) -> dict[str, Any] | None:
+        """from_items(list): an object from [{key, value}] (or Key/Value) or [[k, v]]"""
         if pairs is None:
             return None
         result: dict[str, Any] = {}
@@ -302,6 +298,7 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature({"types": ["array", "string", "null"]}, _ANY)
     def _func_index_of(self, subject: Any, value: Any) -> int | None:
+        """index_of(subject, value): index of value in an array or string, else null"""
         if isinstance(subject, str):
             found = subject.find(value) if isinstance(value, str) else -1
             return None if found < 0 else found
@@ -311,6 +308,7 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature({"types": ["array", "null"]})
     def _func_uniq(self, values: list[Any] | None) -> list[Any] | None:
+        """uniq(list): list without repeated elements, first occurrences kept"""
         if values is None:
             return None
         seen: set[str] = set()
@@ -324,22 +322,12 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature({"types": ["array", "null"]})
     def _func_flatten(self, values: list[Any] | None) -> list[Any] | None:
-        if values is None:
-            return None
-        result: list[Any] = []
-        stack = [iter(values)]
-        while stack:
-            for value in stack[-1]:
-                if isinstance(value, list):
-                    stack.append(iter(value))
-                    break
-                result.append(value)
-            else:
-                stack.pop()
-        return result
+        """flatten(list): nested arrays flattened to any depth"""
+        return None if values is None else list(_flat(values))
 
     @signature(_STR)
     def _func_json_parse(self, s: str | None) -> Any:
+        """json_parse(s): the JSON value in string s (null if s is not JSON)"""
         try:
             return None if s is None else json.loads(s)
         except ValueError:
@@ -347,14 +335,17 @@ class CustomFunctions(jp_functions.Functions):
 
     @signature(_ANY)
     def _func_json_dump(self, value: Any) -> str:
+        """json_dump(v): v as compact JSON text with sorted keys"""
         return _json(value)
 
     @signature(_ANY, _ANY, _ANY)
     def _func_if(self, cond: Any, then: Any, otherwise: Any) -> Any:
+        """if(cond, a, b): a when cond is truthy (JMESPath truth), else b"""
         return then if _truthy(cond) else otherwise
 
     @signature(_STR, _STR)
     def _func_eq_ignore_case(self, a: str | None, b: str | None) -> bool:
+        """eq_ignore_case(a, b): a and b are equal strings ignoring case"""
         if a is None or b is None:
             return a is b
         return a.casefold() == b.casefold()
@@ -392,13 +383,19 @@ LITERAL_CHECKS: dict[str, dict[int, Callable[[Any], str | None]]] = {
 }
 
 DEFAULT_FUNCTIONS = CustomFunctions()
+#: custom function name -> one line "name(args): what it gives", for the spec reference
+FUNCTION_DOCS: dict[str, str] = {
+    name[6:]: str(method.__doc__)
+    for name, method in vars(CustomFunctions).items()
+    if name.startswith("_func_")
+}
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def function_names(registry: CustomFunctions | None = None) -> set[str]:
     """Every function name an expression may call with ``registry`` (default: the shared one)."""
-    return set((registry or DEFAULT_FUNCTIONS).FUNCTION_TABLE)
+    return set((DEFAULT_FUNCTIONS if registry is None else registry).FUNCTION_TABLE)
 
 
 def define_spec_functions(
@@ -412,7 +409,7 @@ def define_spec_functions(
     """
     from miqspec.expressions import ExpressionSyntaxError, compile_expression
 
-    base = base or DEFAULT_FUNCTIONS
+    base = DEFAULT_FUNCTIONS if base is None else base
     registry = CustomFunctions()
     table = dict(base.FUNCTION_TABLE)
     params_of: dict[str, tuple[str, ...]] = {}
@@ -440,7 +437,7 @@ def _check_definition(
     if not isinstance(name, str) or not _NAME.match(name):
         raise FunctionDefinitionError(str(name), "the name must be an identifier")
     if name in table:
-        raise FunctionDefinitionError(name, "the name is taken by a built-in function")
+        raise FunctionDefinitionError(name, "the name is taken by an existing function")
     if not isinstance(definition, Mapping) or not isinstance(definition.get("expr"), str):
         raise FunctionDefinitionError(name, "needs 'expr', a JMESPath expression")
     params = definition.get("params", [])

@@ -18,10 +18,30 @@ import yaml
 
 from .errors import SpecError
 
-COLUMN_TYPES = ("string", "text", "integer", "bigint", "float", "decimal", "boolean",
-                "datetime", "date", "json", "string_array")
-MANAGER_KINDS = ("cloud", "infra", "network", "storage", "automation", "configuration",
-                 "container", "physical", "provider")
+COLUMN_TYPES = (
+    "string",
+    "text",
+    "integer",
+    "bigint",
+    "float",
+    "decimal",
+    "boolean",
+    "datetime",
+    "date",
+    "json",
+    "string_array",
+)
+MANAGER_KINDS = (
+    "cloud",
+    "infra",
+    "network",
+    "storage",
+    "automation",
+    "configuration",
+    "container",
+    "physical",
+    "provider",
+)
 OWNER_KINDS = ("ems_id", "manager_id", "resource", "none")
 
 
@@ -132,7 +152,8 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
             attr: ReferenceDef(
                 name=attr,
                 column=r.get("column", f"{attr}_id"),
-                collections=tuple(r["collection"]) if isinstance(r["collection"], list)
+                collections=tuple(r["collection"])
+                if isinstance(r["collection"], list)
                 else (r["collection"],),
                 type_column=r.get("type_column"),
                 kind=_reference_kind(r.get("kind", "id")),
@@ -140,8 +161,9 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
             for attr, r in (raw.get("references") or {}).items()
         }
         m2m = {
-            attr: ManyToManyDef(attr, r["collection"], r["join_table"], r["own_column"],
-                                r["other_column"])
+            attr: ManyToManyDef(
+                attr, r["collection"], r["join_table"], r["own_column"], r["other_column"]
+            )
             for attr, r in (raw.get("many_to_many") or {}).items()
         }
         return CollectionDef(
@@ -171,8 +193,7 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
 def parse_catalogue(raw: Mapping[str, Any]) -> Catalogue:
     cols = {n: _collection(n, c) for n, c in (raw.get("collections") or {}).items()}
     tables = {
-        n: TableDef(n, dict(t.get("columns") or {}),
-                    tuple(tuple(u) for u in t.get("unique") or ()))
+        n: TableDef(n, dict(t.get("columns") or {}), tuple(tuple(u) for u in t.get("unique") or ()))
         for n, t in (raw.get("tables") or {}).items()
     }
     return Catalogue(cols, tables)

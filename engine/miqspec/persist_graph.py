@@ -24,6 +24,7 @@ from typing import Any
 from .errors import MappingError
 from .inventory import Catalogue, ReferenceDef
 from .objects import InventoryObject, LazyRef, ParsedInventory
+from .persist_values import secondary_value
 
 PARENT_EDGE = "__parent_collections"
 _REF_KINDS = frozenset({LazyRef, InventoryObject, list, tuple})
@@ -38,15 +39,6 @@ class SaveGraph:
     lazy_keys: dict[str, set[str]] = field(default_factory=dict)
     secondary: dict[tuple[str, str], set[tuple[Any, ...]]] = field(default_factory=dict)
     depends: dict[str, set[str]] = field(default_factory=dict)
-
-
-def secondary_value(value: Any) -> Any:
-    """A secondary-ref value in comparable form (strings, like manager_ref keys)."""
-    if value is None or type(value) is str:
-        return value
-    if type(value) is bool:
-        return "true" if value else "false"
-    return str(value)
 
 
 class _Scan:

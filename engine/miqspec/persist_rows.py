@@ -1,154 +1,57 @@
-"""Rows for persist: value coercion, identity keys and lazy-reference resolution.
+"""Rows for persist: lazy-reference resolution and the row each object should have.
 
 Takes: catalogue definitions, the SQLAlchemy table of a collection, inventory objects and two
 read-only lookup callbacks into the database that ``persist`` provides.
-Gives: ``RowPlan.build(obj)``: the column -> value dict an object should have in its table (owner
-and scope columns, coerced attributes, resolved foreign keys, ``power_state``), ``Resolver``
-(lazy reference -> row id, ``key`` and ``default`` semantics) and identity keys.
+Gives: ``Resolver`` (lazy reference -> row id, or an attribute of the target with ``key``, else
+``default``; in memory first, then stored rows when the target was not refreshed or is
+incomplete) and ``RowPlan.build(obj)``: the column -> value dict an object should have (owner and
+scope columns, defaults, coerced attributes, resolved foreign keys and ``_type`` columns,
+``power_state`` from ``raw_power_state``), plus ``diff`` against a stored row.
 Raises: ``MappingError`` for values a column cannot hold, attributes without a column, and
 references that can never resolve (a list on a plain attribute, a lazy without ``key`` on a
 plain column, a reference to a collection the attribute does not allow). Does no I/O itself.
-
-Identity keys compare manager_ref values as strings, like ManageIQ's ``"__"``-joined keys, so an
-API's ``5`` and a database's ``"5"`` are the same object; reference parts compare by row id.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from .errors import MappingError
-from .inventory import Catalogue, CollectionDef
+from .inventory import Catalogue, CollectionDef, ReferenceDef
 from .objects import InventoryObject, LazyRef, ParsedInventory
-from .persist_graph import secondary_value
+from .persist_values import (
+    OWNER_COLUMNS,
+    OWNER_TYPE,
+    REF_TYPES,
+    coercer,
+    key_columns,
+    key_of,
+    mem_key,
+    poly_type,
+    ref_text,
+    secondary_value,
+)
 
-Coerce = Callable[[Any], Any]
 DbRows = Callable[[str], Mapping[tuple[Any, ...], Mapping[str, Any]]]
 SecondaryRows = Callable[[str, str], Mapping[tuple[Any, ...], tuple[int, str | None]]]
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
-REF_TYPES = (LazyRef, InventoryObject)
-
-
-def _to_bool(v: Any) -> bool:
-    if isinstance(v, bool | int | float):
-        return bool(v)
-    if isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
-        return v.strip().lower() in _TRUE
-    raise ValueError(f"not a boolean: {v!r}")
-
-
-def _to_int(v: Any) -> int:
-    if isinstance(v, str):
-        v = v.strip()
-        return int(v) if v.lstrip("+-").isdigit() else int(float(v))
-    if isinstance(v, bool | int | float | Decimal):
-        return int(v)
-    raise ValueError(f"not an integer: {v!r}")
-
-
-def _to_str(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, dict | list):
-        return json.dumps(v, sort_keys=True)
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _datetime_coercer(aware: bool) -> Coerce:
-    def coerce(v: Any) -> datetime:
-        if isinstance(v, datetime):
-            d = v
-        elif isinstance(v, str):
-            d = datetime.fromisoformat(v.strip())
-        elif isinstance(v, int | float) and not isinstance(v, bool):
-            d = datetime.fromtimestamp(v / 1000 if v > 1e11 else v, UTC)
-        elif isinstance(v, date):
-            d = datetime(v.year, v.month, v.day)
-        else:
-            raise ValueError(f"not a date-time: {v!r}")
-        if aware:
-            return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
-        return d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo is not None else d
-
-    return coerce
-
-
-def _to_date(v: Any) -> date:
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    if isinstance(v, str):
-        return datetime.fromisoformat(v.strip()).date()
-    raise ValueError(f"not a date: {v!r}")
-
-
-def _same(v: Any) -> Any:
-    return v
-
-
-def coercer(column: sa.Column[Any]) -> tuple[type | None, Coerce]:
-    """The Python type a column holds (None: any) and how to convert a value to it."""
-    t = column.type
-    if isinstance(t, sa.Boolean):
-        return bool, _to_bool
-    if isinstance(t, sa.DateTime):
-        aware = bool(t.timezone)
-        return (None if aware else datetime), _datetime_coercer(aware)
-    if isinstance(t, sa.Date):
-        return date, _to_date
-    if isinstance(t, sa.Integer):
-        return int, _to_int
-    if isinstance(t, sa.Float):
-        return float, float
-    if isinstance(t, sa.Numeric):
-        return Decimal, lambda v: Decimal(str(v))
-    if isinstance(t, sa.JSON | sa.ARRAY):
-        return None, _same
-    if isinstance(t, sa.String):
-        return str, _to_str
-    return None, _same
-
-
-def mem_key(ref: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The in-memory identity of a manager_ref tuple: values as strings, references nested."""
-    for v in ref:
-        if type(v) is not str:
-            break
-    else:
-        return ref
-    out: list[Any] = []
-    for v in ref:
-        kind = type(v)
-        if kind is str or v is None:
-            out.append(v)
-        elif kind is LazyRef or kind is InventoryObject:
-            out.append((v.collection, mem_key(v.ref)))
-        else:
-            out.append(secondary_value(v))
-    return tuple(out)
-
-
-def key_of(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A database-side identity key: each value as a string (None stays None)."""
-    return tuple(v if v is None or type(v) is str else _to_str(v) for v in values)
+_COL, _REF, _SKIP = 0, 1, 2
 
 
 class Resolver:
     """Resolves lazy references to row ids or attribute values, in memory then in the DB."""
 
-    def __init__(self, catalogue: Catalogue, inventory: ParsedInventory, saved: set[str],
-                 tables: Mapping[str, sa.Table], db_rows: DbRows,
-                 secondary_rows: SecondaryRows) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        inventory: ParsedInventory,
+        saved: set[str],
+        tables: Mapping[str, sa.Table],
+        db_rows: DbRows,
+        secondary_rows: SecondaryRows,
+    ) -> None:
         self.catalogue = catalogue
         self.inventory = inventory
         self.saved = saved
@@ -156,6 +59,7 @@ class Resolver:
         self.db_rows = db_rows
         self.secondary_rows = secondary_rows
         self.ids: dict[str, dict[tuple[Any, ...], int]] = {}
+        self.ancestry: dict[tuple[str, int], str | None] = {}
         self._mem: dict[str, dict[tuple[Any, ...], InventoryObject]] = {}
         self._sec: dict[tuple[str, str], dict[tuple[Any, ...], InventoryObject]] = {}
 
@@ -213,10 +117,10 @@ class Resolver:
                 index = self._sec[(cdef.name, name)] = {}
                 for obj in reversed(self.inventory.objects.get(cdef.name, {}).values()):
                     index[tuple(secondary_value(obj.data.get(a)) for a in attrs)] = obj
-            obj = index.get(wanted)
-            if obj is not None:
-                found = self.ids.get(cdef.name, {}).get(mem_key(obj.ref))
-                return (found, cdef.model_class) if found is not None else (None, None)
+            hit_obj = index.get(wanted)
+            if hit_obj is not None:
+                found = self.ids.get(cdef.name, {}).get(mem_key(hit_obj.ref))
+                return (found, poly_type(cdef)) if found is not None else (None, None)
             if self._final(cdef.name):
                 return None, None
         hit = self.secondary_rows(cdef.name, name).get(wanted)
@@ -227,7 +131,7 @@ class Resolver:
         if type(value) is InventoryObject:
             cdef = self.cdef(value.collection)
             found = self.ids.get(value.collection, {}).get(mem_key(value.ref))
-            return (found, cdef.model_class) if found is not None else (None, None)
+            return (found, poly_type(cdef)) if found is not None else (None, None)
         ref: LazyRef = value
         cdef = self.cdef(ref.collection)
         if ref.secondary is not None:
@@ -236,7 +140,7 @@ class Resolver:
             found, typ = self._key_ref(cdef, ref)
         else:
             found = self.ids.get(ref.collection, {}).get(mem_key(ref.ref))
-            typ = cdef.model_class
+            typ = poly_type(cdef)
             if found is None and not self._final(ref.collection):
                 row = self._db_row(cdef, ref.ref)
                 found = None if row is None else row["id"]
@@ -258,7 +162,7 @@ class Resolver:
             return None, None
         typ = row.get(rdef.type_column) if rdef.type_column else None
         if typ is None and rdef.collections:
-            typ = self.cdef(rdef.collections[0]).model_class
+            typ = poly_type(self.cdef(rdef.collections[0]))
         return row[rdef.column], typ
 
     def value(self, ref: LazyRef) -> Any:
@@ -281,42 +185,25 @@ class Resolver:
         return ref.default if found is None else found
 
 
-OWNER_COLUMNS: dict[str, tuple[str, ...]] = {
-    "ems_id": ("ems_id",),
-    "manager_id": ("manager_id",),
-    "resource": ("resource_id", "resource_type"),
-    "none": (),
-}
-OWNER_TYPE = "ExtManagementSystem"
-_COL, _REF, _SKIP = 0, 1, 2
-
-
-def key_columns(cdef: CollectionDef, table: sa.Table) -> tuple[str, ...]:
-    """The columns holding a collection's manager_ref (FK and type columns for references)."""
-    cols: list[str] = []
-    for attr in cdef.manager_ref:
-        rdef = cdef.references.get(attr)
-        cols.extend((rdef.column, rdef.type_column) if rdef and rdef.type_column else
-                    (rdef.column,) if rdef else (attr,))
-    missing = [c for c in cols if c not in table.c]
-    if missing:
-        raise MappingError(f"{cdef.name}: manager_ref column(s) {', '.join(missing)} missing "
-                           f"from table {table.name!r}")
-    return tuple(cols)
-
-
-def ref_text(ref: tuple[Any, ...]) -> str:
-    """A manager_ref for people: values joined with ``__`` (references shown by their ref)."""
-    return "__".join(ref_text(v.ref) if isinstance(v, REF_TYPES) else "" if v is None else
-                     _to_str(v) for v in ref)
+def _ref_handler(rdef: ReferenceDef, fixed: bool) -> tuple[Any, ...]:
+    ancestry = rdef.kind == "ancestry"
+    return (_REF, rdef.column, rdef.type_column, rdef.collections, fixed, ancestry)
 
 
 class RowPlan:
     """How the objects of one collection become rows of its table (one plan per refresh)."""
 
-    def __init__(self, cdef: CollectionDef, table: sa.Table, resolver: Resolver, *,
-                 owner_id: int | None, sti_type: str | None,
-                 power_states: Callable[[Any], str] | None, deferred: set[str]) -> None:
+    def __init__(
+        self,
+        cdef: CollectionDef,
+        table: sa.Table,
+        resolver: Resolver,
+        *,
+        owner_id: int | None,
+        sti_type: str | None,
+        power_states: Callable[[Any], str] | None,
+        deferred: set[str],
+    ) -> None:
         self.cdef = cdef
         self.table = table
         self.resolver = resolver
@@ -333,8 +220,9 @@ class RowPlan:
         base: dict[str, Any] = {}
         for col in OWNER_COLUMNS.get(cdef.owner, ()):
             if col not in table.c:
-                raise MappingError(f"{cdef.name}: owner column {col!r} missing from table "
-                                   f"{table.name!r}")
+                raise MappingError(
+                    f"{cdef.name}: owner column {col!r} missing from table {table.name!r}"
+                )
             base[col] = OWNER_TYPE if col == "resource_type" else owner_id
         for col, value in cdef.scope.items():
             base[col] = self.coerce(col, value, ())
@@ -344,16 +232,21 @@ class RowPlan:
         if value is None:
             return None
         if col not in self.coercers:
-            raise MappingError(f"{self.cdef.name}: column {col!r} missing from table "
-                               f"{self.table.name!r}")
+            raise MappingError(
+                f"{self.cdef.name}: column {col!r} missing from table {self.table.name!r}"
+            )
         try:
             return self.coercers[col][1](value)
         except (ValueError, TypeError, ArithmeticError, OverflowError):
             if isinstance(value, list) and any(isinstance(v, REF_TYPES) for v in value):
-                raise MappingError(f"{self.cdef.name}[{ref_text(ref)}].{col}: a list of "
-                                   "references on an attribute that is not many_to_many") from None
-            raise MappingError(f"{self.cdef.name}[{ref_text(ref)}].{col}: cannot store "
-                               f"{type(value).__name__} value {str(value)[:60]!r}") from None
+                raise MappingError(
+                    f"{self.cdef.name}[{ref_text(ref)}].{col}: a list of "
+                    "references on an attribute that is not many_to_many"
+                ) from None
+            raise MappingError(
+                f"{self.cdef.name}[{ref_text(ref)}].{col}: cannot store "
+                f"{type(value).__name__} value {str(value)[:60]!r}"
+            ) from None
 
     def _handler(self, attr: str) -> tuple[Any, ...]:
         cdef, cols = self.cdef, self.table.c
@@ -363,30 +256,34 @@ class RowPlan:
             rdef = cdef.references[attr]
             for col in (rdef.column, rdef.type_column):
                 if col and col not in cols:
-                    raise MappingError(f"{cdef.name}.{attr}: column {col!r} missing from "
-                                       f"table {self.table.name!r}")
+                    raise MappingError(
+                        f"{cdef.name}.{attr}: column {col!r} missing from table {self.table.name!r}"
+                    )
             fixed = attr in cdef.manager_ref and attr not in cdef.manager_ref_allowed_nil
-            h = (_REF, rdef.column, rdef.type_column, rdef.collections, fixed)
+            h = _ref_handler(rdef, fixed)
         elif attr in cols and attr != "id":
             exp, _ = self.coercers[attr]
             h = (_COL, attr, exp)
         else:
-            raise MappingError(f"{cdef.name}: attribute {attr!r} has no column in table "
-                               f"{self.table.name!r}")
+            raise MappingError(
+                f"{cdef.name}: attribute {attr!r} has no column in table {self.table.name!r}"
+            )
         self._handlers[attr] = h
         return h
 
-    def _ref(self, attr: str, value: Any, h: tuple[Any, ...],
-             row: dict[str, Any], ref: tuple[Any, ...]) -> bool:
+    def _ref(
+        self, attr: str, value: Any, h: tuple[Any, ...], row: dict[str, Any], ref: tuple[Any, ...]
+    ) -> bool:
         """Write a reference's FK (and type) into ``row``; False when the object must be skipped."""
-        _, col, type_col, allowed, fixed = h
+        _, col, type_col, allowed, fixed, ancestry = h
         found: int | None = None
         typ: str | None = None
         if isinstance(value, REF_TYPES):
-            if (type(value) is InventoryObject or value.key is None) and \
-                    value.collection not in allowed:
-                raise MappingError(f"{self.cdef.name}.{attr}: reference to {value.collection!r}"
-                                   f", allowed: {', '.join(allowed)}")
+            if getattr(value, "key", None) is None and value.collection not in allowed:
+                raise MappingError(
+                    f"{self.cdef.name}.{attr}: reference to {value.collection!r}"
+                    f", allowed: {', '.join(allowed)}"
+                )
             found, typ = self.resolver.ref_id(value)
             if found is None:
                 if fixed:
@@ -394,11 +291,17 @@ class RowPlan:
                 self.unresolved += 1
         elif value is not None:
             if isinstance(value, list):
-                raise MappingError(f"{self.cdef.name}[{ref_text(ref)}].{attr}: a list on a "
-                                   "reference that is not many_to_many")
+                raise MappingError(
+                    f"{self.cdef.name}[{ref_text(ref)}].{attr}: a list on a "
+                    "reference that is not many_to_many"
+                )
             found = self.coerce(col, value, ref)
         elif fixed:
             return False
+        if ancestry and found is not None and isinstance(value, REF_TYPES):
+            parent = self.resolver.ancestry.get((self.table.name, found))
+            row[col] = f"{parent}/{found}" if parent else str(found)
+            return True
         row[col] = found
         if type_col:
             row[type_col] = typ if found is not None else None
@@ -439,10 +342,8 @@ class RowPlan:
         for attr in self.deferred:
             if attr in obj.data:
                 rdef = self.cdef.references.get(attr)
-                h = (_REF, rdef.column, rdef.type_column, rdef.collections, False) if rdef \
-                    else (_COL, attr, None)
-                if h[0] == _REF:
-                    self._ref(attr, obj.data[attr], h, row, obj.ref)
+                if rdef is not None:
+                    self._ref(attr, obj.data[attr], _ref_handler(rdef, False), row, obj.ref)
                 else:
                     value = obj.data[attr]
                     if type(value) is LazyRef:

@@ -115,9 +115,17 @@ class DecimalType(TypeDecorator[Decimal]):
 
 
 _TYPES: Mapping[str, Any] = {
-    "string": String, "text": Text, "integer": Integer, "bigint": BigInteger, "float": Float,
-    "decimal": DecimalType, "boolean": Boolean, "datetime": DateTime, "date": Date,
-    "json": JsonText, "string_array": StringArray,
+    "string": String,
+    "text": Text,
+    "integer": Integer,
+    "bigint": BigInteger,
+    "float": Float,
+    "decimal": DecimalType,
+    "boolean": Boolean,
+    "datetime": DateTime,
+    "date": Date,
+    "json": JsonText,
+    "string_array": StringArray,
 }
 
 
@@ -130,44 +138,38 @@ def column_type(kind: str) -> TypeEngine[Any]:
     return result
 
 
-# Core tables (code, not catalogue data): name -> ordered (column, type) pairs.
-_TIMESTAMPS_ON = (("created_on", "datetime"), ("updated_on", "datetime"))
-_TIMESTAMPS_AT = (("created_at", "datetime"), ("updated_at", "datetime"))
+# Core tables (code, not catalogue data): name -> "column:type ..." in column order.
+_CORE_SPECS = {
+    "zones": "name:string description:string created_on:datetime updated_on:datetime",
+    "ext_management_systems": """
+        name:string type:string guid:string zone_id:bigint provider_region:string
+        parent_ems_id:bigint api_version:string uid_ems:string hostname:string port:integer
+        enabled:boolean tenant_id:bigint provider_id:bigint subscription:string project:string
+        realm:string capabilities:json options:json last_refresh_date:datetime
+        last_refresh_error:text last_refresh_success_date:datetime last_inventory_date:datetime
+        last_metrics_error:text last_metrics_update_date:datetime
+        last_metrics_success_date:datetime spec_name:string spec_path:text
+        created_on:datetime updated_on:datetime""",
+    "endpoints": """
+        role:string ipaddress:string hostname:string port:integer resource_type:string
+        resource_id:bigint verify_ssl:integer url:text security_protocol:string
+        certificate_authority:text path:string api_version:string options:json
+        created_at:datetime updated_at:datetime""",
+    "authentications": """
+        name:string authtype:string userid:string password:string auth_key:text
+        auth_key_password:string become_username:string become_password:string
+        become_method:string service_account:string resource_id:bigint resource_type:string
+        type:string manager_ref:string ems_ref:string options:json status:string
+        status_details:string last_valid_on:datetime last_invalid_on:datetime
+        credentials_changed_on:datetime created_on:datetime updated_on:datetime""",
+    "miqspec_refresh_locks": "holder:string acquired_at:datetime",
+}
 CORE_TABLES: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "zones": (("name", "string"), ("description", "string"), *_TIMESTAMPS_ON),
-    "ext_management_systems": (
-        ("name", "string"), ("type", "string"), ("guid", "string"), ("zone_id", "bigint"),
-        ("provider_region", "string"), ("parent_ems_id", "bigint"), ("api_version", "string"),
-        ("uid_ems", "string"), ("hostname", "string"), ("port", "integer"),
-        ("enabled", "boolean"), ("tenant_id", "bigint"), ("provider_id", "bigint"),
-        ("subscription", "string"), ("project", "string"), ("realm", "string"),
-        ("capabilities", "json"), ("options", "json"), ("last_refresh_date", "datetime"),
-        ("last_refresh_error", "text"), ("last_refresh_success_date", "datetime"),
-        ("last_inventory_date", "datetime"), ("spec_name", "string"), ("spec_path", "text"),
-        *_TIMESTAMPS_ON,
-    ),
-    "endpoints": (
-        ("role", "string"), ("ipaddress", "string"), ("hostname", "string"),
-        ("port", "integer"), ("resource_type", "string"), ("resource_id", "bigint"),
-        ("verify_ssl", "integer"), ("url", "text"), ("security_protocol", "string"),
-        ("certificate_authority", "text"), ("path", "string"), ("api_version", "string"),
-        ("options", "json"), *_TIMESTAMPS_AT,
-    ),
-    "authentications": (
-        ("name", "string"), ("authtype", "string"), ("userid", "string"),
-        ("password", "string"), ("auth_key", "text"), ("auth_key_password", "string"),
-        ("become_username", "string"), ("become_password", "string"),
-        ("become_method", "string"), ("service_account", "string"),
-        ("resource_id", "bigint"), ("resource_type", "string"), ("type", "string"),
-        ("manager_ref", "string"), ("ems_ref", "string"), ("options", "json"),
-        ("status", "string"), ("status_details", "string"), ("last_valid_on", "datetime"),
-        ("last_invalid_on", "datetime"), ("credentials_changed_on", "datetime"),
-        *_TIMESTAMPS_ON,
-    ),
-    "miqspec_refresh_locks": (("holder", "string"), ("acquired_at", "datetime")),
+    name: tuple((c, k) for c, _, k in (p.partition(":") for p in text.split()))
+    for name, text in _CORE_SPECS.items()
 }
 _CORE_UNIQUE = {"zones": ("name",), "ext_management_systems": ("name", "guid")}
-_CORE_INDEXES = {
+_CORE_INDEXES: Mapping[str, list[tuple[str, ...]]] = {
     "ext_management_systems": [("parent_ems_id",), ("type",)],
     "endpoints": [("resource_id", "resource_type")],
     "authentications": [("resource_id", "resource_type")],
@@ -205,8 +207,11 @@ class _Spec:
 
 
 def _owner_columns(coll: CollectionDef) -> tuple[str, ...]:
-    return {"ems_id": ("ems_id",), "manager_id": ("manager_id",),
-            "resource": ("resource_id", "resource_type")}.get(coll.owner, ())
+    return {
+        "ems_id": ("ems_id",),
+        "manager_id": ("manager_id",),
+        "resource": ("resource_id", "resource_type"),
+    }.get(coll.owner, ())
 
 
 def attribute_columns(coll: CollectionDef, attribute: str) -> tuple[str, ...]:
@@ -232,22 +237,30 @@ def _collection_problems(coll: CollectionDef, catalogue: Catalogue) -> list[str]
     targets = [("parent_collections", p) for p in coll.parent_collections]
     targets += [(f"reference {r.name}", t) for r in coll.references.values() for t in r.collections]
     targets += [(f"many_to_many {m.name}", m.collection) for m in coll.many_to_many.values()]
-    problems += [f"{where}: {what} names unknown collection {t!r}"
-                 for what, t in targets if t not in names]
+    problems += [
+        f"{where}: {what} names unknown collection {t!r}" for what, t in targets if t not in names
+    ]
     for ref in coll.references.values():
         tables = {catalogue.collections[t].table for t in ref.collections if t in names}
         if len(tables) > 1 and not ref.type_column:
-            problems.append(f"{where}: reference {ref.name} spans tables {sorted(tables)} "
-                            "without a type_column")
+            problems.append(
+                f"{where}: reference {ref.name} spans tables {sorted(tables)} without a type_column"
+            )
         if ref.kind == "ancestry" and tables - {coll.table}:
             problems.append(f"{where}: ancestry reference {ref.name} must stay in {coll.table}")
     known = set(coll.columns) | set(coll.references) | set(_owner_columns(coll)) | {"type"}
     keys = [("manager_ref", a) for a in coll.manager_ref]
     keys += [(f"secondary_ref {n}", a) for n, attrs in coll.secondary_refs.items() for a in attrs]
-    problems += [f"{where}: {what} attribute {a!r} is neither a column nor a reference"
-                 for what, a in keys if a not in known]
-    problems += [f"{where}: manager_ref_allowed_nil {a!r} is not in manager_ref"
-                 for a in coll.manager_ref_allowed_nil if a not in coll.manager_ref]
+    problems += [
+        f"{where}: {what} attribute {a!r} is neither a column nor a reference"
+        for what, a in keys
+        if a not in known
+    ]
+    problems += [
+        f"{where}: manager_ref_allowed_nil {a!r} is not in manager_ref"
+        for a in coll.manager_ref_allowed_nil
+        if a not in coll.manager_ref
+    ]
     return problems
 
 
@@ -275,8 +288,8 @@ def _add_collection(spec: _Spec, coll: CollectionDef) -> None:
     if not owner:  # rows are found through their parent: index the parent link(s)
         parents = set(coll.parent_collections)
         for attr in coll.manager_ref:
-            ref = coll.references.get(attr)
-            if ref is not None and parents.intersection(ref.collections):
+            link = coll.references.get(attr)
+            if link is not None and parents.intersection(link.collections):
                 spec.index(attribute_columns(coll, attr))
     for attrs in coll.secondary_refs.values():
         spec.index([c for a in attrs for c in attribute_columns(coll, a)])
@@ -318,8 +331,11 @@ def _assemble(catalogue: Catalogue) -> tuple[dict[str, _Spec], list[str]]:
     for coll in catalogue.collections.values():
         for link in coll.many_to_many.values():
             spec = spec_for(link.join_table)
-            _add_join(spec, (link.own_column, link.other_column),
-                      f"collection {coll.name} many_to_many {link.name}")
+            _add_join(
+                spec,
+                (link.own_column, link.other_column),
+                f"collection {coll.name} many_to_many {link.name}",
+            )
             if link.join_table not in catalogue.tables and not any(
                 c.table == link.join_table for c in catalogue.collections.values()
             ):
@@ -328,8 +344,10 @@ def _assemble(catalogue: Catalogue) -> tuple[dict[str, _Spec], list[str]]:
                     spec.uniques.append(pair)
         missing_scope = [k for k in coll.scope if k not in specs[coll.table].columns]
         if missing_scope:
-            problems.append(f"collection {coll.name}: scope columns {missing_scope} are not "
-                            f"columns of {coll.table}")
+            problems.append(
+                f"collection {coll.name}: scope columns {missing_scope} are not "
+                f"columns of {coll.table}"
+            )
     return specs, problems
 
 
@@ -350,20 +368,27 @@ def _table(metadata: MetaData, spec: _Spec) -> Table:
     if spec.name == "miqspec_refresh_locks":
         key = Column("ems_id", BigInteger, primary_key=True, autoincrement=False)
     else:
-        key = Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                     autoincrement=True)
+        key = Column(
+            "id",
+            BigInteger().with_variant(Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        )
     unique = _CORE_UNIQUE.get(spec.name, ())
     columns = [key]
     for col, kind in spec.columns.items():
         extra: dict[str, Any] = {}
         if spec.name == "ext_management_systems" and col == "enabled":
             extra = {"default": True, "server_default": true()}
-        columns.append(Column(col, column_type(kind), nullable=True, unique=col in unique,
-                              **extra))
-    args: list[Any] = [UniqueConstraint(*cols, name=_name("uq", spec.name, cols))
-                       for cols in spec.uniques]
-    args += [Index(_name("ix", spec.name, cols), *cols) for cols in spec.indexes
-             if not (len(cols) == 1 and cols[0] in unique)]
+        columns.append(Column(col, column_type(kind), nullable=True, unique=col in unique, **extra))
+    args: list[Any] = [
+        UniqueConstraint(*cols, name=_name("uq", spec.name, cols)) for cols in spec.uniques
+    ]
+    args += [
+        Index(_name("ix", spec.name, cols), *cols)
+        for cols in spec.indexes
+        if not (len(cols) == 1 and cols[0] in unique)
+    ]
     return Table(spec.name, metadata, *columns, *args)
 
 

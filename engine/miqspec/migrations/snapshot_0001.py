@@ -1070,9 +1070,10 @@ collections:
     manager_ref: [uid_ems]
     delete: delete
     timestamps: [created_on, updated_on]
-    columns: &ems_folder_columns
-      {name: string, uid_ems: string, ems_ref: string, ems_ref_type: string, type: string,
-       hidden: boolean}
+    columns:
+      <<: &ems_folder_columns
+        {name: string, uid_ems: string, ems_ref: string, ems_ref_type: string, hidden: boolean}
+      type: string
 
   datacenters:
     description: Datacenters by ems_ref (oVirt and VMware put them in ems_folders instead)
@@ -1311,11 +1312,12 @@ collections:
     delete: delete
     parent_collections: [hosts]
     timestamps: [created_on, updated_on]
-    columns: &switch_columns
-      {name: string, ports: integer, uid_ems: string, allow_promiscuous: boolean,
-       forged_transmits: boolean, mac_changes: boolean, switch_uuid: string,
-       shared: boolean, mtu: integer, type: string, health_state: string,
-       power_state: string}
+    columns:
+      <<: &switch_columns
+        {name: string, ports: integer, uid_ems: string, allow_promiscuous: boolean,
+         forged_transmits: boolean, mac_changes: boolean, switch_uuid: string,
+         shared: boolean, mtu: integer, health_state: string, power_state: string}
+      type: string
     references:
       host: {collection: hosts, column: host_id}
 

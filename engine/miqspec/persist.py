@@ -1,0 +1,420 @@
+"""Save a parsed inventory into the database with ManageIQ's refresh semantics.
+
+Takes: a connection inside the caller's transaction, the tables (``tables.build_metadata``), the
+catalogue, a ``ParsedInventory``, the owning manager id of each collection and ``now``.
+Gives: a ``PersistReport`` (per-collection counts, rows written, a sample of field changes and
+phase timings). With ``dry_run`` it reads and computes everything and writes nothing.
+Raises: ``DatabaseError`` on a database error (the caller rolls back), ``MappingError`` on data
+that cannot be saved (unknown attribute or collection, a value a column cannot hold, a
+reference an attribute does not allow). Does database I/O.
+
+Semantics (reference §2, docs/persistence.md): collections present in ``inventory.objects`` or
+marked complete in ``inventory.complete`` are saved in dependency order; each loads its rows in
+scope with one select, matches them by manager_ref (as strings; reference parts by row id),
+inserts new rows (reconnecting a disconnected row with the same manager_ref for ``delete:
+disconnect`` collections), updates only changed columns, and leaves unchanged rows alone.
+Attributes closing a dependency cycle are written in an update-only pass afterwards, then
+many-to-many join rows, then (complete collections only, reverse order) rows not seen are
+deleted, with their owner-less children and join rows, or disconnected. An object whose
+manager_ref reference resolves to nothing is skipped and counted (``skipped``); any other
+unresolved reference is stored as its ``default`` (NULL) and counted (``unresolved``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .errors import MappingError
+from .inventory import Catalogue
+from .objects import InventoryObject, ParsedInventory
+from .persist_db import Db
+from .persist_graph import SaveGraph, plan_save
+from .persist_passes import parent_columns, save_deferred, save_links, sweep
+from .persist_rows import Resolver, RowPlan
+from .persist_values import (
+    EMS_TABLE,
+    OWNER_COLUMNS,
+    coercer,
+    mem_key,
+    ref_text,
+    row_key,
+    stored_keys,
+    timestamp_columns,
+)
+
+__all__ = ["Change", "CollectionReport", "PersistReport", "persist"]
+
+
+@dataclass
+class CollectionReport:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    disconnected: int = 0
+    reconnected: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    unresolved: int = 0
+    links_added: int = 0
+    links_removed: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    collection: str
+    ref: str
+    attribute: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class PersistReport:
+    collections: dict[str, CollectionReport] = field(default_factory=dict)
+    rows_written: int = 0
+    changes: list[Change] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    deferred: dict[str, list[str]] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def of(self, name: str) -> CollectionReport:
+        return self.collections.setdefault(name, CollectionReport())
+
+
+class Item:
+    """One object being saved: its keys, wanted row, row id and stored values."""
+
+    __slots__ = ("dbkey", "id", "mkey", "obj", "old", "row", "state")
+
+    def __init__(
+        self,
+        obj: InventoryObject,
+        mkey: tuple[Any, ...],
+        row: dict[str, Any],
+        dbkey: tuple[Any, ...],
+    ) -> None:
+        self.obj, self.mkey, self.row, self.dbkey = obj, mkey, row, dbkey
+        self.id: int = 0
+        self.old: Any = None
+        self.state = "created"
+
+
+@dataclass
+class Saved:
+    """What the later passes need from one saved collection."""
+
+    plan: RowPlan
+    items: list[Item]
+    pos: dict[str, int]
+    unmatched: list[Any]
+
+
+def persist(
+    conn: sa.Connection,
+    metadata: sa.MetaData,
+    catalogue: Catalogue,
+    inventory: ParsedInventory,
+    owners: Mapping[str, int],
+    *,
+    vendor_types: Mapping[str, str] | None = None,
+    power_states: Callable[[Any], str] | None = None,
+    now: datetime,
+    dry_run: bool = False,
+    sample_changes: int = 0,
+) -> PersistReport:
+    """Save ``inventory`` (see the module docstring); ``vendor_types`` gives the STI ``type``
+    per collection for objects that set none."""
+    return Persister(
+        conn,
+        metadata,
+        catalogue,
+        inventory,
+        owners,
+        vendor_types or {},
+        power_states,
+        now,
+        dry_run,
+        sample_changes,
+    ).run()
+
+
+class Persister:
+    def __init__(
+        self,
+        conn: sa.Connection,
+        metadata: sa.MetaData,
+        catalogue: Catalogue,
+        inventory: ParsedInventory,
+        owners: Mapping[str, int],
+        vendor_types: Mapping[str, str],
+        power_states: Callable[[Any], str] | None,
+        now: datetime,
+        dry_run: bool,
+        sample_changes: int,
+    ) -> None:
+        self.catalogue, self.inventory, self.owners = catalogue, inventory, owners
+        self.vendor_types, self.power_states, self.now = vendor_types, power_states, now
+        self.sample = sample_changes
+        self.db = Db(conn, metadata, catalogue, owners, dry_run)
+        self.report = PersistReport(dry_run=dry_run)
+        self.saved: dict[str, Saved] = {}
+        self.graph = SaveGraph(order=[])
+        self._clock = time.perf_counter()
+
+    def tick(self, phase: str) -> None:
+        now = time.perf_counter()
+        timings = self.report.timings
+        timings[phase] = timings.get(phase, 0.0) + now - self._clock
+        self._clock = now
+
+    def stamp(self, table: sa.Table, col: str) -> Any:
+        return coercer(table.c[col])[1](self.now)
+
+    def change(self, name: str, ref: str, col: str, old: Any, new: Any) -> None:
+        if len(self.report.changes) < self.sample:
+            self.report.changes.append(Change(name, ref, col, old, new))
+
+    def run(self) -> PersistReport:
+        start = time.perf_counter()
+        inv = self.inventory
+        names = list(dict.fromkeys([*inv.objects, *(n for n, ok in inv.complete.items() if ok)]))
+        for name in names:
+            if self.catalogue.get(name) is None:
+                raise MappingError(f"unknown inventory collection {name!r}")
+        self.graph = self.db.graph = plan_save(self.catalogue, inv, names)
+        self.report.order = list(self.graph.order)
+        self.report.deferred = {n: sorted(a) for n, a in self.graph.deferred.items()}
+        self.resolver = Resolver(
+            self.catalogue,
+            inv,
+            set(names),
+            {n: self.db.table(n) for n in self.catalogue.collections if self.db.has_table(n)},
+            self.db.db_rows,
+            self.db.secondary_rows,
+        )
+        self.tick("plan")
+        for name in self.graph.order:
+            self.save(name)
+        for name in self.graph.order:
+            if name in self.graph.deferred:
+                save_deferred(self, name)
+        self.tick("deferred")
+        for name in self.graph.order:
+            if self.catalogue.collections[name].many_to_many:
+                save_links(self, name)
+        self.tick("links")
+        sweep(self)
+        self.tick("delete")
+        self.report.rows_written = self.db.written
+        self.report.timings["total"] = time.perf_counter() - start
+        return self.report
+
+    # -- main pass ---------------------------------------------------------------------------
+    def save(self, name: str) -> None:
+        cdef, table = self.catalogue.collections[name], self.db.table(name)
+        rep = self.report.of(name)
+        plan = RowPlan(
+            cdef,
+            table,
+            self.resolver,
+            owner_id=self.owners.get(name),
+            sti_type=self.vendor_types.get(name),
+            power_states=self.power_states,
+            deferred=self.graph.deferred.get(name, set()),
+        )
+        ids = self.resolver.ids.setdefault(name, {})
+        items: list[Item] = []
+        by_key: dict[tuple[Any, ...], Item] = {}
+        aliases: list[tuple[tuple[Any, ...], Item]] = []
+        cols: set[str] = set()
+        key_cols = plan.key_cols
+        for obj in self.inventory.objects.get(name, {}).values():
+            row = plan.build(obj)
+            if row is None:
+                continue
+            dbkey = row_key(row, key_cols)
+            first = by_key.get(dbkey)
+            if first is not None:
+                aliases.append((mem_key(obj.ref), first))
+                continue
+            cols.update(row)
+            item = by_key[dbkey] = Item(obj, mem_key(obj.ref), row, dbkey)
+            items.append(item)
+        if table.name == EMS_TABLE:  # the provider row itself: update only, first object wins
+            items = items[:1]
+        rep.skipped += plan.skipped
+        rep.unresolved += plan.unresolved
+        self.tick("build")
+        ancestry = ancestry_column(self.catalogue, table.name)
+        cols.update(key_cols)
+        cols.update(c for c in ("raw_power_state", "power_state", "type") if c in table.c)
+        cols.update(OWNER_COLUMNS.get(cdef.owner, ())[:1])
+        for attr in plan.deferred:
+            rdef = cdef.references.get(attr)
+            cols.update(c for c in ((rdef.column, rdef.type_column) if rdef else (attr,)) if c)
+        cols.update(parent_columns(self.catalogue, name))
+        cols.update((ancestry,) if ancestry else ())
+        cols.discard("id")
+        rows, pos = self.db.select(name, ["id", *sorted(cols)], self.db.scope(name))
+        self.tick("load")
+        unmatched = self.compare(name, plan, items, rows, pos)
+        self.tick("compare")
+        for item in items:
+            ids[item.mkey] = item.id
+            if ancestry:
+                stored = None if item.old is None else item.old[pos[ancestry]]
+                self.resolver.ancestry[(table.name, item.id)] = item.row.get(ancestry, stored)
+        for mkey, first in aliases:
+            ids.setdefault(mkey, first.id)
+        self.saved[name] = Saved(plan, items, pos, unmatched)
+        rep.unchanged += sum(1 for i in items if i.state == "unchanged")
+
+    def power_changes(
+        self, plan: RowPlan, row: Mapping[str, Any], old_raw: Any, changed: dict[str, Any]
+    ) -> None:
+        """previous_state / state_changed_on when raw_power_state changes (§3.8)."""
+        if "raw_power_state" in row and row["raw_power_state"] != old_raw:
+            if "previous_state" in plan.table.c:
+                changed["previous_state"] = old_raw
+            if "state_changed_on" in plan.table.c:
+                changed["state_changed_on"] = self.stamp(plan.table, "state_changed_on")
+
+    def compare(
+        self, name: str, plan: RowPlan, items: list[Item], rows: list[Any], pos: dict[str, int]
+    ) -> list[Any]:
+        """Match stored rows, write inserts and updates; return the rows not seen."""
+        table, key_cols, rep = plan.table, plan.key_cols, self.report.of(name)
+        ts = timestamp_columns(self.catalogue.collections[name].timestamps, table)
+        index: dict[tuple[Any, ...], Any] = {}
+        unmatched: list[Any] = []
+        rows.sort(key=lambda r: r[0])
+        for key, r in zip(stored_keys(rows, [pos[c] for c in key_cols]), rows, strict=True):
+            if key in index:
+                unmatched.append(r)
+            else:
+                index[key] = r
+        if table.name == EMS_TABLE:
+            index = {items[0].dbkey: rows[0]} if rows and items else {}
+            unmatched = []
+        updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+        new: list[Item] = []
+        for item in items:
+            old = index.pop(item.dbkey, None)
+            if old is None:
+                new.append(item)
+                continue
+            item.id, item.old = old[0], old
+            changed = plan.diff(item.row, old, pos)
+            if not changed:
+                item.state = "unchanged"
+                continue
+            item.state = "updated"
+            rep.updated += 1
+            self.queue_update(name, plan, item, changed, pos, updates, ts)
+        unmatched.extend(index.values())
+        if table.name == EMS_TABLE:
+            new = []
+        if new and self.catalogue.collections[name].delete == "disconnect":
+            new = self.reconnect(name, plan, new, pos, updates, ts)
+        self.db.update(name, updates)
+        self.tick("write")
+        self.insert(name, plan, new, ts)
+        return unmatched
+
+    def queue_update(
+        self,
+        name: str,
+        plan: RowPlan,
+        item: Item,
+        changed: dict[str, Any],
+        pos: Mapping[str, int],
+        updates: dict[frozenset[str], list[dict[str, Any]]],
+        ts: tuple[str | None, str | None],
+    ) -> None:
+        old = item.old
+        if len(self.report.changes) < self.sample:
+            text = ref_text(item.obj.ref)
+            for col, value in changed.items():
+                self.change(name, text, col, old[pos[col]], value)
+        if "raw_power_state" in pos:
+            self.power_changes(plan, item.row, old[pos["raw_power_state"]], changed)
+        if ts[1]:
+            changed[ts[1]] = self.stamp(plan.table, ts[1])
+        changed["b_id"] = item.id
+        updates.setdefault(frozenset(changed), []).append(changed)
+
+    def reconnect(
+        self,
+        name: str,
+        plan: RowPlan,
+        new: list[Item],
+        pos: dict[str, int],
+        updates: dict[frozenset[str], list[dict[str, Any]]],
+        ts: tuple[str | None, str | None],
+    ) -> list[Item]:
+        """Reattach disconnected rows (owner NULL, same manager_ref) instead of inserting."""
+        table = plan.table
+        owner = OWNER_COLUMNS.get(plan.cdef.owner, ())[:1]
+        if not owner:
+            return new
+        where = sa.and_(table.c[owner[0]].is_(None), *self.db.values_clause(name))
+        rows, rpos = self.db.select(name, list(pos), where)
+        if not rows:
+            return new
+        cands: dict[tuple[Any, ...], list[Any]] = {}
+        rows.sort(key=lambda r: r[0])
+        for key, r in zip(stored_keys(rows, [rpos[c] for c in plan.key_cols]), rows, strict=True):
+            cands.setdefault(key, []).append(r)
+        type_at = rpos.get("type") if plan.cdef.sti else None
+        rest: list[Item] = []
+        rep = self.report.of(name)
+        for item in new:
+            found = cands.get(item.dbkey, [])
+            want = item.row.get("type")
+            pick = next(
+                (r for r in found if type_at is None or want is None or r[type_at] == want), None
+            )
+            if pick is None:
+                rest.append(item)
+                continue
+            found.remove(pick)
+            item.id, item.old, item.state = pick[0], pick, "reconnected"
+            rep.reconnected += 1
+            changed = plan.diff(item.row, pick, rpos)
+            self.queue_update(name, plan, item, changed, rpos, updates, ts)
+        return rest
+
+    def insert(
+        self, name: str, plan: RowPlan, new: list[Item], ts: tuple[str | None, str | None]
+    ) -> None:
+        table = plan.table
+        extra = {c: self.stamp(table, c) for c in ts if c}
+        changed_on = "state_changed_on" if "state_changed_on" in table.c else None
+        groups: dict[frozenset[str], list[Item]] = {}
+        for item in new:
+            groups.setdefault(frozenset(item.row), []).append(item)
+        for keys, group in groups.items():
+            add = dict(extra)
+            if changed_on and "raw_power_state" in keys:
+                add[changed_on] = self.stamp(table, changed_on)
+            ids = self.db.insert(name, [{**item.row, **add} for item in group])
+            for item, new_id in zip(group, ids, strict=True):
+                item.id = new_id
+        self.report.of(name).created += len(new)
+
+
+def ancestry_column(catalogue: Catalogue, table: str) -> str | None:
+    """The string ``ancestry`` column of ``table`` when some collection keeps a parent there."""
+    for cdef in catalogue.collections.values():
+        if cdef.table == table:
+            for rdef in cdef.references.values():
+                if rdef.kind == "ancestry":
+                    return rdef.column
+    return None
