@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +24,8 @@ MD = build_metadata(CAT)
 TABLES = [
     "vms", "flavors", "availability_zones", "hardwares", "disks", "authentications",
     "key_pairs_vms", "cloud_tenants", "orchestration_stacks", "network_ports", "floating_ips",
-    "configured_systems", "ext_management_systems",
-]  # fmt: skip
+    "configured_systems", "ext_management_systems", "cloud_tenant_flavors",
+]  # tables the tests write; fmt: skip
 EMS = 1
 OWNERS = {name: EMS for name in CAT.collections}
 T1, T2, T3 = datetime(2024, 5, 1, 12), datetime(2024, 5, 2, 12), datetime(2024, 5, 3, 12)
@@ -35,7 +37,18 @@ def power_state(raw: Any) -> str:
     return POWER.get(raw, "unknown")
 
 
-def _pg_engine() -> Iterator[sa.Engine]:
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("persist") / "template.db"
+    eng = sa.create_engine(f"sqlite:///{path}")
+    MD.create_all(eng)
+    eng.dispose()
+    return path
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Iterator[sa.Engine]:
+    """All tables in a fresh private PostgreSQL schema, dropped after the module."""
     admin = sa.create_engine(PG_URL)
     schema = f"miqspec_p_{uuid.uuid4().hex[:12]}"
     try:
@@ -46,6 +59,7 @@ def _pg_engine() -> Iterator[sa.Engine]:
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
     engine = sa.create_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
     try:
+        MD.create_all(engine)
         yield engine
     finally:
         engine.dispose()
@@ -54,25 +68,29 @@ def _pg_engine() -> Iterator[sa.Engine]:
         admin.dispose()
 
 
+def _sqlite(template: Path, tmp_path: Path) -> sa.Engine:
+    shutil.copy(template, tmp_path / "persist.db")
+    return sa.create_engine(f"sqlite:///{tmp_path / 'persist.db'}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[sa.Engine]:
+def engine(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
     if request.param == "sqlite":
-        eng = sa.create_engine(f"sqlite:///{tmp_path / 'persist.db'}")
-        gen: Iterator[sa.Engine] = iter([eng])
-    else:
-        gen = _pg_engine()
-    eng = next(gen)
-    MD.create_all(eng, tables=[MD.tables[t] for t in TABLES])
+        eng = _sqlite(sqlite_template, tmp_path)
+        yield eng
+        eng.dispose()
+        return
+    eng = request.getfixturevalue("pg_engine")
     yield eng
-    eng.dispose()
-    for _ in gen:  # finish the generator (drops the PostgreSQL schema)
-        pass
+    with eng.begin() as conn:  # empty the tables for the next test
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS boom ON hardwares")
+        for table in TABLES:
+            conn.execute(MD.tables[table].delete())
 
 
 @pytest.fixture
-def lite(tmp_path: Any) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(f"sqlite:///{tmp_path / 'lite.db'}")
-    MD.create_all(eng, tables=[MD.tables[t] for t in TABLES])
+def lite(sqlite_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+    eng = _sqlite(sqlite_template, tmp_path)
     yield eng
     eng.dispose()
 

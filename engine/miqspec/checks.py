@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import schema as schema_mod
-from .errors import Finding, Location
+from .errors import Finding, Location, MiqspecError
 from .expressions import ExpressionSyntaxError, compile_expression
-from .functions import define_spec_functions
+from .functions import FunctionDefinitionError, define_spec_functions
 from .inventory import Catalogue, CollectionDef
 from .loader import LoadedDocument, Path, format_path
 from .model import INPUT_COMPONENTS, walk_fields
@@ -42,6 +42,7 @@ class Checker:
         self.used_form: set[str] = set()
         self.form_names: set[str] = set()
         self.login_vars: set[str] = set()
+        self.functions: Any = None
 
     def _models(self) -> Mapping[str, Any]:
         models = self.data.get("models")
@@ -74,14 +75,14 @@ class Checker:
         if not isinstance(text, str):
             return
         try:
-            expr = compile_expression(text)
+            expr = compile_expression(text, self.functions)
         except ExpressionSyntaxError as exc:
             loc = self._text_col(path, exc.column)
             caret = self.doc.line_text(loc.line) + "\n" + " " * (loc.col - 1) + "^"
             self.findings.append(Finding(loc, format_path(path),
                                          f"JMESPath syntax error: {exc.reason}", caret))
             return
-        for root in sorted(expr.roots - roots):
+        for root in sorted(expr.roots - roots - {"item"}):
             where = "here" if root != "parent" else "here (no for_each call or each: above it)"
             self.add(path, f"expression root '${root}' is not available {where}")
 
@@ -165,8 +166,10 @@ class Checker:
         funcs = self.data.get("functions")
         if isinstance(funcs, dict) and funcs:
             try:
-                define_spec_functions(funcs)
-            except Exception as exc:  # a bad spec function is reported, never raised
+                self.functions = define_spec_functions(funcs)
+            except FunctionDefinitionError as exc:
+                self.add(("functions", exc.function, "expr"), exc.reason)
+            except MiqspecError as exc:
                 self.add(("functions",), str(exc))
 
     def check_form(self) -> None:

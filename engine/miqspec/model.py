@@ -8,12 +8,13 @@ unchecked spec may raise ``SpecError``). No I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location
 from .expressions import Expression, compile_expression
+from .functions import CustomFunctions, define_spec_functions
 from .inventory import Catalogue, load_catalogue
 from .loader import LoadedDocument, Path
 from .templating import Template, compile_template
@@ -275,17 +276,32 @@ def _body(raw: Mapping[str, Any] | None) -> Body | None:
 PAGINATE_EXPRESSIONS = {"next", "total", "total_pages", "cursor"}
 
 
-def build_paginate(raw: Mapping[str, Any] | None, default_max: int) -> Paginate:
+Compile = Callable[[str], Expression]
+
+
+def expression_compiler(functions: Mapping[str, Any] | None) -> Compile:
+    """``compile_expression`` bound to the spec's own functions (if it declares any)."""
+    registry: CustomFunctions | None = define_spec_functions(functions) if functions else None
+
+    def compile_(text: str) -> Expression:
+        return compile_expression(text, registry)
+
+    return compile_
+
+
+def build_paginate(raw: Mapping[str, Any] | None, default_max: int,
+                   cx: Compile = compile_expression) -> Paginate:
     raw = dict(raw or {"type": "none"})
     kind = raw.pop("type", "none")
     max_pages = int(raw.pop("max_pages", default_max))
-    exprs = {k: compile_expression(v) for k, v in raw.items() if k in PAGINATE_EXPRESSIONS}
+    exprs = {k: cx(v) for k, v in raw.items() if k in PAGINATE_EXPRESSIONS}
     return Paginate(kind, raw, exprs, max_pages)
 
 
-def build_attribute(name: str, raw: Any, loc: Location) -> Attribute:
+def build_attribute(name: str, raw: Any, loc: Location, cx: Compile = compile_expression
+                    ) -> Attribute:
     if isinstance(raw, str):
-        return Attribute(name, "expr", loc, expression=compile_expression(raw))
+        return Attribute(name, "expr", loc, expression=cx(raw))
     if not isinstance(raw, dict):
         return Attribute(name, "const", loc, value=raw)
     has_default = "default" in raw
@@ -299,14 +315,14 @@ def build_attribute(name: str, raw: Any, loc: Location) -> Attribute:
         spec_ref = raw.get("refs", raw.get("ref"))
         parts: tuple[tuple[str, Expression], ...]
         if isinstance(spec_ref, dict):
-            parts = tuple((k, compile_expression(v)) for k, v in spec_ref.items())
+            parts = tuple((k, cx(v)) for k, v in spec_ref.items())
         else:
-            parts = (("", compile_expression(spec_ref or "@")),)
+            parts = (("", cx(spec_ref or "@")),)
         return Attribute(name, "lazy_many" if "refs" in raw else "lazy", loc, lazy=raw["lazy"],
                          ref_parts=parts, key=raw.get("key"), by=raw.get("by"),
                          default=default, has_default=has_default)
     match = tuple((re.compile(m["regex"]), m["value"]) for m in raw.get("match") or [])
-    return Attribute(name, "expr", loc, expression=compile_expression(raw["expr"]),
+    return Attribute(name, "expr", loc, expression=cx(raw["expr"]),
                      value_map=raw.get("map"), match=match, default=default,
                      has_default=has_default)
 
@@ -314,6 +330,7 @@ def build_attribute(name: str, raw: Any, loc: Location) -> Attribute:
 def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
     """Build the typed model from checked data."""
     data: Mapping[str, Any] = doc.data
+    cx = expression_compiler(data.get("functions"))
     p = data["provider"]
     ps = p.get("power_states") or {}
     provider = Provider(
@@ -369,7 +386,7 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
                 body=_body(s.get("body")),
                 extract=tuple(
                     Extract(var, kind, src,
-                            compile_expression(src) if kind == "body" else None)
+                            cx(src) if kind == "body" else None)
                     for var, e in s["extract"].items() for kind, src in e.items()
                 ),
             )
@@ -386,9 +403,9 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             method=raw.get("method", "GET"), path=compile_template(raw["path"]),
             query=dict(raw.get("query") or {}), headers=_templates(raw.get("headers")),
             body=_body(raw.get("body")), format=raw.get("format", "json"),
-            records=compile_expression(raw["records"]) if raw.get("records") else None,
-            paginate=build_paginate(raw.get("paginate"), connection.max_pages),
-            for_each=ForEach(fe["call"], compile_expression(fe["where"]) if fe.get("where")
+            records=cx(raw["records"]) if raw.get("records") else None,
+            paginate=build_paginate(raw.get("paginate"), connection.max_pages, cx),
+            for_each=ForEach(fe["call"], cx(fe["where"]) if fe.get("where")
                              else None, fe.get("concurrency")) if fe else None,
             skip_on=tuple(raw.get("skip_on") or ()),
             fallback=Fallback(fb["call"], tuple(fb.get("on") or ())) if fb else None,
@@ -406,10 +423,10 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             spath: Path = base or ("collections", cname, "sources", i)
             sources.append(Source(
                 call=s["from"],
-                each=compile_expression(s["each"]) if s.get("each") else None,
-                where=compile_expression(s["where"]) if s.get("where") else None,
+                each=cx(s["each"]) if s.get("each") else None,
+                where=cx(s["where"]) if s.get("where") else None,
                 attributes=tuple(
-                    build_attribute(k, v, doc.location((*spath, "attributes", k)))
+                    build_attribute(k, v, doc.location((*spath, "attributes", k)), cx)
                     for k, v in s["attributes"].items()
                 ),
                 location=doc.location(spath),
