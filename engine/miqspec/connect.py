@@ -25,15 +25,19 @@ from .templating import render_value
 def build_context(spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
     """The template context for a provider: region, form values, settings, provider facts."""
     region = spec.region(args.get("provider_region"))
-    ctx: dict[str, Any] = {k: v for k, v in args.items() if k not in ("endpoints",
-                                                                      "authentications")}
+    ctx: dict[str, Any] = {
+        k: v for k, v in args.items() if k not in ("endpoints", "authentications")
+    }
     ctx["endpoints"] = _with_defaults(args.get("endpoints"), spec, "endpoints")
-    ctx["authentications"] = _with_defaults(args.get("authentications"), spec,
-                                            "authentications")
+    ctx["authentications"] = _with_defaults(args.get("authentications"), spec, "authentications")
     ctx["region"] = dict(region.attributes) if region else {}
     ctx["settings"] = {**spec.provider.settings, **(args.get("settings") or {})}
-    ctx["provider"] = {"name": spec.provider.name, "title": spec.provider.title,
-                       "vendor": spec.provider.vendor, "type": spec.provider.manager_type}
+    ctx["provider"] = {
+        "name": spec.provider.name,
+        "title": spec.provider.title,
+        "vendor": spec.provider.vendor,
+        "type": spec.provider.manager_type,
+    }
     ctx["login"] = {}
     return ctx
 
@@ -67,8 +71,9 @@ def secret_values(spec: Spec, args: Mapping[str, Any]) -> list[str]:
 class ProviderSession:
     """Talks to one provider with its credentials; thread-safe for fan-out requests."""
 
-    def __init__(self, spec: Spec, args: Mapping[str, Any], client: HttpClient | None = None
-                 ) -> None:
+    def __init__(
+        self, spec: Spec, args: Mapping[str, Any], client: HttpClient | None = None
+    ) -> None:
         self.spec = spec
         self.ctx = build_context(spec, args)
         self._secrets = secret_values(spec, args)
@@ -79,56 +84,83 @@ class ProviderSession:
         self._logged_in = False
         self._expires_at = float("inf")
         self._generation = 0
+        self._pending_login: dict[str, Any] = {}
 
     def secrets(self) -> list[str]:
-        login = [str(v) for v in self.ctx["login"].values() if isinstance(v, str | int)]
-        return [*self._secrets, *login]
+        values = [*self.ctx["login"].values(), *self._pending_login.values()]
+        return [*self._secrets, *(str(v) for v in values if isinstance(v, str | int))]
 
     def close(self) -> None:
         self.client.close()
 
     # -- URLs ------------------------------------------------------------------------------
-    def url(self, service: str, path: str) -> str:
+    def url(self, service: str, path: str, ctx: Mapping[str, Any] | None = None) -> str:
         if path.startswith(("http://", "https://")):
             return path
-        base = self.spec.connection.services[service].render(self.ctx).rstrip("/")
+        base = self.spec.connection.services[service].render(ctx or self.ctx).rstrip("/")
         if not base:
             raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
         return base + "/" + path.lstrip("/") if path else base
 
     # -- login -----------------------------------------------------------------------------
     def ensure_login(self, *, force: bool = False, generation: int | None = None) -> None:
+        """Run the login steps / fetch an OAuth2 token when needed.
+
+        New login values are gathered aside and swapped in at the end, so requests running on
+        other threads meanwhile keep rendering their templates with the old values.
+        """
         with self._login_lock:
             if generation is not None and generation != self._generation:
                 return  # another thread already logged in again
             if self._logged_in and not force and time.monotonic() < self._expires_at:
                 return
-            self.ctx["login"] = {}
-            auth = self.spec.auth
-            for step in auth.login:
-                self._run_login_step(step)
-            if auth.type == "oauth2_client_credentials":
-                req = auth_mod.oauth2_token_request(auth, self.ctx)
-                resp = self.client.send(
-                    "POST", req.url, retry=self.spec.connection.retry, data=req.data,
-                    headers=req.headers, timeout=self.timeout, retry_statuses=True)
-                self._check_login_status(resp, "token request")
-                token, lifetime = auth_mod.oauth2_read_token(auth, resp.json())
-                self.ctx["login"]["access_token"] = token
-                self._expires_at = time.monotonic() + max(0.0, lifetime - 30)
-            else:
-                self._expires_at = float("inf")
+            login: dict[str, Any] = {}
+            self._pending_login = login
+            try:
+                ctx = {**self.ctx, "login": login}
+                expires_at = float("inf")
+                auth = self.spec.auth
+                for step in auth.login:
+                    self._run_login_step(step, ctx, login)
+                if auth.type == "oauth2_client_credentials":
+                    req = auth_mod.oauth2_token_request(auth, ctx)
+                    resp = self.client.send(
+                        "POST",
+                        req.url,
+                        retry=self.spec.connection.retry,
+                        data=req.data,
+                        headers=req.headers,
+                        timeout=self.timeout,
+                        retry_statuses=True,
+                    )
+                    self._check_login_status(resp, "token request")
+                    token, lifetime = auth_mod.oauth2_read_token(auth, resp.json())
+                    login["access_token"] = token
+                    # renew a little before expiry: 10% of the lifetime, at most 30 s
+                    expires_at = time.monotonic() + lifetime - min(30.0, lifetime * 0.1)
+                self.ctx["login"] = login
+                self._expires_at = expires_at
+            finally:
+                self._pending_login = {}
             self._logged_in = True
             self._generation += 1
 
-    def _run_login_step(self, step: Any) -> None:
-        url = self.url(step.service, step.path.render(self.ctx))
-        headers = {k: t.render(self.ctx) for k, t in step.headers.items()}
-        params = render_value(dict(step.query), self.ctx)
-        json_body, data = _body(step.body, self.ctx)
-        resp = self.client.send(step.method, url, retry=self.spec.connection.retry,
-                                params=params, headers=headers, json_body=json_body, data=data,
-                                timeout=self.timeout, expect_json=False)
+    def _run_login_step(self, step: Any, ctx: Mapping[str, Any], login: dict[str, Any]) -> None:
+        url = self.url(step.service, step.path.render(ctx), ctx)
+        headers = {k: t.render(ctx) for k, t in step.headers.items()}
+        params = render_value(dict(step.query), ctx)
+        json_body, data = _body(step.body, ctx)
+        resp = self.client.send(
+            step.method,
+            url,
+            retry=self.spec.connection.retry,
+            params=params,
+            headers=headers,
+            json_body=json_body,
+            data=data,
+            timeout=self.timeout,
+            expect_json=False,
+        )
         self._check_login_status(resp, f"login step '{step.name}'")
         for ex in step.extract:
             if ex.kind == "body":
@@ -138,41 +170,63 @@ class ProviderSession:
             else:
                 value = resp.cookies.get(ex.source)
             if value in (None, ""):
-                raise CredentialsError(f"login step '{step.name}' gave no {ex.kind} "
-                                       f"'{ex.source}' for '{ex.var}'")
-            self.ctx["login"][ex.var] = value
+                raise CredentialsError(
+                    f"login step '{step.name}' gave no {ex.kind} '{ex.source}' for '{ex.var}'"
+                )
+            login[ex.var] = value
 
     def _check_login_status(self, resp: HttpResponse, what: str) -> None:
-        if resp.status in self.spec.invalid_statuses or resp.status == 400 and (
-            self.spec.auth.type == "oauth2_client_credentials"
+        if resp.status in self.spec.invalid_statuses or (
+            resp.status == 400 and self.spec.auth.type == "oauth2_client_credentials"
         ):
-            raise CredentialsError(f"invalid credentials: {what} at "
-                                   f"{self.client.where(resp.url)} answered {resp.status}",
-                                   secrets=self.secrets())
+            raise CredentialsError(
+                f"invalid credentials: {what} at "
+                f"{self.client.where(resp.url)} answered {resp.status}",
+                secrets=self.secrets(),
+            )
         if not 200 <= resp.status < 300:
-            raise ApiError(f"{what} at {self.client.where(resp.url)} answered {resp.status}",
-                           secrets=self.secrets())
+            raise ApiError(
+                f"{what} at {self.client.where(resp.url)} answered {resp.status}",
+                secrets=self.secrets(),
+            )
 
     # -- requests --------------------------------------------------------------------------
-    def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None, body: Body | None = None,
-                extra_ctx: Mapping[str, Any] | None = None, retry: Retry | None = None,
-                timeout: float | None = None, expect_json: bool = True) -> HttpResponse:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Body | None = None,
+        extra_ctx: Mapping[str, Any] | None = None,
+        retry: Retry | None = None,
+        timeout: float | None = None,
+        expect_json: bool = True,
+    ) -> HttpResponse:
         """Send with auth decoration; on a 401 log in again once and resend."""
         self.ensure_login()
-        ctx = {**self.ctx, **(extra_ctx or {})} if extra_ctx else self.ctx
         for attempt in (1, 2):
             generation = self._generation
+            ctx = {**self.ctx, **extra_ctx} if extra_ctx else self.ctx  # after a re-login too
             dec = auth_mod.decorate(self.spec.auth, self.ctx)
             json_body, data = _body(body, ctx)
             resp = self.client.send(
-                method, url, retry=retry or self.spec.connection.retry,
+                method,
+                url,
+                retry=retry or self.spec.connection.retry,
                 params={**dec.query, **(params or {})},
-                headers={**dec.headers, **(headers or {})}, cookies=dec.cookies or None,
-                json_body=json_body, data=data, expect_json=expect_json,
-                timeout=(self.timeout[0], timeout or self.timeout[1]))
-            if resp.status in self.spec.auth.relogin_on and attempt == 1 and (
-                self.spec.auth.login or self.spec.auth.type == "oauth2_client_credentials"
+                headers={**dec.headers, **(headers or {})},
+                cookies=dec.cookies or None,
+                json_body=json_body,
+                data=data,
+                expect_json=expect_json,
+                timeout=(self.timeout[0], timeout or self.timeout[1]),
+            )
+            if (
+                resp.status in self.spec.auth.relogin_on
+                and attempt == 1
+                and (self.spec.auth.login or self.spec.auth.type == "oauth2_client_credentials")
             ):
                 self.ensure_login(force=True, generation=generation)
                 continue

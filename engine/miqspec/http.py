@@ -9,8 +9,10 @@ masked in every message. Does network I/O (or replays through a mounted cassette
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -64,39 +66,47 @@ class RetryableStatus(ApiError):
 
 
 def safe_url(url: str, secrets: Iterable[str | None] = ()) -> str:
-    """The URL without userinfo, with secret values masked."""
+    """The URL without userinfo and fragment, with secret values masked."""
     parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rpartition("@")[2]  # keeps IPv6 brackets and the port as written
     return mask_secrets(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), secrets)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); None if unusable."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        if when is None:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
             return None
+        if when.tzinfo is None:  # "-0000" dates: RFC 5322 says UTC
+            when = when.replace(tzinfo=datetime.UTC)
         return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class HttpClient:
     """A pooled session with per-request timeouts and retry policy."""
 
-    def __init__(self, *, verify: bool | str = True, pool_size: int = 8,
-                 secrets: Callable[[], Iterable[str | None]] = lambda: (),
-                 adapter: requests.adapters.BaseAdapter | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        pool_size: int = 8,
+        secrets: Callable[[], Iterable[str | None]] = lambda: (),
+        adapter: requests.adapters.BaseAdapter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.session = requests.Session()
         self.session.verify = verify
         self.session.trust_env = False
         self.adapter = adapter or requests.adapters.HTTPAdapter(
-            pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+            pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
+        )
         self.session.mount("http://", self.adapter)
         self.session.mount("https://", self.adapter)
         self.secrets = secrets
@@ -107,18 +117,34 @@ class HttpClient:
     def close(self) -> None:
         self.session.close()
 
-    def send_once(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
-                  headers: Mapping[str, str] | None = None, json_body: Any = None,
-                  data: Any = None, cookies: Mapping[str, str] | None = None,
-                  timeout: tuple[float, float] = (10.0, 60.0)) -> HttpResponse:
+    def send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        cookies: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = (10.0, 60.0),
+    ) -> HttpResponse:
         """One request, no retries; connection problems become ``UnreachableError``."""
         with self.lock:
             self.requests_made += 1
         try:
-            resp = self.session.request(method, url, params=params, headers=headers,
-                                        json=json_body, data=data,
-                                        cookies=dict(cookies) if cookies else None,
-                                        timeout=timeout, allow_redirects=True, stream=False)
+            resp = self.session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                json=json_body,
+                data=data,
+                cookies=dict(cookies) if cookies else None,
+                timeout=timeout,
+                allow_redirects=True,
+                stream=False,
+            )
             body = resp.content
         except MiqspecError:
             raise
@@ -126,20 +152,33 @@ class HttpClient:
             raise UnreachableError(f"TLS error talking to {self.where(url)}") from None
         except requests.exceptions.Timeout:
             raise UnreachableError(f"timed out talking to {self.where(url)}") from None
-        except (requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError) as exc:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             reason = _connection_reason(exc)
+            if reason == "timed out":  # a read timeout while the body was streaming in
+                raise UnreachableError(f"timed out talking to {self.where(url)}") from None
             raise UnreachableError(f"cannot reach {self.where(url)}: {reason}") from None
         except requests.exceptions.RequestException as exc:
             raise ApiError(f"request to {self.where(url)} failed: {type(exc).__name__}") from None
-        return HttpResponse(resp.status_code, resp.headers, body, resp.url,
-                            cookies=resp.cookies.get_dict())
+        return HttpResponse(
+            resp.status_code, resp.headers, body, resp.url, cookies=resp.cookies.get_dict()
+        )
 
     def where(self, url: str) -> str:
         return safe_url(url, self.secrets())
 
-    def send(self, method: str, url: str, *, retry: Retry, expect_json: bool = True,
-             retry_statuses: bool = True, **kwargs: Any) -> HttpResponse:
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry: Retry,
+        expect_json: bool = True,
+        retry_statuses: bool = True,
+        **kwargs: Any,
+    ) -> HttpResponse:
         """A request with retries on connection errors, ``retry.on`` statuses and bad bodies.
 
         Waits honour ``Retry-After``; otherwise exponential backoff capped at
@@ -151,8 +190,10 @@ class HttpClient:
             if retry_statuses and resp.status in retry.on:
                 raise RetryableStatus(
                     f"{method} {self.where(url)} answered {resp.status} after "
-                    f"{retry.attempts} attempt(s)", resp.status,
-                    retry_after_seconds(resp.headers.get("Retry-After")))
+                    f"{retry.attempts} attempt(s)",
+                    resp.status,
+                    retry_after_seconds(resp.headers.get("Retry-After")),
+                )
             if expect_json and 200 <= resp.status < 300:
                 resp.json()
             return resp
@@ -161,8 +202,7 @@ class HttpClient:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
                 return min(exc.retry_after, retry.max_backoff)
-            return float(min(retry.backoff * (2 ** (state.attempt_number - 1)),
-                             retry.max_backoff))
+            return float(min(retry.backoff * (2 ** (state.attempt_number - 1)), retry.max_backoff))
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(max(1, retry.attempts)),
@@ -179,15 +219,18 @@ class HttpClient:
 
 def _connection_reason(exc: BaseException) -> str:
     text = str(exc)
-    for needle, reason in (("Name or service not known", "unknown host"),
-                           ("nodename nor servname", "unknown host"),
-                           ("Temporary failure in name resolution", "unknown host"),
-                           ("Failed to resolve", "unknown host"),
-                           ("Connection refused", "connection refused"),
-                           ("RemoteDisconnected", "connection closed without a response"),
-                           ("Connection aborted", "connection dropped"),
-                           ("Connection reset", "connection reset"),
-                           ("IncompleteRead", "response cut short")):
+    for needle, reason in (
+        ("Name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("Temporary failure in name resolution", "unknown host"),
+        ("Failed to resolve", "unknown host"),
+        ("Connection refused", "connection refused"),
+        ("RemoteDisconnected", "connection closed without a response"),
+        ("Connection aborted", "connection dropped"),
+        ("Connection reset", "connection reset"),
+        ("IncompleteRead", "response cut short"),
+        ("timed out", "timed out"),
+    ):
         if needle in text:
             return reason
     return "connection error"

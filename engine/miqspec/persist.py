@@ -265,7 +265,6 @@ class Persister:
         rows, pos = self.db.select(name, ["id", *sorted(cols)], self.db.scope(name))
         self.tick("load")
         unmatched = self.compare(name, plan, items, rows, pos)
-        self.tick("compare")
         for item in items:
             ids[item.mkey] = item.id
             if ancestry:
@@ -275,6 +274,7 @@ class Persister:
             ids.setdefault(mkey, first.id)
         self.saved[name] = Saved(plan, items, pos, unmatched)
         rep.unchanged += sum(1 for i in items if i.state == "unchanged")
+        self.tick("compare")
 
     def power_changes(
         self, plan: RowPlan, row: Mapping[str, Any], old_raw: Any, changed: dict[str, Any]
@@ -323,9 +323,10 @@ class Persister:
             new = []
         if new and self.catalogue.collections[name].delete == "disconnect":
             new = self.reconnect(name, plan, new, pos, updates, ts)
+        self.tick("compare")
         self.db.update(name, updates)
-        self.tick("write")
         self.insert(name, plan, new, ts)
+        self.tick("write")
         return unmatched
 
     def queue_update(
@@ -404,7 +405,8 @@ class Persister:
             add = dict(extra)
             if changed_on and "raw_power_state" in keys:
                 add[changed_on] = self.stamp(table, changed_on)
-            ids = self.db.insert(name, [{**item.row, **add} for item in group])
+            rows = [{**item.row, **add} for item in group]
+            ids = self.db.insert(name, rows, [i.dbkey for i in group], plan.key_cols)
             for item, new_id in zip(group, ids, strict=True):
                 item.id = new_id
         self.report.of(name).created += len(new)

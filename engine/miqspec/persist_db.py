@@ -30,6 +30,7 @@ from .persist_values import (
     key_of,
     poly_type,
     secondary_value,
+    stored_keys,
 )
 
 CHUNK = 500
@@ -150,28 +151,99 @@ class Db:
             rows = self.conn.execute(sa.select(*(table.c[c] for c in cols)).where(where)).all()
         return list(rows), {c: i for i, c in enumerate(cols)}
 
-    def insert(self, name: str, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert rows (all with the same keys); return their ids in the same order."""
+    def insert(
+        self,
+        name: str,
+        rows: list[dict[str, Any]],
+        keys: Sequence[tuple[Any, ...]],
+        key_cols: Sequence[str],
+    ) -> list[int]:
+        """Insert rows (all with the same columns); return their ids in the same order.
+
+        PostgreSQL: ``INSERT ... RETURNING id`` batched in parameter order. SQLite would run
+        that one row at a time, so there: one executemany, then one select of the new ids by
+        manager_ref key (``keys[i]`` is row i's identity key; the refresh lock makes it unique).
+        """
         if not rows:
             return []
         self.written += len(rows)
         if self.dry_run:
             return [next(self._fake_ids) for _ in rows]
         table = self.table(name)
-        stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
         with self.errors(name):
-            return list(self.conn.execute(stmt, rows).scalars())
+            defaults = any(c.default is not None and c.name not in rows[0] for c in table.c)
+            if not self.raw or defaults:
+                stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+                return list(self.conn.execute(stmt, rows).scalars())
+            before = self.conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+            cols = list(rows[0])
+            quote = self.conn.dialect.identifier_preparer.quote
+            sql = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+                f"VALUES ({', '.join('?' for _ in cols)})"
+            )
+            self.conn.exec_driver_sql(sql, self.tuples(table, cols, rows))
+        got, pos = self.select(
+            name, ["id", *key_cols], sa.and_(table.c.id > before, self.scope(name))
+        )
+        by_key = dict(
+            zip(stored_keys(got, [pos[c] for c in key_cols]), (r[0] for r in got), strict=True)
+        )
+        ids = [by_key.get(k) for k in keys]
+        if None in ids:
+            raise DatabaseError(f"database error saving {name}: inserted rows not found again")
+        return ids  # type: ignore[return-value]
 
     def update(self, name: str, groups: Mapping[frozenset[str], list[dict[str, Any]]]) -> None:
         """Executemany ``UPDATE ... WHERE id = :b_id``, one statement per set of columns."""
         table = self.table(name)
         stmt = table.update().where(table.c.id == sa.bindparam("b_id"))
+        quote = self.conn.dialect.identifier_preparer.quote
         for params in groups.values():
             self.written += len(params)
-            if not self.dry_run:
-                with self.errors(name):
+            if self.dry_run:
+                continue
+            with self.errors(name):
+                if not self.raw:
                     for part in chunks(params, 5000):
                         self.conn.execute(stmt, list(part))
+                    continue
+                cols = [c for c in params[0] if c != "b_id"]
+                sql = (
+                    f"UPDATE {quote(table.name)} SET "
+                    f"{', '.join(f'{quote(c)} = ?' for c in cols)} WHERE {quote('id')} = ?"
+                )
+                self.conn.exec_driver_sql(sql, self.tuples(table, [*cols, "b_id"], params))
+
+    @property
+    def raw(self) -> bool:
+        """Write through the driver's executemany (SQLite: SQLAlchemy's per-row work dominates)."""
+        dialect = self.conn.dialect
+        return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
+
+    def tuples(
+        self, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Rows as driver parameters: each column through its type's bind processor, once per
+        distinct value object (timestamps are one object for a whole refresh)."""
+        dialect = self.conn.dialect
+        columns: list[list[Any]] = []
+        for col in cols:
+            values = [r[col] for r in rows]
+            column = table.c[col if col != "b_id" else "id"]
+            proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                done: dict[int, Any] = {}
+                values = [
+                    v
+                    if v is None
+                    else done[id(v)]
+                    if id(v) in done
+                    else done.setdefault(id(v), proc(v))
+                    for v in values
+                ]
+            columns.append(values)
+        return list(zip(*columns, strict=True))
 
     def delete_ids(self, name: str, table: sa.Table, ids: Sequence[int]) -> None:
         self.written += len(ids)

@@ -213,9 +213,12 @@ class RowPlan:
         self.skipped = 0
         self.unresolved = 0
         self.has_raw = "raw_power_state" in table.c
-        self.power_states = power_states if "power_state" in table.c else None
+        # explicit power_state (in data or defaults, like hosts) wins over the computed one
+        explicit = "power_state" not in table.c or "power_state" in cdef.defaults
+        self.power_states = None if explicit else power_states
+        self._power: dict[Any, str] = {}
+        self._plain: dict[str, type] = {}
         self.sti_type = sti_type if cdef.sti and "type" in table.c else None
-        self.defaults = dict(cdef.defaults)
         self._handlers: dict[str, tuple[Any, ...]] = {}
         base: dict[str, Any] = {}
         for col in OWNER_COLUMNS.get(cdef.owner, ()):
@@ -227,6 +230,9 @@ class RowPlan:
         for col, value in cdef.scope.items():
             base[col] = self.coerce(col, value, ())
         self.base = base
+        plain = {a: v for a, v in cdef.defaults.items() if self._handler(a)[0] == _COL}
+        self._fixed_defaults = {a: self.coerce(a, v, ()) for a, v in plain.items()}
+        self._other_defaults = {a: v for a, v in cdef.defaults.items() if a not in plain}
 
     def coerce(self, col: str, value: Any, ref: tuple[Any, ...]) -> Any:
         if value is None:
@@ -264,6 +270,8 @@ class RowPlan:
         elif attr in cols and attr != "id":
             exp, _ = self.coercers[attr]
             h = (_COL, attr, exp)
+            if exp is not None:
+                self._plain[attr] = exp
         else:
             raise MappingError(
                 f"{cdef.name}: attribute {attr!r} has no column in table {self.table.name!r}"
@@ -307,23 +315,35 @@ class RowPlan:
             row[type_col] = typ if found is not None else None
         return True
 
+    def _slow(self, attr: str, value: Any, row: dict[str, Any], obj: InventoryObject) -> bool:
+        """Set ``attr`` in ``row`` when it needs coercion or resolution; False: skip ``obj``."""
+        h = self._handlers.get(attr) or self._handler(attr)
+        kind = h[0]
+        if kind == _COL:
+            if type(value) is LazyRef:
+                value = self.resolver.value(value)
+            row[attr] = self.coerce(attr, value, obj.ref)
+        elif kind == _REF:
+            return self._ref(attr, value, h, row, obj.ref)
+        return True
+
     def build(self, obj: InventoryObject) -> dict[str, Any] | None:
         """The row ``obj`` should have (deferred and many-to-many attributes left out)."""
         row = dict(self.base)
         data = obj.data
-        handlers = self._handlers
-        items = {**self.defaults, **data}.items() if self.defaults else data.items()
-        for attr, value in items:
-            h = handlers.get(attr) or self._handler(attr)
-            kind = h[0]
-            if kind == _COL:
-                if value is None or type(value) is h[2]:
-                    row[attr] = value
-                elif type(value) is LazyRef:
-                    row[attr] = self.coerce(attr, self.resolver.value(value), obj.ref)
-                else:
-                    row[attr] = self.coerce(attr, value, obj.ref)
-            elif kind == _REF and not self._ref(attr, value, h, row, obj.ref):
+        plain = self._plain
+        for attr, value in data.items():
+            exp = plain.get(attr)
+            if exp is not None and (value is None or type(value) is exp):
+                row[attr] = value
+            elif not self._slow(attr, value, row, obj):
+                self.skipped += 1
+                return None
+        for attr, value in self._fixed_defaults.items():
+            if attr not in data:
+                row[attr] = value
+        for attr, value in self._other_defaults.items():
+            if attr not in data and not self._slow(attr, value, row, obj):
                 self.skipped += 1
                 return None
         if self.sti_type is not None and row.get("type") is None:
@@ -333,7 +353,10 @@ class RowPlan:
             if raw is None:
                 del row["raw_power_state"]
             elif self.power_states is not None and "power_state" not in data:
-                row["power_state"] = self.power_states(raw)
+                power = self._power.get(raw)
+                if power is None:
+                    power = self._power[raw] = self.power_states(raw)
+                row["power_state"] = power
         return row
 
     def build_deferred(self, obj: InventoryObject) -> dict[str, Any]:

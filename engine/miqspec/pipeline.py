@@ -161,6 +161,24 @@ class RefreshLock:
             conn.execute(self.table.delete().where(self.table.c.ems_id == self.ems_id))
 
 
+def metadata_for(engine: sa.Engine, spec: Spec, base: sa.MetaData) -> sa.MetaData:
+    """Tables for the spec: the catalogue's, plus its own ``models`` (created if missing)."""
+    from .inventory import load_catalogue
+    from .tables import build_metadata
+
+    own = set(spec.catalogue.collections) - set(load_catalogue().collections)
+    if not own:
+        return base
+    md = build_metadata(spec.catalogue)
+    new_tables = [md.tables[spec.catalogue.collections[n].table] for n in sorted(own)]
+    try:
+        md.create_all(engine, tables=new_tables, checkfirst=True)
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot create tables of the spec's models: "
+                            f"{type(exc).__name__}") from None
+    return md
+
+
 def owners_for(spec: Spec, ems_id: int, children: Mapping[str, int]) -> dict[str, int]:
     """Which manager row owns each mapped collection (child managers own their kinds)."""
     out = {}
@@ -235,7 +253,8 @@ def _refresh(engine: sa.Engine, store: ProviderStore, ems: Mapping[str, Any], ke
                 tx = conn.begin()
                 try:
                     result.report = persist(
-                        conn, store.md, spec.catalogue, inventory, owners,
+                        conn, metadata_for(engine, spec, store.md), spec.catalogue, inventory,
+                        owners,
                         power_states=spec.provider.power_state, now=now(), dry_run=dry_run,
                         sample_changes=sample_changes)
                 except BaseException:

@@ -74,6 +74,19 @@ def _root_validator() -> cerberus.Validator:
     return _validator(schema_data()["spec"])
 
 
+@functools.cache
+def _named_validator(names: tuple[str, ...]) -> cerberus.Validator:
+    return _validator(merged_definitions(names))
+
+
+def merged_definitions(names: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of the definitions ``names`` merged in order (later ones win)."""
+    merged: dict[str, Any] = {}
+    for name in names:
+        merged.update(definition(name))
+    return merged
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
@@ -90,6 +103,12 @@ def _type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "mapping"
     return type(value).__name__
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "null" if value is None else str(value).lower()
+    return str(value)
 
 
 def _keys_of(schema: Any) -> list[str]:
@@ -118,10 +137,12 @@ def _message(err: Any, key_choices: list[str]) -> str:
     if rule == "type":
         want = " or ".join(constraint) if isinstance(constraint, list) else constraint
         want = want.replace("dict", "mapping")
-        return f"must be a {want}, got {_type_name(value)}"
+        article = "an" if want[:1] in "aeiou" else "a"
+        return f"must be {article} {want}, got {_type_name(value)}"
     if rule == "allowed":
         allowed = ", ".join(str(c) for c in constraint)
-        return f"'{value}' is not allowed; expected one of: {allowed}"
+        shown = f"'{value}'" if isinstance(value, str) else _scalar(value)
+        return f"{shown} is not allowed; expected one of: {allowed}"
     if rule == "regex":
         return f"'{value}' does not match the pattern {constraint}"
     if rule in ("min", "max"):
@@ -172,21 +193,38 @@ def validate_with(
     validator = _root_validator() if base == () and schema is schema_data()["spec"] else (
         _validator(schema)
     )
+    return _findings(doc, data, validator, schema, base)
+
+
+def validate_definitions(
+    doc: LoadedDocument, data: Any, names: tuple[str, ...], base: Path
+) -> list[Finding]:
+    """Validate ``data`` against the merged definitions ``names`` (validator built once)."""
+    return _findings(doc, data, _named_validator(names), merged_definitions(names), base)
+
+
+def _findings(
+    doc: LoadedDocument, data: Any, validator: cerberus.Validator, schema: Mapping[str, Any],
+    base: Path,
+) -> list[Finding]:
     if not isinstance(data, dict):
         return [Finding(doc.location(base), format_path(base),
                         f"must be a mapping, got {_type_name(data)}")]
-    validator.validate(copy.copy(data))
+    validator.validate(copy.copy(data), normalize=False)
     findings: list[Finding] = []
     for err in _flatten(validator._errors):
         path: Path = (*base, *err.document_path)
         unknown = err.code == cerberus.errors.UNKNOWN_FIELD.code
         missing = err.rule == "required"
+        on_key = "keysrules" in err.schema_path
         loc_path = path[:-1] if missing else path
         choices = _keys_of(_schema_at(schema, tuple(err.document_path[:-1]))) if unknown else []
+        message = _message(err, choices)
+        if on_key and err.rule == "regex":
+            message = f"name '{err.document_path[-1]}' does not match the pattern {err.constraint}"
         findings.append(
-            Finding(doc.location(loc_path, key=unknown or err.rule in ("excludes",
-                                                                        "dependencies")),
-                    format_path(path), _message(err, choices))
+            Finding(doc.location(loc_path, key=unknown or on_key or err.rule in (
+                "excludes", "dependencies")), format_path(path), message)
         )
     return findings
 
