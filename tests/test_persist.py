@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,21 @@ PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CAT = load_catalogue()
 MD = build_metadata(CAT)
 TABLES = [
-    "vms", "flavors", "availability_zones", "hardwares", "disks", "authentications",
-    "key_pairs_vms", "cloud_tenants", "orchestration_stacks", "network_ports", "floating_ips",
-    "configured_systems", "ext_management_systems", "cloud_tenant_flavors",
-]  # tables the tests write; fmt: skip
+    "vms",
+    "flavors",
+    "availability_zones",
+    "hardwares",
+    "disks",
+    "authentications",
+    "key_pairs_vms",
+    "cloud_tenants",
+    "orchestration_stacks",
+    "network_ports",
+    "floating_ips",
+    "configured_systems",
+    "ext_management_systems",
+    "cloud_tenant_flavors",
+]  # the tables the tests write
 EMS = 1
 OWNERS = {name: EMS for name in CAT.collections}
 T1, T2, T3 = datetime(2024, 5, 1, 12), datetime(2024, 5, 2, 12), datetime(2024, 5, 3, 12)
@@ -74,7 +85,9 @@ def _sqlite(template: Path, tmp_path: Path) -> sa.Engine:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+def engine(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> Iterator[sa.Engine]:
     if request.param == "sqlite":
         eng = _sqlite(sqlite_template, tmp_path)
         yield eng
@@ -103,8 +116,15 @@ def build(*objs: tuple[str, tuple[Any, ...], dict[str, Any]], **complete: bool) 
 
 
 def vm(ref: str, **data: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    base = {"ems_ref": ref, "uid_ems": f"u-{ref}", "name": ref, "location": "zone-a",
-            "vendor": "amazon", "raw_power_state": "running", "type": VM_TYPE}  # fmt: skip
+    base = {
+        "ems_ref": ref,
+        "uid_ems": f"u-{ref}",
+        "name": ref,
+        "location": "zone-a",
+        "vendor": "amazon",
+        "raw_power_state": "running",
+        "type": VM_TYPE,
+    }
     return ("vms", (ref,), {**base, **data})
 
 
@@ -135,28 +155,41 @@ def by(eng: sa.Engine, table: str, key: str, *cols: str) -> dict[Any, dict[str, 
 
 def dump(eng: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     with eng.connect() as conn:
-        return {
-            t: sorted(tuple(r) for r in conn.execute(sa.select(MD.tables[t])))
-            for t in TABLES
-        }
+        return {t: sorted(tuple(r) for r in conn.execute(sa.select(MD.tables[t]))) for t in TABLES}
 
 
 def test_first_save_creates_rows_with_references_resolved(engine: sa.Engine) -> None:
     inv = build(
-        flavor(1), flavor(2, memory="2048"),
+        flavor(1),
+        flavor(2, memory="2048"),
         obj("availability_zones", "az-1", ems_ref="az-1", name="AZ 1", type="A"),
-        vm("vm-1", flavor=LazyRef("flavors", ("1",)),
-           availability_zone=LazyRef("availability_zones", ("az-1",))),
+        vm(
+            "vm-1",
+            flavor=LazyRef("flavors", ("1",)),
+            availability_zone=LazyRef("availability_zones", ("az-1",)),
+        ),
         vm("vm-2", flavor=LazyRef("flavors", (2,)), raw_power_state="stopped"),
-    )  # fmt: skip
+    )
     report = save(engine, inv)
     assert report.order.index("flavors") < report.order.index("vms")
     assert (report.collections["vms"].created, report.collections["flavors"].created) == (2, 2)
     assert report.rows_written == 5
     flavors = by(engine, "flavors", "ems_ref", "ems_id", "memory", "cpu_sockets")
     zones = by(engine, "availability_zones", "ems_ref")
-    vms = by(engine, "vms", "ems_ref", "flavor_id", "availability_zone_id", "ems_id", "template",
-             "power_state", "state_changed_on", "created_on", "updated_on", "type")  # fmt: skip
+    vms = by(
+        engine,
+        "vms",
+        "ems_ref",
+        "flavor_id",
+        "availability_zone_id",
+        "ems_id",
+        "template",
+        "power_state",
+        "state_changed_on",
+        "created_on",
+        "updated_on",
+        "type",
+    )
     assert vms["vm-1"]["flavor_id"] == flavors["1"]["id"]
     assert vms["vm-2"]["flavor_id"] == flavors["2"]["id"]
     assert vms["vm-1"]["availability_zone_id"] == zones["az-1"]["id"]
@@ -179,6 +212,50 @@ def test_identical_save_writes_nothing(engine: sa.Engine) -> None:
     assert report.collections["vms"].unchanged == 2
     assert report.collections["flavors"].unchanged == 1
     assert dump(engine) == before  # updated_on not bumped either
+
+
+def test_values_are_normalized_so_an_unchanged_refresh_writes_nothing(engine: sa.Engine) -> None:
+    def inv() -> ParsedInventory:
+        return build(
+            flavor(7, memory="1024", enabled="true", cpu_total_cores=2.0),
+            obj(
+                "availability_zones",
+                "az",
+                ems_ref="az",
+                type="A",
+                provider_services_supported=[1, "x"],
+            ),
+            obj(
+                "network_ports",
+                "p",
+                ems_ref="p",
+                type="P",
+                extra_attributes={1: (2, 3)},
+                device=LazyRef("vms", ("vm-1",)),
+            ),
+            vm(
+                "vm-1",
+                flavor=LazyRef("flavors", ("7",)),
+                ems_created_on="2024-01-01T10:00:00Z",
+                boot_time=datetime(2024, 1, 1, 12, tzinfo=UTC),
+            ),
+        )
+
+    save(engine, inv())
+    assert save(engine, inv(), now=T2).rows_written == 0
+    row = by(engine, "flavors", "ems_ref", "memory", "enabled", "cpu_total_cores")["7"]
+    assert (row["memory"], row["enabled"], row["cpu_total_cores"]) == (1024, True, 2)
+    assert by(engine, "availability_zones", "ems_ref", "provider_services_supported")["az"][
+        "provider_services_supported"
+    ] == ["1", "x"]
+    assert by(engine, "network_ports", "ems_ref", "extra_attributes")["p"]["extra_attributes"] == {
+        "1": [2, 3]
+    }
+    vm_row = by(engine, "vms", "ems_ref", "ems_created_on", "boot_time")["vm-1"]
+    assert (vm_row["ems_created_on"], vm_row["boot_time"]) == (
+        datetime(2024, 1, 1, 10),
+        datetime(2024, 1, 1, 12),
+    )
 
 
 def test_vanished_vm_is_disconnected_then_reconnected(engine: sa.Engine) -> None:
@@ -244,20 +321,34 @@ def test_lazy_key_and_default(engine: sa.Engine) -> None:
         flavor("f", name="small"),
         vm("vm-1", description=LazyRef("flavors", ("f",), key="name")),
         vm("vm-2", description=LazyRef("flavors", ("nope",), key="name", default="n/a")),
-        obj("network_ports", "port-1", ems_ref="port-1", type="P",
-            device=LazyRef("vms", ("vm-1",))),
-        obj("floating_ips", "ip-1", ems_ref="ip-1", type="I", vm=port,
-            network_port=LazyRef("network_ports", ("port-1",))),
-        obj("floating_ips", "ip-2", ems_ref="ip-2", type="I",
-            vm=LazyRef("network_ports", ("port-9",), key="device", default=None)),
-    )  # fmt: skip
+        obj(
+            "network_ports", "port-1", ems_ref="port-1", type="P", device=LazyRef("vms", ("vm-1",))
+        ),
+        obj(
+            "floating_ips",
+            "ip-1",
+            ems_ref="ip-1",
+            type="I",
+            vm=port,
+            network_port=LazyRef("network_ports", ("port-1",)),
+        ),
+        obj(
+            "floating_ips",
+            "ip-2",
+            ems_ref="ip-2",
+            type="I",
+            vm=LazyRef("network_ports", ("port-9",), key="device", default=None),
+        ),
+    )
     report = save(engine, inv)
     vms = by(engine, "vms", "ems_ref", "description")
     ports = by(engine, "network_ports", "ems_ref", "device_id", "device_type")
     ips = by(engine, "floating_ips", "ems_ref", "vm_id", "network_port_id")
     assert (vms["vm-1"]["description"], vms["vm-2"]["description"]) == ("small", "n/a")
     assert (ports["port-1"]["device_id"], ports["port-1"]["device_type"]) == (
-        vms["vm-1"]["id"], "VmOrTemplate")  # fmt: skip
+        vms["vm-1"]["id"],
+        "VmOrTemplate",
+    )
     assert ips["ip-1"]["vm_id"] == vms["vm-1"]["id"]
     assert ips["ip-1"]["network_port_id"] == ports["port-1"]["id"]
     assert ips["ip-2"]["vm_id"] is None
@@ -277,8 +368,12 @@ def hw(vm_ref: str, *disks: str) -> list[tuple[str, tuple[Any, ...], dict[str, A
 def test_composite_manager_ref_with_a_reference_part(engine: sa.Engine) -> None:
     inv = build(vm("vm-1"), vm("vm-2"), *hw("vm-1", "sda", "sdb"), *hw("vm-2", "sda"))
     save(engine, inv)
-    assert save(engine, build(vm("vm-1"), vm("vm-2"), *hw("vm-1", "sda", "sdb"),
-                              *hw("vm-2", "sda"))).rows_written == 0  # fmt: skip
+    assert (
+        save(
+            engine, build(vm("vm-1"), vm("vm-2"), *hw("vm-1", "sda", "sdb"), *hw("vm-2", "sda"))
+        ).rows_written
+        == 0
+    )
     vms = by(engine, "vms", "ems_ref")
     hardwares = by(engine, "hardwares", "vm_or_template_id")
     assert sorted(hardwares) == sorted(v["id"] for v in vms.values())
@@ -304,8 +399,10 @@ def test_many_to_many_join_rows(engine: sa.Engine) -> None:
         return [LazyRef("auth_key_pairs", (n,)) for n in names]
 
     pairs = [obj("auth_key_pairs", n, name=n, type="K") for n in ("k1", "k2")]
-    report = save(engine, build(*pairs, vm("vm-1", key_pairs=keys("k1", "k2")),
-                                vm("vm-2", key_pairs=keys("k1"))))  # fmt: skip
+    report = save(
+        engine,
+        build(*pairs, vm("vm-1", key_pairs=keys("k1", "k2")), vm("vm-2", key_pairs=keys("k1"))),
+    )
     assert report.collections["vms"].links_added == 3
     ids = {r["name"]: r["id"] for r in rows(engine, "authentications", "name")}
     auth = rows(engine, "authentications", "resource_id", "resource_type")
@@ -314,28 +411,55 @@ def test_many_to_many_join_rows(engine: sa.Engine) -> None:
     # vm-1 drops k1; vm-2 does not say (its links stay untouched).
     report = save(engine, build(*pairs, vm("vm-1", key_pairs=keys("k2")), vm("vm-2")))
     assert (report.collections["vms"].links_added, report.collections["vms"].links_removed) == (
-        0, 1)  # fmt: skip
-    links = {(r["vm_id"], r["authentication_id"])
-             for r in rows(engine, "key_pairs_vms", "vm_id", "authentication_id")}  # fmt: skip
+        0,
+        1,
+    )
+    links = {
+        (r["vm_id"], r["authentication_id"])
+        for r in rows(engine, "key_pairs_vms", "vm_id", "authentication_id")
+    }
     assert links == {(vms["vm-1"]["id"], ids["k2"]), (vms["vm-2"]["id"], ids["k1"])}
-    assert save(engine, build(*pairs, vm("vm-1", key_pairs=keys("k2")), vm("vm-2"))).rows_written \
-        == 0  # fmt: skip
+    assert (
+        save(engine, build(*pairs, vm("vm-1", key_pairs=keys("k2")), vm("vm-2"))).rows_written == 0
+    )
 
 
 def test_self_references_are_saved_in_a_second_pass(engine: sa.Engine) -> None:
     def inv() -> ParsedInventory:
         return build(
-            obj("cloud_tenants", "t3", ems_ref="t3", name="t3", type="T",
-                parent=LazyRef("cloud_tenants", ("t2",))),
-            obj("cloud_tenants", "t2", ems_ref="t2", name="t2", type="T",
-                parent=LazyRef("cloud_tenants", ("t1",))),
+            obj(
+                "cloud_tenants",
+                "t3",
+                ems_ref="t3",
+                name="t3",
+                type="T",
+                parent=LazyRef("cloud_tenants", ("t2",)),
+            ),
+            obj(
+                "cloud_tenants",
+                "t2",
+                ems_ref="t2",
+                name="t2",
+                type="T",
+                parent=LazyRef("cloud_tenants", ("t1",)),
+            ),
             obj("cloud_tenants", "t1", ems_ref="t1", name="t1", type="T"),
-            obj("orchestration_stacks", "s3", ems_ref="s3", type="S",
-                parent=LazyRef("orchestration_stacks", ("s2",))),
-            obj("orchestration_stacks", "s2", ems_ref="s2", type="S",
-                parent=LazyRef("orchestration_stacks", ("s1",))),
+            obj(
+                "orchestration_stacks",
+                "s3",
+                ems_ref="s3",
+                type="S",
+                parent=LazyRef("orchestration_stacks", ("s2",)),
+            ),
+            obj(
+                "orchestration_stacks",
+                "s2",
+                ems_ref="s2",
+                type="S",
+                parent=LazyRef("orchestration_stacks", ("s1",)),
+            ),
             obj("orchestration_stacks", "s1", ems_ref="s1", type="S"),
-        )  # fmt: skip
+        )
 
     report = save(engine, inv())
     assert report.deferred == {"cloud_tenants": ["parent"], "orchestration_stacks": ["parent"]}
@@ -353,16 +477,37 @@ def test_self_references_are_saved_in_a_second_pass(engine: sa.Engine) -> None:
 
 def test_secondary_ref_finds_vms_of_any_manager(engine: sa.Engine) -> None:
     save(engine, build(vm("vm-7")), owners={**OWNERS, "vms": 2})  # another provider's vm
-    system = obj("configured_systems", "h1", manager_ref="h1", hostname="h1", type="C",
-                 counterpart=LazyRef("cross_link_vms", ("u-vm-7",), secondary="by_uid_ems"))
-    other = obj("configured_systems", "h2", manager_ref="h2", hostname="h2", type="C",
-                counterpart=LazyRef("cross_link_vms", ("u-none",), secondary="by_uid_ems"))
+    system = obj(
+        "configured_systems",
+        "h1",
+        manager_ref="h1",
+        hostname="h1",
+        type="C",
+        counterpart=LazyRef("cross_link_vms", ("u-vm-7",), secondary="by_uid_ems"),
+    )
+    other = obj(
+        "configured_systems",
+        "h2",
+        manager_ref="h2",
+        hostname="h2",
+        type="C",
+        counterpart=LazyRef("cross_link_vms", ("u-none",), secondary="by_uid_ems"),
+    )
     report = save(engine, build(system, other), owners={**OWNERS, "configured_systems": 3})
-    found = by(engine, "configured_systems", "manager_ref", "manager_id", "counterpart_id",
-               "counterpart_type")  # fmt: skip
+    found = by(
+        engine,
+        "configured_systems",
+        "manager_ref",
+        "manager_id",
+        "counterpart_id",
+        "counterpart_type",
+    )
     vm_id = rows(engine, "vms")[0]["id"]
     assert [found["h1"][c] for c in ("manager_id", "counterpart_id", "counterpart_type")] == [
-        3, vm_id, "VmOrTemplate"]  # fmt: skip
+        3,
+        vm_id,
+        "VmOrTemplate",
+    ]
     assert found["h2"]["counterpart_id"] is None
     assert report.collections["configured_systems"].unresolved == 1
     assert "cross_link_vms" not in report.collections  # read-only, never saved
@@ -371,8 +516,13 @@ def test_secondary_ref_finds_vms_of_any_manager(engine: sa.Engine) -> None:
 def test_dry_run_writes_nothing(engine: sa.Engine) -> None:
     save(engine, build(flavor("a"), flavor("b"), vm("vm-1"), vm("vm-2")))
     before = dump(engine)
-    report = save(engine, build(flavor("a"), vm("vm-1", name="renamed"),
-                                vm("vm-3", flavor=LazyRef("flavors", ("a",)))), dry_run=True)  # fmt: skip
+    report = save(
+        engine,
+        build(
+            flavor("a"), vm("vm-1", name="renamed"), vm("vm-3", flavor=LazyRef("flavors", ("a",)))
+        ),
+        dry_run=True,
+    )
     assert report.dry_run
     vms = report.collections["vms"]
     assert (vms.created, vms.updated, vms.disconnected) == (1, 1, 1)
@@ -386,13 +536,19 @@ def test_database_error_raises_and_rollback_keeps_data(engine: sa.Engine) -> Non
     before = dump(engine)
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("CREATE TRIGGER boom BEFORE INSERT ON hardwares "
-                                 "BEGIN SELECT RAISE(ABORT, 'hardware refused'); END")  # fmt: skip
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON hardwares "
+                "BEGIN SELECT RAISE(ABORT, 'hardware refused'); END"
+            )
         else:
-            conn.exec_driver_sql("CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
-                                 "RAISE EXCEPTION 'hardware refused'; END $$ LANGUAGE plpgsql")
-            conn.exec_driver_sql("CREATE TRIGGER boom BEFORE INSERT ON hardwares "
-                                 "FOR EACH ROW EXECUTE FUNCTION boom()")  # fmt: skip
+            conn.exec_driver_sql(
+                "CREATE OR REPLACE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'hardware refused'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER boom BEFORE INSERT ON hardwares "
+                "FOR EACH ROW EXECUTE FUNCTION boom()"
+            )
     inv = build(vm("vm-1", name="changed"), vm("vm-2"), *hw("vm-2"))
     with engine.connect() as conn:
         tx = conn.begin()

@@ -11,16 +11,17 @@ attributes no region defines. Raises nothing; no I/O.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import schema as schema_mod
-from .errors import Finding, Location, MiqspecError
+from .errors import Finding
 from .expressions import ExpressionSyntaxError, compile_expression
 from .functions import FunctionDefinitionError, define_spec_functions
 from .inventory import Catalogue, CollectionDef
 from .loader import LoadedDocument, Path, format_path
-from .model import INPUT_COMPONENTS, walk_fields
+from .model import INPUT_COMPONENTS
 from .templating import TemplateSyntaxError, template_references
 
 BASE_ROOTS = {"region", "endpoints", "authentications", "settings", "provider"}
@@ -31,6 +32,42 @@ IMPLICIT_FORM_FIELDS = {"provider_region", "name", "zone_id", "type", "uid_ems"}
 def _suggest(word: str, choices: Iterable[str]) -> str:
     hint = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _walk_fields(fields: Any, path: Path) -> list[tuple[Path, Mapping[str, Any]]]:
+    """Every form field mapping (depth first) with its path; ignores malformed parts."""
+    out: list[tuple[Path, Mapping[str, Any]]] = []
+    for i, f in enumerate(_list(fields)):
+        if isinstance(f, dict):
+            out.append(((*path, i), f))
+            out.extend(_walk_fields(f.get("fields"), (*path, i, "fields")))
+    return out
+
+
+def _template_error_offset(text: str, exc: TemplateSyntaxError) -> int:
+    """Offset of the ``{{``/``{%`` block a Jinja syntax error is in (Jinja gives the line)."""
+    lines = text.split("\n")
+    number = min(max(exc.line, 1), len(lines))
+    start = sum(len(line) + 1 for line in lines[: number - 1])
+    line = lines[number - 1]
+    blocks = [i for i in range(len(line) - 1) if line[i] == "{" and line[i + 1] in "{%#"]
+    for block in blocks:
+        close = line.find("}", block + 2)
+        end = start + (close + 2 if close >= 0 else len(line))
+        try:
+            template_references(text[:end])
+        except TemplateSyntaxError as inner:
+            if inner.reason == exc.reason and inner.line == exc.line:
+                return start + block
+    return start + (blocks[0] if blocks else exc.column)
 
 
 class Checker:
@@ -48,28 +85,20 @@ class Checker:
         models = self.data.get("models")
         if not isinstance(models, dict):
             return {}
-        good = {}
-        for name, raw in models.items():
-            if isinstance(raw, dict) and isinstance(raw.get("table"), str):
-                try:
-                    from .inventory import _collection
-
-                    _collection(name, raw)
-                    good[name] = raw
-                except Exception:  # reported by the schema check
-                    continue
-        return good
+        return {  # the schema check reports bad models; only malformed ones are left out
+            name: raw for name, raw in models.items()
+            if isinstance(name, str) and schema_mod.is_well_formed(raw, ("model",))
+        }
 
     # -- helpers -------------------------------------------------------------------------
     def add(self, path: Path, message: str, *, key: bool = False) -> None:
         self.findings.append(Finding(self.doc.location(path, key=key), format_path(path),
                                      message))
 
-    def _text_col(self, path: Path, offset: int) -> Location:
-        loc = self.doc.location(path)
-        line = self.doc.line_text(loc.line)
-        quoted = 1 if line[loc.col - 1 : loc.col] in ("'", '"') else 0
-        return Location(loc.file, loc.line, loc.col + quoted + offset)
+    def syntax_error(self, path: Path, offset: int, message: str) -> None:
+        loc = self.doc.offset_location(path, offset)
+        caret = self.doc.line_text(loc.line) + "\n" + " " * (loc.col - 1) + "^"
+        self.findings.append(Finding(loc, format_path(path), message, caret))
 
     def expression(self, path: Path, text: Any, roots: set[str]) -> None:
         if not isinstance(text, str):
@@ -77,10 +106,7 @@ class Checker:
         try:
             expr = compile_expression(text, self.functions)
         except ExpressionSyntaxError as exc:
-            loc = self._text_col(path, exc.column)
-            caret = self.doc.line_text(loc.line) + "\n" + " " * (loc.col - 1) + "^"
-            self.findings.append(Finding(loc, format_path(path),
-                                         f"JMESPath syntax error: {exc.reason}", caret))
+            self.syntax_error(path, exc.column, f"JMESPath syntax error: {exc.reason}")
             return
         for root in sorted(expr.roots - roots - {"item"}):
             where = "here" if root != "parent" else "here (no for_each call or each: above it)"
@@ -92,10 +118,9 @@ class Checker:
         try:
             refs = template_references(text)
         except TemplateSyntaxError as exc:
-            loc = self._text_col(path, exc.column)
-            caret = self.doc.line_text(loc.line) + "\n" + " " * (loc.col - 1) + "^"
-            self.findings.append(Finding(loc, format_path(path),
-                                         f"template syntax error: {exc.reason}", caret))
+            reason = exc.reason[:1].lower() + exc.reason[1:]
+            self.syntax_error(path, _template_error_offset(text, exc),
+                              f"template syntax error: {reason}")
             return
         for ref in sorted(refs):
             head = ref.split(".")[0]
@@ -115,12 +140,14 @@ class Checker:
                              f"it" + _suggest(var, self.login_vars))
             elif head in self.form_names:
                 self.used_form.add(head)
+            elif head == "parent" and head not in roots:
+                self.add(path, "template variable 'parent' exists only in calls with for_each")
             elif head not in roots:
                 self.add(path, f"template variable '{head}' does not exist here; available: "
                          + ", ".join(sorted(roots)))
 
     def _check_region_attr(self, path: Path, ref: str) -> None:
-        regions = [r for r in self.data.get("regions") or [] if isinstance(r, dict)]
+        regions = [r for r in _list(self.data.get("regions")) if isinstance(r, dict)]
         if not regions:
             self.add(path, "template reads 'region' but the spec defines no regions")
             return
@@ -130,9 +157,9 @@ class Checker:
                      + _suggest(attr, {k for r in regions for k in r}))
 
     def _check_setting(self, path: Path, ref: str) -> None:
-        settings = (self.data.get("provider") or {}).get("settings") or {}
+        settings = _dict(_dict(self.data.get("provider")).get("settings"))
         name = ref.split(".")[1] if "." in ref else ""
-        if name and isinstance(settings, dict) and name not in settings:
+        if name and name not in settings:
             self.add(path, f"setting '{name}' is not declared in provider.settings"
                      + _suggest(name, settings))
 
@@ -150,7 +177,7 @@ class Checker:
     def run(self) -> list[Finding]:
         if not isinstance(self.doc.data, dict):
             self.add((), "a spec must be a mapping at the top level, got "
-                     + type(self.doc.data).__name__.replace("NoneType", "null"))
+                     + schema_mod.type_name(self.doc.data))
             return self.findings
         self.findings.extend(schema_mod.validate_document(self.doc))
         self.check_functions()
@@ -164,32 +191,51 @@ class Checker:
 
     def check_functions(self) -> None:
         funcs = self.data.get("functions")
-        if isinstance(funcs, dict) and funcs:
+        if not isinstance(funcs, dict):
+            return
+        good = {n: f for n, f in funcs.items()  # the schema reports the malformed ones
+                if isinstance(n, str) and re.fullmatch(r"[a-z][a-z0-9_]*", n)
+                and isinstance(f, dict) and isinstance(f.get("expr"), str)
+                and isinstance(f.get("params"), list)}
+        while good:  # drop each function that fails (reported once), keep the rest usable
             try:
-                self.functions = define_spec_functions(funcs)
+                self.functions = define_spec_functions(good)
+                return
             except FunctionDefinitionError as exc:
-                self.add(("functions", exc.function, "expr"), exc.reason)
-            except MiqspecError as exc:
-                self.add(("functions",), str(exc))
+                name = exc.function if exc.function in good else next(iter(good))
+                path: Path = ("functions", name)
+                if exc.column is not None:
+                    self.syntax_error((*path, "expr"), exc.column,
+                                      f"JMESPath syntax error: {exc.reason}")
+                elif "'params'" in exc.reason:
+                    self.add((*path, "params"), exc.reason)
+                elif "body" in exc.reason:
+                    self.add((*path, "expr"), exc.reason)
+                else:
+                    self.add(path, f"function '{name}': {exc.reason}", key=True)
+                if "taken" in exc.reason or "'params'" in exc.reason or "stub" in good[name]:
+                    del good[name]
+                else:  # keep the name callable so that its uses are not reported again
+                    good[name] = {"params": good[name]["params"], "expr": "`null`", "stub": 1}
 
     def check_form(self) -> None:
         form = self.data.get("form")
         fields = form.get("fields") if isinstance(form, dict) else None
         seen: dict[str, Path] = {}
-        for path, f in walk_fields(fields if isinstance(fields, list) else [],
-                                   ("form", "fields")):
+        for path, f in _walk_fields(fields, ("form", "fields")):
             name = f.get("name")
             if not isinstance(name, str):
                 continue
-            if name in seen and f.get("component") in INPUT_COMPONENTS:
+            is_input = isinstance(f.get("component"), str) and f["component"] in INPUT_COMPONENTS
+            if name in seen and is_input:
                 self.add((*path, "name"), f"form field '{name}' is declared twice")
             seen[name] = path
-            if f.get("component") in INPUT_COMPONENTS:
+            if is_input:
                 self.form_names.add(name)
             if f.get("options_from") == "regions" and not self.data.get("regions"):
                 self.add((*path, "options_from"), "options_from: regions but the spec "
                          "defines no regions")
-            for dep in f.get("validationDependencies") or []:
+            for dep in _list(f.get("validationDependencies")):
                 if isinstance(dep, str) and dep not in IMPLICIT_FORM_FIELDS | set(seen):
                     self.add((*path, "validationDependencies"),
                              f"validation dependency '{dep}' is not a form field")
@@ -205,14 +251,14 @@ class Checker:
             return
         kinds = schema_mod.variants("auth")
         kind = auth.get("type")
-        if kind not in kinds:
+        if not isinstance(kind, str) or kind not in kinds:
             self.add(("auth", "type"), f"unknown auth type '{kind}'; expected one of: "
                      + ", ".join(sorted(kinds)) + _suggest(str(kind), kinds))
             return
-        merged = {**schema_mod.definition("auth_common"), **kinds[kind]}
-        self.findings.extend(schema_mod.validate_with(self.doc, auth, merged, ("auth",)))
+        self.findings.extend(schema_mod.validate_definitions(
+            self.doc, auth, ("auth_common", f"auth_{kind}"), ("auth",)))
         roots = self.base_roots()
-        for i, step in enumerate(auth.get("login") or []):
+        for i, step in enumerate(_list(auth.get("login"))):
             if not isinstance(step, dict):
                 continue
             for k, v in step.items():
@@ -238,7 +284,8 @@ class Checker:
 
     def _check_service(self, path: Path, name: Any) -> None:
         if isinstance(name, str) and self._services() and name not in self._services():
-            self.add(path, f"unknown service '{name}'" + _suggest(name, self._services()))
+            self.add(path, f"unknown service '{name}'; known: " + ", ".join(self._services())
+                     + _suggest(name, self._services()))
 
     def check_connection(self) -> None:
         roots = self.base_roots() | {"login"}
@@ -247,6 +294,10 @@ class Checker:
                 self.template(("connection", "services", name, "base_url"),
                               svc.get("base_url"), roots)
         conn = self.data.get("connection")
+        if "connection" not in self.data:
+            self.add(("connection",), "missing required key 'connection'")
+        elif isinstance(conn, dict) and conn.get("services") == {}:
+            self.add(("connection", "services"), "declare at least one service (a base_url)")
         if isinstance(conn, dict) and isinstance(conn.get("verify_ssl"), str):
             self.template(("connection", "verify_ssl"), conn["verify_ssl"], roots)
 
@@ -288,14 +339,14 @@ class Checker:
             pg = call.get("paginate")
             if isinstance(pg, dict):
                 kind = pg.get("type")
-                if kind not in paginators:
+                if not isinstance(kind, str) or kind not in paginators:
                     self.add((*path, "paginate", "type"), f"unknown pagination type '{kind}';"
                              " expected one of: " + ", ".join(sorted(paginators))
                              + _suggest(str(kind), paginators))
                 else:
-                    merged = {**schema_mod.definition("paginate_common"), **paginators[kind]}
-                    self.findings.extend(schema_mod.validate_with(self.doc, pg, merged,
-                                                                  (*path, "paginate")))
+                    self.findings.extend(schema_mod.validate_definitions(
+                        self.doc, pg, ("paginate_common", f"paginate_{kind}"),
+                        (*path, "paginate")))
                     for k in ("next", "total", "total_pages", "cursor"):
                         if isinstance(pg.get(k), str):
                             self.expression((*path, "paginate", k), pg[k], set())
@@ -390,8 +441,8 @@ class Checker:
         if form is None:
             self.add(path, "an attribute mapping needs one of: value, expr, template, lazy")
             return
-        self.findings.extend(schema_mod.validate_with(self.doc, value,
-                                                      schema_mod.definition(forms[form]), path))
+        self.findings.extend(schema_mod.validate_definitions(self.doc, value, (forms[form],),
+                                                             path))
         if form == "expr":
             self.expression((*path, "expr"), value.get("expr"), roots)
         elif form == "template":
@@ -426,7 +477,10 @@ class Checker:
                              f"not '{target.name}'")
             else:
                 ref_def = owner.references.get(attr)
-                if ref_def is None and "key" not in value:
+                if attr in owner.many_to_many and "key" not in value:
+                    self.add(path, f"'{attr}' of '{owner.name}' is a many-to-many link; use "
+                             "refs: (an expression giving a list of references)", key=True)
+                elif ref_def is None and "key" not in value:
                     self.add(path, f"'{attr}' of '{owner.name}' is not a reference; add key: "
                              "to copy one attribute of the target", key=True)
                 elif ref_def is not None and target.name not in ref_def.collections and (
@@ -455,8 +509,8 @@ class Checker:
         for name in sorted(self.form_names - IMPLICIT_FORM_FIELDS):
             used = name in self.used_form or any(u.startswith(name + ".") for u in self.used_form)
             if not used:
-                path = next((p for p, f in walk_fields(self.data["form"].get("fields") or [],
-                                                       ("form", "fields"))
+                path = next((p for p, f in _walk_fields(self.data["form"].get("fields"),
+                                                        ("form", "fields"))
                              if f.get("name") == name), ("form",))
                 self.add((*path, "name"), f"form field '{name}' is never used by auth or "
                          "connection")

@@ -1,7 +1,8 @@
 """An authenticated provider session: URLs from services, login flows, OAuth2 tokens, re-login.
 
-Takes: a ``Spec`` and the nested argument hash ManageIQ's UI sends (``provider_region``,
-``endpoints.<role>.*``, ``authentications.<type>.*``), already decrypted.
+Takes: a ``Spec``, the nested argument hash ManageIQ's UI sends (``provider_region``,
+``endpoints.<role>.*``, ``authentications.<type>.*``), already decrypted, and the provider row
+when there is one (``$provider``: name, id, guid, top-level form values, spec facts).
 Gives: ``ProviderSession.request(...)`` returning ``HttpResponse``; the secrets it knows (for
 masking and cassette filtering). Raises ``CredentialsError`` (401/403 from login or a request
 after one re-login), ``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
@@ -18,12 +19,31 @@ from urllib.parse import urljoin
 from . import auth as auth_mod
 from .errors import ApiError, CredentialsError, MiqspecError
 from .http import HttpClient, HttpResponse
-from .model import Body, Retry, Spec
+from .model import INPUT_COMPONENTS, Body, Retry, Spec
 from .templating import render_value
 
 
-def build_context(spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
-    """The template context for a provider: region, form values, settings, provider facts."""
+def provider_facts(spec: Spec, args: Mapping[str, Any],
+                   row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``$provider``: the provider row's ``name``, ``id``, ``guid`` (null before a row exists,
+    as in a class-level verify), every top-level form value (declared fields default to null)
+    and the spec's ``spec_name``, ``title``, ``vendor`` and ``type`` (the manager type)."""
+    out: dict[str, Any] = {f.name: None for f in spec.form
+                           if "." not in f.name and f.component in INPUT_COMPONENTS}
+    out.update((k, v) for k, v in args.items()
+               if k not in ("endpoints", "authentications", "settings"))
+    row = row or {}
+    out.update(name=row.get("name"), id=row.get("id"), guid=row.get("guid"),
+               spec_name=spec.provider.name, title=spec.provider.title,
+               vendor=spec.provider.vendor, type=spec.provider.manager_type)
+    return out
+
+
+def build_context(spec: Spec, args: Mapping[str, Any],
+                  provider: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The template context for a provider: region, form values, settings, and ``provider``
+    (see ``provider_facts``; ``provider`` is the ext_management_systems row when there is one).
+    """
     region = spec.region(args.get("provider_region"))
     ctx: dict[str, Any] = {
         k: v for k, v in args.items() if k not in ("endpoints", "authentications")
@@ -32,12 +52,7 @@ def build_context(spec: Spec, args: Mapping[str, Any]) -> dict[str, Any]:
     ctx["authentications"] = _with_defaults(args.get("authentications"), spec, "authentications")
     ctx["region"] = dict(region.attributes) if region else {}
     ctx["settings"] = {**spec.provider.settings, **(args.get("settings") or {})}
-    ctx["provider"] = {
-        "name": spec.provider.name,
-        "title": spec.provider.title,
-        "vendor": spec.provider.vendor,
-        "type": spec.provider.manager_type,
-    }
+    ctx["provider"] = provider_facts(spec, args, provider)
     ctx["login"] = {}
     return ctx
 
@@ -72,10 +87,11 @@ class ProviderSession:
     """Talks to one provider with its credentials; thread-safe for fan-out requests."""
 
     def __init__(
-        self, spec: Spec, args: Mapping[str, Any], client: HttpClient | None = None
+        self, spec: Spec, args: Mapping[str, Any], client: HttpClient | None = None,
+        provider: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = spec
-        self.ctx = build_context(spec, args)
+        self.ctx = build_context(spec, args, provider)
         self._secrets = secret_values(spec, args)
         self.client = client or HttpClient(pool_size=max(4, spec.connection.concurrency * 2))
         self.client.secrets = self.secrets
@@ -101,6 +117,15 @@ class ProviderSession:
         if not base:
             raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
         return base + "/" + path.lstrip("/") if path else base
+
+    def join(self, service: str, link: str, ctx: Mapping[str, Any] | None = None) -> str:
+        """``link`` resolved against the service base URL as RFC 3986 resolves a reference;
+        the base counts as a directory: ``x/y`` lands under it, ``/x`` at the host root,
+        ``//host/x`` on another host, ``https://...`` as given."""
+        base = self.spec.connection.services[service].render(ctx or self.ctx)
+        if not base:
+            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        return urljoin(base if base.endswith("/") else base + "/", link) if link else base
 
     # -- login -----------------------------------------------------------------------------
     def ensure_login(self, *, force: bool = False, generation: int | None = None) -> None:

@@ -18,6 +18,8 @@ Roots: ``$name`` (name in ``ROOTS``) may stand wherever an identifier may, also 
 and projections: ``join('/', [$parent.name, name])``, ``tags[?key==$settings.tag].value``.
 ``$item`` is the record itself; the others come from the ``scope`` mapping passed to ``search``
 (``{"parent": {...}, "index": 3, "calls": {"list_regions": [...]}}``); a missing one is null.
+``$ancestors`` is the list ``[$parent, $parent's parent, ...]`` the parser builds (nested
+``each`` levels, then the record, then its fan-out parents).
 ``$name`` outside string literals is rewritten to the quoted identifier ``"$name"`` before
 parsing, so a record key spelled like a root (``"$parent"``) is shadowed; other ``$`` keys such
 as ``_id."$oid"`` read the record as usual.
@@ -41,7 +43,9 @@ from jmespath.visitor import Options, TreeInterpreter
 from miqspec.errors import MappingError, MiqspecError
 from miqspec.functions import DEFAULT_FUNCTIONS, LITERAL_CHECKS, CustomFunctions
 
-ROOTS = frozenset({"item", "parent", "region", "settings", "provider", "calls", "index"})
+ROOTS = frozenset(
+    {"item", "parent", "ancestors", "region", "settings", "provider", "calls", "index"}
+)
 _ROOT_FIELDS: dict[str, str] = {"$" + name: name for name in ROOTS}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CACHE_LIMIT = 20_000

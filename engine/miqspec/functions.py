@@ -4,8 +4,9 @@ Takes: a spec's ``functions:`` mapping (name -> ``{"params": [...], "expr": "<jm
 in ``define_spec_functions``.
 Gives: ``CustomFunctions`` (JMESPath's built-ins plus ours; one instance is one registry),
 ``DEFAULT_FUNCTIONS``, ``FUNCTION_DOCS`` (one line per custom function), ``BUILTIN_FUNCTIONS``,
-``function_names()`` (what the schema allows) and ``LITERAL_CHECKS`` (compile-time checks of
-literal arguments, used by :mod:`miqspec.expressions`).
+``function_names()`` (what the schema allows), ``LITERAL_CHECKS`` (compile-time checks of
+literal arguments, used by :mod:`miqspec.expressions`) and ``find_by_indexes()`` (a context in
+which ``find_by`` memoises one index per list and field; the parser runs inside one).
 Raises: ``FunctionError`` (a ValueError, made a MappingError by the expression layer) for
 unusable input at search time; ``FunctionDefinitionError`` for a bad spec function. No I/O.
 
@@ -20,11 +21,14 @@ import math
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
+import yaml
 from jmespath import functions as jp_functions
 from jmespath.functions import signature
 
@@ -350,6 +354,131 @@ class CustomFunctions(jp_functions.Functions):
             return a is b
         return a.casefold() == b.casefold()
 
+    @signature({"types": ["array", "null"]}, _TEXT, _ANY)
+    def _func_find_by(self, items: list[Any] | None, key: str, value: Any) -> Any:
+        """find_by(list, field, value): the first object of list whose field equals value"""
+        return _find(items, key, value, False)
+
+    @signature({"types": ["array", "null"]}, _TEXT, _ANY)
+    def _func_find_by_ignore_case(self, items: list[Any] | None, key: str, value: Any) -> Any:
+        """find_by_ignore_case(list, field, value): find_by comparing strings ignoring case"""
+        return _find(items, key, value, True)
+
+    @signature(_STR)
+    def _func_yaml_parse(self, s: str | None) -> Any:
+        """yaml_parse(s): the YAML (or JSON) value in s; null if s is blank or not YAML"""
+        if s is None or not s.strip():
+            return None
+        try:
+            return _plain(yaml.load(s, Loader=_YAML_LOADER))  # a safe loader
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+            return None
+
+    @signature(_STR, {"types": ["number", "null"]})
+    def _func_truncate_bytes(self, s: str | None, limit: Any) -> str | None:
+        """truncate_bytes(s, n): longest prefix of s at most n bytes in UTF-8 (whole characters)"""
+        if s is None or limit is None:
+            return s
+        if isinstance(limit, bool) or limit < 0:
+            raise FunctionError("truncate_bytes() needs a byte count >= 0")
+        count = int(limit)
+        if len(s) <= count // 4:  # no character takes more than 4 bytes
+            return s
+        data = s.encode("utf-8")
+        return s if len(data) <= count else data[:count].decode("utf-8", "ignore")
+
+
+# -- find_by: an index per (list, field), kept while a parse runs ----------------------------
+
+_SHORT_LIST = 16  # shorter lists are scanned; an index would cost as much as the scan
+_INDEX_LIMIT = 64  # indexes kept at once in one parse (each keeps its list alive)
+_INDEXES: ContextVar[dict[tuple[int, str, bool], tuple[list[Any], dict[Any, Any]]] | None] = (
+    ContextVar("miqspec_find_by_indexes", default=None)
+)
+_UNHASHABLE = object()
+
+
+@contextmanager
+def find_by_indexes() -> Iterator[None]:
+    """Memoise ``find_by`` indexes until the block ends (a parse wraps itself in one).
+
+    Indexes are keyed by the list's ``id`` and keep a reference to the list, so an id cannot
+    be reused while its index exists; at most ``_INDEX_LIMIT`` are kept (then all are dropped).
+    Lists must not change inside the block (collected records do not).
+    """
+    token = _INDEXES.set({})
+    try:
+        yield
+    finally:
+        _INDEXES.reset(token)
+
+
+def _index_key(value: Any, fold: bool) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value.casefold() if fold else value
+    if kind is bool:
+        return (bool, value)  # never equal to 0 / 1, as in JMESPath
+    if kind is int or kind is float:
+        return value
+    return _UNHASHABLE
+
+
+def _matches(found: Any, value: Any, fold: bool) -> bool:
+    if fold and isinstance(found, str) and isinstance(value, str):
+        return found.casefold() == value.casefold()
+    return _same(found, value)
+
+
+def _find(items: list[Any] | None, key: str, value: Any, fold: bool) -> Any:
+    if items is None or value is None:
+        return None
+    wanted = _index_key(value, fold)
+    indexes = _INDEXES.get()
+    if indexes is None or len(items) < _SHORT_LIST or wanted is _UNHASHABLE:
+        for item in items:
+            if isinstance(item, dict) and _matches(item.get(key), value, fold):
+                return item
+        return None
+    cache_key = (id(items), key, fold)
+    cached = indexes.get(cache_key)
+    if cached is None or cached[0] is not items:
+        if len(indexes) >= _INDEX_LIMIT:
+            indexes.clear()
+        index: dict[Any, Any] = {}
+        for item in items:
+            if isinstance(item, dict):
+                found = _index_key(item.get(key), fold)
+                if found is not _UNHASHABLE:
+                    index.setdefault(found, item)
+        cached = indexes[cache_key] = (items, index)
+    return cached[1].get(wanted)
+
+
+# -- yaml_parse --------------------------------------------------------------------------------
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value as JSON data: dates as ISO 8601 text, bytes as text, keys as strings."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _plain_key(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _plain_key(key: Any) -> str:
+    plain = _plain(key)
+    return plain if isinstance(plain, str) else _json(plain)
+
 
 def _check_regex(value: Any) -> str | None:
     if not isinstance(value, str):
@@ -371,6 +500,15 @@ def _check_separator(value: Any) -> str | None:
     return None if isinstance(value, str) and value else "the separator must be a non-empty string"
 
 
+def _check_byte_count(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return None if ok else "the byte count must be a number >= 0"
+
+
+def _check_field(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "the field must be a non-empty string"
+
+
 #: function name -> argument index -> check of a literal argument (returns a reason or None)
 LITERAL_CHECKS: dict[str, dict[int, Callable[[Any], str | None]]] = {
     "regex_replace": {1: _check_regex},
@@ -380,6 +518,9 @@ LITERAL_CHECKS: dict[str, dict[int, Callable[[Any], str | None]]] = {
     "from_bytes": {1: _check_unit},
     "split": {1: _check_separator},
     "last_segment": {1: _check_separator},
+    "truncate_bytes": {1: _check_byte_count},
+    "find_by": {1: _check_field},
+    "find_by_ignore_case": {1: _check_field},
 }
 
 DEFAULT_FUNCTIONS = CustomFunctions()

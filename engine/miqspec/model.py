@@ -23,6 +23,17 @@ SECRET_COMPONENTS = {"password-field"}
 INPUT_COMPONENTS = {"select", "text-field", "password-field", "checkbox", "switch", "textarea",
                     "hidden"}
 DEFAULT_REFRESH_INTERVAL = 15 * 60
+# ManageIQ ext_management_systems columns a create form may set; such top-level form fields
+# are stored on the provider row (or in its options when the table lacks the column).
+PROVIDER_ROW_FIELDS = frozenset({
+    "provider_region", "uid_ems", "subscription", "project", "realm", "api_version",
+    "hostname", "port", "tenant_mapping_enabled", "keystone_v3_domain_id",
+    "host_default_vnc_port_start", "host_default_vnc_port_end",
+})
+# What ``$provider`` / template ``provider`` hold besides the top-level form values.
+PROVIDER_FACTS = ("name", "id", "guid", "spec_name", "title", "vendor", "type")
+# Keys of a call that ``call_defaults`` merges key by key (the others are replaced).
+MERGED_CALL_KEYS = ("query", "headers", "retry")
 
 
 def parse_interval(value: Any) -> int:
@@ -53,6 +64,7 @@ class FormField:
     required: bool
     secret: bool
     raw: Mapping[str, Any]
+    column: bool = False  # stored on the provider row (``column: true`` or a known column)
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,14 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class Embed:
+    """``embed: {as, first}``: a fan-out call's records set as a field of each parent record."""
+
+    field: str
+    first: bool
+
+
+@dataclass(frozen=True)
 class Call:
     name: str
     service: str
@@ -179,6 +199,9 @@ class Call:
     when: Template | None
     timeout: float
     location: Location
+    where: Expression | None = None  # call-level record filter (every reader sees the rest)
+    embed: Embed | None = None
+    url_join: bool = False  # ``url:`` (RFC 3986 join with the base) instead of ``path:``
 
 
 @dataclass(frozen=True)
@@ -231,6 +254,7 @@ class Spec:
     collections: Mapping[str, CollectionMapping]
     catalogue: Catalogue
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    replay_ignore_query_params: tuple[str, ...] = ()
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
@@ -263,7 +287,22 @@ def _retry(raw: Mapping[str, Any] | None, base: Retry) -> Retry:
 
 
 def _templates(raw: Mapping[str, Any] | None) -> dict[str, Template]:
-    return {k: compile_template(str(v)) for k, v in (raw or {}).items()}
+    return {k: compile_template(str(v)) for k, v in (raw or {}).items() if v is not None}
+
+
+def with_call_defaults(defaults: Mapping[str, Any] | None, raw: Mapping[str, Any]
+                       ) -> dict[str, Any]:
+    """``raw`` (one call) over ``call_defaults``: query, headers and retry merge key by key (a
+    null query or header value removes a default), every other key replaces the default."""
+    out = {**(defaults or {}), **raw}
+    for key in MERGED_CALL_KEYS:
+        base, own = (defaults or {}).get(key), raw.get(key)
+        if isinstance(base, dict) and isinstance(own, dict):
+            out[key] = {**base, **own}
+    for key in ("query", "headers"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: v for k, v in out[key].items() if v is not None}
+    return out
 
 
 def _body(raw: Mapping[str, Any] | None) -> Body | None:
@@ -353,6 +392,8 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             secret=f["component"] in SECRET_COMPONENTS or bool(f.get("secret"))
             or f.get("type") == "password",
             raw=f,
+            column=bool(f.get("column")) or (
+                f["name"] in PROVIDER_ROW_FIELDS and f["component"] in INPUT_COMPONENTS),
         )
         for _, f in walk_fields((data.get("form") or {}).get("fields") or [], ("form", "fields"))
     )
@@ -395,12 +436,15 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         relogin_on=tuple(a.get("relogin_on", (401,))),
     )
     calls: dict[str, Call] = {}
-    for name, raw in data["calls"].items():
+    for name, own in data["calls"].items():
+        raw = with_call_defaults(data.get("call_defaults"), own)
         fe = raw.get("for_each")
         fb = raw.get("fallback")
+        em = raw.get("embed")
         calls[name] = Call(
             name=name, service=raw.get("service", first_service),
-            method=raw.get("method", "GET"), path=compile_template(raw["path"]),
+            method=raw.get("method", "GET"),
+            path=compile_template(raw["url"] if "url" in raw else raw["path"]),
             query=dict(raw.get("query") or {}), headers=_templates(raw.get("headers")),
             body=_body(raw.get("body")), format=raw.get("format", "json"),
             records=cx(raw["records"]) if raw.get("records") else None,
@@ -413,6 +457,9 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             when=compile_template(raw["when"]) if raw.get("when") else None,
             timeout=float(raw.get("timeout", connection.timeout)),
             location=doc.location(("calls", name), key=True),
+            where=cx(raw["where"]) if raw.get("where") else None,
+            embed=Embed(em["as"], bool(em.get("first", False))) if em else None,
+            url_join="url" in raw,
         )
     collections: dict[str, CollectionMapping] = {}
     for cname, craw in (data.get("collections") or {}).items():
@@ -440,4 +487,6 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         auth=auth, verify_call=verify.get("call"),
         invalid_statuses=tuple(verify.get("invalid_statuses", (401, 403))),
         calls=calls, collections=collections, catalogue=cat, raw=data,
+        replay_ignore_query_params=tuple((data.get("replay") or {}).get("ignore_query_params")
+                                         or ()),
     )

@@ -49,11 +49,17 @@ class ParsedInventory:
     """Everything one refresh built, by collection, in build order; first build of a ref wins.
 
     ``complete[c]`` is False when a call feeding collection ``c`` failed or was skipped; such a
-    collection never deletes or disconnects rows.
+    collection never deletes or disconnects rows. ``secondary`` holds the mappings' computed
+    secondary refs (``secondary_refs: {name: <expression>}``): each key is the tuple of the
+    expression's value(s) as manager_ref strings; lookups ``by: name`` find objects here only.
     """
 
     objects: dict[str, dict[tuple[Any, ...], InventoryObject]] = field(default_factory=dict)
     complete: dict[str, bool] = field(default_factory=dict)
+    #: computed secondary refs: collection -> ref name -> key -> first object built with it
+    secondary: dict[str, dict[str, dict[tuple[Any, ...], InventoryObject]]] = field(
+        default_factory=dict
+    )
 
     def build(self, obj: InventoryObject) -> InventoryObject:
         """Add ``obj`` unless an object with the same ref exists; return the kept object."""
@@ -63,6 +69,24 @@ class ParsedInventory:
             bucket[obj.ref] = obj
             return obj
         return kept
+
+    def declare_secondary(self, collection: str, name: str) -> dict[tuple[Any, ...], Any]:
+        """The index of computed secondary ref ``name`` of ``collection`` (created empty)."""
+        return self.secondary.setdefault(collection, {}).setdefault(name, {})
+
+    def index_secondary(self, obj: InventoryObject, name: str, key: tuple[Any, ...]) -> None:
+        """Index ``obj`` under ``key`` for secondary ref ``name``; the first object wins."""
+        self.declare_secondary(obj.collection, name).setdefault(key, obj)
+
+    def find_secondary(
+        self, collection: str, name: str, key: tuple[Any, ...]
+    ) -> InventoryObject | None:
+        """The first object of ``collection`` built with computed secondary ``key``."""
+        return self.secondary.get(collection, {}).get(name, {}).get(key)
+
+    def computed_secondary(self, collection: str, name: str | None) -> bool:
+        """True when ``name`` is a computed secondary ref of ``collection`` in this refresh."""
+        return name is not None and name in self.secondary.get(collection, {})
 
     def count(self, collection: str) -> int:
         return len(self.objects.get(collection, {}))

@@ -8,9 +8,10 @@ Raises: ``DatabaseError`` on a database error (the caller rolls back), ``Mapping
 that cannot be saved (unknown attribute or collection, a value a column cannot hold, a
 reference an attribute does not allow). Does database I/O.
 
-Semantics (reference §2, docs/persistence.md): collections present in ``inventory.objects`` or
-marked complete in ``inventory.complete`` are saved in dependency order; each loads its rows in
-scope with one select, matches them by manager_ref (as strings; reference parts by row id),
+Semantics (ManageIQ's: reference/manageiq-model.md §2, §3.8): collections present in
+``inventory.objects`` or marked complete in ``inventory.complete`` are saved in dependency
+order (lookup-only collections such as ``cross_link_vms`` are never saved); each loads its rows
+in scope with one select, matches them by manager_ref (as strings; reference parts by row id),
 inserts new rows (reconnecting a disconnected row with the same manager_ref for ``delete:
 disconnect`` collections), updates only changed columns, and leaves unchanged rows alone.
 Attributes closing a dependency cycle are written in an update-only pass afterwards, then
@@ -31,15 +32,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from .errors import MappingError
-from .inventory import Catalogue
+from .inventory import Catalogue, CollectionDef
 from .objects import InventoryObject, ParsedInventory
 from .persist_db import Db
 from .persist_graph import SaveGraph, plan_save
-from .persist_passes import parent_columns, save_deferred, save_links, sweep
+from .persist_passes import parent_columns, reconnect, save_deferred, save_links, sweep
 from .persist_rows import Resolver, RowPlan
 from .persist_values import (
     EMS_TABLE,
     OWNER_COLUMNS,
+    ancestry_column,
     coercer,
     mem_key,
     ref_text,
@@ -188,6 +190,7 @@ class Persister:
         for name in names:
             if self.catalogue.get(name) is None:
                 raise MappingError(f"unknown inventory collection {name!r}")
+        names = [n for n in names if not read_only(self.catalogue.collections[n])]
         self.graph = self.db.graph = plan_save(self.catalogue, inv, names)
         self.report.order = list(self.graph.order)
         self.report.deferred = {n: sorted(a) for n, a in self.graph.deferred.items()}
@@ -322,7 +325,7 @@ class Persister:
         if table.name == EMS_TABLE:
             new = []
         if new and self.catalogue.collections[name].delete == "disconnect":
-            new = self.reconnect(name, plan, new, pos, updates, ts)
+            new = reconnect(self, name, plan, new, pos, updates, ts)
         self.tick("compare")
         self.db.update(name, updates)
         self.insert(name, plan, new, ts)
@@ -351,47 +354,6 @@ class Persister:
         changed["b_id"] = item.id
         updates.setdefault(frozenset(changed), []).append(changed)
 
-    def reconnect(
-        self,
-        name: str,
-        plan: RowPlan,
-        new: list[Item],
-        pos: dict[str, int],
-        updates: dict[frozenset[str], list[dict[str, Any]]],
-        ts: tuple[str | None, str | None],
-    ) -> list[Item]:
-        """Reattach disconnected rows (owner NULL, same manager_ref) instead of inserting."""
-        table = plan.table
-        owner = OWNER_COLUMNS.get(plan.cdef.owner, ())[:1]
-        if not owner:
-            return new
-        where = sa.and_(table.c[owner[0]].is_(None), *self.db.values_clause(name))
-        rows, rpos = self.db.select(name, list(pos), where)
-        if not rows:
-            return new
-        cands: dict[tuple[Any, ...], list[Any]] = {}
-        rows.sort(key=lambda r: r[0])
-        for key, r in zip(stored_keys(rows, [rpos[c] for c in plan.key_cols]), rows, strict=True):
-            cands.setdefault(key, []).append(r)
-        type_at = rpos.get("type") if plan.cdef.sti else None
-        rest: list[Item] = []
-        rep = self.report.of(name)
-        for item in new:
-            found = cands.get(item.dbkey, [])
-            want = item.row.get("type")
-            pick = next(
-                (r for r in found if type_at is None or want is None or r[type_at] == want), None
-            )
-            if pick is None:
-                rest.append(item)
-                continue
-            found.remove(pick)
-            item.id, item.old, item.state = pick[0], pick, "reconnected"
-            rep.reconnected += 1
-            changed = plan.diff(item.row, pick, rpos)
-            self.queue_update(name, plan, item, changed, rpos, updates, ts)
-        return rest
-
     def insert(
         self, name: str, plan: RowPlan, new: list[Item], ts: tuple[str | None, str | None]
     ) -> None:
@@ -412,11 +374,7 @@ class Persister:
         self.report.of(name).created += len(new)
 
 
-def ancestry_column(catalogue: Catalogue, table: str) -> str | None:
-    """The string ``ancestry`` column of ``table`` when some collection keeps a parent there."""
-    for cdef in catalogue.collections.values():
-        if cdef.table == table:
-            for rdef in cdef.references.values():
-                if rdef.kind == "ancestry":
-                    return rdef.column
-    return None
+def read_only(cdef: CollectionDef) -> bool:
+    """A lookup-only collection (``cross_link_vms``): owner none, nothing to delete, no table
+    of its own to save into; lazies may point at it, its objects are never saved."""
+    return cdef.owner == "none" and cdef.delete == "none" and cdef.table != EMS_TABLE

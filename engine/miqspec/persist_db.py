@@ -350,14 +350,19 @@ class Db:
         cdef = self.catalogue.collections[name]
         if not self.has_table(name):
             return cached
-        table, attrs = self.table(name), cdef.secondary_refs[ref]
-        owner = OWNER_COLUMNS.get(cdef.owner, ())
+        table = self.table(name)
+        attrs = [cdef.references[a].column if a in cdef.references else a
+                 for a in cdef.secondary_refs[ref]]  # fmt: skip
+        # prefer rows still connected to a manager (lowest id first)
+        owner = OWNER_COLUMNS.get(cdef.owner, ())[:1] or (
+            ("ems_id",) if "ems_id" in table.c else ()
+        )
         values = sorted(self.graph.secondary.get((name, ref), ()), key=repr)
         if cdef.delete != "none" and self.scopable(name):
             where = self.scope(name)
         else:
             where = sa.and_(sa.true(), *self.values_clause(name))
-        cols = ["id", *attrs, *owner[:1]]
+        cols = ["id", *attrs, *owner]
         found: list[Any] = []
         col = table.c[attrs[0]] if len(attrs) == 1 else sa.tuple_(*(table.c[a] for a in attrs))
         for start in range(0, len(values), 500):

@@ -1,18 +1,21 @@
-"""The passes after persist's main save: deferred attributes, join rows, rows not seen.
+"""persist's passes for rows that come and go, and for what waits until every row has an id.
 
-Takes: a ``Persister`` whose collections are saved (ids known, stored rows and rows in scope that
-matched no object kept per collection).
-Gives: ``save_deferred`` writes the attributes that closed a dependency cycle (update-only);
-``save_links`` adds missing and removes stale many-to-many join rows of the objects saved in
-this refresh that set the attribute (objects without it are left alone); ``sweep`` deletes
-the rows not seen (with the rows of owner-less child collections and join rows that
-hang on them, as ManageIQ's ``dependent: :destroy`` does) or, for ``delete: disconnect``
-collections, ManageIQ's ``disconnect_inv``: owner column, ``ems_cluster_id``, ``host_id`` and
-``orchestration_stack_id`` set NULL; vms' ``raw_power_state`` becomes "unknown" (with
-``previous_state``/``state_changed_on``/``power_state`` following), a host's ``power_state``
-becomes "unknown". Only complete collections sweep, in reverse save order; ``delete: none``
-never does. An owner-less collection (hardwares, disks) only sweeps rows whose parent was saved
-in this refresh. Raises: ``DatabaseError``. Does database I/O (through ``Db``).
+Takes: a ``Persister`` whose collections are saved (ids known; stored rows, and rows in scope
+that matched no object, kept per collection).
+Gives: ``reconnect`` reattaches a disconnected row with the same manager_ref instead of
+inserting; ``save_deferred`` writes the attributes that closed a dependency cycle (update
+only, parents before children for ``ancestry`` paths); ``save_links`` adds missing and removes
+stale many-to-many join rows of the objects saved in this refresh that set the attribute
+(objects without it are left alone); ``sweep`` deletes the rows not seen, with the rows of
+owner-less child collections and the join rows that hang on them (ManageIQ's ``dependent:
+:destroy``), or for ``delete: disconnect`` collections runs ManageIQ's ``disconnect_inv``:
+owner column, ``ems_cluster_id``, ``host_id`` and ``orchestration_stack_id`` set NULL; a vm's
+``raw_power_state`` becomes "unknown" (``previous_state``, ``state_changed_on`` and
+``power_state`` follow), a host's ``power_state`` becomes "unknown". Only complete collections
+sweep, in reverse save order; ``delete: none`` never does; an owner-less collection (hardwares,
+disks) only sweeps rows whose parent was saved in this refresh.
+Raises: ``DatabaseError``, ``MappingError`` (a many-to-many value that is not a list). Does
+database I/O (through ``Db``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from .errors import MappingError
 from .inventory import Catalogue, ReferenceDef
 from .objects import InventoryObject, LazyRef
+from .persist_db import CHUNK
 from .persist_graph import parent_reference
 from .persist_values import (
     OWNER_COLUMNS,
@@ -32,11 +36,13 @@ from .persist_values import (
     key_of,
     poly_type,
     ref_text,
+    stored_keys,
     timestamp_columns,
 )
 
 if TYPE_CHECKING:
-    from .persist import Persister, Saved
+    from .persist import Item, Persister, Saved
+    from .persist_rows import RowPlan
 
 DISCONNECT_CLEARS = ("ems_cluster_id", "host_id", "orchestration_stack_id")
 UNKNOWN = "unknown"
@@ -161,6 +167,55 @@ def children_of(catalogue: Catalogue, parent: str) -> list[tuple[str, ReferenceD
     return out
 
 
+def reconnect(
+    p: Persister,
+    name: str,
+    plan: RowPlan,
+    new: list[Item],
+    pos: dict[str, int],
+    updates: dict[frozenset[str], list[dict[str, Any]]],
+    ts: tuple[str | None, str | None],
+) -> list[Item]:
+    """Reattach disconnected rows (owner NULL, same manager_ref, same STI type when both say)
+    instead of inserting, as ManageIQ's ``custom_reconnect_block``; return the objects left."""
+    table = plan.table
+    owner = OWNER_COLUMNS.get(plan.cdef.owner, ())[:1]
+    if not owner:
+        return new
+    where = sa.and_(table.c[owner[0]].is_(None), *p.db.values_clause(name))
+    first = plan.key_cols[0]
+    rows: list[Any] = []
+    if len(new) <= 4 * CHUNK and len(plan.key_cols) == 1:  # few new objects: look them up
+        wanted = [i.dbkey[0] for i in new if i.dbkey[0] is not None]
+        for start in range(0, len(wanted), CHUNK):
+            part = table.c[first].in_(wanted[start : start + CHUNK])
+            rows += p.db.select(name, list(pos), sa.and_(where, part))[0]
+    else:
+        rows = p.db.select(name, list(pos), where)[0]
+    if not rows:
+        return new
+    cands: dict[tuple[Any, ...], list[Any]] = {}
+    rows.sort(key=lambda r: r[0])
+    for key, r in zip(stored_keys(rows, [pos[c] for c in plan.key_cols]), rows, strict=True):
+        cands.setdefault(key, []).append(r)
+    type_at = pos.get("type") if plan.cdef.sti else None
+    rest: list[Item] = []
+    rep = p.report.of(name)
+    for item in new:
+        found = cands.get(item.dbkey, [])
+        want = item.row.get("type")
+        pick = next((r for r in found if type_at is None or want is None or r[type_at] == want),
+                    None)  # fmt: skip
+        if pick is None:
+            rest.append(item)
+            continue
+        found.remove(pick)
+        item.id, item.old, item.state = pick[0], pick, "reconnected"
+        rep.reconnected += 1
+        p.queue_update(name, plan, item, plan.diff(item.row, pick, pos), pos, updates, ts)
+    return rest
+
+
 def sweep(p: Persister) -> None:
     """Delete or disconnect the unseen rows of every complete collection, children first."""
     for name in reversed(p.graph.order):
@@ -254,7 +309,7 @@ def _disconnect(p: Persister, name: str, rows: list[Any], saved: Saved) -> None:
             change[updated] = p.stamp(table, updated)
         p.change(
             name,
-            "__".join(str(v) for v in key_of(tuple(r[i] for i in key_at))),
+            "__".join("" if v is None else v for v in key_of(tuple(r[i] for i in key_at))),
             owner_col,
             r[pos[owner_col]],
             None,

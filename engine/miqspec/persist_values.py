@@ -20,9 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.types import TypeDecorator
 
 from .errors import MappingError
-from .inventory import CollectionDef
+from .inventory import Catalogue, CollectionDef
 from .objects import InventoryObject, LazyRef
 
 Coerce = Callable[[Any], Any]
@@ -92,9 +94,25 @@ def _same(v: Any) -> Any:
     return v
 
 
+def _round_trip(t: TypeDecorator[Any]) -> Coerce:
+    """A custom type's value as it reads back (JSON text: tuples become lists, keys strings),
+    so a stored value and a wanted one compare equal."""
+    dialect = sqlite.dialect()
+
+    def coerce(v: Any) -> Any:
+        try:
+            return t.process_result_value(t.process_bind_param(v, dialect), dialect)
+        except NotImplementedError:
+            return v
+
+    return coerce
+
+
 def coercer(column: sa.Column[Any]) -> tuple[type | None, Coerce]:
     """The Python type a column holds (None: any) and how to convert a value to it."""
     t = column.type
+    if isinstance(t, TypeDecorator):  # tables.JsonText, StringArray, DecimalType
+        return None, _round_trip(t)
     if isinstance(t, sa.Boolean):
         return bool, _to_bool
     if isinstance(t, sa.DateTime):
@@ -219,3 +237,13 @@ def timestamp_columns(names: tuple[str, ...], table: sa.Table) -> tuple[str | No
     created = next((n for n in names if n.startswith("created") and n in table.c), None)
     updated = next((n for n in names if n.startswith("updated") and n in table.c), None)
     return created, updated
+
+
+def ancestry_column(catalogue: Catalogue, table: str) -> str | None:
+    """The string ``ancestry`` column of ``table`` when some collection keeps a parent there."""
+    for cdef in catalogue.collections.values():
+        if cdef.table == table:
+            for rdef in cdef.references.values():
+                if rdef.kind == "ancestry":
+                    return rdef.column
+    return None

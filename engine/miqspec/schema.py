@@ -87,7 +87,8 @@ def merged_definitions(names: tuple[str, ...]) -> dict[str, Any]:
     return merged
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The spec language's name for the type of ``value`` (mapping, list, string, ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -138,7 +139,7 @@ def _message(err: Any, key_choices: list[str]) -> str:
         want = " or ".join(constraint) if isinstance(constraint, list) else constraint
         want = want.replace("dict", "mapping")
         article = "an" if want[:1] in "aeiou" else "a"
-        return f"must be {article} {want}, got {_type_name(value)}"
+        return f"must be {article} {want}, got {type_name(value)}"
     if rule == "allowed":
         allowed = ", ".join(str(c) for c in constraint)
         shown = f"'{value}'" if isinstance(value, str) else _scalar(value)
@@ -203,13 +204,23 @@ def validate_definitions(
     return _findings(doc, data, _named_validator(names), merged_definitions(names), base)
 
 
+def is_well_formed(data: Any, names: tuple[str, ...]) -> bool:
+    """True when ``data`` has the shape of the definitions ``names``: a mapping whose required
+    keys are present with the right types (disallowed values and unknown keys are tolerated)."""
+    if not isinstance(data, dict):
+        return False
+    validator = _named_validator(names)
+    validator.validate(copy.copy(data), normalize=False)
+    return not any(err.rule in ("type", "required") for err in _flatten(validator._errors))
+
+
 def _findings(
     doc: LoadedDocument, data: Any, validator: cerberus.Validator, schema: Mapping[str, Any],
     base: Path,
 ) -> list[Finding]:
     if not isinstance(data, dict):
         return [Finding(doc.location(base), format_path(base),
-                        f"must be a mapping, got {_type_name(data)}")]
+                        f"must be a mapping, got {type_name(data)}")]
     validator.validate(copy.copy(data), normalize=False)
     findings: list[Finding] = []
     for err in _flatten(validator._errors):

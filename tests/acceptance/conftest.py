@@ -1,0 +1,236 @@
+"""Acceptance harness: replay the real recordings in ../shared/cassettes against our specs.
+
+Takes: a provider case (spec path, cassette folder, form arguments, replay options).
+Gives: ``Replayed`` (a database refreshed N times by replay, with SQL helpers) through
+``replayed_runs``, a module-scoped cache per (case, backend, number of refreshes), plus
+``cassette_dir``/``secrets_for`` to read the shared folder. Each refresh gets a new
+``ReplayAdapter`` (every recording plays at most once per refresh, as in ManageIQ's VCR use).
+Skips: when the shared cassette folder is absent, and PostgreSQL runs when it is unreachable.
+Does I/O: reads cassettes, writes a SQLite file or creates a PostgreSQL database per run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from ..conftest import PG_ADMIN_URL, REPO
+
+CASSETTES = REPO.parent / "shared" / "cassettes"
+# MIQSPEC_ACCEPTANCE_SPECS: replay specs from another folder (e.g. a work-in-progress copy).
+SPECS = Path(os.environ.get("MIQSPEC_ACCEPTANCE_SPECS") or REPO / "provider_specs")
+BACKENDS = ("sqlite", "postgresql")
+PASSES = (1, 2)
+RUN_PARAMS = [
+    pytest.param((backend, n), id=f"{backend}-refresh{n}") for backend in BACKENDS for n in PASSES
+]
+
+
+def cassette_dir(provider: str) -> Path:
+    """``<repo>/../shared/cassettes/<provider>``; skips the calling test when it is absent."""
+    folder = CASSETTES / provider
+    if not (folder / "refresher.yml").is_file():
+        pytest.skip(f"recorded traffic not available: {folder} is absent (read-only shared data)")
+    return folder
+
+
+def secrets_for(provider: str, section: str | None = None) -> dict[str, Any]:
+    """The placeholder credentials in the folder's ``secrets.defaults.yml``."""
+    data = yaml.safe_load((cassette_dir(provider) / "secrets.defaults.yml").read_text())
+    return dict(data[section or provider])
+
+
+@dataclass(frozen=True)
+class Case:
+    """One provider replayed against its recording."""
+
+    provider: str  # cassette folder and spec file name
+    args: Callable[[], Mapping[str, Any]]  # form arguments (nested), built from secrets
+    ignore_query_params: Sequence[str] = ()
+    cassette: str = "refresher.yml"
+    # Runs after the provider row is added, before any refresh (e.g. rows of other managers).
+    prepare: Callable[[sa.Engine], None] | None = None
+    spec_dir: Path | None = None  # default: SPECS
+    name: str = "acceptance"
+
+    @property
+    def spec_path(self) -> Path:
+        return (self.spec_dir or SPECS) / f"{self.provider}.yaml"
+
+
+@dataclass
+class Replayed:
+    """A fresh database after ``len(results)`` replayed refreshes of one provider."""
+
+    engine: sa.Engine
+    ems_id: int
+    name: str
+    keyring: Any
+    results: list[Any] = field(default_factory=list)  # RefreshResult per refresh
+    unused: list[list[tuple[str, str]]] = field(default_factory=list)  # per refresh
+    snapshots: list[dict[str, set[tuple[Any, ...]]]] = field(default_factory=list)
+
+    @property
+    def passes(self) -> int:
+        return len(self.results)
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), {"ems": self.ems_id, **params}).all())
+
+    def row(self, sql: str, **params: Any) -> Any:
+        found = self.rows(sql, **params)
+        assert len(found) == 1, f"expected exactly one row, got {len(found)}: {sql} {params}"
+        return found[0]
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        return self.row(sql, **params)[0]
+
+    def child_ids(self) -> dict[str, int]:
+        """Child manager ids by the last part of their type (``NetworkManager``...)."""
+        found = self.rows("select id, type from ext_management_systems where parent_ems_id = :ems")
+        return {str(t).rsplit("::", 1)[-1]: int(i) for i, t in found}
+
+
+def snapshot(engine: sa.Engine, tables: Sequence[str]) -> dict[str, set[tuple[Any, ...]]]:
+    """(id, ems_ref-like identity) of every row of ``tables``: compares two refreshes."""
+    out: dict[str, set[tuple[Any, ...]]] = {}
+    md = sa.MetaData()
+    md.reflect(engine, only=list(tables))
+    with engine.connect() as conn:
+        for name in tables:
+            t = md.tables[name]
+            key = [c for c in ("ems_ref", "manager_ref", "name") if c in t.c][:1]
+            cols = [t.c.id, *(t.c[k] for k in key)]
+            out[name] = {tuple(r) for r in conn.execute(sa.select(*cols)).all()}
+    return out
+
+
+class _Databases:
+    """Creates one database per run and drops the PostgreSQL ones at the end."""
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.pg_names: list[str] = []
+        self.engines: list[sa.Engine] = []
+
+    def url(self, backend: str, pg_skip_reason: str | None) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{self.tmp.mktemp('acceptance') / 'inventory.db'}"
+        if pg_skip_reason:
+            pytest.skip(pg_skip_reason)
+        name = f"miqspec_acc_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.pg_names.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def close(self) -> None:
+        for eng in self.engines:
+            eng.dispose()
+        if not self.pg_names:
+            return
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.pg_names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def acceptance_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Databases]:
+    dbs = _Databases(tmp_path_factory)
+    yield dbs
+    dbs.close()
+
+
+def load_cassette(case: Case) -> Any:
+    from miqspec.cassettes import Cassette
+
+    return Cassette.load(
+        cassette_dir(case.provider) / case.cassette, ignore_query_params=case.ignore_query_params
+    )
+
+
+def replay_refresh(run: Replayed, cassette: Any) -> Any:
+    """One refresh of ``run`` through a new ReplayAdapter over ``cassette``."""
+    from miqspec.cassettes import ReplayAdapter
+    from miqspec.pipeline import refresh_provider
+
+    adapter = ReplayAdapter(cassette)
+    result = refresh_provider(run.engine, run.name, run.keyring, adapter=adapter)
+    run.results.append(result)
+    run.unused.append(adapter.unused())
+    return result
+
+
+def replay(
+    case: Case,
+    backend: str,
+    passes: int,
+    dbs: _Databases,
+    pg_skip_reason: str | None,
+    tables: Sequence[str] = (),
+) -> Replayed:
+    """A fresh database with ``case`` added and refreshed ``passes`` times by replay."""
+    from miqspec.credentials import KeyRing
+    from miqspec.database import open_database, upgrade
+    from miqspec.providers import ProviderStore
+    from miqspec.specs import load_spec
+
+    cassette_dir(case.provider)
+    engine = open_database(dbs.url(backend, pg_skip_reason))
+    dbs.engines.append(engine)
+    upgrade(engine)
+    keyring = KeyRing.load(dbs.tmp.mktemp("keys") / "v2_key")
+    spec = load_spec(str(case.spec_path))
+    ems_id = ProviderStore(engine).add(spec, case.name, case.args(), keyring)
+    if case.prepare:
+        case.prepare(engine)
+    run = Replayed(engine=engine, ems_id=ems_id, name=case.name, keyring=keyring)
+    cassette = load_cassette(case)
+    for _ in range(passes):
+        replay_refresh(run, cassette)
+        if tables:
+            run.snapshots.append(snapshot(engine, tables))
+    return run
+
+
+class RunCache:
+    """Module-scoped: one replayed database per backend, refreshed on demand.
+
+    ``get(backend, n)`` returns the backend's database after exactly ``n`` refreshes: it
+    refreshes once more when fewer were run, and starts a fresh database when more were (pytest
+    runs all tests of one module-scoped parameter before the next, so this is rare).
+    """
+
+    def __init__(
+        self, case: Case, dbs: _Databases, pg_skip_reason: str | None, tables: Sequence[str]
+    ) -> None:
+        self.case, self.dbs, self.pg_skip_reason, self.tables = case, dbs, pg_skip_reason, tables
+        self.runs: dict[str, Replayed] = {}
+        self._cassette: Any = None
+
+    def get(self, backend: str, passes: int) -> Replayed:
+        run = self.runs.get(backend)
+        if run is None or run.passes > passes:
+            run = self.runs[backend] = replay(
+                self.case, backend, 0, self.dbs, self.pg_skip_reason, self.tables
+            )
+        if self._cassette is None:
+            self._cassette = load_cassette(self.case)
+        while run.passes < passes:
+            replay_refresh(run, self._cassette)
+            if self.tables:
+                run.snapshots.append(snapshot(run.engine, self.tables))
+        return run
