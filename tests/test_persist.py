@@ -357,6 +357,25 @@ def test_lazy_key_and_default(engine: sa.Engine) -> None:
     assert report.order.index("network_ports") < report.order.index("floating_ips")
 
 
+def test_lazy_into_a_collection_not_refreshed_reads_the_database(engine: sa.Engine) -> None:
+    save(engine, build(flavor("a", name="large")))
+    inv = build(
+        vm(
+            "vm-1",
+            flavor=LazyRef("flavors", ("a",)),
+            description=LazyRef("flavors", ("a",), key="name"),
+        ),
+        vm("vm-2", flavor=LazyRef("flavors", ("zz",))),
+    )
+    report = save(engine, inv)
+    vms = by(engine, "vms", "ems_ref", "flavor_id", "description")
+    flavor_id = rows(engine, "flavors")[0]["id"]
+    assert (vms["vm-1"]["flavor_id"], vms["vm-1"]["description"]) == (flavor_id, "large")
+    assert vms["vm-2"]["flavor_id"] is None
+    assert report.collections["vms"].unresolved == 1
+    assert "flavors" not in report.collections  # not refreshed: nothing deleted
+
+
 def hw(vm_ref: str, *disks: str) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
     parent = LazyRef("vms", (vm_ref,))
     hardware = LazyRef("hardwares", (parent,))
@@ -598,3 +617,78 @@ def test_data_that_cannot_be_saved_is_a_mapping_error(
     with pytest.raises(MappingError, match=message):
         save(lite, inv)
     assert rows(lite, "vms") == []
+
+
+def test_vanished_host_is_disconnected_like_manageiq(lite: sa.Engine) -> None:
+    cluster = obj("clusters", "c1", ems_ref="c1", name="c1", type="C")
+    host = obj(
+        "hosts",
+        "h1",
+        ems_ref="h1",
+        name="h1",
+        type="H",
+        power_state="on",
+        raw_power_state="up",
+        ems_cluster=LazyRef("clusters", ("c1",)),
+    )
+    save(lite, build(cluster, host))
+    report = save(lite, build(cluster, hosts=True), now=T2)
+    assert report.collections["hosts"].disconnected == 1
+    got = rows(lite, "hosts", "ems_id", "ems_cluster_id", "power_state", "raw_power_state")
+    assert got == [
+        {
+            "id": got[0]["id"],
+            "ems_id": None,
+            "ems_cluster_id": None,
+            "power_state": "unknown",
+            "raw_power_state": "up",
+        }
+    ]
+
+
+def test_deleting_a_parent_deletes_its_children_and_links(lite: sa.Engine) -> None:
+    def inv(*groups: str) -> ParsedInventory:
+        objs = [
+            obj(
+                "network_ports",
+                "p",
+                ems_ref="p",
+                type="P",
+                security_groups=[LazyRef("security_groups", (g,)) for g in groups],
+            )
+        ]
+        for g in groups:
+            objs.append(obj("security_groups", g, ems_ref=g, name=g, type="S"))
+            objs.append(
+                obj(
+                    "firewall_rules",
+                    LazyRef("security_groups", (g,)),
+                    None,
+                    "in",
+                    "tcp",
+                    22,
+                    22,
+                    "0.0.0.0/0",
+                    resource=LazyRef("security_groups", (g,)),
+                    source_security_group=None,
+                    direction="in",
+                    host_protocol="tcp",
+                    port=22,
+                    end_port=22,
+                    source_ip_range="0.0.0.0/0",
+                )
+            )
+        return build(*objs, firewall_rules=True)
+
+    save(lite, inv("g1", "g2"))
+    assert len(rows(lite, "firewall_rules")) == 2
+    assert len(rows(lite, "network_ports_security_groups")) == 2
+    report = save(lite, inv("g1"))
+    assert report.collections["security_groups"].deleted == 1
+    assert report.collections["firewall_rules"].deleted == 1
+    group = by(lite, "security_groups", "ems_ref")["g1"]["id"]
+    rules = rows(lite, "firewall_rules", "resource_id", "resource_type")
+    assert [(r["resource_id"], r["resource_type"]) for r in rules] == [(group, "SecurityGroup")]
+    links = rows(lite, "network_ports_security_groups", "security_group_id")
+    assert [r["security_group_id"] for r in links] == [group]
+    assert save(lite, inv("g1")).rows_written == 0

@@ -4,8 +4,8 @@ Takes: a ``ProviderSession`` and the names of the calls the mappings (or verify)
 Gives: ``CollectResult``: per call its records (for fan-out calls also each record's parent and
 its ancestor chain), whether it completed, pages, requests and time. A call's ``where`` drops
 records for every reader; ``embed`` calls run right after their parent call, before anything
-else reads it, and set their records as a field of each parent record (in place). Skipped calls (``skip_on`` statuses, ``when``
-false) are marked incomplete; failures use the call's ``fallback`` or raise, naming the call.
+else reads it, and set their records as a field of each parent record (in place). Skipped
+calls (``skip_on`` statuses, ``when`` false) are marked incomplete; failures use the call's ``fallback`` or raise, naming the call.
 Raises: ``CredentialsError`` on 401/403, ``ApiError`` on other failures, ``PaginationError``
 on endless page loops, ``UnreachableError``. Does network I/O through the session.
 """

@@ -30,6 +30,14 @@ PROVIDER_ROW_FIELDS = frozenset({
     "hostname", "port", "tenant_mapping_enabled", "keystone_v3_domain_id",
     "host_default_vnc_port_start", "host_default_vnc_port_end",
 })
+# Provider-row columns the engine itself writes; never taken from a form.
+ENGINE_ROW_COLUMNS = frozenset({
+    "id", "name", "type", "guid", "zone_id", "parent_ems_id", "enabled", "tenant_id",
+    "provider_id", "capabilities", "options", "spec_name", "spec_path", "created_on",
+    "updated_on", "last_refresh_date", "last_refresh_error", "last_refresh_success_date",
+    "last_inventory_date", "last_metrics_error", "last_metrics_update_date",
+    "last_metrics_success_date",
+})
 # What ``$provider`` / template ``provider`` hold besides the top-level form values.
 PROVIDER_FACTS = ("name", "id", "guid", "spec_name", "title", "vendor", "type")
 # Keys of a call that ``call_defaults`` merges key by key (the others are replaced).
@@ -206,10 +214,16 @@ class Call:
 
 @dataclass(frozen=True)
 class Attribute:
-    """One attribute rule: how a mapping computes ``name`` for each record."""
+    """One attribute rule: how a mapping computes ``name`` for each record.
+
+    ``switch``: ``expression`` is the switch, ``cases`` the expression per case (by the
+    switch's value and its string form) and ``default_expression`` the fallback.
+    ``ref_parts`` of a lazy: (manager_ref attribute or "" for a single ref, expression or a
+    nested attribute rule, e.g. an inner lazy).
+    """
 
     name: str
-    kind: str  # const | expr | template | lazy | lazy_many
+    kind: str  # const | expr | template | switch | lazy | lazy_many
     location: Location
     value: Any = None
     expression: Expression | None = None
@@ -219,25 +233,67 @@ class Attribute:
     default: Any = None
     has_default: bool = False
     lazy: str | None = None
-    ref_parts: tuple[tuple[str, Expression], ...] = ()
+    ref_parts: tuple[tuple[str, Expression | Attribute], ...] = ()
     key: str | None = None
     by: str | None = None
+    cases: Mapping[Any, Expression] | None = None
+    default_expression: Expression | None = None
 
 
 @dataclass(frozen=True)
 class Source:
-    call: str
-    each: Expression | None
+    """One source of a collection: a call's records (``call``) or ``items`` computed once.
+
+    ``each``: the nested levels (empty: the records themselves). ``attributes`` include the
+    collection-level shared ones. ``secondary_refs``: computed secondary refs (name, expression
+    over the built object's attributes).
+    """
+
+    call: str  # "" for an items source
+    each: tuple[Expression, ...]
     where: Expression | None
     attributes: tuple[Attribute, ...]
     location: Location
+    items: Expression | None = None
+    secondary_refs: tuple[tuple[str, Expression], ...] = ()
 
 
 @dataclass(frozen=True)
 class CollectionMapping:
+    """A collection's mapping. ``sources`` are the sources that read a call; ``all_sources``
+    are every source in spec order (with ``items`` sources), which is what the parser runs."""
+
     name: str
     complete: bool
     sources: tuple[Source, ...]
+    all_sources: tuple[Source, ...] = ()
+
+    @property
+    def calls(self) -> tuple[str, ...]:
+        """Every call this mapping reads: its sources' calls and ``$calls.<name>`` names."""
+        names = [s.call for s in self.sources]
+        for source in self.all_sources or self.sources:
+            for expr in source_expressions(source):
+                names.extend(n for n in expr.calls if n != "*")
+        return tuple(dict.fromkeys(names))
+
+
+def attribute_expressions(attr: Attribute) -> list[Expression]:
+    """Every compiled expression of an attribute rule (nested ref parts included)."""
+    found = [e for e in (attr.expression, attr.default_expression) if e is not None]
+    found.extend((attr.cases or {}).values())
+    for _, part in attr.ref_parts:
+        found.extend(attribute_expressions(part) if isinstance(part, Attribute) else [part])
+    return found
+
+
+def source_expressions(source: Source) -> list[Expression]:
+    """Every compiled expression of a source: items, each levels, where, attributes."""
+    found = [e for e in (source.items, source.where) if e is not None]
+    found.extend(source.each)
+    for attr in source.attributes:
+        found.extend(attribute_expressions(attr))
+    return found
 
 
 @dataclass(frozen=True)
@@ -337,6 +393,11 @@ def build_paginate(raw: Mapping[str, Any] | None, default_max: int,
     return Paginate(kind, raw, exprs, max_pages)
 
 
+def case_key(value: Any) -> str:
+    """The string a ``map``/``cases`` key or a switch value is compared as (true, 1, text)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def build_attribute(name: str, raw: Any, loc: Location, cx: Compile = compile_expression
                     ) -> Attribute:
     if isinstance(raw, str):
@@ -350,11 +411,17 @@ def build_attribute(name: str, raw: Any, loc: Location, cx: Compile = compile_ex
     if "template" in raw:
         return Attribute(name, "template", loc, template=compile_template(raw["template"]),
                          default=default, has_default=has_default)
+    if "switch" in raw:
+        fallback = raw.get("default")
+        return Attribute(name, "switch", loc, expression=cx(raw["switch"]),
+                         cases={case_key(k): cx(v) for k, v in (raw.get("cases") or {}).items()},
+                         default_expression=cx(fallback) if isinstance(fallback, str) else None)
     if "lazy" in raw:
         spec_ref = raw.get("refs", raw.get("ref"))
-        parts: tuple[tuple[str, Expression], ...]
-        if isinstance(spec_ref, dict):
-            parts = tuple((k, cx(v)) for k, v in spec_ref.items())
+        parts: tuple[tuple[str, Expression | Attribute], ...]
+        if isinstance(spec_ref, dict):  # a value may itself be any attribute form (inner lazy)
+            parts = tuple((k, cx(v) if isinstance(v, str) else build_attribute(k, v, loc, cx))
+                          for k, v in spec_ref.items())
         else:
             parts = (("", cx(spec_ref or "@")),)
         return Attribute(name, "lazy_many" if "refs" in raw else "lazy", loc, lazy=raw["lazy"],
@@ -364,6 +431,37 @@ def build_attribute(name: str, raw: Any, loc: Location, cx: Compile = compile_ex
     return Attribute(name, "expr", loc, expression=cx(raw["expr"]),
                      value_map=raw.get("map"), match=match, default=default,
                      has_default=has_default)
+
+
+def build_mapping(doc: LoadedDocument, cname: str, craw: Mapping[str, Any], cx: Compile
+                  ) -> CollectionMapping:
+    """One collection's mapping; collection-level ``attributes`` and ``secondary_refs`` are
+    shared by every source (a source's own win)."""
+    multi = "sources" in craw
+    srcs = craw["sources"] if multi else [craw]
+    cpath: Path = ("collections", cname)
+    shared = {k: build_attribute(k, v, doc.location((*cpath, "attributes", k)), cx)
+              for k, v in (craw.get("attributes") or {}).items()} if multi else {}
+    shared_keys = dict(craw.get("secondary_refs") or {}) if multi else {}
+    sources = []
+    for i, s in enumerate(srcs):
+        spath: Path = (*cpath, "sources", i) if multi else cpath
+        attrs = {**shared, **{k: build_attribute(k, v, doc.location((*spath, "attributes", k)), cx)
+                              for k, v in (s.get("attributes") or {}).items()}}
+        each = s.get("each")
+        levels = [each] if isinstance(each, str) else list(each or [])
+        keys = {**shared_keys, **(s.get("secondary_refs") or {})}
+        sources.append(Source(
+            call=s.get("from") or "",
+            each=tuple(cx(level) for level in levels),
+            where=cx(s["where"]) if s.get("where") else None,
+            attributes=tuple(attrs.values()),
+            location=doc.location(spath),
+            items=cx(s["items"]) if s.get("items") else None,
+            secondary_refs=tuple((k, cx(v)) for k, v in keys.items()),
+        ))
+    return CollectionMapping(cname, bool(craw.get("complete", True)),
+                             tuple(s for s in sources if s.items is None), tuple(sources))
 
 
 def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
@@ -461,25 +559,8 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             embed=Embed(em["as"], bool(em.get("first", False))) if em else None,
             url_join="url" in raw,
         )
-    collections: dict[str, CollectionMapping] = {}
-    for cname, craw in (data.get("collections") or {}).items():
-        srcs = craw.get("sources") or [craw]
-        base: Path = ("collections", cname) if "sources" not in craw else ()
-        sources = []
-        for i, s in enumerate(srcs):
-            spath: Path = base or ("collections", cname, "sources", i)
-            sources.append(Source(
-                call=s["from"],
-                each=cx(s["each"]) if s.get("each") else None,
-                where=cx(s["where"]) if s.get("where") else None,
-                attributes=tuple(
-                    build_attribute(k, v, doc.location((*spath, "attributes", k)), cx)
-                    for k, v in s["attributes"].items()
-                ),
-                location=doc.location(spath),
-            ))
-        collections[cname] = CollectionMapping(cname, bool(craw.get("complete", True)),
-                                               tuple(sources))
+    collections = {cname: build_mapping(doc, cname, craw, cx)
+                   for cname, craw in (data.get("collections") or {}).items()}
     cat = (catalogue or load_catalogue()).with_models(data.get("models") or {})
     verify = data.get("verify") or {}
     return Spec(

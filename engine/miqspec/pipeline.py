@@ -67,17 +67,20 @@ class RefreshResult:
 def spec_for(ems: Mapping[str, Any]) -> Spec:
     path = ems["spec_path"]
     if not path or not Path(path).exists():
-        shipped = Path(__file__).resolve().parents[2] / "provider_specs" / f"{ems['spec_name']}.yaml"
+        shipped = (Path(__file__).resolve().parents[2] / "provider_specs"
+                   / f"{ems['spec_name']}.yaml")
         if not shipped.exists():
             raise NotFoundError(f"spec for provider {ems['name']!r} not found at {path}")
         path = str(shipped)
     return load_spec(path)
 
 
-def make_session(spec: Spec, args: Mapping[str, Any], adapter: Any = None) -> ProviderSession:
+def make_session(spec: Spec, args: Mapping[str, Any], adapter: Any = None,
+                 provider: Mapping[str, Any] | None = None) -> ProviderSession:
+    """A session for ``args``; ``provider`` (the ems row, if any) becomes ``$provider``."""
     client = HttpClient(pool_size=max(4, spec.connection.concurrency * 2), adapter=adapter,
                         verify=_verify_setting(spec, args))
-    return ProviderSession(spec, args, client)
+    return ProviderSession(spec, args, client, provider=provider)
 
 
 def _verify_setting(spec: Spec, args: Mapping[str, Any]) -> bool | str:
@@ -90,13 +93,18 @@ def _verify_setting(spec: Spec, args: Mapping[str, Any]) -> bool | str:
     return v if isinstance(v, bool) else True
 
 
-def verify(spec: Spec, args: Mapping[str, Any], adapter: Any = None) -> VerifyResult:
-    """Class-level and instance-level verify share this: run the spec's verify call."""
+def verify(spec: Spec, args: Mapping[str, Any], adapter: Any = None,
+           provider: Mapping[str, Any] | None = None) -> VerifyResult:
+    """Class-level and instance-level verify share this: run the spec's verify call.
+
+    ``provider`` is the ems row at instance level (None at class level: ``$provider.name`` and
+    ``guid`` are null). Calls that embed into the verify call are not run.
+    """
     if not spec.verify_call:
         return VerifyResult(False, "Incomplete", "the spec declares no verify call", 11)
-    session = make_session(spec, args, adapter)
+    session = make_session(spec, args, adapter, provider)
     try:
-        result = collect(session, [spec.verify_call])
+        result = collect(session, [spec.verify_call], embed=False)
         res = result.calls[spec.verify_call]
         return VerifyResult(True, "Valid", f"{spec.verify_call}: {len(res.records)} record(s)")
     except CredentialsError as exc:
@@ -117,7 +125,7 @@ def verify_provider(engine: sa.Engine, name: str, keyring: KeyRing, adapter: Any
     args = store.args(ems, keyring)
     missing = [f.name for f in spec.form if f.secret and f.required and not _dig(args, f.name)]
     result = (VerifyResult(False, "Incomplete", "missing " + ", ".join(missing), 3) if missing
-              else verify(spec, args, adapter))
+              else verify(spec, args, adapter, provider=ems))
     store.record_auth_status(ems["id"], result.status, result.details)
     return result
 
@@ -229,7 +237,7 @@ def _refresh(engine: sa.Engine, store: ProviderStore, ems: Mapping[str, Any], ke
              sample_changes: int, on_phase: Callable[[str], None] | None) -> None:
     spec = spec_for(ems)
     args = store.args(ems, keyring)
-    session = make_session(spec, args, adapter)
+    session = make_session(spec, args, adapter, provider=ems)
     phase = on_phase or (lambda _: None)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the inventory only grows during a refresh; rescans cost time, not memory

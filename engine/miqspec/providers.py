@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from .credentials import KeyRing
 from .errors import DatabaseError, NotFoundError, UsageError
-from .model import INPUT_COMPONENTS, Spec
+from .model import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from .parse import MANAGER_CLASS, camelize
 from .tables import build_metadata
 
@@ -133,7 +133,8 @@ class ProviderStore:
                             created_on=ts, updated_on=ts)
                 inserted = conn.execute(self.ems.insert().values(
                     name=name, type=manager_type(spec), guid=str(uuid.uuid4()),
-                    uid_ems=flat.get("uid_ems"), **base)).inserted_primary_key
+                    uid_ems=flat.get("uid_ems"), **self._form_values(spec, flat),
+                    **base)).inserted_primary_key
                 ems_id = int(inserted[0]) if inserted else 0
                 for kind in spec.provider.child_managers:
                     label = MANAGER_CLASS[kind].replace("Manager", " Manager")
@@ -144,6 +145,27 @@ class ProviderStore:
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot add provider {name!r}: {type(exc).__name__}") from None
         return ems_id
+
+    def _row_columns(self) -> set[str]:
+        """ext_management_systems columns a form field may set (the rest the engine owns)."""
+        return set(self.ems.c.keys()) - ENGINE_ROW_COLUMNS
+
+    def _form_values(self, spec: Spec, flat: Mapping[str, Any]) -> dict[str, Any]:
+        """Top-level form values for the provider row: fields marked ``column`` that the table
+        has go to their column, the others to ``options`` (``{"form": {...}}``)."""
+        columns, extra = {}, {}
+        for f in spec.form:
+            if "." in f.name or f.component not in INPUT_COMPONENTS or f.name not in flat or (
+                f.name in ("provider_region", "uid_ems")
+            ):
+                continue
+            if f.column and f.name in self._row_columns():
+                columns[f.name] = flat[f.name]
+            else:
+                extra[f.name] = flat[f.name]
+        if extra:
+            columns["options"] = {"form": extra}
+        return columns
 
     def _write_credentials(self, conn: sa.Connection, ems_id: int, flat: Mapping[str, Any],
                            keyring: KeyRing, ts: datetime) -> None:
@@ -203,6 +225,10 @@ class ProviderStore:
         """The decrypted nested argument hash to connect with (never printed)."""
         flat: dict[str, Any] = {"provider_region": ems["provider_region"],
                                 "uid_ems": ems["uid_ems"], "zone_id": ems["zone_id"]}
+        flat.update((c, ems[c]) for c in sorted(self._row_columns())
+                    if ems.get(c) is not None and c not in flat)
+        options = _json_mapping(ems.get("options"))
+        flat.update(_json_mapping(options.get("form")))
         owner = (self.endpoints.c.resource_type == "ExtManagementSystem",
                  self.endpoints.c.resource_id == ems["id"])
         with self.engine.connect() as conn:
@@ -276,6 +302,16 @@ class ProviderStore:
                         cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids)))
             conn.execute(self.ems.delete().where(self.ems.c.id.in_(ids)))
         return len(ids)
+
+
+def _json_mapping(value: Any) -> dict[str, Any]:
+    """A JSON column's mapping (stored as text or already decoded); {} for anything else."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 _METADATA: sa.MetaData | None = None

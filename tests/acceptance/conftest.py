@@ -54,7 +54,8 @@ class Case:
 
     provider: str  # cassette folder and spec file name
     args: Callable[[], Mapping[str, Any]]  # form arguments (nested), built from secrets
-    ignore_query_params: Sequence[str] = ()
+    # None: the spec's own ``replay.ignore_query_params`` (what `miqspec refresh --replay` uses).
+    ignore_query_params: Sequence[str] | None = None
     cassette: str = "refresher.yml"
     # Runs after the provider row is added, before any refresh (e.g. rows of other managers).
     prepare: Callable[[sa.Engine], None] | None = None
@@ -156,10 +157,12 @@ def acceptance_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_
 
 def load_cassette(case: Case) -> Any:
     from miqspec.cassettes import Cassette
+    from miqspec.specs import load_spec
 
-    return Cassette.load(
-        cassette_dir(case.provider) / case.cassette, ignore_query_params=case.ignore_query_params
-    )
+    ignore = case.ignore_query_params
+    if ignore is None:
+        ignore = getattr(load_spec(str(case.spec_path)), "replay_ignore_query_params", ())
+    return Cassette.load(cassette_dir(case.provider) / case.cassette, ignore_query_params=ignore)
 
 
 def replay_refresh(run: Replayed, cassette: Any) -> Any:
