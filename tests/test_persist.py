@@ -1,4 +1,5 @@
-"""persist: ManageIQ's save semantics on real SQLite and PostgreSQL (fresh schema per test)."""
+"""persist: ManageIQ's save semantics on real SQLite and PostgreSQL (a private schema, emptied
+after each test; skipped when PostgreSQL is unreachable)."""
 
 from __future__ import annotations
 
@@ -259,7 +260,7 @@ def test_values_are_normalized_so_an_unchanged_refresh_writes_nothing(engine: sa
 
 
 def test_vanished_vm_is_disconnected_then_reconnected(engine: sa.Engine) -> None:
-    save(engine, build(vm("vm-1"), vm("vm-2", ems_cluster_id=None)))
+    save(engine, build(vm("vm-1"), vm("vm-2")))
     first = by(engine, "vms", "ems_ref")
     report = save(engine, build(vm("vm-1")), now=T2, sample_changes=5)
     assert report.collections["vms"].disconnected == 1

@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import checks_calls, checks_collections
 from . import schema as schema_mod
 from .errors import Finding
 from .expressions import ExpressionSyntaxError, compile_expression
 from .functions import FunctionDefinitionError, define_spec_functions
-from .inventory import Catalogue, CollectionDef
+from .inventory import Catalogue
 from .loader import LoadedDocument, Path, format_path
 from .model import INPUT_COMPONENTS
 from .templating import TemplateSyntaxError, template_references
@@ -110,7 +111,13 @@ class Checker:
             return
         for root in sorted(expr.roots - roots - {"item"}):
             where = "here" if root != "parent" else "here (no for_each call or each: above it)"
-            self.add(path, f"expression root '${root}' is not available {where}")
+            at = re.search(rf"\${root}\b", text)
+            self.findings.append(Finding(
+                self.doc.offset_location(path, at.start()) if at else self.doc.location(path),
+                format_path(path), f"expression root '${root}' is not available {where}"))
+        if "provider" in expr.roots and "provider" in roots:
+            for name in checks_calls.provider_fields_in_expression(text):
+                checks_calls.check_provider_field(self, path, name)
 
     def template(self, path: Path, text: Any, roots: set[str]) -> None:
         if not isinstance(text, str):
@@ -140,6 +147,8 @@ class Checker:
                              f"it" + _suggest(var, self.login_vars))
             elif head in self.form_names:
                 self.used_form.add(head)
+            elif head == "provider" and head in roots and "." in ref:
+                checks_calls.check_provider_field(self, path, ref.split(".")[1])
             elif head == "parent" and head not in roots:
                 self.add(path, "template variable 'parent' exists only in calls with for_each")
             elif head not in roots:
@@ -232,6 +241,7 @@ class Checker:
             seen[name] = path
             if is_input:
                 self.form_names.add(name)
+            checks_calls.check_form_column(self, path, f)
             if f.get("options_from") == "regions" and not self.data.get("regions"):
                 self.add((*path, "options_from"), "options_from: regions but the spec "
                          "defines no regions")
@@ -319,19 +329,19 @@ class Checker:
             path: Path = ("calls", name)
             fe = call.get("for_each")
             has_parent = isinstance(fe, dict)
-            roots = self.base_roots() | {"login"} | ({"parent"} if has_parent else set())
-            for k in ("path", "query", "headers", "body", "when"):
+            roots = self.base_roots() | {"login"} | (
+                {"parent", "ancestors"} if has_parent else set())
+            for k in checks_calls.TEMPLATED_CALL_KEYS:
                 if k in call:
                     self.templates_in((*path, k), call[k], roots)
             self._check_service((*path, "service"), call.get("service"))
             if "records" in call:
                 self.expression((*path, "records"), call["records"], set())
             edges[name] = []
+            checks_calls.check_call(self, name, call, calls)  # where, embed, url, ancestors
             if isinstance(fe, dict) and isinstance(fe.get("call"), str):
                 self._call_ref((*path, "for_each", "call"), fe["call"], calls)
                 edges[name].append(fe["call"])
-                if "where" in fe:
-                    self.expression((*path, "for_each", "where"), fe["where"], {"settings"})
             fb = call.get("fallback")
             if isinstance(fb, dict) and isinstance(fb.get("call"), str):
                 self._call_ref((*path, "fallback", "call"), fb["call"], calls)
@@ -350,7 +360,10 @@ class Checker:
                     for k in ("next", "total", "total_pages", "cursor"):
                         if isinstance(pg.get(k), str):
                             self.expression((*path, "paginate", k), pg[k], set())
+        for reader, embedding in checks_calls.embed_edges(calls).items():
+            edges.setdefault(reader, []).extend(embedding)
         self._check_cycles(edges)
+        checks_calls.check_call_defaults(self)
 
     def _call_ref(self, path: Path, name: str, calls: Mapping[str, Any]) -> None:
         if name not in calls:
@@ -379,139 +392,18 @@ class Checker:
                 visit(start, [start])
 
     def check_collections(self) -> None:
-        cols = self.data.get("collections")
-        if not isinstance(cols, dict):
-            return
-        calls = self.data.get("calls") if isinstance(self.data.get("calls"), dict) else {}
-        for cname, craw in cols.items():
-            path: Path = ("collections", cname)
-            target = self.catalogue.get(str(cname))
-            if target is None:
-                self.add(path, f"unknown collection '{cname}'"
-                         + _suggest(str(cname), self.catalogue.collections), key=True)
-            if not isinstance(craw, dict):
-                continue
-            sources = craw.get("sources")
-            if isinstance(sources, list):
-                items = [((*path, "sources", i), s) for i, s in enumerate(sources)]
-            else:
-                items = [(path, craw)]
-            for spath, src in items:
-                if isinstance(src, dict):
-                    self._check_source(spath, src, target, calls or {})
-
-    def _check_source(self, path: Path, src: Mapping[str, Any], target: CollectionDef | None,
-                      calls: Mapping[str, Any]) -> None:
-        call_name = src.get("from")
-        call = calls.get(call_name) if isinstance(call_name, str) else None
-        if isinstance(call_name, str) and call is None:
-            self.add((*path, "from"), f"unknown call '{call_name}'" + _suggest(call_name, calls))
-        roots = {"region", "provider", "settings", "calls", "index"}
-        outer = roots | ({"parent"} if isinstance(call, dict) and call.get("for_each") else set())
-        if "each" in src:
-            self.expression((*path, "each"), src["each"], outer)
-        inner = roots | {"parent"} if "each" in src else outer
-        if "where" in src:
-            self.expression((*path, "where"), src["where"], inner)
-        attrs = src.get("attributes")
-        if not isinstance(attrs, dict):
-            return
-        if target is not None:
-            for ref_attr in target.manager_ref:
-                if ref_attr not in attrs:
-                    self.add((*path, "attributes"), f"collection '{target.name}' is identified "
-                             f"by {list(target.manager_ref)} but '{ref_attr}' is not mapped")
-        for attr, value in attrs.items():
-            self._check_attribute((*path, "attributes", attr), str(attr), value, target, inner)
-
-    def _check_attribute(self, path: Path, attr: str, value: Any, target: CollectionDef | None,
-                         roots: set[str]) -> None:
-        if target is not None and attr not in target.attribute_names():
-            self.add(path, f"collection '{target.name}' has no attribute '{attr}'"
-                     + _suggest(attr, target.attribute_names()), key=True)
-            return
-        if isinstance(value, str):
-            self.expression(path, value, roots)
-            return
-        if not isinstance(value, dict):
-            return
-        forms = {"value": "attribute_value", "expr": "attribute_expr",
-                 "template": "attribute_template", "lazy": "attribute_lazy"}
-        form = next((f for f in forms if f in value), None)
-        if form is None:
-            self.add(path, "an attribute mapping needs one of: value, expr, template, lazy")
-            return
-        self.findings.extend(schema_mod.validate_definitions(self.doc, value, (forms[form],),
-                                                             path))
-        if form == "expr":
-            self.expression((*path, "expr"), value.get("expr"), roots)
-        elif form == "template":
-            self.template((*path, "template"), value.get("template"),
-                          {"item", "parent", "region", "provider", "settings", "index"})
-        elif form == "lazy":
-            self._check_lazy(path, attr, value, target, roots)
-
-    def _check_lazy(self, path: Path, attr: str, value: Mapping[str, Any],
-                    owner: CollectionDef | None, roots: set[str]) -> None:
-        name = value.get("lazy")
-        ref = value.get("refs", value.get("ref"))
-        if isinstance(ref, dict):
-            for k, v in ref.items():
-                self.expression((*path, "ref", k), v, roots)
-        else:
-            self.expression((*path, "refs" if "refs" in value else "ref"), ref, roots)
-        target = self.catalogue.get(name) if isinstance(name, str) else None
-        if target is None:
-            if isinstance(name, str):
-                self.add((*path, "lazy"), f"lazy reference to unknown collection '{name}'"
-                         + _suggest(name, self.catalogue.collections))
-            return
-        if owner is not None:
-            if "refs" in value:
-                m2m = owner.many_to_many.get(attr)
-                if m2m is None:
-                    self.add(path, f"'{attr}' of '{owner.name}' is not a many-to-many link; "
-                             "use ref: for a single reference", key=True)
-                elif m2m.collection != target.name:
-                    self.add((*path, "lazy"), f"'{attr}' links to '{m2m.collection}', "
-                             f"not '{target.name}'")
-            else:
-                ref_def = owner.references.get(attr)
-                if attr in owner.many_to_many and "key" not in value:
-                    self.add(path, f"'{attr}' of '{owner.name}' is a many-to-many link; use "
-                             "refs: (an expression giving a list of references)", key=True)
-                elif ref_def is None and "key" not in value:
-                    self.add(path, f"'{attr}' of '{owner.name}' is not a reference; add key: "
-                             "to copy one attribute of the target", key=True)
-                elif ref_def is not None and target.name not in ref_def.collections and (
-                    "key" not in value
-                ):
-                    self.add((*path, "lazy"), f"'{attr}' refers to "
-                             f"{' or '.join(ref_def.collections)}, not '{target.name}'")
-        key = value.get("key")
-        if isinstance(key, str) and key not in target.attribute_names() | {"id"}:
-            self.add((*path, "key"), f"collection '{target.name}' has no attribute '{key}'"
-                     + _suggest(key, target.attribute_names()))
-        by = value.get("by")
-        if isinstance(by, str) and by not in target.secondary_refs:
-            known = ", ".join(target.secondary_refs) or "none"
-            self.add((*path, "by"), f"collection '{target.name}' has no secondary ref '{by}' "
-                     f"(known: {known})")
-        if isinstance(ref, dict) and by is None:
-            for k in ref:
-                if k not in target.manager_ref:
-                    self.add((*path, "ref", k), f"'{k}' is not part of the manager_ref "
-                             f"{list(target.manager_ref)} of '{target.name}'", key=True)
+        # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
+        checks_collections.check_collections(self)
 
     def check_form_usage(self) -> None:
         if not self.form_names:
             return
         for name in sorted(self.form_names - IMPLICIT_FORM_FIELDS):
             used = name in self.used_form or any(u.startswith(name + ".") for u in self.used_form)
-            if not used:
-                path = next((p for p, f in _walk_fields(self.data["form"].get("fields"),
-                                                        ("form", "fields"))
-                             if f.get("name") == name), ("form",))
+            path, field = next(((p, f) for p, f in _walk_fields(self.data["form"].get("fields"),
+                                                                ("form", "fields"))
+                                if f.get("name") == name), (("form",), {}))
+            if not used and not checks_calls.is_row_field(field):
                 self.add((*path, "name"), f"form field '{name}' is never used by auth or "
                          "connection")
 

@@ -158,14 +158,24 @@ def provider_delete(name: str, yes: bool, database: str | None) -> None:
 @click.argument("name")
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False),
               help="Serve requests from this cassette.")
+@click.option("--replay-ignore-param", multiple=True, metavar="NAME",
+              help="Query parameter to ignore when matching, besides the spec's "
+                   "replay.ignore_query_params.")
 @database_option
 @reports_errors
-def provider_verify(name: str, replay: str | None, database: str | None) -> None:
+def provider_verify(name: str, replay: str | None, replay_ignore_param: tuple[str, ...],
+                    database: str | None) -> None:
     """Verify NAME's stored credentials and record the result (Valid, Invalid, ...)."""
-    from .pipeline import verify_provider
+    from .pipeline import spec_for, verify_provider
+    from .providers import ProviderStore
     from .report import verify_text
 
-    result = verify_provider(_engine(database), name, _keyring(), adapter=_replay(replay))
+    engine = _engine(database)
+    adapter = None
+    if replay:
+        spec = spec_for(ProviderStore(engine).row(name))
+        adapter = _replay(replay, replay_ignore_param, spec.replay_ignore_query_params)
+    result = verify_provider(engine, name, _keyring(), adapter=adapter)
     click.echo(verify_text(result, name))
     sys.exit(result.exit_code)
 
@@ -177,12 +187,15 @@ def _prompter(label: str) -> Any:
     return ask
 
 
-def _replay(path: str | None, ignore: tuple[str, ...] = ()) -> Any:
+def _replay(path: str | None, ignore: tuple[str, ...] = (),
+            spec_ignore: tuple[str, ...] = ()) -> Any:
+    """A replay adapter for ``path``, ignoring the given and the spec's query parameters."""
     if not path:
         return None
     from .cassettes import Cassette, ReplayAdapter
 
-    return ReplayAdapter(Cassette.load(path, ignore_query_params=ignore))
+    params = tuple(dict.fromkeys((*ignore, *spec_ignore)))
+    return ReplayAdapter(Cassette.load(path, ignore_query_params=params))
 
 
 @main.command("verify")
@@ -190,8 +203,12 @@ def _replay(path: str | None, ignore: tuple[str, ...] = ()) -> Any:
 @click.option("--args", "args_file", required=True, type=click.File("r"),
               help="JSON (or YAML) argument hash as ManageIQ's UI sends it; - for stdin.")
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False))
+@click.option("--replay-ignore-param", multiple=True, metavar="NAME",
+              help="Query parameter to ignore when matching, besides the spec's "
+                   "replay.ignore_query_params.")
 @reports_errors
-def verify_cmd(spec_file: str, args_file: Any, replay: str | None) -> None:
+def verify_cmd(spec_file: str, args_file: Any, replay: str | None,
+               replay_ignore_param: tuple[str, ...]) -> None:
     """Class-level verify of SPEC_FILE's credentials before any provider row exists.
 
     \b
@@ -216,7 +233,8 @@ def verify_cmd(spec_file: str, args_file: Any, replay: str | None) -> None:
         raise UsageError("--args must be a mapping (the ManageIQ verify argument hash)")
     ring = KeyRing.load()
     _decrypt_in_place(args, ring)
-    result = verify(spec, args, _replay(replay))
+    result = verify(spec, args,
+                    _replay(replay, replay_ignore_param, spec.replay_ignore_query_params))
     click.echo(verify_text(result, spec.provider.name))
     sys.exit(result.exit_code)
 

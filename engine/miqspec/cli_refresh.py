@@ -76,7 +76,8 @@ def _secrets_map(spec: Any, args: Any) -> dict[str, str]:
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False),
               help="Serve every request from this VCR cassette.")
 @click.option("--replay-ignore-param", multiple=True, metavar="NAME",
-              help="Query parameter to ignore when matching (e.g. api-version).")
+              help="Query parameter to ignore when matching (e.g. api-version), besides the "
+                   "spec's replay.ignore_query_params.")
 @click.option("--record", type=click.Path(dir_okay=False),
               help="Record the traffic to this cassette (secrets replaced by placeholders).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
@@ -116,7 +117,9 @@ def refresh(names: tuple[str, ...], all_: bool, dry_run: bool, fmt: str, replay:
         if replay:
             spec = spec_for(ems)
             placeholders = _secrets_map(spec, store.args(ems, ring))
-            adapter = ReplayAdapter(Cassette.load(replay, ignore_query_params=replay_ignore_param,
+            ignore = tuple(dict.fromkeys((*replay_ignore_param,
+                                          *spec.replay_ignore_query_params)))
+            adapter = ReplayAdapter(Cassette.load(replay, ignore_query_params=ignore,
                                                   placeholders=placeholders))
         elif record:
             spec = spec_for(ems)

@@ -5,7 +5,8 @@ Gives: ``CollectResult``: per call its records (for fan-out calls also each reco
 its ancestor chain), whether it completed, pages, requests and time. A call's ``where`` drops
 records for every reader; ``embed`` calls run right after their parent call, before anything
 else reads it, and set their records as a field of each parent record (in place). Skipped
-calls (``skip_on`` statuses, ``when`` false) are marked incomplete; failures use the call's ``fallback`` or raise, naming the call.
+calls (``skip_on`` statuses, ``when`` false) are marked incomplete; failures use the call's
+``fallback`` or raise, naming the call.
 Raises: ``CredentialsError`` on 401/403, ``ApiError`` on other failures, ``PaginationError``
 on endless page loops, ``UnreachableError``. Does network I/O through the session.
 """

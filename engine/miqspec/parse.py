@@ -1,10 +1,17 @@
 """Parse: turn collected records into inventory objects through the spec's mappings.
 
 Takes: a ``Spec`` and a ``CollectResult``. Gives: ``ParsedInventory`` (objects by collection,
-first build of a manager_ref wins, lazy references as ``LazyRef``; completeness per collection).
-Each attribute rule is compiled once into a small function; plain field paths are read
-directly. Raises ``MappingError`` naming the spec location, collection, attribute and record.
-No I/O.
+first build of a manager_ref wins, lazy references as ``LazyRef``; completeness per collection;
+the computed secondary-ref indexes). Each attribute rule is compiled once
+(:mod:`miqspec.parse_rules`); plain field paths are read directly. Raises ``MappingError``
+naming the spec location, collection, attribute and record. No I/O.
+
+Sources: a call's records (``from``) or ``items`` evaluated once (roots ``$region``,
+``$provider``, ``$settings``, ``$calls``). ``each`` is one expression or a list of levels:
+level k runs on each item of level k-1 (level 1 on the record). Scopes: ``$parent`` is the
+enclosing item (the record for level-1 items; the fan-out parent outside ``each``), and
+``$ancestors`` is ``[$parent, its parent, ..., the record, the record's fan-out parents...]``.
+Work for ``$ancestors`` is only done by sources that use it.
 """
 
 from __future__ import annotations
@@ -13,124 +20,28 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .collect import CollectResult
+from .collect import CallResult, CollectResult
 from .errors import MappingError
+from .functions import find_by_indexes
 from .inventory import CollectionDef
-from .model import Attribute, CollectionMapping, Source, Spec
-from .objects import InventoryObject, LazyRef, ParsedInventory
+from .model import CollectionMapping, Source, Spec, source_expressions
+from .objects import InventoryObject, ParsedInventory
+from .parse_rules import (
+    MANAGER_CLASS,
+    attribute_templates,
+    camelize,
+    class_prefix,
+    compile_rule,
+    ref_value,
+    secondary_key,
+    sti_type,
+)
+from .templating import template_references
+
+__all__ = ["MANAGER_CLASS", "Ancestry", "SourceParser", "camelize", "parse", "sti_type"]
 
 Scope = dict[str, Any]
-Rule = Callable[[Any, Scope], Any]
-
-MANAGER_CLASS = {"cloud": "CloudManager", "network": "NetworkManager",
-                 "storage": "StorageManager", "infra": "InfraManager",
-                 "automation": "AutomationManager", "configuration": "ConfigurationManager",
-                 "container": "ContainerManager", "physical": "PhysicalInfraManager"}
-
-
-def camelize(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
-
-
-def sti_type(spec: Spec, coll: CollectionDef) -> str:
-    """ManageIQ's provider subclass name, e.g. ManageIQ::Providers::AwesomeCloud::CloudManager::Vm."""
-    kind = coll.manager if coll.manager in MANAGER_CLASS else spec.provider.manager_type
-    if kind not in spec.provider.child_managers and kind != spec.provider.manager_type:
-        kind = spec.provider.manager_type
-    return (f"ManageIQ::Providers::{camelize(spec.provider.name)}::{MANAGER_CLASS[kind]}::"
-            f"{coll.model_class}")
-
-
-def _ref_value(value: Any) -> Any:
-    """Manager_ref values compare as strings, like ManageIQ's ``"__"``-joined keys."""
-    if value is None or isinstance(value, LazyRef | str):
-        return value
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _apply_map(attr: Attribute, base: Rule) -> Rule:
-    table = attr.value_map
-    match = attr.match
-    default, has_default = attr.default, attr.has_default
-    if table is None and not match:
-        if not has_default:
-            return base
-        return lambda r, s: (v if (v := base(r, s)) is not None else default)
-
-    def mapped(r: Any, s: Scope) -> Any:
-        raw = base(r, s)
-        if table is not None:
-            if raw in table:
-                return table[raw]
-            key = str(raw).lower() if isinstance(raw, bool) else str(raw)
-            if key in table:
-                return table[key]
-        if match and raw is not None:
-            text = str(raw)
-            for pattern, value in match:
-                if pattern.search(text):
-                    return value
-        return default if has_default else raw
-
-    return mapped
-
-
-def compile_rule(attr: Attribute, spec: Spec) -> Rule:
-    """One function computing the attribute from (record, scope)."""
-    if attr.kind == "const":
-        value = attr.value
-        return lambda r, s: value
-    if attr.kind == "template":
-        tpl = attr.template
-        assert tpl is not None
-        return _apply_map(attr, lambda r, s: tpl.render({**s, "item": r}))
-    if attr.kind == "expr":
-        expr = attr.expression
-        assert expr is not None
-        if expr.roots:
-            return _apply_map(attr, lambda r, s: expr.search(r, s))
-        search = expr.search
-        return _apply_map(attr, lambda r, s: search(r))
-    return _lazy_rule(attr, spec)
-
-
-def _lazy_rule(attr: Attribute, spec: Spec) -> Rule:
-    target = spec.catalogue.collections[attr.lazy or ""]
-    order = target.secondary_refs.get(attr.by, ()) if attr.by else target.manager_ref
-    parts = dict(attr.ref_parts)
-    exprs = [parts[name] for name in order] if "" not in parts else [parts[""]]
-    name, key, default, by = target.name, attr.key, attr.default, attr.by
-
-    def one(values: tuple[Any, ...]) -> LazyRef | Any:
-        if any(v is None for v in values):
-            return default
-        return LazyRef(name, tuple(_ref_value(v) for v in values), key, default, by)
-
-    if attr.kind == "lazy_many":
-        expr = exprs[0]
-
-        def many(r: Any, s: Scope) -> list[Any]:
-            found = expr.search(r, s) if expr.roots else expr.search(r)
-            if not found:
-                return []
-            items = found if isinstance(found, list) else [found]
-            return [ref for v in items if isinstance(ref := one((v,)), LazyRef)]
-
-        return many
-
-    if len(exprs) == 1:
-        expr = exprs[0]
-        if expr.roots:
-            return lambda r, s: one((expr.search(r, s),))
-        search = expr.search
-        return lambda r, s: one((search(r),))
-    return lambda r, s: one(tuple(e.search(r, s) if e.roots else e.search(r) for e in exprs))
+Chains = Callable[[int], list[Any]]
 
 
 def _describe(record: Any) -> str:
@@ -142,41 +53,147 @@ def _describe(record: Any) -> str:
     return text[:60] + ("..." if len(text) > 60 else "")
 
 
+def _as_list(found: Any) -> list[Any]:
+    return found if isinstance(found, list) else ([] if found is None else [found])
+
+
+class Ancestry:
+    """The fan-out ancestors of call records: ``[parent, grandparent, ...]`` per record.
+
+    Uses ``CallResult.ancestors`` when the collector provides it, else climbs
+    ``CallResult.parents`` through each call's ``for_each`` call (memoised per record).
+    """
+
+    def __init__(self, spec: Spec, collected: CollectResult) -> None:
+        self.spec, self.calls = spec, collected.calls
+        self._positions: dict[str, dict[int, int]] = {}
+        self._memo: dict[tuple[str, int], list[Any]] = {}
+
+    def chains(self, call: str) -> Chains:
+        res = self.calls.get(call)
+        ready = getattr(res, "ancestors", None)
+        if ready is not None:
+            return lambda index: list(ready[index])
+        return lambda index: self.chain(call, index)
+
+    def chain(self, call: str, index: int) -> list[Any]:
+        memo = self._memo.get((call, index))
+        if memo is not None:
+            return memo
+        res = self.calls.get(call)
+        if res is None or res.parents is None or index >= len(res.parents):
+            return []
+        parent = res.parents[index]
+        chain = [parent]
+        for_each = self.spec.calls[call].for_each if call in self.spec.calls else None
+        if for_each is not None and for_each.call in self.calls:
+            above = self._position(self.calls[for_each.call], parent)
+            if above is not None:
+                chain.extend(self.chain(for_each.call, above))
+        self._memo[(call, index)] = chain
+        return chain
+
+    def _position(self, res: CallResult, record: Any) -> int | None:
+        positions = self._positions.get(res.name)
+        if positions is None:
+            positions = self._positions[res.name] = {}
+            for i, r in enumerate(res.records):
+                positions.setdefault(id(r), i)
+        return positions.get(id(record))
+
+
 class SourceParser:
+    """Builds the objects of one source of one collection."""
+
     def __init__(self, spec: Spec, coll: CollectionDef, mapping: CollectionMapping,
                  source: Source) -> None:
         self.spec, self.coll, self.source = spec, coll, source
+        self.where_at = f"{source.location}: collections.{coll.name}"
         self.rules = [(a, compile_rule(a, spec)) for a in source.attributes]
-        self.names = [a.name for a in source.attributes]
+        names = [a.name for a in source.attributes]
         self.ref_names = coll.manager_ref
-        self.sti = sti_type(spec, coll) if coll.sti and "type" not in self.names else None
-        self.needs_scope = any(
-            (a.expression is not None and a.expression.roots) or a.kind in ("template",)
-            or any(e.roots for _, e in a.ref_parts)
-            for a in source.attributes
-        ) or bool(source.where and source.where.roots) or bool(
-            source.each and source.each.roots)
+        self.sti = sti_type(spec, coll) if coll.sti and "type" not in names else None
+        # STI shorthand: a type without "::" is a class of this provider's manager
+        self.type_prefix = class_prefix(spec, coll) if coll.sti and "type" in names else None
+        self._types: dict[str, str] = {}
+        exprs = [e for e in source_expressions(source) if e is not source.items]
+        roots: set[str] = set().union(*(e.roots for e in exprs)) if exprs else set()
+        templates = [t for a in source.attributes for t in attribute_templates(a)]
+        self.needs_scope = bool(roots) or bool(templates)
+        self.needs_ancestors = "ancestors" in roots or any(
+            any(ref.split(".")[0] == "ancestors" for ref in template_references(t.text))
+            for t in templates
+        )
+        self.secondary = source.secondary_refs
 
-    def run(self, records: list[Any], parents: list[Any] | None, base: Scope,
-            inventory: ParsedInventory) -> None:
-        source = self.source
-        for index, record in enumerate(records):
-            parent = parents[index] if parents is not None else None
-            if source.each is not None:
-                scope = {**base, "parent": parent, "index": index}
-                found = source.each.search(record, scope) if source.each.roots else (
-                    source.each.search(record))
-                items = found if isinstance(found, list) else ([] if found is None else [found])
-                for i, item in enumerate(items):
-                    self.one(item, {**base, "parent": record, "index": i}, inventory)
-            else:
-                scope = {**base, "parent": parent, "index": index} if self.needs_scope else base
+    def run(self, records: list[Any], parents: list[Any] | None, chains: Chains | None,
+            base: Scope, inventory: ParsedInventory) -> None:
+        """Build from ``records`` (``parents[i]`` is record i's fan-out parent, ``chains(i)``
+        its fan-out ancestors)."""
+        levels = self.source.each
+        if not levels:
+            if not self.needs_scope:
+                for record in records:
+                    self.one(record, base, inventory)
+                return
+            for index, record in enumerate(records):
+                scope = {**base, "parent": parents[index] if parents is not None else None,
+                         "index": index}
+                if self.needs_ancestors:
+                    scope["ancestors"] = chains(index) if chains is not None else []
                 self.one(record, scope, inventory)
+            return
+        if len(levels) == 1 and not self.needs_ancestors:
+            for index, record in enumerate(records):
+                parent = parents[index] if parents is not None else None
+                found = self.level(0, record, {**base, "parent": parent, "index": index})
+                for i, item in enumerate(found):
+                    self.one(item, {**base, "parent": record, "index": i}, inventory)
+            return
+        for index, record in enumerate(records):
+            if self.needs_ancestors:
+                chain = chains(index) if chains is not None else []
+            else:
+                chain = [parents[index]] if parents is not None else []
+            self.descend(record, chain, 0, index, base, inventory)
+
+    def descend(self, subject: Any, chain: list[Any], depth: int, index: int, base: Scope,
+                inventory: ParsedInventory) -> None:
+        """Evaluate level ``depth`` on ``subject`` (whose enclosing items are ``chain``)."""
+        scope = {**base, "parent": chain[0] if chain else None, "index": index}
+        if self.needs_ancestors:
+            scope["ancestors"] = chain
+        found = self.level(depth, subject, scope)
+        inner = [subject, *chain]
+        if depth == len(self.source.each) - 1:
+            for i, item in enumerate(found):
+                final = {**base, "parent": subject, "index": i}
+                if self.needs_ancestors:
+                    final["ancestors"] = inner
+                self.one(item, final, inventory)
+        else:
+            for i, item in enumerate(found):
+                self.descend(item, inner, depth + 1, i, base, inventory)
+
+    def level(self, depth: int, subject: Any, scope: Scope) -> list[Any]:
+        expr = self.source.each[depth]
+        try:
+            return _as_list(expr.search(subject, scope) if expr.roots else expr.search(subject))
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            path = "each" if len(self.source.each) == 1 else f"each[{depth}]"
+            raise self.error(path, exc, subject) from None
+
+    def error(self, what: str, exc: Exception, record: Any) -> MappingError:
+        return MappingError(f"{self.where_at}.{what}: {type(exc).__name__}: {exc} "
+                            f"(record {_describe(record)})")
 
     def one(self, record: Any, scope: Scope, inventory: ParsedInventory) -> None:
         where = self.source.where
         if where is not None:
-            ok = where.search(record, scope) if where.roots else where.search(record)
+            try:
+                ok = where.search(record, scope) if where.roots else where.search(record)
+            except Exception as exc:  # any evaluation failure becomes a located MappingError
+                raise self.error("where", exc, record) from None
             if not ok:
                 return
         data: dict[str, Any] = {}
@@ -190,11 +207,40 @@ class SourceParser:
                 ) from None
         if self.sti is not None:
             data["type"] = self.sti
-        ref = tuple(_ref_value(data.get(n)) for n in self.ref_names)
+        elif self.type_prefix is not None:
+            short = data.get("type")
+            if type(short) is str and "::" not in short:
+                full = self._types.get(short)
+                if full is None:
+                    full = self._types[short] = self.type_prefix + short
+                data["type"] = full
+        ref = tuple(ref_value(data.get(n)) for n in self.ref_names)
         if any(v is None for v, n in zip(ref, self.ref_names, strict=True)
                if n not in self.coll.manager_ref_allowed_nil):
             return  # ManageIQ cannot index an object without its manager_ref; skip it
-        inventory.build(InventoryObject(self.coll.name, ref, data))
+        obj = InventoryObject(self.coll.name, ref, data)
+        if inventory.build(obj) is obj and self.secondary:
+            self.index(obj, inventory)
+
+    def index(self, obj: InventoryObject, inventory: ParsedInventory) -> None:
+        for name, expr in self.secondary:
+            try:
+                key = secondary_key(expr.search(obj.data))
+            except Exception as exc:  # any evaluation failure becomes a located MappingError
+                raise self.error(f"secondary_refs.{name}", exc, obj.data) from None
+            if key is not None:
+                inventory.index_secondary(obj, name, key)
+
+    def items(self, base: Scope, calls: Mapping[str, CallResult]) -> tuple[list[Any], bool]:
+        """An ``items`` source's records, and whether every call it reads completed."""
+        expr = self.source.items
+        assert expr is not None
+        try:
+            found = _as_list(expr.search(None, base))
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            raise self.error("items", exc, None) from None
+        names = set(calls) if "*" in expr.calls else expr.calls
+        return found, all(n in calls and calls[n].complete for n in names)
 
 
 def parse(spec: Spec, collected: CollectResult, context: Mapping[str, Any] | None = None
@@ -213,17 +259,27 @@ def parse(spec: Spec, collected: CollectResult, context: Mapping[str, Any] | Non
         "settings": ctx.get("settings", dict(spec.provider.settings)),
         "calls": {name: res.records for name, res in collected.calls.items()},
     }
-    for name, mapping in spec.collections.items():
-        coll = spec.catalogue.collections[name]
-        inventory.objects.setdefault(name, {})
-        complete = mapping.complete
-        for source in mapping.sources:
-            res = collected.calls.get(source.call)
-            if res is None:
-                complete = False
-                continue
-            complete = complete and res.complete
-            SourceParser(spec, coll, mapping, source).run(res.records, res.parents, base,
-                                                          inventory)
-        inventory.complete[name] = complete
+    ancestry = Ancestry(spec, collected)
+    with find_by_indexes():
+        for name, mapping in spec.collections.items():
+            coll = spec.catalogue.collections[name]
+            inventory.objects.setdefault(name, {})
+            complete = mapping.complete
+            for source in mapping.all_sources or mapping.sources:
+                for key_name, _ in source.secondary_refs:
+                    inventory.declare_secondary(name, key_name)
+                parser = SourceParser(spec, coll, mapping, source)
+                if source.items is not None:
+                    records, ok = parser.items(base, collected.calls)
+                    complete = complete and ok
+                    parser.run(records, None, None, base, inventory)
+                    continue
+                res = collected.calls.get(source.call)
+                if res is None:
+                    complete = False
+                    continue
+                complete = complete and res.complete
+                chains = ancestry.chains(source.call) if parser.needs_ancestors else None
+                parser.run(res.records, res.parents, chains, base, inventory)
+            inventory.complete[name] = complete
     return inventory

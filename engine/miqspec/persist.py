@@ -254,6 +254,7 @@ class Persister:
             items = items[:1]
         rep.skipped += plan.skipped
         rep.unresolved += plan.unresolved
+        plan.skipped = plan.unresolved = 0
         self.tick("build")
         ancestry = ancestry_column(self.catalogue, table.name)
         cols.update(key_cols)

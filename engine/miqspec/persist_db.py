@@ -68,7 +68,7 @@ class Db:
         """Turn a database error into a one-line ``DatabaseError`` naming ``name``."""
         try:
             yield
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, OverflowError) as exc:  # sqlite3: int out of range
             orig = getattr(exc, "orig", None) or exc
             text = (str(orig).strip().splitlines() or [""])[0][:200]
             raise DatabaseError(
@@ -88,15 +88,15 @@ class Db:
         cdef = self.catalogue.get(name)
         return cdef is not None and cdef.table in self.metadata.tables
 
-    def scopable(self, name: str) -> bool:
+    def scopable(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
         """True when rows of ``name`` can be scoped (its owner, or a parent's, is known)."""
         cdef = self.catalogue.get(name)
-        if cdef is None or not self.has_table(name):
+        if cdef is None or not self.has_table(name) or name in seen:
             return False
         if cdef.owner != "none" or cdef.table == EMS_TABLE:
             return name in self.owners
         rdef = parent_reference(self.catalogue, name)
-        return rdef is not None and any(c != name and self.scopable(c) for c in rdef.collections)
+        return rdef is not None and any(self.scopable(c, seen | {name}) for c in rdef.collections)
 
     def values_clause(self, name: str) -> list[sa.ColumnElement[bool]]:
         """The conditions of a collection's ``scope`` values (``template`` for vms)."""

@@ -9,7 +9,10 @@ that cannot be deferred (manager_ref parts and parent collections). No I/O.
 
 Rules (inventory_refresh's, see reference §2.3-2.4): collection A depends on B when objects of A
 hold a lazy reference into B (a lazy with ``key`` only when the key is itself a reference of B),
-and on its ``parent_collections``. Edges of manager_ref attributes and parent collections are
+and on its ``parent_collections``; a lazy nested in a composite ref (a payload's source inside
+the reference to the payload) adds an edge to its own target too. Lookups by a computed
+secondary ref (a mapping's ``secondary_refs``) are resolved in memory and need no database
+values. Edges of manager_ref attributes and parent collections are
 fixed; other edges are added one attribute at a time and an attribute whose edge would close a
 cycle (including a self-reference) is deferred instead. Many-to-many attributes make no edges:
 join rows are written after every collection is saved.
@@ -42,12 +45,23 @@ class SaveGraph:
 
 
 class _Scan:
-    def __init__(self, catalogue: Catalogue, saved: set[str]) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        saved: set[str],
+        computed: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.catalogue = catalogue
         self.saved = saved
         self.edges: dict[tuple[str, str], set[str]] = {}
         self.lazy_keys: dict[str, set[str]] = {}
         self.secondary: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        # the mappings' computed secondary refs (found in memory only, never in the database)
+        self.computed = computed or {}
+        # collections whose manager_ref holds references: refs to them may nest lazies
+        self.nesting = {
+            n for n, c in catalogue.collections.items() if set(c.manager_ref) & set(c.references)
+        }
 
     def lazy(self, source: str, attr: str, ref: LazyRef) -> None:
         target = self.catalogue.get(ref.collection)
@@ -58,7 +72,9 @@ class _Scan:
         edge = ref.key is None or ref.key in target.references
         if ref.key is not None:
             self.lazy_keys.setdefault(ref.collection, set()).add(ref.key)
-        if ref.secondary is not None:
+        if ref.secondary is not None and ref.secondary not in self.computed.get(
+            ref.collection, ()
+        ):
             if ref.secondary not in target.secondary_refs:
                 raise MappingError(
                     f"{source}.{attr}: collection {ref.collection!r} has no secondary ref "
@@ -69,6 +85,10 @@ class _Scan:
             )
         if edge and ref.collection in self.saved:
             self.edges.setdefault((source, attr), set()).add(ref.collection)
+        if ref.collection in self.nesting:  # a lazy nested in a composite ref needs its target
+            for part in ref.ref:
+                if type(part) is LazyRef:
+                    self.lazy(source, attr, part)
 
     def value(self, source: str, attr: str, value: Any, m2m: bool) -> None:
         kind = type(value)
@@ -131,7 +151,7 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
     """Scan the objects of ``names`` and return their save order and deferred attributes."""
     names = list(names)
     saved = set(names)
-    scan = _Scan(catalogue, saved)
+    scan = _Scan(catalogue, saved, inventory.secondary)
     for name in names:
         cdef = catalogue.collections[name]
         m2m = cdef.many_to_many

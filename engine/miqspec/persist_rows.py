@@ -4,9 +4,11 @@ Takes: catalogue definitions, the SQLAlchemy table of a collection, inventory ob
 read-only lookup callbacks into the database that ``persist`` provides.
 Gives: ``Resolver`` (lazy reference -> row id, or an attribute of the target with ``key``, else
 ``default``; in memory first, then stored rows when the target was not refreshed or is
-incomplete) and ``RowPlan.build(obj)``: the column -> value dict an object should have (owner and
-scope columns, defaults, coerced attributes, resolved foreign keys and ``_type`` columns,
-``power_state`` from ``raw_power_state``), plus ``diff`` against a stored row.
+incomplete; a lookup ``by`` a mapping's computed secondary ref is in memory only, and ``key``
+through any secondary ref gives the found object's attribute) and ``RowPlan.build(obj)``: the
+column -> value dict an object should have (owner and scope columns, defaults, coerced
+attributes, resolved foreign keys and ``_type`` columns, ``power_state`` from
+``raw_power_state``), plus ``diff`` against a stored row.
 Raises: ``MappingError`` for values a column cannot hold, attributes without a column, and
 references that can never resolve (a list on a plain attribute, a lazy without ``key`` on a
 plain column, a reference to a collection the attribute does not allow). Does no I/O itself.
@@ -105,24 +107,41 @@ class Resolver:
                 parts.append(value)
         return self.db_rows(cdef.name).get(key_of(tuple(parts)))
 
-    def _secondary(self, cdef: CollectionDef, ref: LazyRef) -> tuple[int | None, str | None]:
+    def _secondary_object(self, cdef: CollectionDef, ref: LazyRef) -> InventoryObject | None:
+        """The object of this refresh a secondary-ref lazy finds (first built wins): by a
+        computed secondary ref of the mappings, else by the catalogue's attribute list."""
         name = ref.secondary or ""
+        wanted = tuple(secondary_value(v) for v in ref.ref)
+        if self.inventory.computed_secondary(cdef.name, name):
+            return self.inventory.find_secondary(cdef.name, name, wanted)
         attrs = cdef.secondary_refs.get(name)
         if attrs is None:
             raise MappingError(f"collection {cdef.name!r} has no secondary ref {name!r}")
+        if cdef.name not in self.saved:
+            return None
+        index = self._sec.get((cdef.name, name))
+        if index is None:
+            index = self._sec[(cdef.name, name)] = {}
+            for obj in reversed(self.inventory.objects.get(cdef.name, {}).values()):
+                index[tuple(secondary_value(obj.data.get(a)) for a in attrs)] = obj
+        return index.get(wanted)
+
+    def _secondary(self, cdef: CollectionDef, ref: LazyRef) -> tuple[int | None, str | None]:
+        name = ref.secondary or ""
+        hit_obj = self._secondary_object(cdef, ref)
+        if hit_obj is not None:
+            if ref.key is not None:  # the found object's reference attribute (transitive)
+                inner = hit_obj.data.get(ref.key)
+                return self.ref_id(inner) if isinstance(inner, REF_TYPES) else (None, None)
+            found = self.ids.get(cdef.name, {}).get(mem_key(hit_obj.ref))
+            return (found, poly_type(cdef)) if found is not None else (None, None)
+        if (
+            ref.key is not None
+            or self._final(cdef.name)
+            or self.inventory.computed_secondary(cdef.name, name)
+        ):
+            return None, None
         wanted = tuple(secondary_value(v) for v in ref.ref)
-        if cdef.name in self.saved:
-            index = self._sec.get((cdef.name, name))
-            if index is None:
-                index = self._sec[(cdef.name, name)] = {}
-                for obj in reversed(self.inventory.objects.get(cdef.name, {}).values()):
-                    index[tuple(secondary_value(obj.data.get(a)) for a in attrs)] = obj
-            hit_obj = index.get(wanted)
-            if hit_obj is not None:
-                found = self.ids.get(cdef.name, {}).get(mem_key(hit_obj.ref))
-                return (found, poly_type(cdef)) if found is not None else (None, None)
-            if self._final(cdef.name):
-                return None, None
         hit = self.secondary_rows(cdef.name, name).get(wanted)
         return hit if hit is not None else (None, None)
 
@@ -172,10 +191,13 @@ class Resolver:
                 f"lazy reference to {ref.collection!r} on a plain attribute needs a key"
             )
         cdef = self.cdef(ref.collection)
-        obj = self.find_object(cdef.name, ref.ref)
+        if ref.secondary is not None:
+            obj = self._secondary_object(cdef, ref)
+        else:
+            obj = self.find_object(cdef.name, ref.ref)
         if obj is not None:
             found = obj.data.get(ref.key)
-        elif self._final(cdef.name):
+        elif self._final(cdef.name) or ref.secondary is not None:
             found = None
         else:
             row = self._db_row(cdef, ref.ref)

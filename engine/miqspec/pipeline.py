@@ -244,7 +244,7 @@ def _refresh(engine: sa.Engine, store: ProviderStore, ems: Mapping[str, Any], ke
     try:
         phase("collect")
         started = time.perf_counter()
-        roots = [s.call for m in spec.collections.values() for s in m.sources]
+        roots = [c for m in spec.collections.values() for c in m.calls]
         result.collected = collect(session, roots, progress)
         result.phases["collect"] = time.perf_counter() - started
         phase("parse")

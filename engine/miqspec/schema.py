@@ -223,8 +223,15 @@ def _findings(
                         f"must be a mapping, got {type_name(data)}")]
     validator.validate(copy.copy(data), normalize=False)
     findings: list[Finding] = []
+    exclusive: set[tuple[Path, frozenset[Any]]] = set()
     for err in _flatten(validator._errors):
         path: Path = (*base, *err.document_path)
+        if err.rule == "excludes":  # report a pair of exclusive keys once, at the first
+            others = err.constraint if isinstance(err.constraint, list) else [err.constraint]
+            pair = (path[:-1], frozenset([path[-1], *others]))
+            if pair in exclusive:
+                continue
+            exclusive.add(pair)
         unknown = err.code == cerberus.errors.UNKNOWN_FIELD.code
         missing = err.rule == "required"
         on_key = "keysrules" in err.schema_path

@@ -8,15 +8,17 @@ bad requests (they get 4xx replies). Does no I/O.
 
 API (under ``/v1``): ``POST /auth/tokens``; ``GET /regions``, ``/availability_zones``,
 ``/instance_types``, ``/images``, ``/instances`` (the last three cursor-paginated with
-``limit`` and ``next_token``). Control (no auth, under ``/_sim/`` or ``/v1/_sim/``; never
-faulted or counted): ``POST mutate``, ``GET|POST faults``, ``POST reset``, ``GET stats``,
-``POST revoke_tokens``.
+``limit`` and ``next_token``); per instance ``GET /instances/<id>/detail`` (JSON with volumes
+and host-relative ``links``) and ``GET /instances/<id>/console`` (text/plain). Control (no
+auth, under ``/_sim/`` or ``/v1/_sim/``; never faulted or counted): ``POST mutate``,
+``GET|POST faults``, ``POST reset``, ``GET stats``, ``POST revoke_tokens``.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -33,6 +35,7 @@ from miqspec.simulator.options import MAX_LIMIT, SimulatorOptions
 _RESOURCES = ("/regions", "/availability_zones", *(f"/{name}" for name in PAGINATED))
 _MUTATIONS = ("add", "change", "remove", "remove_flavors")
 _CONTROL_PREFIXES = ("/_sim/", "/v1/_sim/")
+_PER_INSTANCE = re.compile(r"^/instances/([^/]+)/(detail|console)$")
 
 
 @dataclass
@@ -148,7 +151,8 @@ class SimApi:
             if method != "POST":
                 return error_reply(405, "method not allowed", {"Allow": "POST"})
             return self._login(body)
-        if resource not in _RESOURCES:
+        per_instance = _PER_INSTANCE.match(resource or "")
+        if resource not in _RESOURCES and per_instance is None:
             return error_reply(404, f"no such resource: {path}")
         if method != "GET":
             return error_reply(405, "method not allowed", {"Allow": "GET"})
@@ -159,7 +163,9 @@ class SimApi:
             return json_reply(200, {"regions": self.dataset.regions()})
         if resource == "/availability_zones":
             return json_reply(200, {"items": self.dataset.availability_zones()})
-        return self._page(resource[1:], query, endless)
+        if per_instance is not None:
+            return self._per_instance(*per_instance.groups())
+        return self._page(str(resource)[1:], query, endless)
 
     def _login(self, body: bytes) -> Reply:
         try:
@@ -211,6 +217,24 @@ class SimApi:
         if endless:
             next_token = token or self.dataset.start_token(name)
         return json_reply(200, {"items": items, "next_token": next_token})
+
+    def _per_instance(self, instance_id: str, what: str) -> Reply:
+        item = self.dataset.instance(instance_id)
+        if item is None:
+            return error_reply(404, f"no such instance: {instance_id}")
+        if what == "console":
+            text = f"console of {item['name']}: {item['power_state']}\n"
+            return Reply(200, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
+        volumes = int(instance_id[:2], 16) % 3 + 1
+        base = f"/v1/instances/{instance_id}"
+        return json_reply(200, {
+            "id": instance_id,
+            "name": item["name"],
+            "power_state": item["power_state"],
+            "volumes": [{"id": f"{instance_id}-vol{k}", "size": (k + 1) * 8 * 1024**3}
+                        for k in range(volumes)],
+            "links": {"self": f"{base}/detail", "console": f"{base}/console"},
+        })
 
     def _control(self, method: str, action: str, body: bytes) -> Reply:
         expected = "GET" if action == "stats" else "POST"

@@ -166,6 +166,7 @@ class Dataset:
             "instances": _table(instance_items),
         }
         self._initial_next_index = instances
+        self._by_id: tuple[_Table, dict[str, Item]] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -190,6 +191,14 @@ class Dataset:
             images=list(tables["images"].items),
             instances=list(tables["instances"].items),
         )
+
+    def instance(self, instance_id: str) -> Item | None:
+        """The instance with this id as served now, or None."""
+        table = self._tables["instances"]
+        cached = self._by_id
+        if cached is None or cached[0] is not table:
+            cached = self._by_id = (table, {item["id"]: item for item in table.items})
+        return cached[1].get(instance_id)
 
     def start_token(self, name: str) -> str:
         """A token that points before the first item of ``name`` (used by endless pages)."""
