@@ -53,6 +53,15 @@ def _walk_fields(fields: Any, path: Path) -> list[tuple[Path, Mapping[str, Any]]
     return out
 
 
+def _ref_offset(text: str, ref: str) -> int | None:
+    """Offset of the variable chain ``ref`` (``a.b.c``) in template ``text``, if found."""
+    parts = [re.escape(p) for p in ref.split(".")]
+    pattern = r"(?<![\w.])" + parts[0] + "".join(
+        rf"\s*(?:\.\s*{p}\b|\[\s*['\"]{p}['\"]\s*\])" for p in parts[1:])
+    found = re.search(pattern, text)
+    return found.start() if found else None
+
+
 def _template_error_offset(text: str, exc: TemplateSyntaxError) -> int:
     """Offset of the ``{{``/``{%`` block a Jinja syntax error is in (Jinja gives the line)."""
     lines = text.split("\n")
@@ -92,9 +101,11 @@ class Checker:
         }
 
     # -- helpers -------------------------------------------------------------------------
-    def add(self, path: Path, message: str, *, key: bool = False) -> None:
-        self.findings.append(Finding(self.doc.location(path, key=key), format_path(path),
-                                     message))
+    def add(self, path: Path, message: str, *, key: bool = False, at: int | None = None) -> None:
+        """A finding at ``path`` (its key with ``key``; character ``at`` of its string value)."""
+        loc = self.doc.location(path, key=key) if at is None else (
+            self.doc.offset_location(path, at))
+        self.findings.append(Finding(loc, format_path(path), message))
 
     def syntax_error(self, path: Path, offset: int, message: str) -> None:
         loc = self.doc.offset_location(path, offset)
@@ -117,7 +128,7 @@ class Checker:
                 format_path(path), f"expression root '${root}' is not available {where}"))
         if "provider" in expr.roots and "provider" in roots:
             for name in checks_calls.provider_fields_in_expression(text):
-                checks_calls.check_provider_field(self, path, name)
+                checks_calls.check_provider_field(self, path, name, text)
 
     def template(self, path: Path, text: Any, roots: set[str]) -> None:
         if not isinstance(text, str):
@@ -131,46 +142,48 @@ class Checker:
             return
         for ref in sorted(refs):
             head = ref.split(".")[0]
+            at = _ref_offset(text, ref)
             if head in ("endpoints", "authentications"):
                 self.used_form.add(ref)
                 if not any(ref == n or n.startswith(ref + ".") for n in self.form_names):
                     self.add(path, f"template reads '{ref}' but the form declares no such field"
-                             + _suggest(ref, self.form_names))
+                             + _suggest(ref, self.form_names), at=at)
             elif head == "region":
-                self._check_region_attr(path, ref)
+                self._check_region_attr(path, ref, at)
             elif head == "settings":
-                self._check_setting(path, ref)
+                self._check_setting(path, ref, at)
             elif head == "login":
                 var = ref.split(".")[1] if "." in ref else ""
                 if var and var not in self.login_vars:
                     self.add(path, f"template reads 'login.{var}' but no login step extracts "
-                             f"it" + _suggest(var, self.login_vars))
+                             f"it" + _suggest(var, self.login_vars), at=at)
             elif head in self.form_names:
                 self.used_form.add(head)
             elif head == "provider" and head in roots and "." in ref:
-                checks_calls.check_provider_field(self, path, ref.split(".")[1])
+                checks_calls.check_provider_field(self, path, ref.split(".")[1], text)
             elif head == "parent" and head not in roots:
-                self.add(path, "template variable 'parent' exists only in calls with for_each")
+                self.add(path, "template variable 'parent' exists only in calls with for_each",
+                         at=at)
             elif head not in roots:
                 self.add(path, f"template variable '{head}' does not exist here; available: "
-                         + ", ".join(sorted(roots)))
+                         + ", ".join(sorted(roots)), at=at)
 
-    def _check_region_attr(self, path: Path, ref: str) -> None:
+    def _check_region_attr(self, path: Path, ref: str, at: int | None = None) -> None:
         regions = [r for r in _list(self.data.get("regions")) if isinstance(r, dict)]
         if not regions:
-            self.add(path, "template reads 'region' but the spec defines no regions")
+            self.add(path, "template reads 'region' but the spec defines no regions", at=at)
             return
         attr = ref.split(".")[1] if "." in ref else ""
         if attr and not any(attr in r for r in regions):
             self.add(path, f"no region defines '{attr}'"
-                     + _suggest(attr, {k for r in regions for k in r}))
+                     + _suggest(attr, {k for r in regions for k in r}), at=at)
 
-    def _check_setting(self, path: Path, ref: str) -> None:
+    def _check_setting(self, path: Path, ref: str, at: int | None = None) -> None:
         settings = _dict(_dict(self.data.get("provider")).get("settings"))
         name = ref.split(".")[1] if "." in ref else ""
         if name and name not in settings:
             self.add(path, f"setting '{name}' is not declared in provider.settings"
-                     + _suggest(name, settings))
+                     + _suggest(name, settings), at=at)
 
     def templates_in(self, path: Path, value: Any, roots: set[str]) -> None:
         if isinstance(value, str):
@@ -264,9 +277,9 @@ class Checker:
         if not isinstance(kind, str) or kind not in kinds:
             self.add(("auth", "type"), f"unknown auth type '{kind}'; expected one of: "
                      + ", ".join(sorted(kinds)) + _suggest(str(kind), kinds))
-            return
-        self.findings.extend(schema_mod.validate_definitions(
-            self.doc, auth, ("auth_common", f"auth_{kind}"), ("auth",)))
+        else:  # an unknown kind still has its templates checked (and its form fields used)
+            self.findings.extend(schema_mod.validate_definitions(
+                self.doc, auth, ("auth_common", f"auth_{kind}"), ("auth",)))
         roots = self.base_roots()
         for i, step in enumerate(_list(auth.get("login"))):
             if not isinstance(step, dict):

@@ -111,10 +111,11 @@ def _check_ancestor_depth(ck: Checker, path: Path, text: str, depth: int) -> Non
         return  # reported by the template check
     for ref in sorted(refs):
         m = _ANCESTOR.match(ref)
-        if m and int(m.group(1)) >= depth:
-            levels = "no fan-out" if depth == 0 else f"{depth} fan-out level(s)"
-            ck.add(path, f"'ancestors[{m.group(1)}]' does not exist here: this call has "
-                   f"{levels} above it (ancestors[0] is the parent)")
+        if m and depth and int(m.group(1)) >= depth:  # depth 0: 'ancestors' is unknown
+            at = re.search(rf"\bancestors\s*\[\s*{m.group(1)}\s*\]", text)
+            ck.syntax_error(path, at.start() if at else 0,
+                            f"'ancestors[{m.group(1)}]' does not exist here: this call has "
+                            f"{depth} fan-out level(s) above it (ancestors[0] is the parent)")
 
 
 def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]
@@ -197,8 +198,9 @@ def provider_fields(ck: Checker) -> set[str]:
     return set(PROVIDER_FACTS) | top | IMPLICIT_FORM_FIELDS | PROVIDER_ROW_FIELDS
 
 
-def check_provider_field(ck: Checker, path: Path, name: str) -> None:
-    """``$provider.<name>`` / ``provider.<name>``: mark a form field used, or report it."""
+def check_provider_field(ck: Checker, path: Path, name: str, text: str) -> None:
+    """``$provider.<name>`` / ``provider.<name>`` in ``text``: mark a form field used, or
+    report it (at its offset in ``text``)."""
     if name in ck.form_names:
         ck.used_form.add(name)
         return
@@ -207,8 +209,10 @@ def check_provider_field(ck: Checker, path: Path, name: str) -> None:
         from .checks import _suggest
 
         hint = _suggest(name, known)
-        ck.add(path, f"provider has no field '{name}'; it holds "
-               + ", ".join(PROVIDER_FACTS) + " and the top-level form fields" + hint)
+        at = re.search(rf"\$?\bprovider\s*\.\s*{name}\b", text)
+        ck.syntax_error(path, at.start() if at else 0, f"provider has no field '{name}'; it "
+                        "holds " + ", ".join(PROVIDER_FACTS) + " and the top-level form fields"
+                        + hint)
 
 
 def provider_fields_in_expression(text: str) -> list[str]:

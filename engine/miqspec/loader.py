@@ -275,8 +275,9 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, doc: LoadedDocument) -> str:
     """PyYAML's problem in one line, with where the broken construct started and tab hints."""
     problem = _one_line(exc.problem or exc.context or "invalid YAML")
     mark, context = exc.problem_mark, exc.context_mark
-    if mark is not None and doc.line_text(mark.line + 1)[mark.column : mark.column + 1] == "\t":
-        return problem + " (a tab; indent YAML with spaces)"
+    tab = doc.line_text(mark.line + 1)[mark.column : mark.column + 1] == "\t" if mark else False
+    if tab or "tab character" in problem:
+        return problem + ("" if "tab" in problem else " (a tab)") + "; indent YAML with spaces"
     if exc.problem and exc.context and context is not None and (
         mark is None or context.line != mark.line
     ):

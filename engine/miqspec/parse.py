@@ -71,9 +71,9 @@ class Ancestry:
 
     def chains(self, call: str) -> Chains:
         res = self.calls.get(call)
-        ready = getattr(res, "ancestors", None)
-        if ready is not None:
-            return lambda index: list(ready[index])
+        ready = res.ancestors if res is not None else None
+        if ready is not None:  # shared lists: read only (the parser builds new ones)
+            return ready.__getitem__
         return lambda index: self.chain(call, index)
 
     def chain(self, call: str, index: int) -> list[Any]:
@@ -236,7 +236,7 @@ class SourceParser:
         expr = self.source.items
         assert expr is not None
         try:
-            found = _as_list(expr.search(None, base))
+            found = _as_list(expr.search({}, base))  # no record: `{}`, so that [..] and {..} work
         except Exception as exc:  # any evaluation failure becomes a located MappingError
             raise self.error("items", exc, None) from None
         names = set(calls) if "*" in expr.calls else expr.calls

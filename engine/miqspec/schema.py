@@ -204,6 +204,15 @@ def validate_definitions(
     return _findings(doc, data, _named_validator(names), merged_definitions(names), base)
 
 
+def _get(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
 def is_well_formed(data: Any, names: tuple[str, ...]) -> bool:
     """True when ``data`` has the shape of the definitions ``names``: a mapping whose required
     keys are present with the right types (disallowed values and unknown keys are tolerated)."""
@@ -226,12 +235,18 @@ def _findings(
     exclusive: set[tuple[Path, frozenset[Any]]] = set()
     for err in _flatten(validator._errors):
         path: Path = (*base, *err.document_path)
-        if err.rule == "excludes":  # report a pair of exclusive keys once, at the first
+        if err.rule == "excludes":  # name the keys present; report each clash once
+            parent = _get(data, err.document_path[:-1])
             others = err.constraint if isinstance(err.constraint, list) else [err.constraint]
+            others = [o for o in others if isinstance(parent, dict) and o in parent] or others
             pair = (path[:-1], frozenset([path[-1], *others]))
             if pair in exclusive:
                 continue
             exclusive.add(pair)
+            findings.append(Finding(doc.location(path, key=True), format_path(path),
+                                    f"'{path[-1]}' cannot be used together with "
+                                    + " or ".join(f"'{o}'" for o in others)))
+            continue
         unknown = err.code == cerberus.errors.UNKNOWN_FIELD.code
         missing = err.rule == "required"
         on_key = "keysrules" in err.schema_path
