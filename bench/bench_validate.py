@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from miqspec.inventory import load_catalogue
@@ -77,26 +78,35 @@ verify:
 def _call(i: int) -> list[str]:
     lines = [
         f"  call_{i}:",
-        f"    path: \"/{{{{ settings.api_version }}}}/things_{i}\"",
-        "    query: {limit: \"{{ settings.page_size }}\", region: \"{{ region.name }}\"}",
+        f'    path: "/{{{{ settings.api_version }}}}/things_{i}"',
+        '    query: {limit: "{{ settings.page_size }}", region: "{{ region.name }}"}',
         "    records: \"items[?state != 'deleted']\"",
         "    paginate: {type: cursor, cursor: meta.next_token, param: token}",
         "    skip_on: [404]",
     ]
     if i % 4 == 3:
         lines += [
-            f"    for_each: {{call: call_{i - 1}, where: \"enabled && $settings.page_size > `0`\"}}",
-            f"    headers: {{X-Parent: \"{{{{ parent.id }}}}-{i}\"}}",
+            f'    for_each: {{call: call_{i - 1}, where: "enabled && $settings.page_size > `0`"}}',
+            f'    headers: {{X-Parent: "{{{{ parent.id }}}}-{i}"}}',
         ]
     return lines
 
 
-def _source(call: int, collection: str, columns: dict[str, str]) -> list[str]:
-    out = [f"      - from: call_{call}", "        where: \"!deleted\"", "        attributes:",
-           "          ems_ref: id", "          name: {expr: \"coalesce(name, id)\"}"]
+def _source(call: int, columns: Mapping[str, str]) -> list[str]:
+    out = [
+        f"      - from: call_{call}",
+        '        where: "!deleted"',
+        "        attributes:",
+        "          ems_ref: id",
+        '          name: {expr: "coalesce(name, id)"}',
+    ]
     extra = [c for c in sorted(columns) if c not in ("ems_ref", "name")][:4]
-    forms = ["to_string(meta.\"{c}\")", "{{value: null}}", "{{template: \"{{{{ item.id }}}}-x\"}}",
-             "{{expr: \"lower(status)\", map: {{a: b}}, default: x}}"]
+    forms = [
+        'to_string(meta."{c}")',
+        "{{value: null}}",
+        '{{template: "{{{{ item.id }}}}-x"}}',
+        '{{expr: "lower(status)", map: {{a: b}}, default: x}}',
+    ]
     for n, column in enumerate(extra):
         out.append(f"          {column}: " + forms[n % len(forms)].format(c=column))
     return out
@@ -105,10 +115,13 @@ def _source(call: int, collection: str, columns: dict[str, str]) -> list[str]:
 def generate(lines: int) -> str:
     """A valid spec of about ``lines`` lines: calls, then collections with several sources."""
     catalogue = load_catalogue()
-    targets = [c for c in sorted(catalogue.collections.values(), key=lambda c: c.name)
-               if c.manager_ref == ("ems_ref",) and c.owner == "ems_id" and "name" in c.columns]
+    targets = [
+        c
+        for c in sorted(catalogue.collections.values(), key=lambda c: c.name)
+        if c.manager_ref == ("ems_ref",) and c.owner == "ems_id" and "name" in c.columns
+    ]
     n_calls = max(8, lines // 20)
-    body = HEADER.splitlines() + ["calls:"]
+    body = [*HEADER.splitlines(), "calls:"]
     for i in range(n_calls):
         body += _call(i)
     body.append("collections:")
@@ -118,7 +131,7 @@ def generate(lines: int) -> str:
             break
         body += [f"  {target.name}:", "    sources:"]
         for _ in range(3):
-            body += _source(call % n_calls, target.name, target.columns)
+            body += _source(call % n_calls, target.columns)
             call += 1
     return "\n".join(body) + "\n"
 
@@ -151,8 +164,9 @@ def main() -> int:
             return 1
         warm = _median(lambda: check_file(str(spec)), args.runs)
         cli = [str(Path(sys.executable).with_name("miqspec")), "validate", str(spec)]
-        end_to_end = _median(lambda: subprocess.run(cli, check=True, capture_output=True),
-                             max(3, args.runs // 2))
+        end_to_end = _median(
+            lambda: subprocess.run(cli, check=True, capture_output=True), max(3, args.runs // 2)
+        )
     print(f"spec: {n_lines} lines")
     print(f"check_file first call (cold caches): {first * 1000:.0f} ms")
     print(f"check_file median of {args.runs}: {warm * 1000:.0f} ms (target <= 300 ms)")

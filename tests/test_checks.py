@@ -44,8 +44,10 @@ def _findings(case: Path) -> list[Finding]:
 
 def _render(finding: Finding) -> str:
     where = f"{finding.location.line}:{finding.location.col}"
-    return f"{where}: {finding.path}: {finding.message}" if finding.path else (
-        f"{where}: {finding.message}"
+    return (
+        f"{where}: {finding.path}: {finding.message}"
+        if finding.path
+        else (f"{where}: {finding.message}")
     )
 
 

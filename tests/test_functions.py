@@ -19,6 +19,7 @@ from miqspec.functions import (
     define_spec_functions,
     function_names,
 )
+from miqspec.functions_data import find_by_indexes
 
 GIB = 1024**3
 EPOCH = 1_700_000_000
@@ -240,3 +241,33 @@ def test_bad_spec_functions_are_rejected(
     assert (error.function, error.column) == (name, column)
     assert reason in error.reason
     assert error.exit_code == 1
+
+
+def test_find_by_with_an_index_agrees_with_a_scan() -> None:
+    """Inside ``find_by_indexes`` long lists are indexed once; answers do not change."""
+    items: list[Any] = [
+        {"k": v, "n": i}
+        for i, v in enumerate(["a", "A", 1, 1.0, True, "1", None, {"x": 1}, "b", 2.5, False, 0] * 3)
+    ]
+    items.insert(5, "not an object")
+    probes = ["a", "A", 1, 1.0, True, "1", 2.5, False, 0, "zz", {"x": 1}]
+    scan = [(fold, p, _find_by(items, p, fold)) for fold in (False, True) for p in probes]
+    with find_by_indexes():
+        for _ in range(2):  # the second round reads the memoised index
+            indexed = [(fold, p, _find_by(items, p, fold)) for fold, p, _ in scan]
+            assert indexed == scan
+        for i in range(200):  # more lists than the cache keeps: still right
+            other = [{"k": j} for j in range(20)] + [{"k": "x", "n": i}]
+            assert _find_by(other, "x", False) == {"k": "x", "n": i}
+    found = {(fold, repr(p)): r for fold, p, r in scan}
+    assert found[(False, "'A'")] == {"k": "A", "n": 1}
+    assert found[(True, "'A'")] == {"k": "a", "n": 0}
+    assert found[(False, "True")] == {"k": True, "n": 4}
+    assert found[(False, "1.0")] == {"k": 1, "n": 2}
+    assert found[(False, "0")] == {"k": 0, "n": 11}
+    assert found[(False, "'zz'")] is None
+
+
+def _find_by(items: list[Any], value: Any, fold: bool) -> Any:
+    name = "find_by_ignore_case" if fold else "find_by"
+    return compile_expression(f"{name}(items, 'k', value)").search({"items": items, "value": value})

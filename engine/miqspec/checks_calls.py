@@ -83,13 +83,16 @@ def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
             yield from _strings(v, (*path, i))
 
 
-def check_call(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]
-               ) -> None:
+def check_call(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]) -> None:
     """The checks of one call that the language extensions add."""
     path: Path = ("calls", name)
     if "path" not in call and "url" not in call:
-        ck.add(path, "a call needs path: (appended to the service base URL) or url: "
-               "(resolved against it like a link)", key=True)
+        ck.add(
+            path,
+            "a call needs path: (appended to the service base URL) or url: "
+            "(resolved against it like a link)",
+            key=True,
+        )
     depth = fan_out_depth(name, calls)
     roots = EXPRESSION_ROOTS | (FAN_OUT_ROOTS if depth else set())
     if "where" in call:
@@ -113,27 +116,31 @@ def _check_ancestor_depth(ck: Checker, path: Path, text: str, depth: int) -> Non
         m = _ANCESTOR.match(ref)
         if m and depth and int(m.group(1)) >= depth:  # depth 0: 'ancestors' is unknown
             at = re.search(rf"\bancestors\s*\[\s*{m.group(1)}\s*\]", text)
-            ck.syntax_error(path, at.start() if at else 0,
-                            f"'ancestors[{m.group(1)}]' does not exist here: this call has "
-                            f"{depth} fan-out level(s) above it (ancestors[0] is the parent)")
+            ck.syntax_error(
+                path,
+                at.start() if at else 0,
+                f"'ancestors[{m.group(1)}]' does not exist here: this call has "
+                f"{depth} fan-out level(s) above it (ancestors[0] is the parent)",
+            )
 
 
-def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]
-                 ) -> None:
+def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]) -> None:
     embed = call.get("embed")
     if not isinstance(embed, dict):
         return
     path: Path = ("calls", name, "embed")
     parent = _parent_of(call, calls)
     if not isinstance(call.get("for_each"), dict):
-        ck.add(path, "embed needs for_each: the records are set on each record of the "
-               "parent call", key=True)
+        ck.add(
+            path,
+            "embed needs for_each: the records are set on each record of the parent call",
+            key=True,
+        )
         return
     if parent is None:
         return  # the unknown for_each call is reported already
     if _dict(calls.get(parent)).get("format") == "text":
-        ck.add(path, f"cannot embed into '{parent}': its records are text, not objects",
-               key=True)
+        ck.add(path, f"cannot embed into '{parent}': its records are text, not objects", key=True)
     field = embed.get("as")
     if not isinstance(field, str):
         return
@@ -141,8 +148,10 @@ def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping
         if other == name:
             break
         if _dict(_dict(calls[other]).get("embed")).get("as") == field:
-            ck.add((*path, "as"), f"'{parent}' records get '{field}' from '{other}' already; "
-                   "choose another name")
+            ck.add(
+                (*path, "as"),
+                f"'{parent}' records get '{field}' from '{other}' already; choose another name",
+            )
             break
 
 
@@ -161,11 +170,16 @@ def check_call_defaults(ck: Checker) -> None:
         kinds = schema_mod.variants("paginate")
         kind = pg.get("type")
         if not isinstance(kind, str) or kind not in kinds:
-            ck.add((*path, "paginate", "type"), f"unknown pagination type '{kind}'; expected "
-                   "one of: " + ", ".join(sorted(kinds)))
+            ck.add(
+                (*path, "paginate", "type"),
+                f"unknown pagination type '{kind}'; expected one of: " + ", ".join(sorted(kinds)),
+            )
             return
-        ck.findings.extend(schema_mod.validate_definitions(
-            ck.doc, pg, ("paginate_common", f"paginate_{kind}"), (*path, "paginate")))
+        ck.findings.extend(
+            schema_mod.validate_definitions(
+                ck.doc, pg, ("paginate_common", f"paginate_{kind}"), (*path, "paginate")
+            )
+        )
         for k in ("next", "total", "total_pages", "cursor"):
             if isinstance(pg.get(k), str):
                 ck.expression((*path, "paginate", k), pg[k], set())
@@ -177,18 +191,20 @@ def check_form_column(ck: Checker, path: Path, field: Mapping[str, Any]) -> None
     if field.get("column") is not True or not isinstance(name, str):
         return
     if "." in name:
-        ck.add((*path, "column"), f"'{name}' is nested; only top-level form fields can be "
-               "provider-row columns")
+        ck.add(
+            (*path, "column"),
+            f"'{name}' is nested; only top-level form fields can be provider-row columns",
+        )
     elif name in ENGINE_ROW_COLUMNS:
-        ck.add((*path, "column"), f"'{name}' is written by the engine; it cannot come from "
-               "the form")
+        ck.add(
+            (*path, "column"), f"'{name}' is written by the engine; it cannot come from the form"
+        )
 
 
 def is_row_field(field: Mapping[str, Any]) -> bool:
     """A form field stored on the provider row: never "unused"."""
     name = field.get("name")
-    return field.get("column") is True or (
-        isinstance(name, str) and name in PROVIDER_ROW_FIELDS)
+    return field.get("column") is True or (isinstance(name, str) and name in PROVIDER_ROW_FIELDS)
 
 
 def provider_fields(ck: Checker) -> set[str]:
@@ -210,9 +226,12 @@ def check_provider_field(ck: Checker, path: Path, name: str, text: str) -> None:
 
         hint = _suggest(name, known)
         at = re.search(rf"\$?\bprovider\s*\.\s*{name}\b", text)
-        ck.syntax_error(path, at.start() if at else 0, f"provider has no field '{name}'; it "
-                        "holds " + ", ".join(PROVIDER_FACTS) + " and the top-level form fields"
-                        + hint)
+        ck.syntax_error(
+            path,
+            at.start() if at else 0,
+            f"provider has no field '{name}'; it "
+            "holds " + ", ".join(PROVIDER_FACTS) + " and the top-level form fields" + hint,
+        )
 
 
 def provider_fields_in_expression(text: str) -> list[str]:

@@ -28,8 +28,13 @@ BASE_ROOTS = {"region", "provider", "settings", "calls", "index"}
 ITEMS_ROOTS = {"region", "provider", "settings", "calls"}
 ENCLOSED = {"parent", "ancestors"}
 TEMPLATE_ROOTS = {"item", "parent", "ancestors", "region", "provider", "settings", "index"}
-FORMS = {"value": "attribute_value", "expr": "attribute_expr", "template": "attribute_template",
-         "switch": "attribute_switch", "lazy": "attribute_lazy"}
+FORMS = {
+    "value": "attribute_value",
+    "expr": "attribute_expr",
+    "template": "attribute_template",
+    "switch": "attribute_switch",
+    "lazy": "attribute_lazy",
+}
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -70,14 +75,20 @@ class CollectionChecks:
         ck, path = self.ck, ("collections", cname)
         target = ck.catalogue.get(cname)
         if target is None:
-            ck.add(path, f"unknown collection '{cname}'"
-                   + _suggest(cname, ck.catalogue.collections), key=True)
+            ck.add(
+                path,
+                f"unknown collection '{cname}'" + _suggest(cname, ck.catalogue.collections),
+                key=True,
+            )
         if not isinstance(craw, dict):
             return
         sources = craw.get("sources")
         if not any(k in craw for k in ("from", "items", "sources")):
-            ck.add(path, f"collection '{cname}' needs from: (a call), items: (an expression) "
-                   "or sources:", key=True)
+            ck.add(
+                path,
+                f"collection '{cname}' needs from: (a call), items: (an expression) or sources:",
+                key=True,
+            )
             return
         self.secondary_refs(path, craw, target)
         if not isinstance(sources, list):
@@ -93,27 +104,55 @@ class CollectionChecks:
             inner = self.source(spath, src, target, shared)
             roots = inner if roots is None else roots & inner
         for attr, value in shared.items():  # shared attributes see what every source offers
-            self.attribute((*path, "attributes", attr), str(attr), value, target,
-                           BASE_ROOTS if roots is None else roots)
+            self.attribute(
+                (*path, "attributes", attr),
+                str(attr),
+                value,
+                target,
+                BASE_ROOTS if roots is None else roots,
+            )
 
-    def secondary_refs(self, path: Path, raw: Mapping[str, Any],
-                       target: CollectionDef | None) -> None:
+    def expr(self, path: Path, text: Any, roots: set[str]) -> None:
+        """``Checker.expression``, and ``$calls.<name>`` must name a call."""
+        self.ck.expression(path, text, roots)
+        if not isinstance(text, str) or "$calls" not in text:
+            return
+        try:
+            expr = compile_expression(text, self.ck.functions)
+        except ExpressionSyntaxError:
+            return  # reported by Checker.expression
+        for name in sorted(expr.calls - set(self.calls) - {"*"}):
+            self.ck.add(
+                path, f"unknown call '{name}' in $calls.{name}" + _suggest(name, self.calls)
+            )
+
+    def secondary_refs(
+        self, path: Path, raw: Mapping[str, Any], target: CollectionDef | None
+    ) -> None:
         for name, text in _dict(raw.get("secondary_refs")).items():
             kpath: Path = (*path, "secondary_refs", name)
             if target is not None and name in target.secondary_refs:
-                self.ck.add(kpath, f"secondary ref '{name}' of '{target.name}' is defined by "
-                            "the catalogue; choose another name", key=True)
-            self.ck.expression(kpath, text, set())  # over the built object's attributes
+                self.ck.add(
+                    kpath,
+                    f"secondary ref '{name}' of '{target.name}' is defined by "
+                    "the catalogue; choose another name",
+                    key=True,
+                )
+            self.expr(kpath, text, set())  # over the built object's attributes
 
-    def source(self, path: Path, src: Mapping[str, Any], target: CollectionDef | None,
-               shared: Mapping[str, Any]) -> set[str]:
+    def source(
+        self,
+        path: Path,
+        src: Mapping[str, Any],
+        target: CollectionDef | None,
+        shared: Mapping[str, Any],
+    ) -> set[str]:
         """Check one source; return the roots its attributes may read."""
         ck = self.ck
         call_name, items = src.get("from"), src.get("items")
         call = self.calls.get(call_name) if isinstance(call_name, str) else None
         if isinstance(call_name, str) and call is None:
-            ck.add((*path, "from"), f"unknown call '{call_name}'"
-                   + _suggest(call_name, self.calls))
+            ck.add((*path, "from"), f"unknown call '{call_name}'" + _suggest(call_name, self.calls))
         if call_name is None and items is None:
             ck.add(path, "a source needs from: (a call) or items: (an expression)")
         if isinstance(items, str):
@@ -127,12 +166,14 @@ class CollectionChecks:
         for depth, level in enumerate(levels):
             lpath: Path = (*path, "each") if isinstance(each, str) else (*path, "each", depth)
             if not isinstance(level, str):
-                ck.add(lpath, "an each: level must be a JMESPath string, got "
-                       + schema_mod.type_name(level))
-            ck.expression(lpath, level, outer if depth == 0 else BASE_ROOTS | ENCLOSED)
+                ck.add(
+                    lpath,
+                    "an each: level must be a JMESPath string, got " + schema_mod.type_name(level),
+                )
+            self.expr(lpath, level, outer if depth == 0 else BASE_ROOTS | ENCLOSED)
         inner = BASE_ROOTS | ENCLOSED if levels else outer
         if "where" in src:
-            ck.expression((*path, "where"), src["where"], inner)
+            self.expr((*path, "where"), src["where"], inner)
         own = src.get("attributes")
         attrs = {**shared, **_dict(own)}
         if not attrs:
@@ -142,32 +183,42 @@ class CollectionChecks:
         if target is not None:
             for ref_attr in target.manager_ref:
                 if ref_attr not in attrs:
-                    ck.add((*path, "attributes") if isinstance(own, dict) else path,
-                           f"collection '{target.name}' is identified by "
-                           f"{list(target.manager_ref)} but '{ref_attr}' is not mapped")
+                    ck.add(
+                        (*path, "attributes") if isinstance(own, dict) else path,
+                        f"collection '{target.name}' is identified by "
+                        f"{list(target.manager_ref)} but '{ref_attr}' is not mapped",
+                    )
         for attr, value in _dict(own).items():
             self.attribute((*path, "attributes", attr), str(attr), value, target, inner)
         return inner
 
     def items(self, path: Path, text: str) -> None:
-        self.ck.expression(path, text, ITEMS_ROOTS)
+        self.expr(path, text, ITEMS_ROOTS)
         try:
             expr = compile_expression(text, self.ck.functions)
         except ExpressionSyntaxError:
             return  # reported above
         if "item" in expr.roots:
-            self.ck.add(path, "expression root '$item' is not available here (items: is "
-                        "evaluated once, on no record)")
+            self.ck.add(
+                path,
+                "expression root '$item' is not available here (items: is "
+                "evaluated once, on no record)",
+            )
 
-    def attribute(self, path: Path, attr: str, value: Any, target: CollectionDef | None,
-                  roots: set[str]) -> None:
+    def attribute(
+        self, path: Path, attr: str, value: Any, target: CollectionDef | None, roots: set[str]
+    ) -> None:
         ck = self.ck
         if target is not None and attr not in target.attribute_names():
-            ck.add(path, f"collection '{target.name}' has no attribute '{attr}'"
-                   + _suggest(attr, target.attribute_names()), key=True)
+            ck.add(
+                path,
+                f"collection '{target.name}' has no attribute '{attr}'"
+                + _suggest(attr, target.attribute_names()),
+                key=True,
+            )
             return
         if isinstance(value, str):
-            ck.expression(path, value, roots)
+            self.expr(path, value, roots)
             return
         if not isinstance(value, dict):
             return
@@ -177,19 +228,25 @@ class CollectionChecks:
             return
         ck.findings.extend(schema_mod.validate_definitions(ck.doc, value, (FORMS[form],), path))
         if form == "expr":
-            ck.expression((*path, "expr"), value.get("expr"), roots)
+            self.expr((*path, "expr"), value.get("expr"), roots)
         elif form == "template":
             ck.template((*path, "template"), value.get("template"), TEMPLATE_ROOTS)
         elif form == "switch":
-            ck.expression((*path, "switch"), value.get("switch"), roots)
+            self.expr((*path, "switch"), value.get("switch"), roots)
             for case, text in _dict(value.get("cases")).items():
-                ck.expression((*path, "cases", case), text, roots)
-            ck.expression((*path, "default"), value.get("default"), roots)
+                self.expr((*path, "cases", case), text, roots)
+            self.expr((*path, "default"), value.get("default"), roots)
         elif form == "lazy":
             self.lazy(path, attr, value, target, roots)
 
-    def lazy(self, path: Path, attr: str, value: Mapping[str, Any],
-             owner: CollectionDef | None, roots: set[str]) -> None:
+    def lazy(
+        self,
+        path: Path,
+        attr: str,
+        value: Mapping[str, Any],
+        owner: CollectionDef | None,
+        roots: set[str],
+    ) -> None:
         ck = self.ck
         name = value.get("lazy")
         ref = value.get("refs", value.get("ref"))
@@ -197,76 +254,119 @@ class CollectionChecks:
         if isinstance(ref, dict):
             self.ref_parts((*path, "ref"), ref, target, roots)
         else:
-            ck.expression((*path, "refs" if "refs" in value else "ref"), ref, roots)
+            self.expr((*path, "refs" if "refs" in value else "ref"), ref, roots)
         if target is None:
             if isinstance(name, str):
-                ck.add((*path, "lazy"), f"lazy reference to unknown collection '{name}'"
-                       + _suggest(name, ck.catalogue.collections))
+                ck.add(
+                    (*path, "lazy"),
+                    f"lazy reference to unknown collection '{name}'"
+                    + _suggest(name, ck.catalogue.collections),
+                )
             return
         if owner is not None:
             self.owner_link(path, attr, value, owner, target)
         key = value.get("key")
         if isinstance(key, str) and key not in target.attribute_names() | {"id"}:
-            ck.add((*path, "key"), f"collection '{target.name}' has no attribute '{key}'"
-                   + _suggest(key, target.attribute_names()))
+            ck.add(
+                (*path, "key"),
+                f"collection '{target.name}' has no attribute '{key}'"
+                + _suggest(key, target.attribute_names()),
+            )
         by = value.get("by")
         computed = self.computed.get(target.name, set())
         if isinstance(by, str) and by not in target.secondary_refs and by not in computed:
             known = ", ".join([*target.secondary_refs, *sorted(computed)]) or "none"
-            ck.add((*path, "by"), f"collection '{target.name}' has no secondary ref '{by}' "
-                   f"(known: {known})")
+            ck.add(
+                (*path, "by"),
+                f"collection '{target.name}' has no secondary ref '{by}' (known: {known})",
+            )
         if isinstance(by, str) and by in computed and isinstance(ref, dict):
-            ck.add((*path, "ref"), f"'{by}' is a computed secondary ref: give one ref: "
-                   "expression, not a mapping")
+            ck.add(
+                (*path, "ref"),
+                f"'{by}' is a computed secondary ref: give one ref: expression, not a mapping",
+            )
         if isinstance(ref, dict) and by is None:
             for k in ref:
                 if k not in target.manager_ref:
-                    ck.add((*path, "ref", k), f"'{k}' is not part of the manager_ref "
-                           f"{list(target.manager_ref)} of '{target.name}'", key=True)
+                    ck.add(
+                        (*path, "ref", k),
+                        f"'{k}' is not part of the manager_ref "
+                        f"{list(target.manager_ref)} of '{target.name}'",
+                        key=True,
+                    )
             missing = [k for k in target.manager_ref if k not in ref]
             if missing:
-                ck.add((*path, "ref"), f"the manager_ref {list(target.manager_ref)} of "
-                       f"'{target.name}' needs {', '.join(missing)} in ref:")
+                ck.add(
+                    (*path, "ref"),
+                    f"the manager_ref {list(target.manager_ref)} of "
+                    f"'{target.name}' needs {', '.join(missing)} in ref:",
+                )
 
-    def owner_link(self, path: Path, attr: str, value: Mapping[str, Any], owner: CollectionDef,
-                   target: CollectionDef) -> None:
+    def owner_link(
+        self,
+        path: Path,
+        attr: str,
+        value: Mapping[str, Any],
+        owner: CollectionDef,
+        target: CollectionDef,
+    ) -> None:
         """Whether ``attr`` of ``owner`` may hold a reference to ``target`` (or refs)."""
         ck = self.ck
         if "refs" in value:
             m2m = owner.many_to_many.get(attr)
             if m2m is None:
-                ck.add(path, f"'{attr}' of '{owner.name}' is not a many-to-many link; "
-                       "use ref: for a single reference", key=True)
+                ck.add(
+                    path,
+                    f"'{attr}' of '{owner.name}' is not a many-to-many link; "
+                    "use ref: for a single reference",
+                    key=True,
+                )
             elif m2m.collection != target.name:
-                ck.add((*path, "lazy"), f"'{attr}' links to '{m2m.collection}', "
-                       f"not '{target.name}'")
+                ck.add(
+                    (*path, "lazy"), f"'{attr}' links to '{m2m.collection}', not '{target.name}'"
+                )
             return
         ref_def = owner.references.get(attr)
         if attr in owner.many_to_many and "key" not in value:
-            ck.add(path, f"'{attr}' of '{owner.name}' is a many-to-many link; use "
-                   "refs: (an expression giving a list of references)", key=True)
+            ck.add(
+                path,
+                f"'{attr}' of '{owner.name}' is a many-to-many link; use "
+                "refs: (an expression giving a list of references)",
+                key=True,
+            )
         elif ref_def is None and "key" not in value:
-            ck.add(path, f"'{attr}' of '{owner.name}' is not a reference; add key: "
-                   "to copy one attribute of the target", key=True)
-        elif ref_def is not None and target.name not in ref_def.collections and (
-            "key" not in value
+            ck.add(
+                path,
+                f"'{attr}' of '{owner.name}' is not a reference; add key: "
+                "to copy one attribute of the target",
+                key=True,
+            )
+        elif (
+            ref_def is not None and target.name not in ref_def.collections and ("key" not in value)
         ):
-            ck.add((*path, "lazy"), f"'{attr}' refers to "
-                   f"{' or '.join(ref_def.collections)}, not '{target.name}'")
+            ck.add(
+                (*path, "lazy"),
+                f"'{attr}' refers to {' or '.join(ref_def.collections)}, not '{target.name}'",
+            )
 
-    def ref_parts(self, path: Path, ref: Mapping[str, Any], target: CollectionDef | None,
-                  roots: set[str]) -> None:
+    def ref_parts(
+        self, path: Path, ref: Mapping[str, Any], target: CollectionDef | None, roots: set[str]
+    ) -> None:
         """A composite ref: each part is an expression or any attribute form (inner lazy)."""
         for k, v in ref.items():
             ppath: Path = (*path, k)
             if isinstance(v, str):
-                self.ck.expression(ppath, v, roots)
+                self.expr(ppath, v, roots)
             elif isinstance(v, dict):
                 if "lazy" in v:
                     for extra in ("by", "key", "refs"):
                         if extra in v:
-                            self.ck.add((*ppath, extra), f"a lazy inside a composite ref finds "
-                                        f"its object by manager_ref; {extra}: is not allowed "
-                                        "here", key=True)
+                            self.ck.add(
+                                (*ppath, extra),
+                                f"a lazy inside a composite ref finds "
+                                f"its object by manager_ref; {extra}: is not allowed "
+                                "here",
+                                key=True,
+                            )
                 part_target = target if target is not None and k in target.manager_ref else None
                 self.attribute(ppath, str(k), v, part_target, roots)

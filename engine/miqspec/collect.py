@@ -94,15 +94,19 @@ def records_of(call: Call, body: Any) -> list[Any]:
 
 
 class Collector:
-    def __init__(self, session: ProviderSession, progress: Progress | None = None, *,
-                 embed: bool = True) -> None:
+    def __init__(
+        self, session: ProviderSession, progress: Progress | None = None, *, embed: bool = True
+    ) -> None:
         self.session = session
         self.spec = session.spec
         self.progress = progress or (lambda name, pages, records: None)
         self.result = CollectResult()
         ctx = session.ctx
-        self.scope = {"region": ctx.get("region"), "provider": ctx.get("provider"),
-                      "settings": ctx.get("settings")}
+        self.scope = {
+            "region": ctx.get("region"),
+            "provider": ctx.get("provider"),
+            "settings": ctx.get("settings"),
+        }
         self.embedders = embedders_of(self.spec) if embed else {}
 
     def run(self, roots: Iterable[str]) -> CollectResult:
@@ -145,7 +149,8 @@ class Collector:
             if not isinstance(parent, dict):
                 raise MappingError(
                     f"{call.location}: calls.{call.name}.embed: the records of "
-                    f"'{parent_res.name}' are not objects (got {type(parent).__name__})")
+                    f"'{parent_res.name}' are not objects (got {type(parent).__name__})"
+                )
             got = groups.get(id(parent), [])
             parent[field_name] = (got[0] if got else None) if first else got
 
@@ -168,8 +173,7 @@ class Collector:
         parents = [
             (p, [p, *up])
             for p, up in zip(parent_res.records, chains, strict=True)
-            if where is None
-            or _truthy(self._search(where, p, up, call, "for_each.where"))
+            if where is None or _truthy(self._search(where, p, up, call, "for_each.where"))
         ]
         workers = call.for_each.concurrency or self.spec.connection.concurrency
         res.parents, res.ancestors = [], []
@@ -205,8 +209,11 @@ class Collector:
     def _fetch_all(self, call: Call, res: CallResult, extra: dict[str, Any]) -> None:
         ctx = {**self.session.ctx, **extra} if extra else self.session.ctx
         target = call.path.render(ctx)
-        url = (self.session.join(call.service, target) if call.url_join
-               else self.session.url(call.service, target))
+        url = (
+            self.session.join(call.service, target)
+            if call.url_join
+            else self.session.url(call.service, target)
+        )
         params = {k: v for k, v in render_value(dict(call.query), ctx).items() if v is not None}
         headers = {k: t.render(ctx) for k, t in call.headers.items()}
         page: PageRequest | None = first_request(call.paginate, url, params)
@@ -257,14 +264,18 @@ class Collector:
             call.paginate, page, PageResponse(resp.headers, body, len(records)), state
         )
 
-    def _search(self, expr: Expression, record: Any, ancestors: list[Any], call: Call,
-                key: str = "where") -> Any:
+    def _search(
+        self, expr: Expression, record: Any, ancestors: list[Any], call: Call, key: str = "where"
+    ) -> Any:
         """``expr`` on ``record`` with $region, $provider, $settings and, below a fan-out,
         $parent and $ancestors (``ancestors`` is the record's chain, parent first)."""
         if not expr.roots:
             return expr.search(record)
-        scope = {**self.scope, "parent": ancestors[0] if ancestors else None,
-                 "ancestors": ancestors}
+        scope = {
+            **self.scope,
+            "parent": ancestors[0] if ancestors else None,
+            "ancestors": ancestors,
+        }
         try:
             return expr.search(record, scope)
         except MappingError as exc:
@@ -310,7 +321,10 @@ def embedders_of(spec: Spec) -> dict[str, list[str]]:
 
 
 def collect(
-    session: ProviderSession, roots: Iterable[str], progress: Progress | None = None, *,
+    session: ProviderSession,
+    roots: Iterable[str],
+    progress: Progress | None = None,
+    *,
     embed: bool = True,
 ) -> CollectResult:
     """Run ``roots`` and what they need; ``embed=False`` leaves embedding calls out (verify)."""

@@ -23,24 +23,34 @@ from .model import INPUT_COMPONENTS, Body, Retry, Spec
 from .templating import render_value
 
 
-def provider_facts(spec: Spec, args: Mapping[str, Any],
-                   row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def provider_facts(
+    spec: Spec, args: Mapping[str, Any], row: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``$provider``: the provider row's ``name``, ``id``, ``guid`` (null before a row exists,
     as in a class-level verify), every top-level form value (declared fields default to null)
     and the spec's ``spec_name``, ``title``, ``vendor`` and ``type`` (the manager type)."""
-    out: dict[str, Any] = {f.name: None for f in spec.form
-                           if "." not in f.name and f.component in INPUT_COMPONENTS}
-    out.update((k, v) for k, v in args.items()
-               if k not in ("endpoints", "authentications", "settings"))
+    out: dict[str, Any] = {
+        f.name: None for f in spec.form if "." not in f.name and f.component in INPUT_COMPONENTS
+    }
+    out.update(
+        (k, v) for k, v in args.items() if k not in ("endpoints", "authentications", "settings")
+    )
     row = row or {}
-    out.update(name=row.get("name"), id=row.get("id"), guid=row.get("guid"),
-               spec_name=spec.provider.name, title=spec.provider.title,
-               vendor=spec.provider.vendor, type=spec.provider.manager_type)
+    out.update(
+        name=row.get("name"),
+        id=row.get("id"),
+        guid=row.get("guid"),
+        spec_name=spec.provider.name,
+        title=spec.provider.title,
+        vendor=spec.provider.vendor,
+        type=spec.provider.manager_type,
+    )
     return out
 
 
-def build_context(spec: Spec, args: Mapping[str, Any],
-                  provider: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_context(
+    spec: Spec, args: Mapping[str, Any], provider: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The template context for a provider: region, form values, settings, and ``provider``
     (see ``provider_facts``; ``provider`` is the ext_management_systems row when there is one).
     """
@@ -87,7 +97,10 @@ class ProviderSession:
     """Talks to one provider with its credentials; thread-safe for fan-out requests."""
 
     def __init__(
-        self, spec: Spec, args: Mapping[str, Any], client: HttpClient | None = None,
+        self,
+        spec: Spec,
+        args: Mapping[str, Any],
+        client: HttpClient | None = None,
         provider: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = spec

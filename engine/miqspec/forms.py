@@ -2,7 +2,7 @@
 
 Takes: a ``Spec``. Gives: ``{"fields": [...]}`` with every field's ``id`` defaulting to its
 ``name``, region selects filled from the region list (``{label, value}``), and miqspec-only
-keys (``options_from``, ``secret``) removed. No I/O, raises nothing.
+keys (``options_from``, ``secret``, ``column``) removed. No I/O, raises nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from .model import Spec
 
-MIQSPEC_ONLY = {"options_from", "secret"}
+MIQSPEC_ONLY = {"options_from", "secret", "column"}
 
 
 def _field(raw: dict[str, Any], spec: Spec) -> dict[str, Any]:

@@ -5,8 +5,9 @@ in ``define_spec_functions``.
 Gives: ``CustomFunctions`` (JMESPath's built-ins plus ours; one instance is one registry),
 ``DEFAULT_FUNCTIONS``, ``FUNCTION_DOCS`` (one line per custom function), ``BUILTIN_FUNCTIONS``,
 ``function_names()`` (what the schema allows), ``LITERAL_CHECKS`` (compile-time checks of
-literal arguments, used by :mod:`miqspec.expressions`) and ``find_by_indexes()`` (a context in
-which ``find_by`` memoises one index per list and field; the parser runs inside one).
+literal arguments, used by :mod:`miqspec.expressions`) and ``find_by_indexes()`` (from
+:mod:`miqspec.functions_data`: a context in which ``find_by`` memoises one index per list and
+field; the parser runs inside one).
 Raises: ``FunctionError`` (a ValueError, made a MappingError by the expression layer) for
 unusable input at search time; ``FunctionDefinitionError`` for a bad spec function. No I/O.
 
@@ -21,18 +22,16 @@ import math
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
-import yaml
 from jmespath import functions as jp_functions
 from jmespath.functions import signature
 
 from miqspec.errors import MiqspecError
+from miqspec.functions_data import find, parse_yaml, same, truncate_utf8
 
 _STR = {"types": ["string", "null"]}
 _TEXT = {"types": ["string"]}
@@ -124,12 +123,6 @@ def _flat(values: list[Any]) -> Iterator[Any]:
             yield from _flat(value)
         else:
             yield value
-
-
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) != isinstance(right, bool):
-        return False
-    return bool(left == right)
 
 
 class CustomFunctions(jp_functions.Functions):
@@ -307,7 +300,7 @@ class CustomFunctions(jp_functions.Functions):
             found = subject.find(value) if isinstance(value, str) else -1
             return None if found < 0 else found
         if isinstance(subject, list):
-            return next((i for i, element in enumerate(subject) if _same(element, value)), None)
+            return next((i for i, element in enumerate(subject) if same(element, value)), None)
         return None
 
     @signature({"types": ["array", "null"]})
@@ -357,22 +350,17 @@ class CustomFunctions(jp_functions.Functions):
     @signature({"types": ["array", "null"]}, _TEXT, _ANY)
     def _func_find_by(self, items: list[Any] | None, key: str, value: Any) -> Any:
         """find_by(list, field, value): the first object of list whose field equals value"""
-        return _find(items, key, value, False)
+        return find(items, key, value, False)
 
     @signature({"types": ["array", "null"]}, _TEXT, _ANY)
     def _func_find_by_ignore_case(self, items: list[Any] | None, key: str, value: Any) -> Any:
         """find_by_ignore_case(list, field, value): find_by comparing strings ignoring case"""
-        return _find(items, key, value, True)
+        return find(items, key, value, True)
 
     @signature(_STR)
     def _func_yaml_parse(self, s: str | None) -> Any:
         """yaml_parse(s): the YAML (or JSON) value in s; null if s is blank or not YAML"""
-        if s is None or not s.strip():
-            return None
-        try:
-            return _plain(yaml.load(s, Loader=_YAML_LOADER))  # a safe loader
-        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
-            return None
+        return None if s is None else parse_yaml(s)
 
     @signature(_STR, {"types": ["number", "null"]})
     def _func_truncate_bytes(self, s: str | None, limit: Any) -> str | None:
@@ -381,103 +369,7 @@ class CustomFunctions(jp_functions.Functions):
             return s
         if isinstance(limit, bool) or limit < 0:
             raise FunctionError("truncate_bytes() needs a byte count >= 0")
-        count = int(limit)
-        if len(s) <= count // 4:  # no character takes more than 4 bytes
-            return s
-        data = s.encode("utf-8")
-        return s if len(data) <= count else data[:count].decode("utf-8", "ignore")
-
-
-# -- find_by: an index per (list, field), kept while a parse runs ----------------------------
-
-_SHORT_LIST = 16  # shorter lists are scanned; an index would cost as much as the scan
-_INDEX_LIMIT = 64  # indexes kept at once in one parse (each keeps its list alive)
-_INDEXES: ContextVar[dict[tuple[int, str, bool], tuple[list[Any], dict[Any, Any]]] | None] = (
-    ContextVar("miqspec_find_by_indexes", default=None)
-)
-_UNHASHABLE = object()
-
-
-@contextmanager
-def find_by_indexes() -> Iterator[None]:
-    """Memoise ``find_by`` indexes until the block ends (a parse wraps itself in one).
-
-    Indexes are keyed by the list's ``id`` and keep a reference to the list, so an id cannot
-    be reused while its index exists; at most ``_INDEX_LIMIT`` are kept (then all are dropped).
-    Lists must not change inside the block (collected records do not).
-    """
-    token = _INDEXES.set({})
-    try:
-        yield
-    finally:
-        _INDEXES.reset(token)
-
-
-def _index_key(value: Any, fold: bool) -> Any:
-    kind = type(value)
-    if kind is str:
-        return value.casefold() if fold else value
-    if kind is bool:
-        return (bool, value)  # never equal to 0 / 1, as in JMESPath
-    if kind is int or kind is float:
-        return value
-    return _UNHASHABLE
-
-
-def _matches(found: Any, value: Any, fold: bool) -> bool:
-    if fold and isinstance(found, str) and isinstance(value, str):
-        return found.casefold() == value.casefold()
-    return _same(found, value)
-
-
-def _find(items: list[Any] | None, key: str, value: Any, fold: bool) -> Any:
-    if items is None or value is None:
-        return None
-    wanted = _index_key(value, fold)
-    indexes = _INDEXES.get()
-    if indexes is None or len(items) < _SHORT_LIST or wanted is _UNHASHABLE:
-        for item in items:
-            if isinstance(item, dict) and _matches(item.get(key), value, fold):
-                return item
-        return None
-    cache_key = (id(items), key, fold)
-    cached = indexes.get(cache_key)
-    if cached is None or cached[0] is not items:
-        if len(indexes) >= _INDEX_LIMIT:
-            indexes.clear()
-        index: dict[Any, Any] = {}
-        for item in items:
-            if isinstance(item, dict):
-                found = _index_key(item.get(key), fold)
-                if found is not _UNHASHABLE:
-                    index.setdefault(found, item)
-        cached = indexes[cache_key] = (items, index)
-    return cached[1].get(wanted)
-
-
-# -- yaml_parse --------------------------------------------------------------------------------
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _plain(value: Any) -> Any:
-    """A YAML value as JSON data: dates as ISO 8601 text, bytes as text, keys as strings."""
-    if isinstance(value, dict):
-        return {k if isinstance(k, str) else _plain_key(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _plain_key(key: Any) -> str:
-    plain = _plain(key)
-    return plain if isinstance(plain, str) else _json(plain)
+        return truncate_utf8(s, int(limit))
 
 
 def _check_regex(value: Any) -> str | None:

@@ -95,8 +95,10 @@ class LoadedDocument:
             begin = col + (1 if quote else 0)
             segments.append((line, begin, len(first) - begin + 1))
             number = line + 1
-            while quote and _closing_quote(first[begin - 1 :], quote) < 0 and (
-                number <= len(self._lines)
+            while (
+                quote
+                and _closing_quote(first[begin - 1 :], quote) < 0
+                and (number <= len(self._lines))
             ):
                 text = self.line_text(number)
                 stripped = text.lstrip()
@@ -104,10 +106,12 @@ class LoadedDocument:
                 if _closing_quote(stripped, quote) >= 0:
                     break
                 number += 1
-        for number, column, length in segments:
+        for i, (number, column, length) in enumerate(segments):
             if offset <= length:
                 return Location(self.file, number, column + offset)
-            offset -= length + 1
+            # folding drops the line break before a blank line (a blank line is the newline)
+            folded = head != "|" and length and i + 1 < len(segments) and not segments[i + 1][2]
+            offset -= length + (0 if folded else 1)
         return Location(self.file, line, col + (1 if head in ("'", '"') else 0))
 
 
@@ -127,9 +131,7 @@ class _Converter:
         if isinstance(node, yaml.MappingNode):
             return self.convert_mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
-            return [
-                self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)
-            ]
+            return [self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         return self.construct_scalar(node)
 
     def convert_mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[Any, Any]:
@@ -259,8 +261,7 @@ def load_text(text: str, file: str) -> LoadedDocument:
     if size is None:
         _fail(conv.loc(node), "an alias refers to a node that contains it (recursive YAML)")
     if size > MAX_NODES:
-        _fail(conv.loc(node), f"document expands to more than {MAX_NODES} nodes "
-              "(YAML alias bomb?)")
+        _fail(conv.loc(node), f"document expands to more than {MAX_NODES} nodes (YAML alias bomb?)")
     try:
         doc.data = conv.convert(node, (), 0)
     except RecursionError:
@@ -278,8 +279,11 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, doc: LoadedDocument) -> str:
     tab = doc.line_text(mark.line + 1)[mark.column : mark.column + 1] == "\t" if mark else False
     if tab or "tab character" in problem:
         return problem + ("" if "tab" in problem else " (a tab)") + "; indent YAML with spaces"
-    if exc.problem and exc.context and context is not None and (
-        mark is None or context.line != mark.line
+    if (
+        exc.problem
+        and exc.context
+        and context is not None
+        and (mark is None or context.line != mark.line)
     ):
         problem += f" ({_one_line(exc.context)} started at line {context.line + 1})"
     return problem
@@ -290,8 +294,11 @@ def load_file(path: str) -> LoadedDocument:
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
-            _fail(Location(path, 1, 1), f"file is {size / 1e6:.1f} MB; specs are limited to "
-                  f"{MAX_BYTES // (1024 * 1024)} MB")
+            _fail(
+                Location(path, 1, 1),
+                f"file is {size / 1e6:.1f} MB; specs are limited to "
+                f"{MAX_BYTES // (1024 * 1024)} MB",
+            )
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:

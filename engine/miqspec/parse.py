@@ -22,7 +22,7 @@ from typing import Any
 
 from .collect import CallResult, CollectResult
 from .errors import MappingError
-from .functions import find_by_indexes
+from .functions_data import find_by_indexes
 from .inventory import CollectionDef
 from .model import CollectionMapping, Source, Spec, source_expressions
 from .objects import InventoryObject, ParsedInventory
@@ -105,11 +105,13 @@ class Ancestry:
 class SourceParser:
     """Builds the objects of one source of one collection."""
 
-    def __init__(self, spec: Spec, coll: CollectionDef, mapping: CollectionMapping,
-                 source: Source) -> None:
+    def __init__(
+        self, spec: Spec, coll: CollectionDef, mapping: CollectionMapping, source: Source
+    ) -> None:
         self.spec, self.coll, self.source = spec, coll, source
         self.where_at = f"{source.location}: collections.{coll.name}"
         self.rules = [(a, compile_rule(a, spec)) for a in source.attributes]
+        self.named_rules = [(a.name, rule) for a, rule in self.rules]
         names = [a.name for a in source.attributes]
         self.ref_names = coll.manager_ref
         self.sti = sti_type(spec, coll) if coll.sti and "type" not in names else None
@@ -126,8 +128,14 @@ class SourceParser:
         )
         self.secondary = source.secondary_refs
 
-    def run(self, records: list[Any], parents: list[Any] | None, chains: Chains | None,
-            base: Scope, inventory: ParsedInventory) -> None:
+    def run(
+        self,
+        records: list[Any],
+        parents: list[Any] | None,
+        chains: Chains | None,
+        base: Scope,
+        inventory: ParsedInventory,
+    ) -> None:
         """Build from ``records`` (``parents[i]`` is record i's fan-out parent, ``chains(i)``
         its fan-out ancestors)."""
         levels = self.source.each
@@ -137,8 +145,11 @@ class SourceParser:
                     self.one(record, base, inventory)
                 return
             for index, record in enumerate(records):
-                scope = {**base, "parent": parents[index] if parents is not None else None,
-                         "index": index}
+                scope = {
+                    **base,
+                    "parent": parents[index] if parents is not None else None,
+                    "index": index,
+                }
                 if self.needs_ancestors:
                     scope["ancestors"] = chains(index) if chains is not None else []
                 self.one(record, scope, inventory)
@@ -157,8 +168,15 @@ class SourceParser:
                 chain = [parents[index]] if parents is not None else []
             self.descend(record, chain, 0, index, base, inventory)
 
-    def descend(self, subject: Any, chain: list[Any], depth: int, index: int, base: Scope,
-                inventory: ParsedInventory) -> None:
+    def descend(
+        self,
+        subject: Any,
+        chain: list[Any],
+        depth: int,
+        index: int,
+        base: Scope,
+        inventory: ParsedInventory,
+    ) -> None:
         """Evaluate level ``depth`` on ``subject`` (whose enclosing items are ``chain``)."""
         scope = {**base, "parent": chain[0] if chain else None, "index": index}
         if self.needs_ancestors:
@@ -184,8 +202,9 @@ class SourceParser:
             raise self.error(path, exc, subject) from None
 
     def error(self, what: str, exc: Exception, record: Any) -> MappingError:
-        return MappingError(f"{self.where_at}.{what}: {type(exc).__name__}: {exc} "
-                            f"(record {_describe(record)})")
+        return MappingError(
+            f"{self.where_at}.{what}: {type(exc).__name__}: {exc} (record {_describe(record)})"
+        )
 
     def one(self, record: Any, scope: Scope, inventory: ParsedInventory) -> None:
         where = self.source.where
@@ -197,14 +216,15 @@ class SourceParser:
             if not ok:
                 return
         data: dict[str, Any] = {}
-        for attr, rule in self.rules:
-            try:
-                data[attr.name] = rule(record, scope)
-            except Exception as exc:  # any evaluation failure becomes a located MappingError
-                raise MappingError(
-                    f"{attr.location}: collections.{self.coll.name}.{attr.name}: "
-                    f"{type(exc).__name__}: {exc} (record {_describe(record)})"
-                ) from None
+        try:
+            for name, rule in self.named_rules:
+                data[name] = rule(record, scope)
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            attr = self.rules[len(data)][0]
+            raise MappingError(
+                f"{attr.location}: collections.{self.coll.name}.{attr.name}: "
+                f"{type(exc).__name__}: {exc} (record {_describe(record)})"
+            ) from None
         if self.sti is not None:
             data["type"] = self.sti
         elif self.type_prefix is not None:
@@ -214,9 +234,12 @@ class SourceParser:
                 if full is None:
                     full = self._types[short] = self.type_prefix + short
                 data["type"] = full
-        ref = tuple(ref_value(data.get(n)) for n in self.ref_names)
-        if any(v is None for v, n in zip(ref, self.ref_names, strict=True)
-               if n not in self.coll.manager_ref_allowed_nil):
+        ref = tuple([v if type(v) is str else ref_value(v) for v in map(data.get, self.ref_names)])
+        if None in ref and any(
+            v is None
+            for v, n in zip(ref, self.ref_names, strict=True)
+            if n not in self.coll.manager_ref_allowed_nil
+        ):
             return  # ManageIQ cannot index an object without its manager_ref; skip it
         obj = InventoryObject(self.coll.name, ref, data)
         if inventory.build(obj) is obj and self.secondary:
@@ -243,8 +266,9 @@ class SourceParser:
         return found, all(n in calls and calls[n].complete for n in names)
 
 
-def parse(spec: Spec, collected: CollectResult, context: Mapping[str, Any] | None = None
-          ) -> ParsedInventory:
+def parse(
+    spec: Spec, collected: CollectResult, context: Mapping[str, Any] | None = None
+) -> ParsedInventory:
     """Build every collection of the spec from the collected records.
 
     ``context`` is the session's template context (region, settings, provider); expressions
@@ -254,8 +278,9 @@ def parse(spec: Spec, collected: CollectResult, context: Mapping[str, Any] | Non
     inventory = ParsedInventory()
     base: Scope = {
         "region": ctx.get("region", {}),
-        "provider": ctx.get("provider", {"name": spec.provider.name,
-                                         "vendor": spec.provider.vendor}),
+        "provider": ctx.get(
+            "provider", {"name": spec.provider.name, "vendor": spec.provider.vendor}
+        ),
         "settings": ctx.get("settings", dict(spec.provider.settings)),
         "calls": {name: res.records for name, res in collected.calls.items()},
     }

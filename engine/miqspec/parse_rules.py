@@ -24,10 +24,16 @@ from .templating import Template
 Scope = dict[str, Any]
 Rule = Callable[[Any, Scope], Any]
 
-MANAGER_CLASS = {"cloud": "CloudManager", "network": "NetworkManager",
-                 "storage": "StorageManager", "infra": "InfraManager",
-                 "automation": "AutomationManager", "configuration": "ConfigurationManager",
-                 "container": "ContainerManager", "physical": "PhysicalInfraManager"}
+MANAGER_CLASS = {
+    "cloud": "CloudManager",
+    "network": "NetworkManager",
+    "storage": "StorageManager",
+    "infra": "InfraManager",
+    "automation": "AutomationManager",
+    "configuration": "ConfigurationManager",
+    "container": "ContainerManager",
+    "physical": "PhysicalInfraManager",
+}
 
 
 def camelize(name: str) -> str:
@@ -95,7 +101,7 @@ def _apply_map(attr: Attribute, base: Rule) -> Rule:
     if table is None and not match:
         if not has_default:
             return base
-        return lambda r, s: (v if (v := base(r, s)) is not None else default)
+        return lambda r, s: v if (v := base(r, s)) is not None else default
 
     def mapped(r: Any, s: Scope) -> Any:
         raw = base(r, s)

@@ -365,6 +365,8 @@ class Persister:
         for item in new:
             groups.setdefault(frozenset(item.row), []).append(item)
         for keys, group in groups.items():
+            # in manager_ref order: index inserts then append instead of landing at random
+            group.sort(key=_key_order)
             add = dict(extra)
             if changed_on and "raw_power_state" in keys:
                 add[changed_on] = self.stamp(table, changed_on)
@@ -373,6 +375,10 @@ class Persister:
             for item, new_id in zip(group, ids, strict=True):
                 item.id = new_id
         self.report.of(name).created += len(new)
+
+
+def _key_order(item: Item) -> tuple[tuple[bool, str], ...]:
+    return tuple((v is None, "" if v is None else v) for v in item.dbkey)
 
 
 def read_only(cdef: CollectionDef) -> bool:

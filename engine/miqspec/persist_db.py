@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from .errors import DatabaseError, MappingError
 from .inventory import Catalogue
+from .persist_bulk import bind_tuples, fetch, insert_copy, insert_sqlite
 from .persist_graph import SaveGraph, parent_reference
 from .persist_values import (
     EMS_TABLE,
@@ -66,9 +67,12 @@ class Db:
     @contextmanager
     def errors(self, name: str) -> Iterator[None]:
         """Turn a database error into a one-line ``DatabaseError`` naming ``name``."""
+        dbapi = getattr(self.conn.dialect, "loaded_dbapi", None)
+        driver_error: type[Exception] = getattr(dbapi, "Error", sa.exc.SQLAlchemyError)
         try:
             yield
-        except (sa.exc.SQLAlchemyError, OverflowError) as exc:  # sqlite3: int out of range
+        except (sa.exc.SQLAlchemyError, OverflowError, driver_error) as exc:  # OverflowError:
+            # sqlite3's int out of range; driver errors: COPY and cursor reads (persist_bulk)
             orig = getattr(exc, "orig", None) or exc
             text = (str(orig).strip().splitlines() or [""])[0][:200]
             raise DatabaseError(
@@ -147,9 +151,10 @@ class Db:
         """Rows of ``name``'s table (only ``cols``) and the position of each column."""
         table = self.table(name)
         cols = list(dict.fromkeys(cols))
+        columns = [table.c[c] for c in cols]
         with self.errors(name):
-            rows = self.conn.execute(sa.select(*(table.c[c] for c in cols)).where(where)).all()
-        return list(rows), {c: i for i, c in enumerate(cols)}
+            rows = fetch(self.conn, sa.select(*columns).where(where), columns)
+        return rows, {c: i for i, c in enumerate(cols)}
 
     def insert(
         self,
@@ -160,9 +165,11 @@ class Db:
     ) -> list[int]:
         """Insert rows (all with the same columns); return their ids in the same order.
 
-        PostgreSQL: ``INSERT ... RETURNING id`` batched in parameter order. SQLite would run
-        that one row at a time, so there: one executemany, then one select of the new ids by
-        manager_ref key (``keys[i]`` is row i's identity key; the refresh lock makes it unique).
+        PostgreSQL: ``COPY`` with ids taken from the sequence (``persist_bulk.insert_copy``),
+        else ``INSERT ... RETURNING id`` batched in parameter order. SQLite would run that one
+        row at a time, so there: one executemany; the ids are ``max(id)+1 ...`` when SQLite
+        numbered them so, else one select of the new ids by manager_ref key (``keys[i]`` is row
+        i's identity key; the refresh lock makes it unique).
         """
         if not rows:
             return []
@@ -172,17 +179,18 @@ class Db:
         table = self.table(name)
         with self.errors(name):
             defaults = any(c.default is not None and c.name not in rows[0] for c in table.c)
+            cols = list(rows[0])
+            if not defaults and not self.raw:
+                copied = insert_copy(self.conn, table, cols, rows)
+                if copied is not None:
+                    return copied
             if not self.raw or defaults:
                 stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
                 return list(self.conn.execute(stmt, rows).scalars())
             before = self.conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-            cols = list(rows[0])
-            quote = self.conn.dialect.identifier_preparer.quote
-            sql = (
-                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-                f"VALUES ({', '.join('?' for _ in cols)})"
-            )
-            self.conn.exec_driver_sql(sql, self.tuples(table, cols, rows))
+            numbered = insert_sqlite(self.conn, table, cols, rows)
+            if numbered is not None:
+                return numbered
         got, pos = self.select(
             name, ["id", *key_cols], sa.and_(table.c.id > before, self.scope(name))
         )
@@ -213,37 +221,16 @@ class Db:
                     f"UPDATE {quote(table.name)} SET "
                     f"{', '.join(f'{quote(c)} = ?' for c in cols)} WHERE {quote('id')} = ?"
                 )
-                self.conn.exec_driver_sql(sql, self.tuples(table, [*cols, "b_id"], params))
+                self.conn.exec_driver_sql(
+                    sql,
+                    bind_tuples(self.conn, table, [*cols, "b_id"], params),  # type: ignore[arg-type]
+                )
 
     @property
     def raw(self) -> bool:
         """Write through the driver's executemany (SQLite: SQLAlchemy's per-row work dominates)."""
         dialect = self.conn.dialect
         return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
-
-    def tuples(
-        self, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
-    ) -> list[tuple[Any, ...]]:
-        """Rows as driver parameters: each column through its type's bind processor, once per
-        distinct value object (timestamps are one object for a whole refresh)."""
-        dialect = self.conn.dialect
-        columns: list[list[Any]] = []
-        for col in cols:
-            values = [r[col] for r in rows]
-            column = table.c[col if col != "b_id" else "id"]
-            proc = column.type.dialect_impl(dialect).bind_processor(dialect)
-            if proc is not None:
-                done: dict[int, Any] = {}
-                values = [
-                    v
-                    if v is None
-                    else done[id(v)]
-                    if id(v) in done
-                    else done.setdefault(id(v), proc(v))
-                    for v in values
-                ]
-            columns.append(values)
-        return list(zip(*columns, strict=True))
 
     def delete_ids(self, name: str, table: sa.Table, ids: Sequence[int]) -> None:
         self.written += len(ids)

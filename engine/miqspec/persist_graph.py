@@ -72,15 +72,14 @@ class _Scan:
         edge = ref.key is None or ref.key in target.references
         if ref.key is not None:
             self.lazy_keys.setdefault(ref.collection, set()).add(ref.key)
-        if ref.secondary is not None and ref.secondary not in self.computed.get(
-            ref.collection, ()
-        ):
+        secondary = ref.secondary  # a computed one is found in memory: no database lookup
+        if secondary is not None and secondary not in self.computed.get(ref.collection, ()):
             if ref.secondary not in target.secondary_refs:
                 raise MappingError(
                     f"{source}.{attr}: collection {ref.collection!r} has no secondary ref "
                     f"{ref.secondary!r}"
                 )
-            self.secondary.setdefault((ref.collection, ref.secondary), set()).add(
+            self.secondary.setdefault((ref.collection, secondary), set()).add(
                 tuple(secondary_value(v) for v in ref.ref)
             )
         if edge and ref.collection in self.saved:

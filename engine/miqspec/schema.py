@@ -191,8 +191,10 @@ def validate_with(
     doc: LoadedDocument, data: Any, schema: Mapping[str, Any], base: Path
 ) -> list[Finding]:
     """Validate ``data`` (found at ``base`` in ``doc``) against a cerberus schema mapping."""
-    validator = _root_validator() if base == () and schema is schema_data()["spec"] else (
-        _validator(schema)
+    validator = (
+        _root_validator()
+        if base == () and schema is schema_data()["spec"]
+        else (_validator(schema))
     )
     return _findings(doc, data, validator, schema, base)
 
@@ -224,12 +226,18 @@ def is_well_formed(data: Any, names: tuple[str, ...]) -> bool:
 
 
 def _findings(
-    doc: LoadedDocument, data: Any, validator: cerberus.Validator, schema: Mapping[str, Any],
+    doc: LoadedDocument,
+    data: Any,
+    validator: cerberus.Validator,
+    schema: Mapping[str, Any],
     base: Path,
 ) -> list[Finding]:
     if not isinstance(data, dict):
-        return [Finding(doc.location(base), format_path(base),
-                        f"must be a mapping, got {type_name(data)}")]
+        return [
+            Finding(
+                doc.location(base), format_path(base), f"must be a mapping, got {type_name(data)}"
+            )
+        ]
     validator.validate(copy.copy(data), normalize=False)
     findings: list[Finding] = []
     exclusive: set[tuple[Path, frozenset[Any]]] = set()
@@ -243,9 +251,14 @@ def _findings(
             if pair in exclusive:
                 continue
             exclusive.add(pair)
-            findings.append(Finding(doc.location(path, key=True), format_path(path),
-                                    f"'{path[-1]}' cannot be used together with "
-                                    + " or ".join(f"'{o}'" for o in others)))
+            findings.append(
+                Finding(
+                    doc.location(path, key=True),
+                    format_path(path),
+                    f"'{path[-1]}' cannot be used together with "
+                    + " or ".join(f"'{o}'" for o in others),
+                )
+            )
             continue
         unknown = err.code == cerberus.errors.UNKNOWN_FIELD.code
         missing = err.rule == "required"
@@ -256,8 +269,13 @@ def _findings(
         if on_key and err.rule == "regex":
             message = f"name '{err.document_path[-1]}' does not match the pattern {err.constraint}"
         findings.append(
-            Finding(doc.location(loc_path, key=unknown or on_key or err.rule in (
-                "excludes", "dependencies")), format_path(path), message)
+            Finding(
+                doc.location(
+                    loc_path, key=unknown or on_key or err.rule in ("excludes", "dependencies")
+                ),
+                format_path(path),
+                message,
+            )
         )
     return findings
 

@@ -83,10 +83,10 @@ def json_schema() -> dict[str, Any]:
     data = schema_data()
     defs = {name: _object(body or {}) for name, body in data["definitions"].items()
             if not name.startswith(("auth_", "paginate_", "attribute_"))}
-    attribute_forms = [_object(data["definitions"][n] or {}) for n in (
-        "attribute_value", "attribute_expr", "attribute_template", "attribute_lazy")]
-    defs["attribute"] = {"anyOf": [{"type": ["string", "number", "boolean", "null"]},
-                                   *attribute_forms]}
+    attribute_forms = [_object(body or {}) for name, body in data["definitions"].items()
+                       if name.startswith("attribute_")]  # one per form, chosen by its key
+    constants = {"type": ["string", "number", "boolean", "null", "array"]}
+    defs["attribute"] = {"anyOf": [constants, *attribute_forms]}
     defs["auth"] = _variant_union("auth")
     defs["paginate"] = _variant_union("paginate")
     for src in ("source", "collection"):

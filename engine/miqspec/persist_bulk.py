@@ -1,0 +1,180 @@
+"""Driver-level bulk reads and inserts for persist, where SQLAlchemy's per-row work dominates.
+
+Takes: a SQLAlchemy connection inside the caller's transaction, a table, a statement or rows.
+Gives: ``fetch`` (a select's rows as plain tuples, each column through its type's result
+processor: no ``Row`` objects), ``bind_tuples`` (rows as driver parameters), ``insert_sqlite``
+(one ``executemany`` of tuples; the new ids when SQLite numbered them in order, else None) and
+``insert_copy`` (PostgreSQL with psycopg2: ids taken from the table's sequence, rows sent with
+``COPY ... FROM STDIN``; None when the table or a value does not suit COPY).
+Raises: the driver's and SQLAlchemy's errors unchanged (``Db.errors`` turns them into
+``DatabaseError``). Does database I/O.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+NULL = "\\N"
+_SPECIAL = ("\\", "\t", "\n", "\r")
+
+
+def fetch(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[sa.Column[Any]]
+          ) -> list[tuple[Any, ...]]:
+    """The rows of ``stmt`` (which selects ``columns``) as tuples of Python values."""
+    result = conn.execute(stmt)
+    try:
+        cursor = result.cursor
+        assert cursor is not None
+        desc = cursor.description
+        rows: list[tuple[Any, ...]] = list(cursor.fetchall())
+    finally:
+        result.close()
+    dialect = conn.dialect
+    procs = []
+    for i, col in enumerate(columns):
+        proc = col.type.dialect_impl(dialect).result_processor(dialect, desc[i][1])
+        if proc is not None:
+            procs.append((i, proc))
+    if not procs or not rows:
+        return rows
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    for i, proc in procs:
+        cols[i] = [None if v is None else proc(v) for v in cols[i]]
+    return list(zip(*cols, strict=True))
+
+
+def bind_tuples(
+    conn: sa.Connection, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Rows as driver parameters: each column through its type's bind processor, once per
+    distinct value object (timestamps are one object for a whole refresh). ``b_id`` is ``id``."""
+    dialect = conn.dialect
+    columns: list[list[Any]] = []
+    for col in cols:
+        values = [r[col] for r in rows]
+        column = table.c[col if col != "b_id" else "id"]
+        proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            done: dict[int, Any] = {}
+            values = [
+                v
+                if v is None
+                else done[id(v)]
+                if id(v) in done
+                else done.setdefault(id(v), proc(v))
+                for v in values
+            ]
+        columns.append(values)
+    return list(zip(*columns, strict=True))
+
+
+def insert_sqlite(
+    conn: sa.Connection, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[int] | None:
+    """One ``executemany``; the new ids in row order when they are ``max(id)+1 ...`` (SQLite
+    numbers rows so unless ids ran out), else None (the caller finds them by key)."""
+    before = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+        f"VALUES ({', '.join('?' for _ in cols)})"
+    )
+    conn.exec_driver_sql(sql, bind_tuples(conn, table, cols, rows))  # type: ignore[arg-type]
+    n = len(rows)
+    got = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(table.c.id), sa.func.max(table.c.id)).where(
+            table.c.id > before
+        )
+    ).one()
+    if tuple(got) == (n, before + 1, before + n):
+        return list(range(before + 1, before + n + 1))
+    return None
+
+
+def insert_copy(
+    conn: sa.Connection, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[int] | None:
+    """PostgreSQL: ids from the table's sequence, rows through ``COPY FROM STDIN``; None (and
+    nothing done) unless the driver can COPY, ``id`` has a sequence and every value has a text
+    form (no arrays or JSON documents)."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql" or raw is None:
+        return None
+    cursor = raw.cursor()
+    try:
+        if not hasattr(cursor, "copy_expert"):
+            return None
+        text = _copy_text(bind_tuples(conn, table, cols, rows))
+        if text is None:
+            return None
+        prep = conn.dialect.identifier_preparer
+        seq = conn.exec_driver_sql(
+            "SELECT pg_get_serial_sequence(%(t)s, 'id')", {"t": prep.format_table(table)}
+        ).scalar()
+        if seq is None:
+            return None
+        ids = list(
+            conn.exec_driver_sql(
+                "SELECT nextval(%(s)s) FROM generate_series(1, %(n)s)", {"s": seq, "n": len(rows)}
+            ).scalars()
+        )
+        body = io.StringIO("".join(f"{i}\t{line}\n" for i, line in zip(ids, text, strict=True)))
+        names = ", ".join(prep.quote(c) for c in ("id", *cols))
+        cursor.copy_expert(f"COPY {prep.format_table(table)} ({names}) FROM STDIN", body)
+        return ids
+    finally:
+        cursor.close()
+
+
+def _copy_text(tuples: list[tuple[Any, ...]]) -> list[str] | None:
+    """Each row in COPY's text format (without the id), or None when a value has no text form."""
+    if not tuples:
+        return []
+    columns: list[list[str]] = []
+    for values in zip(*tuples, strict=True):
+        kinds = {type(v) for v in values}
+        if kinds <= {str, type(None)}:
+            texts = [NULL if v is None else v for v in values]
+            probe = "\x00".join(texts)
+            if any(s in probe for s in _SPECIAL):
+                texts = [t if t is NULL else _escape(t) for t in texts]
+            columns.append(texts)
+            continue
+        texts = []
+        for v in values:
+            t = _text(v)
+            if t is None:
+                return None
+            texts.append(t)
+        columns.append(texts)
+    return list(map("\t".join, zip(*columns, strict=True)))
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return NULL
+    kind = type(v)
+    if kind is bool:
+        return "t" if v else "f"
+    if kind is int or kind is Decimal:
+        return str(v)
+    if kind is float:
+        return repr(v)
+    if kind is str:
+        return _escape(v)
+    if kind is datetime.datetime or kind is datetime.date or kind is datetime.time:
+        return str(v)
+    return None
+
+
+def _escape(s: str) -> str:
+    if any(c in s for c in _SPECIAL):
+        return (s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return s
