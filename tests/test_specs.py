@@ -75,8 +75,9 @@ SEEDS: list[Any] = [
     yaml.safe_load(p.read_text(encoding="utf-8"))
     for p in [REPO / "provider_specs" / "awesome_cloud.yaml", *VALID_CASES]
 ]
-JUNK = ["{{", "}}", "{%", "{{ parent.x }}", "{{ login.nope }}", "[?", "$", "$parent", "$nope.x",
-        "|", "`", "'", '"', "(", ")", "@", "&&", "\\", "${", "[", "]", "ü", "\t", "\n", " x("]  # fmt: skip
+JUNK = ["{{", "}}", "{%", "{{ parent.x }}", "{{ login.nope }}", "[?", "$", "$parent",
+        "$nope.x", "|", "`", "'", '"', "(", ")", "@", "&&", "\\", "${", "[", "]", "ü", "\t",
+        "\n", " x("]  # fmt: skip
 SCALARS = [None, 0, -1, 2.5, True, "", "text", [], {}, [1, "a"], {"k": "v"}, {"lazy": 1}]
 
 
