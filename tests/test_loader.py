@@ -44,6 +44,7 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], bool]] = {
     "top_level_list": (lambda: b"- version: 1\n- provider: {}\n", False),
     "top_level_scalar": (lambda: b"just a string\n", False),
     "nesting_50": (lambda: _nested_mapping(50), False),
+    "nesting_300": (lambda: _nested_mapping(300), True),
     "nesting_5000_block": (lambda: _nested_mapping(5000), True),
     "nesting_5000_flow": (lambda: b"[" * 5000 + b"]" * 5000, True),
     "alias_bomb": (_alias_bomb, True),

@@ -11,6 +11,7 @@ attributes no region defines. Raises nothing; no I/O.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -60,6 +61,12 @@ def _ref_offset(text: str, ref: str) -> int | None:
         rf"\s*(?:\.\s*{p}\b|\[\s*['\"]{p}['\"]\s*\])" for p in parts[1:])
     found = re.search(pattern, text)
     return found.start() if found else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_refs(text: str) -> frozenset[str]:
+    """``template_references`` cached: specs repeat the same templates in many calls."""
+    return frozenset(template_references(text))
 
 
 def _template_error_offset(text: str, exc: TemplateSyntaxError) -> int:
@@ -134,7 +141,7 @@ class Checker:
         if not isinstance(text, str):
             return
         try:
-            refs = template_references(text)
+            refs = _template_refs(text)
         except TemplateSyntaxError as exc:
             reason = exc.reason[:1].lower() + exc.reason[1:]
             self.syntax_error(path, _template_error_offset(text, exc),

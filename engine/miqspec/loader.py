@@ -2,9 +2,12 @@
 
 Takes: a file path (or text plus a display name).
 Gives: ``LoadedDocument``: the plain data (dicts, lists, scalars) and a map from each spec path
-(a tuple of keys and indexes) to the ``Location`` of its value and of its key.
-Raises: ``SpecError`` with findings for YAML syntax errors, duplicate keys, binary or oversized
-input, alias bombs and nesting too deep. Reads the file; no other I/O.
+(a tuple of keys and indexes) to the ``Location`` of its value and of its key;
+``offset_location`` maps a character of a string value (quoted, plain or block scalar) to its
+line and column. YAML merge keys (``<<``) are honoured, explicit keys winning.
+Raises: ``SpecError`` with findings for YAML syntax errors, duplicate keys, binary, non-UTF-8 or
+oversized input, NUL bytes, alias bombs, recursive aliases and nesting too deep. Reads the file;
+no other I/O.
 """
 
 from __future__ import annotations
@@ -257,7 +260,7 @@ def load_text(text: str, file: str) -> LoadedDocument:
     if node is None:
         _fail(Location(file, 1, 1), "the spec is empty")
     conv = _Converter(doc)
-    size = _expanded_size(node, MAX_NODES)
+    size = _expanded_size(node, MAX_NODES) if "*" in text else 0  # only aliases expand
     if size is None:
         _fail(conv.loc(node), "an alias refers to a node that contains it (recursive YAML)")
     if size > MAX_NODES:

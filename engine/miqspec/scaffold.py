@@ -11,8 +11,12 @@ import re
 from .errors import UsageError
 
 FIRST_COLLECTION = {
-    "cloud": ("vms", "get_vms", "  location: {value: unknown}\n"
-              "      raw_power_state: status\n      vendor: {value: unknown}\n"),
+    "cloud": (
+        "vms",
+        "get_vms",
+        "  location: {value: unknown}\n"
+        "      raw_power_state: status\n      vendor: {value: unknown}\n",
+    ),
     "infra": ("hosts", "get_hosts", ""),
     "network": ("cloud_networks", "get_networks", ""),
     "storage": ("cloud_volumes", "get_volumes", ""),
@@ -35,8 +39,10 @@ def new_spec(name: str, manager_type: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise UsageError(f"provider name {name!r} must be snake_case (e.g. awesome_cloud)")
     if manager_type not in FIRST_COLLECTION:
-        raise UsageError(f"unknown manager type {manager_type!r}; expected one of: "
-                         + ", ".join(FIRST_COLLECTION))
+        raise UsageError(
+            f"unknown manager type {manager_type!r}; expected one of: "
+            + ", ".join(FIRST_COLLECTION)
+        )
     collection, call, extra = FIRST_COLLECTION[manager_type]
     title = " ".join(p.capitalize() for p in name.split("_"))
     ref = "manager_ref" if manager_type in ("automation", "configuration") else "ems_ref"

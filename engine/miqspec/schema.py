@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -215,14 +216,23 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
+_VALIDATING = threading.Lock()  # validators are cached and shared; one validation at a time
+
+
+def _errors(validator: cerberus.Validator, data: Any) -> list[Any]:
+    """The leaf errors of validating ``data`` (no normalization: the schema has no defaults)."""
+    with _VALIDATING:
+        validator.validate(copy.copy(data), normalize=False)
+        return list(_flatten(validator._errors))
+
+
 def is_well_formed(data: Any, names: tuple[str, ...]) -> bool:
     """True when ``data`` has the shape of the definitions ``names``: a mapping whose required
     keys are present with the right types (disallowed values and unknown keys are tolerated)."""
     if not isinstance(data, dict):
         return False
     validator = _named_validator(names)
-    validator.validate(copy.copy(data), normalize=False)
-    return not any(err.rule in ("type", "required") for err in _flatten(validator._errors))
+    return not any(err.rule in ("type", "required") for err in _errors(validator, data))
 
 
 def _findings(
@@ -238,10 +248,10 @@ def _findings(
                 doc.location(base), format_path(base), f"must be a mapping, got {type_name(data)}"
             )
         ]
-    validator.validate(copy.copy(data), normalize=False)
+    errors = _errors(validator, data)
     findings: list[Finding] = []
     exclusive: set[tuple[Path, frozenset[Any]]] = set()
-    for err in _flatten(validator._errors):
+    for err in errors:
         path: Path = (*base, *err.document_path)
         if err.rule == "excludes":  # name the keys present; report each clash once
             parent = _get(data, err.document_path[:-1])

@@ -11,8 +11,15 @@ from typing import Any
 
 from .schema import schema_data, variants
 
-_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-          "dict": "object", "list": "array", "float": "number"}
+_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "dict": "object",
+    "list": "array",
+    "float": "number",
+}
 
 
 def _rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -81,17 +88,25 @@ def _variant_union(prefix: str) -> dict[str, Any]:
 
 def json_schema() -> dict[str, Any]:
     data = schema_data()
-    defs = {name: _object(body or {}) for name, body in data["definitions"].items()
-            if not name.startswith(("auth_", "paginate_", "attribute_"))}
-    attribute_forms = [_object(body or {}) for name, body in data["definitions"].items()
-                       if name.startswith("attribute_")]  # one per form, chosen by its key
+    defs = {
+        name: _object(body or {})
+        for name, body in data["definitions"].items()
+        if not name.startswith(("auth_", "paginate_", "attribute_"))
+    }
+    attribute_forms = [
+        _object(body or {})
+        for name, body in data["definitions"].items()
+        if name.startswith("attribute_")
+    ]  # one per form, chosen by its key
     constants = {"type": ["string", "number", "boolean", "null", "array"]}
     defs["attribute"] = {"anyOf": [constants, *attribute_forms]}
     defs["auth"] = _variant_union("auth")
     defs["paginate"] = _variant_union("paginate")
     for src in ("source", "collection"):
-        defs[src]["properties"]["attributes"] = {"type": "object",
-                                                 "additionalProperties": _ref("attribute")}
+        defs[src]["properties"]["attributes"] = {
+            "type": "object",
+            "additionalProperties": _ref("attribute"),
+        }
     defs["call"]["properties"]["paginate"] = _ref("paginate")
     root = _object(data["spec"])
     root["properties"]["auth"] = _ref("auth")
