@@ -13,6 +13,7 @@ Raises nothing; no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -229,6 +230,14 @@ class CollectionChecks:
         ck.findings.extend(schema_mod.validate_definitions(ck.doc, value, (FORMS[form],), path))
         if form == "expr":
             self.expr((*path, "expr"), value.get("expr"), roots)
+            match = value.get("match")
+            for i, rule in enumerate(match if isinstance(match, list) else []):
+                pattern = _dict(rule).get("regex")
+                if isinstance(pattern, str):
+                    try:
+                        re.compile(pattern)
+                    except re.error as exc:
+                        ck.add((*path, "match", i, "regex"), f"bad regular expression: {exc}")
         elif form == "template":
             ck.template((*path, "template"), value.get("template"), TEMPLATE_ROOTS)
         elif form == "switch":

@@ -4,7 +4,8 @@ Takes: a model ``Attribute`` (and the ``Spec`` for lazy targets and STI names).
 Gives: ``compile_rule(attr, spec) -> Rule``, a function of (record, scope) computing the
 attribute (constants, expressions with ``map``/``match``/``default``, templates, ``switch``
 /``cases``, lazy references with composite refs whose parts may be nested rules such as an
-inner lazy); ``ref_value`` (manager_ref values as compared strings), ``secondary_key``,
+inner lazy; equal references are one shared ``LazyRef``); ``lazy_field`` (a lazy over one
+record field, for :mod:`miqspec.parse_fast`); ``ref_value`` (manager_ref values as compared strings), ``secondary_key``,
 ``sti_type``/``class_prefix`` (ManageIQ's provider class names), ``attribute_templates``.
 Raises nothing at compile time for a checked spec; rules raise whatever an expression or
 template raises (the parser adds the location). No I/O.
@@ -23,6 +24,7 @@ from .templating import Template
 
 Scope = dict[str, Any]
 Rule = Callable[[Any, Scope], Any]
+LazyMaker = Callable[[tuple[Any, ...]], Any]
 
 MANAGER_CLASS = {
     "cloud": "CloudManager",
@@ -163,18 +165,61 @@ def _part_rule(part: Any, spec: Spec) -> Rule:
     return lambda r, s: search(r)
 
 
-def _lazy_rule(attr: Attribute, spec: Spec) -> Rule:
+def _lazy_parts(
+    attr: Attribute, spec: Spec
+) -> tuple[list[Any], LazyMaker, Callable[[Any], Any]]:
+    """The ref parts a lazy reads (in the target's manager_ref or secondary-ref order) and the
+    function making its reference from their values (and from one value). Equal references are
+    one shared object (persist resolves each reference object once)."""
     target = spec.catalogue.collections[attr.lazy or ""]
     secondary = target.secondary_refs.get(attr.by, ()) if attr.by else ()
     order = secondary if attr.by else target.manager_ref
     parts = dict(attr.ref_parts)
     chosen = [parts[name] for name in order] if "" not in parts else [parts[""]]
     name, key, default, by = target.name, attr.key, attr.default, attr.by
+    made: dict[tuple[Any, ...], LazyRef] = {}
 
     def one(values: tuple[Any, ...]) -> LazyRef | Any:
         if any(v is None for v in values):
             return default  # also when an inner lazy found nothing to point at
-        return LazyRef(name, tuple(ref_value(v) for v in values), key, default, by)
+        ref = tuple(ref_value(v) for v in values)
+        try:
+            found = made.get(ref)
+            if found is None:
+                found = made[ref] = LazyRef(name, ref, key, default, by)
+        except TypeError:  # an unhashable part
+            return LazyRef(name, ref, key, default, by)
+        return found
+
+    def one_value(value: Any) -> LazyRef | Any:
+        if value is None:
+            return default
+        ref = (value if type(value) is str else ref_value(value),)
+        try:
+            found = made.get(ref)
+            if found is None:
+                found = made[ref] = LazyRef(name, ref, key, default, by)
+        except TypeError:  # an unhashable part
+            return LazyRef(name, ref, key, default, by)
+        return found
+
+    return chosen, one, one_value
+
+
+def lazy_field(attr: Attribute, spec: Spec) -> tuple[str, Callable[[Any], Any]] | None:
+    """For a ``lazy`` whose ref is one plain field of the record: that field's name and the
+    function of its value giving what the attribute's rule gives (else None)."""
+    if attr.kind != "lazy":
+        return None
+    chosen, _, one_value = _lazy_parts(attr, spec)
+    part = chosen[0]
+    if len(chosen) != 1 or isinstance(part, Attribute) or part.kind != "field":
+        return None
+    return part.ast["value"], one_value
+
+
+def _lazy_rule(attr: Attribute, spec: Spec) -> Rule:
+    chosen, one, one_value = _lazy_parts(attr, spec)
 
     if attr.kind == "lazy_many":
         refs = chosen[0]
@@ -185,15 +230,15 @@ def _lazy_rule(attr: Attribute, spec: Spec) -> Rule:
             if not found:
                 return []
             items = found if isinstance(found, list) else [found]
-            return [ref for v in items if isinstance(ref := one((v,)), LazyRef)]
+            return [ref for v in items if isinstance(ref := one_value(v), LazyRef)]
 
         return many
 
     if len(chosen) == 1 and not isinstance(chosen[0], Attribute):
         expr = chosen[0]
         if expr.roots:
-            return lambda r, s: one((expr.search(r, s),))
+            return lambda r, s: one_value(expr.search(r, s))
         search = expr.search
-        return lambda r, s: one((search(r),))
+        return lambda r, s: one_value(search(r))
     rules = [_part_rule(part, spec) for part in chosen]
     return lambda r, s: one(tuple(rule(r, s) for rule in rules))

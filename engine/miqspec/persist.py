@@ -35,6 +35,7 @@ from .errors import MappingError
 from .inventory import Catalogue, CollectionDef
 from .objects import InventoryObject, ParsedInventory
 from .persist_db import Db
+from .persist_digest import Digests
 from .persist_graph import SaveGraph, plan_save
 from .persist_passes import parent_columns, reconnect, save_deferred, save_links, sweep
 from .persist_rows import Resolver, RowPlan
@@ -85,24 +86,29 @@ class PersistReport:
     order: list[str] = field(default_factory=list)
     deferred: dict[str, list[str]] = field(default_factory=dict)
     dry_run: bool = False
+    #: collections whose stored row digests were rewritten (bookkeeping, not inventory rows)
+    digests_written: int = 0
 
     def of(self, name: str) -> CollectionReport:
         return self.collections.setdefault(name, CollectionReport())
 
 
 class Item:
-    """One object being saved: its keys, wanted row, row id and stored values."""
+    """One object being saved: its keys, wanted row, row id and stored values. ``row`` is None
+    for an object whose stored digest matched (unchanged, its row neither built nor loaded);
+    ``sig`` is its signature when digests are kept for the collection."""
 
-    __slots__ = ("dbkey", "id", "mkey", "obj", "old", "row", "state")
+    __slots__ = ("dbkey", "id", "mkey", "obj", "old", "row", "sig", "state")
 
     def __init__(
         self,
         obj: InventoryObject,
         mkey: tuple[Any, ...],
-        row: dict[str, Any],
+        row: dict[str, Any] | None,
         dbkey: tuple[Any, ...],
+        sig: int | None = None,
     ) -> None:
-        self.obj, self.mkey, self.row, self.dbkey = obj, mkey, row, dbkey
+        self.obj, self.mkey, self.row, self.dbkey, self.sig = obj, mkey, row, dbkey, sig
         self.id: int = 0
         self.old: Any = None
         self.state = "created"
@@ -130,9 +136,12 @@ def persist(
     now: datetime,
     dry_run: bool = False,
     sample_changes: int = 0,
+    digests: bool = True,
 ) -> PersistReport:
     """Save ``inventory`` (see the module docstring); ``vendor_types`` gives the STI ``type``
-    per collection for objects that set none."""
+    per collection for objects that set none. ``digests`` (default on): objects whose stored
+    row digest matches are unchanged without loading their rows (``persist_digest``); off,
+    every row in scope is loaded and compared."""
     return Persister(
         conn,
         metadata,
@@ -144,6 +153,7 @@ def persist(
         now,
         dry_run,
         sample_changes,
+        digests,
     ).run()
 
 
@@ -160,11 +170,13 @@ class Persister:
         now: datetime,
         dry_run: bool,
         sample_changes: int,
+        digests: bool = True,
     ) -> None:
         self.catalogue, self.inventory, self.owners = catalogue, inventory, owners
         self.vendor_types, self.power_states, self.now = vendor_types, power_states, now
         self.sample = sample_changes
         self.db = Db(conn, metadata, catalogue, owners, dry_run)
+        self.digests = Digests(self.db, digests)
         self.report = PersistReport(dry_run=dry_run)
         self.saved: dict[str, Saved] = {}
         self.graph = SaveGraph(order=[])
@@ -215,6 +227,9 @@ class Persister:
         self.tick("links")
         sweep(self)
         self.tick("delete")
+        self.digests.finish(self)
+        self.report.digests_written = self.digests.written
+        self.tick("digests")
         self.report.rows_written = self.db.written
         self.report.timings["total"] = time.perf_counter() - start
         return self.report
@@ -238,7 +253,24 @@ class Persister:
         aliases: list[tuple[tuple[Any, ...], Item]] = []
         cols: set[str] = set()
         key_cols = plan.key_cols
+        ancestry = ancestry_column(self.catalogue, table.name)
+        sums = None
+        if table.name != EMS_TABLE and not plan.deferred:
+            sums = self.digests.open(name, plan, self.owners.get(name), ancestry)
+            self.tick("load")
         for obj in self.inventory.objects.get(name, {}).values():
+            sig = None
+            if sums is not None:
+                dbkey = plan.key(obj)
+                if dbkey is not None:
+                    sig, unresolved = plan.signature(obj)
+                    rid = sums.hit(dbkey, sig) if dbkey not in by_key else None
+                    if rid is not None:  # unchanged: no row to build, load or compare
+                        item = by_key[dbkey] = Item(obj, mem_key(obj.ref), None, dbkey, sig)
+                        item.id, item.state = rid, "unchanged"
+                        plan.unresolved += unresolved
+                        items.append(item)
+                        continue
             row = plan.build(obj)
             if row is None:
                 continue
@@ -248,7 +280,7 @@ class Persister:
                 aliases.append((mem_key(obj.ref), first))
                 continue
             cols.update(row)
-            item = by_key[dbkey] = Item(obj, mem_key(obj.ref), row, dbkey)
+            item = by_key[dbkey] = Item(obj, mem_key(obj.ref), row, dbkey, sig)
             items.append(item)
         if table.name == EMS_TABLE:  # the provider row itself: update only, first object wins
             items = items[:1]
@@ -256,7 +288,6 @@ class Persister:
         rep.unresolved += plan.unresolved
         plan.skipped = plan.unresolved = 0
         self.tick("build")
-        ancestry = ancestry_column(self.catalogue, table.name)
         cols.update(key_cols)
         cols.update(c for c in ("raw_power_state", "power_state", "type") if c in table.c)
         cols.update(OWNER_COLUMNS.get(cdef.owner, ())[:1])
@@ -266,14 +297,26 @@ class Persister:
         cols.update(parent_columns(self.catalogue, name))
         cols.update((ancestry,) if ancestry else ())
         cols.discard("id")
-        rows, pos = self.db.select(name, ["id", *sorted(cols)], self.db.scope(name))
+        if sums is None:
+            rows, pos = self.db.select(name, ["id", *sorted(cols)], self.db.scope(name))
+        else:  # rows of changed objects and rows not seen: in full
+            need = sums.unclaimed(i.id for i in items if i.row is None)
+            rows, pos = self.db.select_ids(
+                name, ["id", *sorted(cols)], self.db.scope(name), need, len(sums.ids)
+            )
         self.tick("load")
         unmatched = self.compare(name, plan, items, rows, pos)
         for item in items:
             ids[item.mkey] = item.id
             if ancestry:
-                stored = None if item.old is None else item.old[pos[ancestry]]
-                self.resolver.ancestry[(table.name, item.id)] = item.row.get(ancestry, stored)
+                if item.row is None:  # unchanged by digest: the stored path is its path
+                    assert sums is not None
+                    stored = sums.ancestry.get(item.id)
+                else:
+                    stored = None if item.old is None else item.old[pos[ancestry]]
+                self.resolver.ancestry[(table.name, item.id)] = (
+                    stored if item.row is None else item.row.get(ancestry, stored)
+                )
         for mkey, first in aliases:
             ids.setdefault(mkey, first.id)
         self.saved[name] = Saved(plan, items, pos, unmatched)
@@ -310,6 +353,8 @@ class Persister:
         updates: dict[frozenset[str], list[dict[str, Any]]] = {}
         new: list[Item] = []
         for item in items:
+            if item.row is None:  # unchanged by digest
+                continue
             old = index.pop(item.dbkey, None)
             if old is None:
                 new.append(item)

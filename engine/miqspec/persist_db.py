@@ -156,6 +156,30 @@ class Db:
             rows = fetch(self.conn, sa.select(*columns).where(where), columns)
         return rows, {c: i for i, c in enumerate(cols)}
 
+    def select_ids(
+        self,
+        name: str,
+        cols: Iterable[str],
+        where: sa.ColumnElement[bool],
+        ids: Sequence[int],
+        everything: int,
+    ) -> tuple[list[Any], dict[str, int]]:
+        """``select`` of the rows with ``ids`` only (``everything``: how many are in scope):
+        by id in chunks when they are few, else all of the scope, filtered."""
+        cols = list(dict.fromkeys(cols))
+        if len(ids) * 4 >= everything:
+            rows, pos = self.select(name, cols, where)
+            if len(ids) < everything:
+                wanted = set(ids)
+                rows = [r for r in rows if r[0] in wanted]
+            return rows, pos
+        table = self.table(name)
+        found: list[Any] = []
+        pos = {c: i for i, c in enumerate(cols)}
+        for part in chunks(sorted(ids)):
+            found += self.select(name, cols, sa.and_(where, table.c.id.in_(part)))[0]
+        return found, pos
+
     def insert(
         self,
         name: str,

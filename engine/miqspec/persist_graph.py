@@ -154,10 +154,14 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
     for name in names:
         cdef = catalogue.collections[name]
         m2m = cdef.many_to_many
+        seen: set[tuple[str, int]] = set()  # the parser shares equal references: scan once
         for obj in inventory.objects.get(name, {}).values():
             for attr, value in obj.data.items():
                 if type(value) in _REF_KINDS:
-                    scan.value(name, attr, value, attr in m2m)
+                    once = (attr, id(value))
+                    if once not in seen:
+                        seen.add(once)
+                        scan.value(name, attr, value, attr in m2m)
     depends: dict[str, set[str]] = {n: set() for n in names}
     fixed: list[tuple[str, str, set[str]]] = []
     loose: list[tuple[str, str, set[str]]] = []

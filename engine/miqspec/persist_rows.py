@@ -1,14 +1,15 @@
-"""Rows for persist: lazy-reference resolution and the row each object should have.
+"""Rows for persist: the row each object should have, its identity key and its signature.
 
-Takes: catalogue definitions, the SQLAlchemy table of a collection, inventory objects and two
-read-only lookup callbacks into the database that ``persist`` provides.
-Gives: ``Resolver`` (lazy reference -> row id, or an attribute of the target with ``key``, else
-``default``; in memory first, then stored rows when the target was not refreshed or is
-incomplete; a lookup ``by`` a mapping's computed secondary ref is in memory only, and ``key``
-through any secondary ref gives the found object's attribute) and ``RowPlan.build(obj)``: the
-column -> value dict an object should have (owner and scope columns, defaults, coerced
-attributes, resolved foreign keys and ``_type`` columns, ``power_state`` from
-``raw_power_state``), plus ``diff`` against a stored row.
+Takes: catalogue definitions, the SQLAlchemy table of a collection, inventory objects and a
+``Resolver`` (:mod:`miqspec.persist_resolve`, re-exported here).
+Gives: ``RowPlan.build(obj)``: the column -> value dict an object should have (owner and scope
+columns, defaults, coerced attributes, resolved foreign keys and ``_type`` columns,
+``power_state`` from ``raw_power_state``), plus ``diff`` against a stored row; ``key(obj)``:
+the identity key of that row from the manager_ref attributes alone; ``signature(obj)``: bytes
+that determine the row given the plan (attribute names and values with every reference
+replaced by what it resolves to, the mapped power state, resolved reference defaults), which
+``persist_digest`` hashes to tell unchanged objects without building or comparing rows.
+References resolve once per reference object and plan (the parser shares equal ``LazyRef``s).
 Raises: ``MappingError`` for values a column cannot hold, attributes without a column, and
 references that can never resolve (a list on a plain attribute, a lazy without ``key`` on a
 plain column, a reference to a collection the attribute does not allow). Does no I/O itself.
@@ -16,195 +17,31 @@ plain column, a reference to a collection the attribute does not allow). Does no
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from .errors import MappingError
-from .inventory import Catalogue, CollectionDef, ReferenceDef
-from .objects import InventoryObject, LazyRef, ParsedInventory
+from .inventory import CollectionDef, ReferenceDef
+from .objects import InventoryObject, LazyRef
+from .persist_resolve import DbRows, Resolver, SecondaryRows
 from .persist_values import (
     OWNER_COLUMNS,
     OWNER_TYPE,
     REF_TYPES,
     coercer,
     key_columns,
-    key_of,
-    mem_key,
-    poly_type,
     ref_text,
-    secondary_value,
+    row_key,
 )
 
-DbRows = Callable[[str], Mapping[tuple[Any, ...], Mapping[str, Any]]]
-SecondaryRows = Callable[[str, str], Mapping[tuple[Any, ...], tuple[int, str | None]]]
+__all__ = ["DbRows", "Resolver", "RowPlan", "SecondaryRows"]
+
 _COL, _REF, _SKIP = 0, 1, 2
-
-
-class Resolver:
-    """Resolves lazy references to row ids or attribute values, in memory then in the DB."""
-
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        inventory: ParsedInventory,
-        saved: set[str],
-        tables: Mapping[str, sa.Table],
-        db_rows: DbRows,
-        secondary_rows: SecondaryRows,
-    ) -> None:
-        self.catalogue = catalogue
-        self.inventory = inventory
-        self.saved = saved
-        self.tables = tables
-        self.db_rows = db_rows
-        self.secondary_rows = secondary_rows
-        self.ids: dict[str, dict[tuple[Any, ...], int]] = {}
-        self.ancestry: dict[tuple[str, int], str | None] = {}
-        self._mem: dict[str, dict[tuple[Any, ...], InventoryObject]] = {}
-        self._sec: dict[tuple[str, str], dict[tuple[Any, ...], InventoryObject]] = {}
-
-    def cdef(self, name: str) -> CollectionDef:
-        cdef = self.catalogue.get(name)
-        if cdef is None:
-            raise MappingError(f"lazy reference to unknown collection {name!r}")
-        return cdef
-
-    def _final(self, name: str) -> bool:
-        """True when memory is the whole truth for ``name`` (saved now and complete)."""
-        return name in self.saved and self.inventory.complete.get(name, True)
-
-    def find_object(self, name: str, ref: tuple[Any, ...]) -> InventoryObject | None:
-        index = self._mem.get(name)
-        if index is None:
-            objs = self.inventory.objects.get(name, {})
-            index = self._mem[name] = {mem_key(k): o for k, o in reversed(objs.items())}
-        return index.get(mem_key(ref))
-
-    def _db_row(self, cdef: CollectionDef, ref: tuple[Any, ...]) -> Mapping[str, Any] | None:
-        if cdef.name not in self.tables or len(ref) != len(cdef.manager_ref):
-            return None
-        table = self.tables[cdef.name]
-        parts: list[Any] = []
-        for attr, value in zip(cdef.manager_ref, ref, strict=True):
-            rdef = cdef.references.get(attr)
-            if value is None:
-                parts.append(None)
-            elif rdef is not None:
-                found, typ = self.ref_id(value)
-                if found is None:
-                    return None
-                parts.append(found)
-                if rdef.type_column:
-                    parts.append(typ)
-            elif attr in table.c:
-                try:
-                    parts.append(coercer(table.c[attr])[1](value))
-                except (ValueError, TypeError, ArithmeticError):
-                    return None
-            else:
-                parts.append(value)
-        return self.db_rows(cdef.name).get(key_of(tuple(parts)))
-
-    def _secondary_object(self, cdef: CollectionDef, ref: LazyRef) -> InventoryObject | None:
-        """The object of this refresh a secondary-ref lazy finds (first built wins): by a
-        computed secondary ref of the mappings, else by the catalogue's attribute list."""
-        name = ref.secondary or ""
-        wanted = tuple(secondary_value(v) for v in ref.ref)
-        if self.inventory.computed_secondary(cdef.name, name):
-            return self.inventory.find_secondary(cdef.name, name, wanted)
-        attrs = cdef.secondary_refs.get(name)
-        if attrs is None:
-            raise MappingError(f"collection {cdef.name!r} has no secondary ref {name!r}")
-        if cdef.name not in self.saved:
-            return None
-        index = self._sec.get((cdef.name, name))
-        if index is None:
-            index = self._sec[(cdef.name, name)] = {}
-            for obj in reversed(self.inventory.objects.get(cdef.name, {}).values()):
-                index[tuple(secondary_value(obj.data.get(a)) for a in attrs)] = obj
-        return index.get(wanted)
-
-    def _secondary(self, cdef: CollectionDef, ref: LazyRef) -> tuple[int | None, str | None]:
-        name = ref.secondary or ""
-        hit_obj = self._secondary_object(cdef, ref)
-        if hit_obj is not None:
-            if ref.key is not None:  # the found object's reference attribute (transitive)
-                inner = hit_obj.data.get(ref.key)
-                return self.ref_id(inner) if isinstance(inner, REF_TYPES) else (None, None)
-            found = self.ids.get(cdef.name, {}).get(mem_key(hit_obj.ref))
-            return (found, poly_type(cdef)) if found is not None else (None, None)
-        if (
-            ref.key is not None
-            or self._final(cdef.name)
-            or self.inventory.computed_secondary(cdef.name, name)
-        ):
-            return None, None
-        wanted = tuple(secondary_value(v) for v in ref.ref)
-        hit = self.secondary_rows(cdef.name, name).get(wanted)
-        return hit if hit is not None else (None, None)
-
-    def ref_id(self, value: Any) -> tuple[int | None, str | None]:
-        """The row id (and model class for ``_type`` columns) a reference points at."""
-        if type(value) is InventoryObject:
-            cdef = self.cdef(value.collection)
-            found = self.ids.get(value.collection, {}).get(mem_key(value.ref))
-            return (found, poly_type(cdef)) if found is not None else (None, None)
-        ref: LazyRef = value
-        cdef = self.cdef(ref.collection)
-        if ref.secondary is not None:
-            found, typ = self._secondary(cdef, ref)
-        elif ref.key is not None:
-            found, typ = self._key_ref(cdef, ref)
-        else:
-            found = self.ids.get(ref.collection, {}).get(mem_key(ref.ref))
-            typ = poly_type(cdef)
-            if found is None and not self._final(ref.collection):
-                row = self._db_row(cdef, ref.ref)
-                found = None if row is None else row["id"]
-        if found is None:
-            return (ref.default, None) if isinstance(ref.default, int) else (None, None)
-        return found, typ
-
-    def _key_ref(self, cdef: CollectionDef, ref: LazyRef) -> tuple[int | None, str | None]:
-        key = ref.key or ""
-        obj = self.find_object(cdef.name, ref.ref)
-        if obj is not None:
-            inner = obj.data.get(key)
-            return self.ref_id(inner) if isinstance(inner, REF_TYPES) else (None, None)
-        if self._final(cdef.name):
-            return None, None
-        row = self._db_row(cdef, ref.ref)
-        rdef = cdef.references.get(key)
-        if row is None or rdef is None or row.get(rdef.column) is None:
-            return None, None
-        typ = row.get(rdef.type_column) if rdef.type_column else None
-        if typ is None and rdef.collections:
-            typ = poly_type(self.cdef(rdef.collections[0]))
-        return row[rdef.column], typ
-
-    def value(self, ref: LazyRef) -> Any:
-        """The plain value a ``key`` lazy gives for a plain column (``default`` when nil)."""
-        if ref.key is None:
-            raise MappingError(
-                f"lazy reference to {ref.collection!r} on a plain attribute needs a key"
-            )
-        cdef = self.cdef(ref.collection)
-        if ref.secondary is not None:
-            obj = self._secondary_object(cdef, ref)
-        else:
-            obj = self.find_object(cdef.name, ref.ref)
-        if obj is not None:
-            found = obj.data.get(ref.key)
-        elif self._final(cdef.name) or ref.secondary is not None:
-            found = None
-        else:
-            row = self._db_row(cdef, ref.ref)
-            found = None if row is None else row.get(ref.key)
-        if isinstance(found, REF_TYPES):
-            raise MappingError(f"lazy key {ref.key!r} of {ref.collection!r} is a reference")
-        return ref.default if found is None else found
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _ref_handler(rdef: ReferenceDef, fixed: bool) -> tuple[Any, ...]:
@@ -240,6 +77,12 @@ class RowPlan:
         self.power_states = None if explicit else power_states
         self._power: dict[Any, str] = {}
         self._plain: dict[str, type] = {}
+        # reference object -> what it resolved to, by (attribute, id(reference))
+        self._memo: dict[tuple[str, int], tuple[Any, bool, dict[str, Any], int]] = {}
+        self._values: dict[int, tuple[Any, Any]] = {}
+        # signature: positions to look at per attribute tuple; reference forms by reference
+        self._shapes: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._forms: dict[tuple[str, int], tuple[Any, Any, int]] = {}
         self.sti_type = sti_type if cdef.sti and "type" in table.c else None
         self._handlers: dict[str, tuple[Any, ...]] = {}
         base: dict[str, Any] = {}
@@ -255,6 +98,8 @@ class RowPlan:
         plain = {a: v for a, v in cdef.defaults.items() if self._handler(a)[0] == _COL}
         self._fixed_defaults = {a: self.coerce(a, v, ()) for a, v in plain.items()}
         self._other_defaults = {a: v for a, v in cdef.defaults.items() if a not in plain}
+        # key columns that an attribute other than a manager_ref one could also write
+        self._clash = tuple(c for c in self.key_cols if c not in cdef.manager_ref)
 
     def coerce(self, col: str, value: Any, ref: tuple[Any, ...]) -> Any:
         if value is None:
@@ -337,17 +182,55 @@ class RowPlan:
             row[type_col] = typ if found is not None else None
         return True
 
+    def _resolved(
+        self, attr: str, value: Any, h: tuple[Any, ...], obj: InventoryObject
+    ) -> tuple[bool, dict[str, Any]]:
+        """``_ref`` of a reference object: resolved once per plan, then replayed (with its
+        count of unresolved references). Ids do not change while a collection is built: what
+        it points at is saved before it, or deferred."""
+        memo_key = (attr, id(value))
+        hit = self._memo.get(memo_key)
+        if hit is not None and hit[0] is value:
+            self.unresolved += hit[3]
+            return hit[1], hit[2]
+        before = self.unresolved
+        part: dict[str, Any] = {}
+        ok = self._ref(attr, value, h, part, obj.ref)
+        self._memo[memo_key] = (value, ok, part, self.unresolved - before)
+        return ok, part
+
+    def _value(self, ref: LazyRef) -> Any:
+        """``resolver.value(ref)`` once per reference object and plan."""
+        hit = self._values.get(id(ref))
+        if hit is not None and hit[0] is ref:
+            return hit[1]
+        found = self.resolver.value(ref)
+        self._values[id(ref)] = (ref, found)
+        return found
+
     def _slow(self, attr: str, value: Any, row: dict[str, Any], obj: InventoryObject) -> bool:
         """Set ``attr`` in ``row`` when it needs coercion or resolution; False: skip ``obj``."""
         h = self._handlers.get(attr) or self._handler(attr)
         kind = h[0]
         if kind == _COL:
             if type(value) is LazyRef:
-                value = self.resolver.value(value)
+                value = self._value(value)
             row[attr] = self.coerce(attr, value, obj.ref)
         elif kind == _REF:
-            return self._ref(attr, value, h, row, obj.ref)
+            if h[5] or (type(value) is not LazyRef and type(value) is not InventoryObject):
+                return self._ref(attr, value, h, row, obj.ref)  # ancestry paths: never memoised
+            ok, part = self._resolved(attr, value, h, obj)
+            if ok:
+                row.update(part)
+            return ok
         return True
+
+    def _power_of(self, raw: Any) -> str:
+        power = self._power.get(raw)
+        if power is None:
+            assert self.power_states is not None
+            power = self._power[raw] = self.power_states(raw)
+        return power
 
     def build(self, obj: InventoryObject) -> dict[str, Any] | None:
         """The row ``obj`` should have (deferred and many-to-many attributes left out)."""
@@ -375,11 +258,141 @@ class RowPlan:
             if raw is None:
                 del row["raw_power_state"]
             elif self.power_states is not None and "power_state" not in data:
-                power = self._power.get(raw)
-                if power is None:
-                    power = self._power[raw] = self.power_states(raw)
-                row["power_state"] = power
+                row["power_state"] = self._power_of(raw)
         return row
+
+    def key(self, obj: InventoryObject) -> tuple[Any, ...] | None:
+        """``row_key(build(obj), key_cols)`` from the manager_ref attributes alone; None when
+        only ``build`` can tell (a manager_ref reference that resolves to nothing, or another
+        attribute that writes a key column)."""
+        data = obj.data
+        for col in self._clash:
+            if col in data:
+                return None
+        base = self.base
+        row = {c: base[c] for c in self.key_cols if c in base}
+        before = self.unresolved
+        try:
+            for attr in self.cdef.manager_ref:
+                if attr in data:
+                    value = data[attr]
+                    exp = self._plain.get(attr)
+                    if exp is not None and (value is None or type(value) is exp):
+                        row[attr] = value
+                    elif not self._slow(attr, value, row, obj):
+                        return None
+                elif attr in self._fixed_defaults:
+                    row[attr] = self._fixed_defaults[attr]
+                elif attr in self._other_defaults:
+                    if not self._slow(attr, self._other_defaults[attr], row, obj):
+                        return None
+        finally:
+            self.unresolved = before
+        return row_key(row, self.key_cols)
+
+    def signature(self, obj: InventoryObject) -> tuple[int, int]:
+        """64 bits of SHA-1 over what determines ``build(obj)`` under this plan, and how many
+        unresolved references ``build`` would count. Hashed: the attribute names and values,
+        each reference replaced by what it resolves to (many-to-many and deferred attributes by
+        a marker), resolved reference defaults and the mapped power state. What the plan itself
+        contributes (columns, owner, defaults, STI type) is the fingerprint's job
+        (``persist_digest``)."""
+        data = obj.data
+        keys = tuple(data)
+        vals = list(data.values())
+        before = self.unresolved
+        counted = 0
+        shape = self._shapes.get(keys)
+        if shape is None:
+            shape = self._shape(keys, vals)
+        forms = self._forms
+        for i in shape:  # the positions that held references before: replace them
+            v = vals[i]
+            if type(v) in _PLAIN:
+                continue
+            hit = forms.get((keys[i], id(v)))
+            if hit is not None and hit[0] is v:
+                vals[i] = hit[1]
+                counted += hit[2]
+            else:
+                vals[i] = self._sign(keys[i], v, obj)
+        extra: list[Any] = []
+        for attr, value in self._other_defaults.items():
+            if attr not in data:
+                part: dict[str, Any] = {}
+                extra.append((attr, self._slow(attr, value, part, obj), tuple(part.items())))
+        if self.has_raw and self.power_states is not None and "power_state" not in data:
+            raw = data.get("raw_power_state")
+            if type(raw) is not str or self._plain.get("raw_power_state") is not str:
+                raw = self._raw(obj)
+            if raw is not None:
+                extra.append(self._power.get(raw) or self._power_of(raw))
+        payload = (keys, vals, extra)
+        try:
+            body = b"M" + marshal.dumps(payload, 2)
+        except ValueError:  # a reference where the shape had none, or a date, decimal, ...
+            seen = set(shape)
+            for i, v in enumerate(vals):
+                if i not in seen and type(v) not in _PLAIN:
+                    vals[i] = self._sign(keys[i], v, obj)
+            try:
+                body = b"M" + marshal.dumps(payload, 2)
+            except ValueError:  # their repr is exact
+                body = b"R" + repr(payload).encode()
+        counted += self.unresolved - before
+        self.unresolved = before
+        digest = hashlib.sha1(body, usedforsecurity=False).digest()
+        return int.from_bytes(digest[:8], "little", signed=True), counted
+
+    def _shape(self, keys: tuple[str, ...], vals: list[Any]) -> tuple[int, ...]:
+        """Positions to look at for objects with these attributes: where this one has a
+        non-plain value, and every many-to-many or deferred attribute (always a marker)."""
+        shape = tuple(
+            i
+            for i, (k, v) in enumerate(zip(keys, vals, strict=True))
+            if type(v) not in _PLAIN or (self._handlers.get(k) or self._handler(k))[0] == _SKIP
+        )
+        self._shapes[keys] = shape
+        return shape
+
+    def _sign(self, attr: str, value: Any, obj: InventoryObject) -> Any:
+        """What ``value`` contributes to the signature (references: what they resolve to)."""
+        h = self._handlers.get(attr) or self._handler(attr)
+        kind = h[0]
+        if kind == _SKIP:
+            return "\x00skip"
+        if kind == _REF and (type(value) is LazyRef or type(value) is InventoryObject):
+            part: dict[str, Any]
+            if h[5]:  # an ancestry path depends on the parent's path: never memoised
+                part = {}
+                return ("\x00ref", self._ref(attr, value, h, part, obj.ref), tuple(part.values()))
+            before = self.unresolved
+            ok, part = self._resolved(attr, value, h, obj)
+            form = ("\x00ref", ok, tuple(part.values()))
+            self._forms[(attr, id(value))] = (value, form, self.unresolved - before)
+            return form
+        if kind == _COL and type(value) is LazyRef:
+            form = ("\x00value", self._value(value))
+            self._forms[(attr, id(value))] = (value, form, 0)
+            return form
+        return value
+
+    def _raw(self, obj: InventoryObject) -> Any:
+        """The ``raw_power_state`` ``build(obj)`` ends with (data, defaults, then scope)."""
+        data, attr = obj.data, "raw_power_state"
+        part: dict[str, Any] = {}
+        if attr in data:
+            value = data[attr]
+            if value is None or type(value) is self._plain.get(attr):
+                return value
+            self._slow(attr, value, part, obj)
+            return part.get(attr)
+        if attr in self._fixed_defaults:
+            return self._fixed_defaults[attr]
+        if attr in self._other_defaults:
+            self._slow(attr, self._other_defaults[attr], part, obj)
+            return part.get(attr)
+        return self.base.get(attr)
 
     def build_deferred(self, obj: InventoryObject) -> dict[str, Any]:
         """The columns of the deferred (cycle-closing) attributes that ``obj`` sets."""

@@ -163,6 +163,8 @@ _CORE_SPECS = {
         status_details:string last_valid_on:datetime last_invalid_on:datetime
         credentials_changed_on:datetime created_on:datetime updated_on:datetime""",
     "miqspec_refresh_locks": "holder:string acquired_at:datetime",
+    # per manager and collection: packed (row id, row digest) pairs (miqspec.persist_digest)
+    "miqspec_digests": "ems_id:bigint collection:string fingerprint:string digests:text",
 }
 CORE_TABLES: Mapping[str, tuple[tuple[str, str], ...]] = {
     name: tuple((c, k) for c, _, k in (p.partition(":") for p in text.split()))
@@ -173,6 +175,7 @@ _CORE_INDEXES: Mapping[str, list[tuple[str, ...]]] = {
     "ext_management_systems": [("parent_ems_id",), ("type",)],
     "endpoints": [("resource_id", "resource_type")],
     "authentications": [("resource_id", "resource_type")],
+    "miqspec_digests": [("ems_id", "collection")],
 }
 
 
