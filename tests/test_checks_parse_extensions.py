@@ -3,12 +3,23 @@ switch/cases, shared attributes, computed secondary refs, nested lazies) as spec
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from miqspec.checks import check_document
+from miqspec.inventory import load_catalogue
+from miqspec.loader import load_text
+from miqspec.model import build_spec
 from miqspec.specs import check_file
+
+CATALOGUE = load_catalogue()
 
 HEADER = """\
 version: 1
@@ -262,6 +273,19 @@ INVALID = [
             "'hardwares' has no secondary ref 'by_uid_ems' (known: none)",
         ],
     ),
+    (
+        """
+        vms:
+          from: get_vms
+          attributes:
+            ems_ref: id
+            name: {expr: name, match: [{regex: "[a-", value: x}]}
+        """,
+        [
+            "5:42: collections.vms.attributes.name.match[0].regex: bad regular expression: "
+            "unterminated character set at position 0"
+        ],
+    ),
     (  # $calls.<name> must name a call: the refresh collects the calls a mapping reads
         """
         vms:
@@ -281,3 +305,62 @@ def test_invalid_uses_are_reported_with_their_position(
     tmp_path: Path, collections: str, expected: list[str]
 ) -> None:
     assert findings(tmp_path, collections) == expected
+
+
+# -- property: mutated mappings never crash the validator, and valid ones build ----------------
+
+SEEDS = [yaml.safe_load(HEADER + textwrap.indent(textwrap.dedent(c).lstrip("\n"), "  "))
+         for c in VALID]  # fmt: skip
+SCALARS = [
+    None,
+    0,
+    True,
+    "",
+    "x",
+    "$parent.x",
+    "$ancestors[9]",
+    "$item",
+    "[?",
+    [],
+    {},
+    ["a"],
+    {"lazy": "vms"},
+    {"switch": "a"},
+    {"lazy": "vms", "ref": {"x": {"lazy": 1}}},
+]
+
+
+def _paths(node: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _paths(value, (*path, index))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_mappings_never_crash(data: st.DataObject) -> None:
+    doc = copy.deepcopy(data.draw(st.sampled_from(SEEDS)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(doc["collections"], ("collections",))[1:]))
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        op = data.draw(st.sampled_from(["delete", "retype", "wrap"]))
+        if op == "delete":
+            del parent[path[-1]]
+        elif op == "retype":
+            parent[path[-1]] = copy.deepcopy(data.draw(st.sampled_from(SCALARS)))
+        else:
+            parent[path[-1]] = [parent[path[-1]]]
+        if not doc["collections"]:
+            break
+    loaded = load_text(yaml.safe_dump(doc, sort_keys=False), "mutated.yaml")
+    findings = check_document(loaded, CATALOGUE)
+    assert all(f.location.line >= 1 and "\n" not in f.message for f in findings)
+    if not findings:
+        build_spec(loaded, CATALOGUE)

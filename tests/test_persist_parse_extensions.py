@@ -225,6 +225,8 @@ AZURE = """\
           name: id
           orchestration_stack: {lazy: orchestration_stacks_resources, ref: lower(id),
                                 by: by_target_ci, key: stack}
+          description: {lazy: orchestration_stacks_resources, ref: lower(id), by: by_target_ci,
+                        key: name, default: none}
       vms:
         from: get_vms
         attributes:
@@ -253,9 +255,11 @@ def test_computed_secondary_refs_with_a_transitive_key(engine: sa.Engine, tmp_pa
     stacks = rows(engine, "orchestration_stacks", "ems_ref", "ancestry")
     assert stacks["d2"]["ancestry"] == str(stacks["d1"]["id"])
     assert stacks["d1"]["ancestry"] is None
-    nets = rows(engine, "cloud_networks", "ems_ref", "orchestration_stack_id")
+    nets = rows(engine, "cloud_networks", "ems_ref", "orchestration_stack_id", "description")
     assert nets["Vnet1"]["orchestration_stack_id"] == stacks["d1"]["id"]  # first built wins
+    assert nets["Vnet1"]["description"] == "VNET1"  # a plain attribute of the found object
     assert nets["vnet-alone"]["orchestration_stack_id"] is None
+    assert nets["vnet-alone"]["description"] == "none"
     vms = rows(engine, "vms", "ems_ref", "orchestration_stack_id")
     assert vms["/VM/vm1"]["orchestration_stack_id"] == stacks["d2"]["id"]
     assert report.collections["cloud_networks"].unresolved == 1

@@ -5,8 +5,9 @@ Gives: ``compile_rule(attr, spec) -> Rule``, a function of (record, scope) compu
 attribute (constants, expressions with ``map``/``match``/``default``, templates, ``switch``
 /``cases``, lazy references with composite refs whose parts may be nested rules such as an
 inner lazy; equal references are one shared ``LazyRef``); ``lazy_field`` (a lazy over one
-record field, for :mod:`miqspec.parse_fast`); ``ref_value`` (manager_ref values as compared strings), ``secondary_key``,
-``sti_type``/``class_prefix`` (ManageIQ's provider class names), ``attribute_templates``.
+record field, for :mod:`miqspec.parse_fast`); ``ref_value`` (manager_ref values as compared
+strings), ``secondary_key``, ``sti_type``/``class_prefix`` (ManageIQ's provider class names),
+``attribute_templates``.
 Raises nothing at compile time for a checked spec; rules raise whatever an expression or
 template raises (the parser adds the location). No I/O.
 """

@@ -258,14 +258,17 @@ class Persister:
         if table.name != EMS_TABLE and not plan.deferred:
             sums = self.digests.open(name, plan, self.owners.get(name), ancestry)
             self.tick("load")
+        known = sums.known if sums is not None else {}
+        stored = sums.stored if sums is not None else {}
         for obj in self.inventory.objects.get(name, {}).values():
             sig = None
-            if sums is not None:
+            if known:
                 dbkey = plan.key(obj)
-                if dbkey is not None:
+                rid = known.get(dbkey) if dbkey is not None else None
+                if rid is not None and dbkey not in by_key:
                     sig, unresolved = plan.signature(obj)
-                    rid = sums.hit(dbkey, sig) if dbkey not in by_key else None
-                    if rid is not None:  # unchanged: no row to build, load or compare
+                    if stored.get(rid) == sig ^ rid:  # persist_digest.digest(sig, rid)
+                        # unchanged: no row to build, load or compare
                         item = by_key[dbkey] = Item(obj, mem_key(obj.ref), None, dbkey, sig)
                         item.id, item.state = rid, "unchanged"
                         plan.unresolved += unresolved
@@ -279,6 +282,8 @@ class Persister:
             if first is not None:
                 aliases.append((mem_key(obj.ref), first))
                 continue
+            if sums is not None and sig is None:  # its digest is stored after the save
+                sig = plan.signature(obj)[0]
             cols.update(row)
             item = by_key[dbkey] = Item(obj, mem_key(obj.ref), row, dbkey, sig)
             items.append(item)
@@ -311,12 +316,12 @@ class Persister:
             if ancestry:
                 if item.row is None:  # unchanged by digest: the stored path is its path
                     assert sums is not None
-                    stored = sums.ancestry.get(item.id)
-                else:
-                    stored = None if item.old is None else item.old[pos[ancestry]]
-                self.resolver.ancestry[(table.name, item.id)] = (
-                    stored if item.row is None else item.row.get(ancestry, stored)
-                )
+                    path = sums.ancestry.get(item.id)
+                    if path is not None:
+                        self.resolver.ancestry[(table.name, item.id)] = path
+                    continue
+                path = None if item.old is None else item.old[pos[ancestry]]
+                self.resolver.ancestry[(table.name, item.id)] = item.row.get(ancestry, path)
         for mkey, first in aliases:
             ids.setdefault(mkey, first.id)
         self.saved[name] = Saved(plan, items, pos, unmatched)
@@ -406,20 +411,28 @@ class Persister:
         table = plan.table
         extra = {c: self.stamp(table, c) for c in ts if c}
         changed_on = "state_changed_on" if "state_changed_on" in table.c else None
-        groups: dict[frozenset[str], list[Item]] = {}
+        groups: dict[tuple[str, ...], list[Item]] = {}
         for item in new:
-            groups.setdefault(frozenset(item.row), []).append(item)
+            assert item.row is not None
+            groups.setdefault(tuple(item.row), []).append(item)
         for keys, group in groups.items():
             # in manager_ref order: index inserts then append instead of landing at random
-            group.sort(key=_key_order)
+            try:
+                group.sort(key=_dbkey)
+            except TypeError:  # a None part
+                group.sort(key=_key_order)
             add = dict(extra)
             if changed_on and "raw_power_state" in keys:
                 add[changed_on] = self.stamp(table, changed_on)
-            rows = [{**item.row, **add} for item in group]
-            ids = self.db.insert(name, rows, [i.dbkey for i in group], plan.key_cols)
+            rows = [item.row for item in group if item.row is not None]
+            ids = self.db.insert(name, rows, [i.dbkey for i in group], plan.key_cols, add)
             for item, new_id in zip(group, ids, strict=True):
                 item.id = new_id
         self.report.of(name).created += len(new)
+
+
+def _dbkey(item: Item) -> tuple[Any, ...]:
+    return item.dbkey
 
 
 def _key_order(item: Item) -> tuple[tuple[bool, str], ...]:

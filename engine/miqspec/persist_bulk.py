@@ -50,16 +50,25 @@ def fetch(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[sa.Column
 
 
 def bind_tuples(
-    conn: sa.Connection, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    conn: sa.Connection,
+    table: sa.Table,
+    cols: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Rows as driver parameters: each column through its type's bind processor, once per
-    distinct value object (timestamps are one object for a whole refresh). ``b_id`` is ``id``."""
+    distinct value object (timestamps are one object for a whole refresh). ``b_id`` is ``id``;
+    a column of ``extra`` has that value in every row."""
     dialect = conn.dialect
     columns: list[list[Any]] = []
     for col in cols:
-        values = [r[col] for r in rows]
         column = table.c[col if col != "b_id" else "id"]
         proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if extra and col in extra:
+            value = extra[col]
+            columns.append([value if value is None or proc is None else proc(value)] * len(rows))
+            continue
+        values = [r[col] for r in rows]
         if proc is not None:
             done: dict[int, Any] = {}
             values = [
@@ -75,7 +84,11 @@ def bind_tuples(
 
 
 def insert_sqlite(
-    conn: sa.Connection, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    conn: sa.Connection,
+    table: sa.Table,
+    cols: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
 ) -> list[int] | None:
     """One ``executemany``; the new ids in row order when they are ``max(id)+1 ...`` (SQLite
     numbers rows so unless ids ran out), else None (the caller finds them by key)."""
@@ -85,7 +98,7 @@ def insert_sqlite(
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
         f"VALUES ({', '.join('?' for _ in cols)})"
     )
-    conn.exec_driver_sql(sql, bind_tuples(conn, table, cols, rows))  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, bind_tuples(conn, table, cols, rows, extra))  # type: ignore[arg-type]
     n = len(rows)
     got = conn.execute(
         sa.select(sa.func.count(), sa.func.min(table.c.id), sa.func.max(table.c.id)).where(
@@ -98,7 +111,11 @@ def insert_sqlite(
 
 
 def insert_copy(
-    conn: sa.Connection, table: sa.Table, cols: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    conn: sa.Connection,
+    table: sa.Table,
+    cols: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any] | None = None,
 ) -> list[int] | None:
     """PostgreSQL: ids from the table's sequence, rows through ``COPY FROM STDIN``; None (and
     nothing done) unless the driver can COPY, ``id`` has a sequence and every value has a text
@@ -110,7 +127,7 @@ def insert_copy(
     try:
         if not hasattr(cursor, "copy_expert"):
             return None
-        text = _copy_text(bind_tuples(conn, table, cols, rows))
+        text = _copy_text(bind_tuples(conn, table, cols, rows, extra))
         if text is None:
             return None
         prep = conn.dialect.identifier_preparer

@@ -186,8 +186,10 @@ class Db:
         rows: list[dict[str, Any]],
         keys: Sequence[tuple[Any, ...]],
         key_cols: Sequence[str],
+        extra: Mapping[str, Any] | None = None,
     ) -> list[int]:
-        """Insert rows (all with the same columns); return their ids in the same order.
+        """Insert rows (all with the same columns, plus the values of ``extra`` in every row,
+        overriding theirs); return their ids in the same order.
 
         PostgreSQL: ``COPY`` with ids taken from the sequence (``persist_bulk.insert_copy``),
         else ``INSERT ... RETURNING id`` batched in parameter order. SQLite would run that one
@@ -202,17 +204,19 @@ class Db:
             return [next(self._fake_ids) for _ in rows]
         table = self.table(name)
         with self.errors(name):
-            defaults = any(c.default is not None and c.name not in rows[0] for c in table.c)
-            cols = list(rows[0])
+            extra = extra or {}
+            cols = [c for c in rows[0] if c not in extra] + list(extra)
+            defaults = any(c.default is not None and c.name not in cols for c in table.c)
             if not defaults and not self.raw:
-                copied = insert_copy(self.conn, table, cols, rows)
+                copied = insert_copy(self.conn, table, cols, rows, extra)
                 if copied is not None:
                     return copied
             if not self.raw or defaults:
                 stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-                return list(self.conn.execute(stmt, rows).scalars())
+                merged = [{**r, **extra} for r in rows] if extra else list(rows)
+                return list(self.conn.execute(stmt, merged).scalars())
             before = self.conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-            numbered = insert_sqlite(self.conn, table, cols, rows)
+            numbered = insert_sqlite(self.conn, table, cols, rows, extra)
             if numbered is not None:
                 return numbered
         got, pos = self.select(

@@ -77,12 +77,12 @@ class RowPlan:
         self.power_states = None if explicit else power_states
         self._power: dict[Any, str] = {}
         self._plain: dict[str, type] = {}
-        # reference object -> what it resolved to, by (attribute, id(reference))
-        self._memo: dict[tuple[str, int], tuple[Any, bool, dict[str, Any], int]] = {}
+        # id(reference) -> (reference, what it resolved to, unresolved count, attribute)
+        self._memo: dict[int, tuple[Any, bool, dict[str, Any], int, str]] = {}
         self._values: dict[int, tuple[Any, Any]] = {}
         # signature: positions to look at per attribute tuple; reference forms by reference
-        self._shapes: dict[tuple[str, ...], tuple[int, ...]] = {}
-        self._forms: dict[tuple[str, int], tuple[Any, Any, int]] = {}
+        self._shapes: dict[tuple[str, ...], tuple[tuple[int, ...], bytes]] = {}
+        self._forms: dict[int, tuple[Any, Any, int, str]] = {}
         self.sti_type = sti_type if cdef.sti and "type" in table.c else None
         self._handlers: dict[str, tuple[Any, ...]] = {}
         base: dict[str, Any] = {}
@@ -100,6 +100,25 @@ class RowPlan:
         self._other_defaults = {a: v for a, v in cdef.defaults.items() if a not in plain}
         # key columns that an attribute other than a manager_ref one could also write
         self._clash = tuple(c for c in self.key_cols if c not in cdef.manager_ref)
+        # key(): one plain string column, nothing else writes it: the value is the key
+        only = cdef.manager_ref[0] if len(cdef.manager_ref) == 1 else ""
+        simple = (
+            only in table.c
+            and only not in cdef.references
+            and only not in cdef.many_to_many
+            and not self._clash
+            and only not in cdef.defaults
+            and only not in base
+            and self._handler(only)[0] == _COL
+            and self._plain.get(only) is str
+        )
+        self._key_attr = only if simple else None
+        # signature(): raw_power_state strings are stored as they are
+        self._raw_str = (
+            self.has_raw
+            and self._handler("raw_power_state")[0] == _COL
+            and self._plain.get("raw_power_state") is str
+        )
 
     def coerce(self, col: str, value: Any, ref: tuple[Any, ...]) -> Any:
         if value is None:
@@ -188,15 +207,14 @@ class RowPlan:
         """``_ref`` of a reference object: resolved once per plan, then replayed (with its
         count of unresolved references). Ids do not change while a collection is built: what
         it points at is saved before it, or deferred."""
-        memo_key = (attr, id(value))
-        hit = self._memo.get(memo_key)
-        if hit is not None and hit[0] is value:
+        hit = self._memo.get(id(value))
+        if hit is not None and hit[0] is value and hit[4] == attr:
             self.unresolved += hit[3]
             return hit[1], hit[2]
         before = self.unresolved
         part: dict[str, Any] = {}
         ok = self._ref(attr, value, h, part, obj.ref)
-        self._memo[memo_key] = (value, ok, part, self.unresolved - before)
+        self._memo[id(value)] = (value, ok, part, self.unresolved - before, attr)
         return ok, part
 
     def _value(self, ref: LazyRef) -> Any:
@@ -266,6 +284,10 @@ class RowPlan:
         only ``build`` can tell (a manager_ref reference that resolves to nothing, or another
         attribute that writes a key column)."""
         data = obj.data
+        if self._key_attr is not None:
+            value = data.get(self._key_attr)
+            if type(value) is str:
+                return (value,)
         for col in self._clash:
             if col in data:
                 return None
@@ -292,42 +314,45 @@ class RowPlan:
 
     def signature(self, obj: InventoryObject) -> tuple[int, int]:
         """64 bits of SHA-1 over what determines ``build(obj)`` under this plan, and how many
-        unresolved references ``build`` would count. Hashed: the attribute names and values,
-        each reference replaced by what it resolves to (many-to-many and deferred attributes by
-        a marker), resolved reference defaults and the mapped power state. What the plan itself
-        contributes (columns, owner, defaults, STI type) is the fingerprint's job
-        (``persist_digest``)."""
+        unresolved references ``build`` would count. Hashed: the attribute names (as a token
+        per name tuple) and values, each reference replaced by what it resolves to
+        (many-to-many and deferred attributes by a marker), resolved reference defaults and the
+        mapped power state. What the plan itself contributes (columns, owner, defaults, STI
+        type) is the fingerprint's job (``persist_digest``)."""
         data = obj.data
         keys = tuple(data)
         vals = list(data.values())
+        shaped = self._shapes.get(keys)
+        if shaped is None:
+            shaped = self._shape(keys, vals)
+        shape, token = shaped
         before = self.unresolved
         counted = 0
-        shape = self._shapes.get(keys)
-        if shape is None:
-            shape = self._shape(keys, vals)
         forms = self._forms
-        for i in shape:  # the positions that held references before: replace them
+        for i in shape:  # where references were: replace them by what they resolve to
             v = vals[i]
             if type(v) in _PLAIN:
                 continue
-            hit = forms.get((keys[i], id(v)))
-            if hit is not None and hit[0] is v:
+            hit = forms.get(id(v))
+            if hit is not None and hit[0] is v and hit[3] == keys[i]:
                 vals[i] = hit[1]
                 counted += hit[2]
             else:
                 vals[i] = self._sign(keys[i], v, obj)
         extra: list[Any] = []
-        for attr, value in self._other_defaults.items():
-            if attr not in data:
-                part: dict[str, Any] = {}
-                extra.append((attr, self._slow(attr, value, part, obj), tuple(part.items())))
+        if self._other_defaults:
+            for attr, value in self._other_defaults.items():
+                if attr not in data:
+                    part: dict[str, Any] = {}
+                    ok = self._slow(attr, value, part, obj)
+                    extra.append((attr, ok, tuple(part.items())))
         if self.has_raw and self.power_states is not None and "power_state" not in data:
             raw = data.get("raw_power_state")
-            if type(raw) is not str or self._plain.get("raw_power_state") is not str:
+            if type(raw) is not str or not self._raw_str:
                 raw = self._raw(obj)
             if raw is not None:
                 extra.append(self._power.get(raw) or self._power_of(raw))
-        payload = (keys, vals, extra)
+        payload = (token, vals, extra)
         try:
             body = b"M" + marshal.dumps(payload, 2)
         except ValueError:  # a reference where the shape had none, or a date, decimal, ...
@@ -344,16 +369,18 @@ class RowPlan:
         digest = hashlib.sha1(body, usedforsecurity=False).digest()
         return int.from_bytes(digest[:8], "little", signed=True), counted
 
-    def _shape(self, keys: tuple[str, ...], vals: list[Any]) -> tuple[int, ...]:
-        """Positions to look at for objects with these attributes: where this one has a
-        non-plain value, and every many-to-many or deferred attribute (always a marker)."""
+    def _shape(self, keys: tuple[str, ...], vals: list[Any]) -> tuple[tuple[int, ...], bytes]:
+        """For objects with these attributes: the positions to look at (where this one has a
+        non-plain value, and every many-to-many or deferred attribute: always a marker) and
+        the names' token."""
         shape = tuple(
             i
             for i, (k, v) in enumerate(zip(keys, vals, strict=True))
             if type(v) not in _PLAIN or (self._handlers.get(k) or self._handler(k))[0] == _SKIP
         )
-        self._shapes[keys] = shape
-        return shape
+        token = hashlib.sha1(repr(keys).encode(), usedforsecurity=False).digest()[:12]
+        self._shapes[keys] = (shape, token)
+        return shape, token
 
     def _sign(self, attr: str, value: Any, obj: InventoryObject) -> Any:
         """What ``value`` contributes to the signature (references: what they resolve to)."""
@@ -369,11 +396,11 @@ class RowPlan:
             before = self.unresolved
             ok, part = self._resolved(attr, value, h, obj)
             form = ("\x00ref", ok, tuple(part.values()))
-            self._forms[(attr, id(value))] = (value, form, self.unresolved - before)
+            self._forms[id(value)] = (value, form, self.unresolved - before, attr)
             return form
         if kind == _COL and type(value) is LazyRef:
             form = ("\x00value", self._value(value))
-            self._forms[(attr, id(value))] = (value, form, 0)
+            self._forms[id(value)] = (value, form, 0, attr)
             return form
         return value
 
