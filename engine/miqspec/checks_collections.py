@@ -284,7 +284,7 @@ class CollectionChecks:
         by = value.get("by")
         computed = self.computed.get(target.name, set())
         if isinstance(by, str) and by not in target.secondary_refs and by not in computed:
-            known = ", ".join([*target.secondary_refs, *sorted(computed)]) or "none"
+            known = ", ".join(map(str, [*target.secondary_refs, *sorted(computed)])) or "none"
             ck.add(
                 (*path, "by"),
                 f"collection '{target.name}' has no secondary ref '{by}' (known: {known})",
@@ -355,7 +355,7 @@ class CollectionChecks:
         ):
             ck.add(
                 (*path, "lazy"),
-                f"'{attr}' refers to {' or '.join(ref_def.collections)}, not '{target.name}'",
+                f"'{attr}' refers to {' or '.join(map(str, ref_def.collections))}, not '{target.name}'",
             )
 
     def ref_parts(

@@ -107,6 +107,14 @@ class Finding:
     message: str
     caret: str = ""
 
+    def __post_init__(self) -> None:
+        # A finding is one line whatever the spec's values hold (quoted newlines, tabs).
+        for name in ("path", "message"):
+            text = getattr(self, name)
+            if any(c in text for c in "\n\r\t"):
+                clean = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+                object.__setattr__(self, name, clean)
+
     def __str__(self) -> str:
         head = f"{self.location}: {self.path}: {self.message}" if self.path else (
             f"{self.location}: {self.message}"

@@ -114,8 +114,7 @@ class SourceParser:
         self.rules = [(a, compile_rule(a, spec)) for a in source.attributes]
         self.named_rules = [(a.name, rule) for a, rule in self.rules]
         # all rules in one generated call for JSON-object records (parse_fast)
-        self.fast = compile_data(spec, source.attributes, [r for _, r in self.rules],
-                                 self.where_at)
+        self.fast = compile_data(spec, source.attributes, [r for _, r in self.rules], self.where_at)
         names = [a.name for a in source.attributes]
         self.ref_names = coll.manager_ref
         self.sti = sti_type(spec, coll) if coll.sti and "type" not in names else None

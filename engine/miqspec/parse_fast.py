@@ -43,7 +43,7 @@ def compile_data(
             "    }",
         ]
     )
-    exec(compile(source, f"<miqspec mapping {where}>", "exec"), ns)  # noqa: S102
+    exec(compile(source, f"<miqspec mapping {where}>", "exec"), ns)
     fn: DataFn = ns["data"]
     return fn
 

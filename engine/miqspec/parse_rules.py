@@ -166,9 +166,7 @@ def _part_rule(part: Any, spec: Spec) -> Rule:
     return lambda r, s: search(r)
 
 
-def _lazy_parts(
-    attr: Attribute, spec: Spec
-) -> tuple[list[Any], LazyMaker, Callable[[Any], Any]]:
+def _lazy_parts(attr: Attribute, spec: Spec) -> tuple[list[Any], LazyMaker, Callable[[Any], Any]]:
     """The ref parts a lazy reads (in the target's manager_ref or secondary-ref order) and the
     function making its reference from their values (and from one value). Equal references are
     one shared object (persist resolves each reference object once)."""

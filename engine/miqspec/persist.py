@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,8 +35,9 @@ import sqlalchemy as sa
 from .errors import MappingError
 from .inventory import Catalogue, CollectionDef
 from .objects import InventoryObject, ParsedInventory
+from .persist_bulk import sqlite_cache
 from .persist_db import Db
-from .persist_digest import Digests
+from .persist_digest import Digests, Kept, Rest
 from .persist_graph import SaveGraph, plan_save
 from .persist_passes import parent_columns, reconnect, save_deferred, save_links, sweep
 from .persist_rows import Resolver, RowPlan
@@ -52,6 +54,8 @@ from .persist_values import (
 )
 
 __all__ = ["Change", "CollectionReport", "PersistReport", "persist"]
+
+_REF = attrgetter("ref")
 
 
 @dataclass
@@ -94,9 +98,8 @@ class PersistReport:
 
 
 class Item:
-    """One object being saved: its keys, wanted row, row id and stored values. ``row`` is None
-    for an object whose stored digest matched (unchanged, its row neither built nor loaded);
-    ``sig`` is its signature when digests are kept for the collection."""
+    """One object being saved: its keys, wanted row, row id and stored values; ``sig`` is its
+    signature when digests are kept for the collection."""
 
     __slots__ = ("dbkey", "id", "mkey", "obj", "old", "row", "sig", "state")
 
@@ -104,7 +107,7 @@ class Item:
         self,
         obj: InventoryObject,
         mkey: tuple[Any, ...],
-        row: dict[str, Any] | None,
+        row: dict[str, Any],
         dbkey: tuple[Any, ...],
         sig: int | None = None,
     ) -> None:
@@ -122,6 +125,17 @@ class Saved:
     items: list[Item]
     pos: dict[str, int]
     unmatched: list[Any]
+    kept: Kept = field(default_factory=Kept)  # unchanged by digest: no Item, no row
+
+    def ids(self) -> list[int]:
+        """The row ids of every object saved (items and kept)."""
+        return [i.id for i in self.items] + self.kept.ids
+
+    def objects(self) -> list[tuple[InventoryObject, int]]:
+        """(object, row id) of every object saved."""
+        return [(i.obj, i.id) for i in self.items] + list(
+            zip(self.kept.objs, self.kept.ids, strict=True)
+        )
 
 
 def persist(
@@ -141,7 +155,7 @@ def persist(
     """Save ``inventory`` (see the module docstring); ``vendor_types`` gives the STI ``type``
     per collection for objects that set none. ``digests`` (default on): objects whose stored
     row digest matches are unchanged without loading their rows (``persist_digest``); off,
-    every row in scope is loaded and compared."""
+    every row in scope is loaded and compared (and the digests are stored afresh)."""
     return Persister(
         conn,
         metadata,
@@ -196,6 +210,10 @@ class Persister:
             self.report.changes.append(Change(name, ref, col, old, new))
 
     def run(self) -> PersistReport:
+        with sqlite_cache(self.db.conn):
+            return self._run()
+
+    def _run(self) -> PersistReport:
         start = time.perf_counter()
         inv = self.inventory
         names = list(dict.fromkeys([*inv.objects, *(n for n, ok in inv.complete.items() if ok)]))
@@ -249,31 +267,26 @@ class Persister:
         )
         ids = self.resolver.ids.setdefault(name, {})
         items: list[Item] = []
-        by_key: dict[tuple[Any, ...], Item] = {}
-        aliases: list[tuple[tuple[Any, ...], Item]] = []
+        by_key: dict[tuple[Any, ...], Item | int] = {}
+        aliases: list[tuple[tuple[Any, ...], Item | int]] = []
         cols: set[str] = set()
         key_cols = plan.key_cols
         ancestry = ancestry_column(self.catalogue, table.name)
+        objs = list(self.inventory.objects.get(name, {}).values())
+        kept: Kept = Kept()
+        rest: Rest = [(obj, None) for obj in objs]
         sums = None
         if table.name != EMS_TABLE and not plan.deferred:
-            sums = self.digests.open(name, plan, self.owners.get(name), ancestry)
+            paths = ancestry if ancestry and self.paths_read(table.name) else None
+            sums = self.digests.open(name, plan, self.owners.get(name), paths)
             self.tick("load")
-        known = sums.known if sums is not None else {}
-        stored = sums.stored if sums is not None else {}
-        for obj in self.inventory.objects.get(name, {}).values():
-            sig = None
-            if known:
-                dbkey = plan.key(obj)
-                rid = known.get(dbkey) if dbkey is not None else None
-                if rid is not None and dbkey not in by_key:
-                    sig, unresolved = plan.signature(obj)
-                    if stored.get(rid) == sig ^ rid:  # persist_digest.digest(sig, rid)
-                        # unchanged: no row to build, load or compare
-                        item = by_key[dbkey] = Item(obj, mem_key(obj.ref), None, dbkey, sig)
-                        item.id, item.state = rid, "unchanged"
-                        plan.unresolved += unresolved
-                        items.append(item)
-                        continue
+        elif table.name != EMS_TABLE:  # deferred attributes: compared in full, digests go
+            self.digests.forget(name, self.owners.get(name))
+        if sums is not None:
+            kept, rest, unresolved = sums.match(plan, objs)
+            plan.unresolved += unresolved
+            by_key.update(zip(kept.keys, kept.ids, strict=True))
+        for obj, sig in rest:
             row = plan.build(obj)
             if row is None:
                 continue
@@ -282,8 +295,6 @@ class Persister:
             if first is not None:
                 aliases.append((mem_key(obj.ref), first))
                 continue
-            if sums is not None and sig is None:  # its digest is stored after the save
-                sig = plan.signature(obj)[0]
             cols.update(row)
             item = by_key[dbkey] = Item(obj, mem_key(obj.ref), row, dbkey, sig)
             items.append(item)
@@ -305,28 +316,42 @@ class Persister:
         if sums is None:
             rows, pos = self.db.select(name, ["id", *sorted(cols)], self.db.scope(name))
         else:  # rows of changed objects and rows not seen: in full
-            need = sums.unclaimed(i.id for i in items if i.row is None)
             rows, pos = self.db.select_ids(
-                name, ["id", *sorted(cols)], self.db.scope(name), need, len(sums.ids)
+                name,
+                ["id", *sorted(cols)],
+                self.db.scope(name),
+                sums.unclaimed(kept.ids),
+                len(sums.ids),
             )
         self.tick("load")
         unmatched = self.compare(name, plan, items, rows, pos)
+        ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids, strict=True))
+        if ancestry and sums is not None:  # unchanged by digest: the stored path is theirs
+            paths_of = self.resolver.ancestry
+            for rid in kept.ids:
+                path = sums.ancestry.get(rid)
+                if path is not None:
+                    paths_of[(table.name, rid)] = path
         for item in items:
             ids[item.mkey] = item.id
             if ancestry:
-                if item.row is None:  # unchanged by digest: the stored path is its path
-                    assert sums is not None
-                    path = sums.ancestry.get(item.id)
-                    if path is not None:
-                        self.resolver.ancestry[(table.name, item.id)] = path
-                    continue
                 path = None if item.old is None else item.old[pos[ancestry]]
                 self.resolver.ancestry[(table.name, item.id)] = item.row.get(ancestry, path)
         for mkey, first in aliases:
-            ids.setdefault(mkey, first.id)
-        self.saved[name] = Saved(plan, items, pos, unmatched)
-        rep.unchanged += sum(1 for i in items if i.state == "unchanged")
+            ids.setdefault(mkey, first if type(first) is int else first.id)  # type: ignore[union-attr]
+        self.saved[name] = Saved(plan, items, pos, unmatched, kept)
+        rep.unchanged += len(kept.ids) + sum(1 for i in items if i.state == "unchanged")
         self.tick("compare")
+
+    def paths_read(self, table: str) -> bool:
+        """True when an object of this refresh holds an ``ancestry`` reference into ``table``
+        (whose rows' stored paths its path is then built on)."""
+        return any(
+            rdef.kind == "ancestry" and (cdef.name, attr) in self.graph.ref_attrs
+            for cdef in self.catalogue.collections.values()
+            if cdef.table == table
+            for attr, rdef in cdef.references.items()
+        )
 
     def power_changes(
         self, plan: RowPlan, row: Mapping[str, Any], old_raw: Any, changed: dict[str, Any]
@@ -358,8 +383,6 @@ class Persister:
         updates: dict[frozenset[str], list[dict[str, Any]]] = {}
         new: list[Item] = []
         for item in items:
-            if item.row is None:  # unchanged by digest
-                continue
             old = index.pop(item.dbkey, None)
             if old is None:
                 new.append(item)
@@ -415,12 +438,7 @@ class Persister:
         for item in new:
             assert item.row is not None
             groups.setdefault(tuple(item.row), []).append(item)
-        for keys, group in groups.items():
-            # in manager_ref order: index inserts then append instead of landing at random
-            try:
-                group.sort(key=_dbkey)
-            except TypeError:  # a None part
-                group.sort(key=_key_order)
+        for keys, group in groups.items():  # in build order: ids follow the API's order
             add = dict(extra)
             if changed_on and "raw_power_state" in keys:
                 add[changed_on] = self.stamp(table, changed_on)
@@ -429,14 +447,6 @@ class Persister:
             for item, new_id in zip(group, ids, strict=True):
                 item.id = new_id
         self.report.of(name).created += len(new)
-
-
-def _dbkey(item: Item) -> tuple[Any, ...]:
-    return item.dbkey
-
-
-def _key_order(item: Item) -> tuple[tuple[bool, str], ...]:
-    return tuple((v is None, "" if v is None else v) for v in item.dbkey)
 
 
 def read_only(cdef: CollectionDef) -> bool:

@@ -1,11 +1,12 @@
 """Driver-level bulk reads and inserts for persist, where SQLAlchemy's per-row work dominates.
 
 Takes: a SQLAlchemy connection inside the caller's transaction, a table, a statement or rows.
-Gives: ``fetch`` (a select's rows as plain tuples, each column through its type's result
-processor: no ``Row`` objects), ``bind_tuples`` (rows as driver parameters), ``insert_sqlite``
-(one ``executemany`` of tuples; the new ids when SQLite numbered them in order, else None) and
-``insert_copy`` (PostgreSQL with psycopg2: ids taken from the table's sequence, rows sent with
-``COPY ... FROM STDIN``; None when the table or a value does not suit COPY).
+Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``fetch`` (a select's
+rows as plain tuples, each column through its type's result processor: no ``Row`` objects),
+``bind_tuples`` (rows as driver parameters), ``insert_sqlite`` (one ``executemany`` of tuples;
+the new ids when SQLite numbered them in order, else None) and ``insert_copy`` (PostgreSQL
+with psycopg2: ids taken from the table's sequence, rows sent with ``COPY ... FROM STDIN``;
+None when the table or a value does not suit COPY).
 Raises: the driver's and SQLAlchemy's errors unchanged (``Db.errors`` turns them into
 ``DatabaseError``). Does database I/O.
 """
@@ -14,18 +15,38 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
 NULL = "\\N"
+SQLITE_CACHE_KIB = 65536  # 64 MiB: the indexes of 100,000s of rows stay in memory while written
+
+
+@contextmanager
+def sqlite_cache(conn: sa.Connection) -> Iterator[None]:
+    """SQLite: a page cache of ``SQLITE_CACHE_KIB`` inside the block, the previous one after."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+
+
 _SPECIAL = ("\\", "\t", "\n", "\r")
 
 
-def fetch(conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[sa.Column[Any]]
-          ) -> list[tuple[Any, ...]]:
+def fetch(
+    conn: sa.Connection, stmt: sa.Select[Any], columns: Sequence[sa.Column[Any]]
+) -> list[tuple[Any, ...]]:
     """The rows of ``stmt`` (which selects ``columns``) as tuples of Python values."""
     result = conn.execute(stmt)
     try:
@@ -56,19 +77,36 @@ def bind_tuples(
     rows: Sequence[Mapping[str, Any]],
     extra: Mapping[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows as driver parameters: each column through its type's bind processor, once per
-    distinct value object (timestamps are one object for a whole refresh). ``b_id`` is ``id``;
-    a column of ``extra`` has that value in every row."""
+    """Rows as driver parameters: each column through its type's bind processor (booleans go
+    as they are: the drivers store them as the processor would), once per distinct value
+    object (timestamps are one object for a whole refresh). ``b_id`` is ``id``; a column of
+    ``extra`` has that value in every row (``extra`` columns come last in ``cols``)."""
     dialect = conn.dialect
-    columns: list[list[Any]] = []
+    extra = extra or {}
+    procs: dict[str, Any] = {}
     for col in cols:
         column = table.c[col if col != "b_id" else "id"]
         proc = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if extra and col in extra:
+        if proc is not None and not isinstance(column.type, sa.Boolean):
+            procs[col] = proc
+    own = [c for c in cols if c not in extra]
+    const = tuple(
+        None if (v := extra[c]) is None else procs[c](v) if c in procs else v
+        for c in cols[len(own) :]
+    )
+    if own and list(cols[: len(own)]) == own and not any(c in procs for c in own):
+        getter = itemgetter(*own)  # whole rows in C: no column needs converting
+        tuples = [(getter(r),) for r in rows] if len(own) == 1 else list(map(getter, rows))
+        return [t + const for t in tuples] if const else tuples
+    columns: list[list[Any]] = []
+    for col in cols:
+        if col in extra:
             value = extra[col]
+            proc = procs.get(col)
             columns.append([value if value is None or proc is None else proc(value)] * len(rows))
             continue
         values = [r[col] for r in rows]
+        proc = procs.get(col)
         if proc is not None:
             done: dict[int, Any] = {}
             values = [
@@ -98,7 +136,7 @@ def insert_sqlite(
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
         f"VALUES ({', '.join('?' for _ in cols)})"
     )
-    conn.exec_driver_sql(sql, bind_tuples(conn, table, cols, rows, extra))  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, bind_tuples(conn, table, cols, rows, extra))
     n = len(rows)
     got = conn.execute(
         sa.select(sa.func.count(), sa.func.min(table.c.id), sa.func.max(table.c.id)).where(
@@ -192,6 +230,7 @@ def _text(v: Any) -> str | None:
 
 def _escape(s: str) -> str:
     if any(c in s for c in _SPECIAL):
-        return (s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                .replace("\r", "\\r"))
+        return (
+            s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        )
     return s

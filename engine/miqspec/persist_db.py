@@ -251,7 +251,7 @@ class Db:
                 )
                 self.conn.exec_driver_sql(
                     sql,
-                    bind_tuples(self.conn, table, [*cols, "b_id"], params),  # type: ignore[arg-type]
+                    bind_tuples(self.conn, table, [*cols, "b_id"], params),
                 )
 
     @property

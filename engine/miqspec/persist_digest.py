@@ -9,17 +9,19 @@ whose ``hit(key, signature)`` is the row id when the stored digest of the row wi
 equals the object's; ``finish`` stores each collection's new digests when they changed.
 Raises: ``DatabaseError`` (through ``Db``). Does database I/O.
 
-A digest is ``RowPlan.signature(obj)`` (64 bits of SHA-1 over the object's attribute names and
-values with each reference replaced by the row id (and type) it resolves to now, resolved
-reference defaults and the mapped power state) bound to the row's id. Under one plan fingerprint (the
-table's columns and types, the collection definition, owner id, STI type, this digest format
-and the source of the modules that build rows) equal signatures give equal rows, so a row whose
-stored digest matches would compare unchanged: it is not loaded, compared or written. Digests
+A row's digest is the signature (``persist_sign``: 64-bit BLAKE2b over the object's attribute
+names and values with each reference replaced by the row id and type it resolves to now,
+resolved reference defaults and the mapped power state) of the object it was last saved from.
+Under one plan fingerprint (the table's columns and types, the collection definition, owner
+id, STI type, this digest format and the source of the modules that build rows) equal
+signatures give equal rows, so a row whose stored digest matches would compare unchanged: it
+is not loaded, compared or written. Digests
 are stored only for rows this refresh left equal to what the object builds (inserted, updated,
 compared unchanged); a collection whose plan fingerprint changed, rows without a digest, a
 digest table missing from the database, and collections with deferred attributes take the
 full compare. Rows changed behind miqspec's back are not noticed
-until their object changes (``persist(..., digests=False)`` compares everything).
+until their object changes (``persist(..., digests=False)`` compares everything and stores
+fresh digests).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import base64
 import hashlib
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from operator import eq, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +42,7 @@ import sqlalchemy as sa
 from .persist_values import stored_keys
 
 if TYPE_CHECKING:
+    from .objects import InventoryObject
     from .persist import Item, Persister
     from .persist_db import Db
     from .persist_rows import RowPlan
@@ -45,11 +51,6 @@ DIGEST_TABLE = "miqspec_digests"
 FORMAT = "miqspec-row-digest-1"
 _SOURCES = ("persist_rows.py", "persist_resolve.py", "persist_values.py", "persist_digest.py")
 _code: str | None = None
-
-
-def digest(signature: int, row_id: int) -> int:
-    """The stored digest of a row: the object's signature bound to the row's id."""
-    return signature ^ row_id
 
 
 def _code_version() -> str:
@@ -108,11 +109,33 @@ def unpack(text: str | None) -> dict[int, int]:
     return dict(zip(ids, sums, strict=True))
 
 
+@dataclass
+class Kept:
+    """The objects whose stored digest matched (unchanged rows, neither built nor loaded), as
+    parallel lists: object, identity key, row id, signature."""
+
+    objs: list[InventoryObject] = field(default_factory=list)
+    keys: list[tuple[Any, ...]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    sigs: list[int] = field(default_factory=list)
+
+
+Rest = list[tuple["InventoryObject", "int | None"]]  # an object and its signature
+
+
 class CollectionDigests:
     """The stored rows of one collection in scope and their digests."""
 
-    def __init__(self, name: str, owner_id: int, fp: str, rows: list[Any], keys: int,
-                 stored: dict[int, int], ancestry: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        owner_id: int,
+        fp: str,
+        rows: list[Any],
+        keys: int,
+        stored: dict[int, int],
+        ancestry: bool,
+    ) -> None:
         self.name, self.owner_id, self.fingerprint = name, owner_id, fp
         rows.sort(key=lambda r: r[0], reverse=True)  # the lowest id wins, as in the compare
         self.ids = [r[0] for r in rows]
@@ -131,8 +154,36 @@ class CollectionDigests:
         rid = self.known.get(key)
         if rid is None:
             return None
-        want = self.stored.get(rid)
-        return rid if want is not None and want == digest(signature, rid) else None
+        return rid if self.stored.get(rid) == signature else None
+
+    def match(self, plan: RowPlan, objs: Sequence[InventoryObject]) -> tuple[Kept, Rest, int]:
+        """Split ``objs`` into the kept (signature equal to the stored digest of the row with
+        their key; the first object per key) and the rest, with their signatures, in order;
+        and how many unresolved references the kept hold. The per-object work runs in C."""
+        sigs, counts = plan.signatures(objs)
+        if not self.known:
+            return Kept(), self._rest(objs, sigs), 0
+        keys: list[Any] = plan.keys(objs)
+        rids: list[Any] = list(map(self.known.get, keys))
+        hits = list(map(eq, map(self.stored.get, rids), sigs))
+        ids: list[int] = list(compress(rids, hits))
+        if len(set(ids)) < len(ids):  # two objects with one key: the first keeps the row
+            seen: set[Any] = set()
+            for i, rid in enumerate(rids):
+                if hits[i]:
+                    if rid in seen:
+                        hits[i] = False
+                    seen.add(rid)
+            ids = list(compress(rids, hits))
+        kept = Kept(
+            list(compress(objs, hits)), list(compress(keys, hits)), ids, list(compress(sigs, hits))
+        )
+        rest = self._rest(compress(objs, map(not_, hits)), compress(sigs, map(not_, hits)))
+        return kept, rest, sum(compress(counts, hits))
+
+    @staticmethod
+    def _rest(objs: Iterable[InventoryObject], sigs: Iterable[int | None]) -> Rest:
+        return list(zip(objs, sigs, strict=True))
 
     def unclaimed(self, claimed: Iterable[int]) -> list[int]:
         """Ids of the rows in scope not taken by an unchanged object (loaded in full)."""
@@ -141,11 +192,13 @@ class CollectionDigests:
 
 
 class Digests:
-    """Digest bookkeeping of one persist run (``enabled`` False: every row is compared)."""
+    """Digest bookkeeping of one persist run. ``trust`` False: every row is compared (stored
+    digests are not used), and the digests are written afresh all the same."""
 
-    def __init__(self, db: Db, enabled: bool) -> None:
+    def __init__(self, db: Db, trust: bool) -> None:
         self.db = db
-        table = db.metadata.tables.get(DIGEST_TABLE) if enabled else None
+        self.trust = trust
+        table = db.metadata.tables.get(DIGEST_TABLE)
         if table is not None:
             with db.errors(DIGEST_TABLE):
                 if not sa.inspect(db.conn).has_table(DIGEST_TABLE):
@@ -154,8 +207,9 @@ class Digests:
         self.open_: dict[str, CollectionDigests] = {}
         self.written = 0
 
-    def open(self, name: str, plan: RowPlan, owner_id: int | None, ancestry: str | None
-             ) -> CollectionDigests | None:
+    def open(
+        self, name: str, plan: RowPlan, owner_id: int | None, ancestry: str | None
+    ) -> CollectionDigests | None:
         """Load what the fast path of collection ``name`` needs (``ancestry``: the table's
         ancestry column); None when it has none."""
         if self.table is None or owner_id is None:
@@ -170,11 +224,20 @@ class Digests:
                 .where(t.c.ems_id == owner_id, t.c.collection == name)
                 .order_by(t.c.id.desc())
             ).first()
-        stored = unpack(found[1]) if found is not None and found[0] == fp else {}
-        sums = CollectionDigests(name, owner_id, fp, rows, len(plan.key_cols), stored,
-                                 ancestry is not None)
+        stored = unpack(found[1]) if found is not None and found[0] == fp and self.trust else {}
+        sums = CollectionDigests(
+            name, owner_id, fp, rows, len(plan.key_cols), stored, ancestry is not None
+        )
         self.open_[name] = sums
         return sums
+
+    def forget(self, name: str, owner_id: int | None) -> None:
+        """Drop the digests of a collection saved without them (its rows may change)."""
+        t = self.table
+        if t is None or owner_id is None or self.db.dry_run:
+            return
+        with self.db.errors(DIGEST_TABLE):
+            self.db.conn.execute(t.delete().where(t.c.ems_id == owner_id, t.c.collection == name))
 
     def finish(self, p: Persister) -> None:
         """Store the digests of every opened collection whose digests changed."""
@@ -184,16 +247,22 @@ class Digests:
             saved = p.saved.get(name)
             if saved is None:
                 continue
-            items = saved.items
-            if (not saved.unmatched and len(items) == len(sums.stored)
-                    and all(i.row is None for i in items)):
+            items, kept = saved.items, saved.kept
+            if not items and not saved.unmatched and len(kept.ids) == len(sums.stored):
                 continue  # every object matched its stored digest: nothing changed
-            mapping = self._mapping(p, name, sums, items, saved.unmatched)
+            mapping = self._mapping(p, name, sums, items, kept, saved.unmatched)
             if mapping != sums.stored:
                 self._write(name, sums, mapping)
 
-    def _mapping(self, p: Persister, name: str, sums: CollectionDigests, items: list[Item],
-                 unmatched: list[Any]) -> dict[int, int]:
+    def _mapping(
+        self,
+        p: Persister,
+        name: str,
+        sums: CollectionDigests,
+        items: list[Item],
+        kept: Kept,
+        unmatched: list[Any],
+    ) -> dict[int, int]:
         cdef = p.catalogue.collections[name]
         sweeps = p.inventory.complete.get(name, True) and cdef.delete != "none"
         out: dict[int, int] = {}
@@ -202,11 +271,10 @@ class Digests:
                 old = sums.stored.get(r[0])
                 if old is not None:
                     out[r[0]] = old
+        out.update(zip(kept.ids, kept.sigs, strict=True))
         for item in items:
-            if item.row is None:  # matched its stored digest
-                out[item.id] = sums.stored[item.id]
-            elif item.sig is not None:
-                out[item.id] = digest(item.sig, item.id)
+            if item.sig is not None:
+                out[item.id] = item.sig
         return out
 
     def _write(self, name: str, sums: CollectionDigests, mapping: dict[int, int]) -> None:
@@ -216,7 +284,12 @@ class Digests:
         with self.db.errors(DIGEST_TABLE):
             self.db.conn.execute(t.delete().where(where))
             if mapping:
-                self.db.conn.execute(t.insert().values(
-                    ems_id=sums.owner_id, collection=name, fingerprint=sums.fingerprint,
-                    digests=pack(mapping)))
+                self.db.conn.execute(
+                    t.insert().values(
+                        ems_id=sums.owner_id,
+                        collection=name,
+                        fingerprint=sums.fingerprint,
+                        digests=pack(mapping),
+                    )
+                )
         self.written += 1

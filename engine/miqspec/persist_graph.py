@@ -42,6 +42,8 @@ class SaveGraph:
     lazy_keys: dict[str, set[str]] = field(default_factory=dict)
     secondary: dict[tuple[str, str], set[tuple[Any, ...]]] = field(default_factory=dict)
     depends: dict[str, set[str]] = field(default_factory=dict)
+    #: (collection, attribute) pairs whose objects hold references
+    ref_attrs: set[tuple[str, str]] = field(default_factory=set)
 
 
 class _Scan:
@@ -55,6 +57,7 @@ class _Scan:
         self.saved = saved
         self.edges: dict[tuple[str, str], set[str]] = {}
         self.lazy_keys: dict[str, set[str]] = {}
+        self.ref_attrs: set[tuple[str, str]] = set()
         self.secondary: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
         # the mappings' computed secondary refs (found in memory only, never in the database)
         self.computed = computed or {}
@@ -90,6 +93,7 @@ class _Scan:
                     self.lazy(source, attr, part)
 
     def value(self, source: str, attr: str, value: Any, m2m: bool) -> None:
+        self.ref_attrs.add((source, attr))
         kind = type(value)
         if kind is LazyRef:
             if m2m:
@@ -193,6 +197,7 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
         lazy_keys=scan.lazy_keys,
         secondary=scan.secondary,
         depends=depends,
+        ref_attrs=scan.ref_attrs,
     )
 
 

@@ -120,16 +120,16 @@ def save_links(p: Persister, name: str) -> None:
                 f"{name}.{attr}: join table {m2m.join_table!r} is not in the metadata"
             )
         wanted: dict[int, set[int]] = {}
-        for item in saved.items:
-            refs = item.obj.data.get(attr)
+        for obj, row_id in saved.objects():
+            refs = obj.data.get(attr)
             if refs is None:
                 continue
             if not isinstance(refs, list | tuple):
                 raise MappingError(
-                    f"{name}[{ref_text(item.obj.ref)}].{attr}: a many-to-many"
+                    f"{name}[{ref_text(obj.ref)}].{attr}: a many-to-many"
                     " attribute needs a list of references"
                 )
-            ids = wanted.setdefault(item.id, set())
+            ids = wanted.setdefault(row_id, set())
             for ref in refs:
                 found = p.resolver.ref_id(ref)[0] if isinstance(ref, REF_TYPES) else ref
                 if found is None:
@@ -242,7 +242,7 @@ def _within_saved_parents(p: Persister, name: str, rows: list[Any], saved: Saved
     for target in rdef.collections:
         if target in p.saved:
             model = poly_type(p.catalogue.collections[target]) if rdef.type_column else None
-            parents.update((model, i.id) for i in p.saved[target].items)
+            parents.update((model, i) for i in p.saved[target].ids())
     at = saved.pos[rdef.column]
     type_at = saved.pos[rdef.type_column] if rdef.type_column else None
     return [r for r in rows if (None if type_at is None else r[type_at], r[at]) in parents]

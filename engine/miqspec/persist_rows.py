@@ -5,11 +5,11 @@ Takes: catalogue definitions, the SQLAlchemy table of a collection, inventory ob
 Gives: ``RowPlan.build(obj)``: the column -> value dict an object should have (owner and scope
 columns, defaults, coerced attributes, resolved foreign keys and ``_type`` columns,
 ``power_state`` from ``raw_power_state``), plus ``diff`` against a stored row; ``key(obj)``:
-the identity key of that row from the manager_ref attributes alone; ``signature(obj)``: bytes
-that determine the row given the plan (attribute names and values with every reference
-replaced by what it resolves to, the mapped power state, resolved reference defaults), which
-``persist_digest`` hashes to tell unchanged objects without building or comparing rows.
-References resolve once per reference object and plan (the parser shares equal ``LazyRef``s).
+the identity key of that row from the manager_ref attributes alone; ``signature(obj)`` and
+``signatures(objs)`` (:mod:`miqspec.persist_sign`): 64 bits that determine the row under the
+plan, which ``persist_digest`` compares to tell unchanged objects without building, loading or
+comparing rows. References resolve once per reference object and plan (the parser shares equal
+``LazyRef``s).
 Raises: ``MappingError`` for values a column cannot hold, attributes without a column, and
 references that can never resolve (a list on a plain attribute, a lazy without ``key`` on a
 plain column, a reference to a collection the attribute does not allow). Does no I/O itself.
@@ -17,9 +17,9 @@ plain column, a reference to a collection the attribute does not allow). Does no
 
 from __future__ import annotations
 
-import hashlib
-import marshal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from .errors import MappingError
 from .inventory import CollectionDef, ReferenceDef
 from .objects import InventoryObject, LazyRef
 from .persist_resolve import DbRows, Resolver, SecondaryRows
+from .persist_sign import Signatures
 from .persist_values import (
     OWNER_COLUMNS,
     OWNER_TYPE,
@@ -40,8 +41,8 @@ from .persist_values import (
 
 __all__ = ["DbRows", "Resolver", "RowPlan", "SecondaryRows"]
 
-_COL, _REF, _SKIP = 0, 1, 2
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+_COL, _REF, _SKIP = 0, 1, 2  # as persist_sign's
+_DATA = attrgetter("data")
 
 
 def _ref_handler(rdef: ReferenceDef, fixed: bool) -> tuple[Any, ...]:
@@ -49,7 +50,7 @@ def _ref_handler(rdef: ReferenceDef, fixed: bool) -> tuple[Any, ...]:
     return (_REF, rdef.column, rdef.type_column, rdef.collections, fixed, ancestry)
 
 
-class RowPlan:
+class RowPlan(Signatures):
     """How the objects of one collection become rows of its table (one plan per refresh)."""
 
     def __init__(
@@ -305,121 +306,22 @@ class RowPlan:
                         return None
                 elif attr in self._fixed_defaults:
                     row[attr] = self._fixed_defaults[attr]
-                elif attr in self._other_defaults:
-                    if not self._slow(attr, self._other_defaults[attr], row, obj):
-                        return None
+                elif attr in self._other_defaults and not self._slow(
+                    attr, self._other_defaults[attr], row, obj
+                ):
+                    return None
         finally:
             self.unresolved = before
         return row_key(row, self.key_cols)
 
-    def signature(self, obj: InventoryObject) -> tuple[int, int]:
-        """64 bits of SHA-1 over what determines ``build(obj)`` under this plan, and how many
-        unresolved references ``build`` would count. Hashed: the attribute names (as a token
-        per name tuple) and values, each reference replaced by what it resolves to
-        (many-to-many and deferred attributes by a marker), resolved reference defaults and the
-        mapped power state. What the plan itself contributes (columns, owner, defaults, STI
-        type) is the fingerprint's job (``persist_digest``)."""
-        data = obj.data
-        keys = tuple(data)
-        vals = list(data.values())
-        shaped = self._shapes.get(keys)
-        if shaped is None:
-            shaped = self._shape(keys, vals)
-        shape, token = shaped
-        before = self.unresolved
-        counted = 0
-        forms = self._forms
-        for i in shape:  # where references were: replace them by what they resolve to
-            v = vals[i]
-            if type(v) in _PLAIN:
-                continue
-            hit = forms.get(id(v))
-            if hit is not None and hit[0] is v and hit[3] == keys[i]:
-                vals[i] = hit[1]
-                counted += hit[2]
-            else:
-                vals[i] = self._sign(keys[i], v, obj)
-        extra: list[Any] = []
-        if self._other_defaults:
-            for attr, value in self._other_defaults.items():
-                if attr not in data:
-                    part: dict[str, Any] = {}
-                    ok = self._slow(attr, value, part, obj)
-                    extra.append((attr, ok, tuple(part.items())))
-        if self.has_raw and self.power_states is not None and "power_state" not in data:
-            raw = data.get("raw_power_state")
-            if type(raw) is not str or not self._raw_str:
-                raw = self._raw(obj)
-            if raw is not None:
-                extra.append(self._power.get(raw) or self._power_of(raw))
-        payload = (token, vals, extra)
-        try:
-            body = b"M" + marshal.dumps(payload, 2)
-        except ValueError:  # a reference where the shape had none, or a date, decimal, ...
-            seen = set(shape)
-            for i, v in enumerate(vals):
-                if i not in seen and type(v) not in _PLAIN:
-                    vals[i] = self._sign(keys[i], v, obj)
-            try:
-                body = b"M" + marshal.dumps(payload, 2)
-            except ValueError:  # their repr is exact
-                body = b"R" + repr(payload).encode()
-        counted += self.unresolved - before
-        self.unresolved = before
-        digest = hashlib.sha1(body, usedforsecurity=False).digest()
-        return int.from_bytes(digest[:8], "little", signed=True), counted
-
-    def _shape(self, keys: tuple[str, ...], vals: list[Any]) -> tuple[tuple[int, ...], bytes]:
-        """For objects with these attributes: the positions to look at (where this one has a
-        non-plain value, and every many-to-many or deferred attribute: always a marker) and
-        the names' token."""
-        shape = tuple(
-            i
-            for i, (k, v) in enumerate(zip(keys, vals, strict=True))
-            if type(v) not in _PLAIN or (self._handlers.get(k) or self._handler(k))[0] == _SKIP
-        )
-        token = hashlib.sha1(repr(keys).encode(), usedforsecurity=False).digest()[:12]
-        self._shapes[keys] = (shape, token)
-        return shape, token
-
-    def _sign(self, attr: str, value: Any, obj: InventoryObject) -> Any:
-        """What ``value`` contributes to the signature (references: what they resolve to)."""
-        h = self._handlers.get(attr) or self._handler(attr)
-        kind = h[0]
-        if kind == _SKIP:
-            return "\x00skip"
-        if kind == _REF and (type(value) is LazyRef or type(value) is InventoryObject):
-            part: dict[str, Any]
-            if h[5]:  # an ancestry path depends on the parent's path: never memoised
-                part = {}
-                return ("\x00ref", self._ref(attr, value, h, part, obj.ref), tuple(part.values()))
-            before = self.unresolved
-            ok, part = self._resolved(attr, value, h, obj)
-            form = ("\x00ref", ok, tuple(part.values()))
-            self._forms[id(value)] = (value, form, self.unresolved - before, attr)
-            return form
-        if kind == _COL and type(value) is LazyRef:
-            form = ("\x00value", self._value(value))
-            self._forms[id(value)] = (value, form, 0, attr)
-            return form
-        return value
-
-    def _raw(self, obj: InventoryObject) -> Any:
-        """The ``raw_power_state`` ``build(obj)`` ends with (data, defaults, then scope)."""
-        data, attr = obj.data, "raw_power_state"
-        part: dict[str, Any] = {}
-        if attr in data:
-            value = data[attr]
-            if value is None or type(value) is self._plain.get(attr):
-                return value
-            self._slow(attr, value, part, obj)
-            return part.get(attr)
-        if attr in self._fixed_defaults:
-            return self._fixed_defaults[attr]
-        if attr in self._other_defaults:
-            self._slow(attr, self._other_defaults[attr], part, obj)
-            return part.get(attr)
-        return self.base.get(attr)
+    def keys(self, objs: Sequence[InventoryObject]) -> list[tuple[Any, ...] | None]:
+        """``key`` of every object (a single plain key column: read in C)."""
+        attr = self._key_attr
+        if attr is not None:
+            values = list(map(dict.get, map(_DATA, objs), repeat(attr)))
+            if set(map(type, values)) <= {str}:
+                return list(zip(values))
+        return list(map(self.key, objs))
 
     def build_deferred(self, obj: InventoryObject) -> dict[str, Any]:
         """The columns of the deferred (cycle-closing) attributes that ``obj`` sets."""
