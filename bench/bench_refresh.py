@@ -93,36 +93,48 @@ def run_size(n: int, repeat: int, postgres: bool) -> dict:
     dbs = Databases(postgres, work)
     key = str(work / "v2_key")
     samples: dict[str, list[tuple[float, float, dict]]] = {
-        "floor": [], "full": [], "noop": [], "churn": []}
+        "floor": [],
+        "full": [],
+        "noop": [],
+        "churn": [],
+    }
     try:
         with Simulator(instances=n, flavors=1000, images=10_000, page_size=1000) as sim:
             for _ in range(repeat):
                 out, rss = measure([py, str(HERE / "floor.py"), sim.url, dbs.fresh("floor")])
                 samples["floor"].append((out["total"], rss, out))
                 full_db = dbs.fresh("full")
-                out, rss = measure([py, str(HERE / "run_refresh.py"), "full", full_db, sim.url,
-                                    key])
+                out, rss = measure(
+                    [py, str(HERE / "run_refresh.py"), "full", full_db, sim.url, key]
+                )
                 samples["full"].append((out["total"], rss, out))
                 noop_db = dbs.copy(full_db, "noop")
-                out, rss = measure([py, str(HERE / "run_refresh.py"), "again", noop_db,
-                                    sim.url, key])
+                out, rss = measure(
+                    [py, str(HERE / "run_refresh.py"), "again", noop_db, sim.url, key]
+                )
                 samples["noop"].append((out["total"], rss, out))
                 churn_db = dbs.copy(full_db, "churn")
                 sim.mutate(change=n // 100, remove=n // 200, add=n // 200)
-                out, rss = measure([py, str(HERE / "run_refresh.py"), "again", churn_db,
-                                    sim.url, key])
+                out, rss = measure(
+                    [py, str(HERE / "run_refresh.py"), "again", churn_db, sim.url, key]
+                )
                 samples["churn"].append((out["total"], rss, out))
                 sim.reset()
     finally:
         dbs.close()
         shutil.rmtree(work, ignore_errors=True)
-    summary: dict = {"instances": n, "backend": "postgresql" if postgres else "sqlite",
-                     "repeat": repeat}
+    summary: dict = {
+        "instances": n,
+        "backend": "postgresql" if postgres else "sqlite",
+        "repeat": repeat,
+    }
     for label, runs in samples.items():
-        summary[label] = {"median_s": statistics.median(r[0] for r in runs),
-                          "median_rss_mb": statistics.median(r[1] for r in runs),
-                          "rows_written": runs[-1][2].get("rows_written", runs[-1][2].get("rows")),
-                          "last": runs[-1][2]}
+        summary[label] = {
+            "median_s": statistics.median(r[0] for r in runs),
+            "median_rss_mb": statistics.median(r[1] for r in runs),
+            "rows_written": runs[-1][2].get("rows_written", runs[-1][2].get("rows")),
+            "last": runs[-1][2],
+        }
     floor = summary["floor"]
     for label in ("full", "noop", "churn"):
         summary[label]["time_ratio"] = summary[label]["median_s"] / floor["median_s"]
@@ -141,21 +153,27 @@ def main() -> None:
         s = run_size(n, args.repeat, args.postgres)
         results.append(s)
         print(f"\n{s['backend']}, {n} instances, {args.repeat} rounds (medians)")
-        print(f"  floor  {s['floor']['median_s']:7.2f} s  {s['floor']['median_rss_mb']:6.0f} MB"
-              f"  rows {s['floor']['rows_written']}")
+        print(
+            f"  floor  {s['floor']['median_s']:7.2f} s  {s['floor']['median_rss_mb']:6.0f} MB"
+            f"  rows {s['floor']['rows_written']}"
+        )
         for label in ("full", "noop", "churn"):
             r = s[label]
-            print(f"  {label:5}  {r['median_s']:7.2f} s  {r['median_rss_mb']:6.0f} MB  "
-                  f"x{r['time_ratio']:.2f} time  x{r['rss_ratio']:.2f} RSS  "
-                  f"rows written {r['rows_written']}")
+            print(
+                f"  {label:5}  {r['median_s']:7.2f} s  {r['median_rss_mb']:6.0f} MB  "
+                f"x{r['time_ratio']:.2f} time  x{r['rss_ratio']:.2f} RSS  "
+                f"rows written {r['rows_written']}"
+            )
         out = HERE / f"results-{s['backend']}-{n}.json"
         out.write_text(json.dumps(s, indent=2, default=str))
     if len(results) > 1:
         a, b = results[0], results[-1]
         scale = b["instances"] / a["instances"]
-        print(f"\n{b['instances']}/{a['instances']} full-refresh time ratio: "
-              f"{b['full']['median_s'] / a['full']['median_s']:.1f} (linear would be "
-              f"{scale:.0f})")
+        print(
+            f"\n{b['instances']}/{a['instances']} full-refresh time ratio: "
+            f"{b['full']['median_s'] / a['full']['median_s']:.1f} (linear would be "
+            f"{scale:.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ def main(mode: str, db_url: str, sim_url: str, keyfile: str) -> dict:
     upgrade(engine)
     ring = KeyRing.load(keyfile)
     if mode == "full":
-        args = {"provider_region": "us-east-1", "endpoints": {"default": {"url": sim_url}},
-                "authentications": {"default": {"userid": "AKIA-SIM", "password": "sim-secret"}}}
+        args = {
+            "provider_region": "us-east-1",
+            "endpoints": {"default": {"url": sim_url}},
+            "authentications": {"default": {"userid": "AKIA-SIM", "password": "sim-secret"}},
+        }
         ProviderStore(engine).add(load_spec(str(SPEC)), "bench", args, ring)
     started = time.perf_counter()
     result = refresh_provider(engine, "bench", ring)
@@ -36,11 +39,19 @@ def main(mode: str, db_url: str, sim_url: str, keyfile: str) -> dict:
         raise SystemExit(f"refresh failed: {result.error}")
     report = result.report
     assert report is not None
-    per = {name: {k: getattr(c, k) for k in ("created", "updated", "deleted", "disconnected",
-                                             "unchanged")}
-           for name, c in report.collections.items()}
-    return {"total": wall, "rows_written": report.rows_written, "phases": result.phases,
-            "persist_timings": report.timings, "collections": per}
+    per = {
+        name: {
+            k: getattr(c, k) for k in ("created", "updated", "deleted", "disconnected", "unchanged")
+        }
+        for name, c in report.collections.items()
+    }
+    return {
+        "total": wall,
+        "rows_written": report.rows_written,
+        "phases": result.phases,
+        "persist_timings": report.timings,
+        "collections": per,
+    }
 
 
 if __name__ == "__main__":

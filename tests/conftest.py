@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get("MIQSPEC_TEST_PG_URL",
-                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "MIQSPEC_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 AWESOME = REPO / "provider_specs" / "awesome_cloud.yaml"

@@ -44,10 +44,22 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
 
 def add(cli, sim: Simulator, name: str = "ac1", region: str = "us-east-1", code: int = 0) -> str:  # type: ignore[no-untyped-def]
-    return cli("provider", "add", str(AWESOME), "--name", name, "--region", region,
-               "--set", f"endpoints.default.url={sim.url}",
-               "--set", f"authentications.default.userid={sim.options.access_key}",
-               "--secret-env", "authentications.default.password=AC_SECRET", code=code)
+    return cli(
+        "provider",
+        "add",
+        str(AWESOME),
+        "--name",
+        name,
+        "--region",
+        region,
+        "--set",
+        f"endpoints.default.url={sim.url}",
+        "--set",
+        f"authentications.default.userid={sim.options.access_key}",
+        "--secret-env",
+        "authentications.default.password=AC_SECRET",
+        code=code,
+    )
 
 
 def test_add_list_show_verify_refresh_delete(cli, sim):
@@ -80,16 +92,36 @@ def test_secret_is_encrypted_in_the_database_file(cli, sim):
 
 
 def test_secret_on_the_command_line_is_refused(cli, sim):
-    out = cli("provider", "add", str(AWESOME), "--name", "x", "--region", "us-east-1",
-              "--set", f"authentications.default.password={SECRET}x", code=2)
+    out = cli(
+        "provider",
+        "add",
+        str(AWESOME),
+        "--name",
+        "x",
+        "--region",
+        "us-east-1",
+        "--set",
+        f"authentications.default.password={SECRET}x",
+        code=2,
+    )
     assert "is a secret" in out
 
 
 def test_wrong_region_and_missing_field(cli, sim):
     out = add(cli, sim, region="mars-1", code=2)
     assert "region 'mars-1' is not one of" in out
-    out = cli("provider", "add", str(AWESOME), "--name", "y", "--region", "us-east-1",
-              "--secret-env", "authentications.default.password=AC_SECRET", code=2)
+    out = cli(
+        "provider",
+        "add",
+        str(AWESOME),
+        "--name",
+        "y",
+        "--region",
+        "us-east-1",
+        "--secret-env",
+        "authentications.default.password=AC_SECRET",
+        code=2,
+    )
     assert "missing required field(s): authentications.default.userid" in out
 
 
@@ -98,13 +130,25 @@ def test_invalid_credentials_and_unreachable_have_distinct_codes(cli, sim, monke
     add(cli, sim, name="bad")
     out = cli("provider", "verify", "bad", code=3)
     assert "invalid" in out and "wrong-one" not in out
-    assert json.loads(cli("provider", "show", "bad", "--format", "json"))["auth_status"] == \
-        "Invalid"
+    assert (
+        json.loads(cli("provider", "show", "bad", "--format", "json"))["auth_status"] == "Invalid"
+    )
     monkeypatch.setenv("AC_SECRET", SECRET)
-    cli("provider", "add", str(AWESOME), "--name", "down", "--region", "us-east-1",
-        "--set", "endpoints.default.url=http://127.0.0.1:9/v1",
-        "--set", "authentications.default.userid=AKIA-SIM",
-        "--secret-env", "authentications.default.password=AC_SECRET")
+    cli(
+        "provider",
+        "add",
+        str(AWESOME),
+        "--name",
+        "down",
+        "--region",
+        "us-east-1",
+        "--set",
+        "endpoints.default.url=http://127.0.0.1:9/v1",
+        "--set",
+        "authentications.default.userid=AKIA-SIM",
+        "--secret-env",
+        "authentications.default.password=AC_SECRET",
+    )
     out = cli("provider", "verify", "down", code=4)
     assert "unreachable" in out and "127.0.0.1:9" in out
     out = cli("refresh", "down", "--quiet", code=4)
@@ -112,11 +156,13 @@ def test_invalid_credentials_and_unreachable_have_distinct_codes(cli, sim, monke
 
 
 def test_class_level_verify_with_manageiq_argument_hash(cli, sim, tmp_path):
-    args = {"type": "ManageIQ::Providers::AwesomeCloud::CloudManager", "zone_id": 1,
-            "provider_region": "us-east-1",
-            "endpoints": {"default": {"url": sim.url}},
-            "authentications": {"default": {"userid": sim.options.access_key,
-                                            "password": SECRET}}}
+    args = {
+        "type": "ManageIQ::Providers::AwesomeCloud::CloudManager",
+        "zone_id": 1,
+        "provider_region": "us-east-1",
+        "endpoints": {"default": {"url": sim.url}},
+        "authentications": {"default": {"userid": sim.options.access_key, "password": SECRET}},
+    }
     path = tmp_path / "args.json"
     path.write_text(json.dumps(args))
     assert "valid" in cli("verify", str(AWESOME), "--args", str(path))
@@ -130,9 +176,13 @@ def test_class_level_verify_accepts_encrypted_password(cli, sim, tmp_path, monke
     from miqspec.credentials import KeyRing
 
     ring = KeyRing.load()
-    args = {"provider_region": "us-east-1", "endpoints": {"default": {"url": sim.url}},
-            "authentications": {"default": {"userid": sim.options.access_key,
-                                            "password": ring.encrypt(SECRET)}}}
+    args = {
+        "provider_region": "us-east-1",
+        "endpoints": {"default": {"url": sim.url}},
+        "authentications": {
+            "default": {"userid": sim.options.access_key, "password": ring.encrypt(SECRET)}
+        },
+    }
     path = tmp_path / "args.json"
     path.write_text(json.dumps(args))
     assert "valid" in cli("verify", str(AWESOME), "--args", str(path))
@@ -141,16 +191,25 @@ def test_class_level_verify_accepts_encrypted_password(cli, sim, tmp_path, monke
 def test_form_json_is_shaped_for_the_manageiq_ui(cli):
     form = json.loads(cli("form", str(AWESOME)))
     region, subform = form["fields"]
-    assert region == {"component": "select", "id": "provider_region",
-                      "name": "provider_region", "label": "Region", "isRequired": True,
-                      "includeEmpty": True, "validate": [{"type": "required"}],
-                      "options": [{"label": "us-east-1", "value": "us-east-1"}]}
+    assert region == {
+        "component": "select",
+        "id": "provider_region",
+        "name": "provider_region",
+        "label": "Region",
+        "isRequired": True,
+        "includeEmpty": True,
+        "validate": [{"type": "required"}],
+        "options": [{"label": "us-east-1", "value": "us-east-1"}],
+    }
     validate = subform["fields"][0]
     assert validate["component"] == "validate-provider-credentials"
     assert validate["validationDependencies"] == ["type", "zone_id", "provider_region"]
     names = [f["name"] for f in validate["fields"]]
-    assert names == ["endpoints.default.url", "authentications.default.userid",
-                     "authentications.default.password"]
+    assert names == [
+        "endpoints.default.url",
+        "authentications.default.userid",
+        "authentications.default.password",
+    ]
     assert validate["fields"][2]["type"] == "password"
     assert "options_from" not in json.dumps(form)
 

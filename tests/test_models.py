@@ -54,16 +54,23 @@ def test_model_table_is_created_and_filled(engine, keyring, tmp_path):
     path = spec_with_model(tmp_path)
     spec = load_spec(str(path))
     with Simulator(instances=12, flavors=3, images=2) as sim:
-        args = {"provider_region": "us-east-1", "endpoints": {"default": {"url": sim.url}},
-                "authentications": {"default": {"userid": sim.options.access_key,
-                                                "password": sim.options.secret_key}}}
+        args = {
+            "provider_region": "us-east-1",
+            "endpoints": {"default": {"url": sim.url}},
+            "authentications": {
+                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
+            },
+        }
         ProviderStore(engine).add(spec, "m", args, keyring)
         result = refresh_provider(engine, "m", keyring)
         assert result.ok, result.error
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "select a.address, v.ems_ref from awesome_addresses a "
-                "join vms v on v.id = a.vm_id")).all()
+            rows = conn.execute(
+                sa.text(
+                    "select a.address, v.ems_ref from awesome_addresses a "
+                    "join vms v on v.id = a.vm_id"
+                )
+            ).all()
         expected = {(i["private_ip"], i["id"]) for i in sim.data.instances}
         assert set(rows) == expected
         again = refresh_provider(engine, "m", keyring)

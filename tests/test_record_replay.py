@@ -20,35 +20,62 @@ def inventory(db: Path) -> dict[str, list[Any]]:
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         out = {
-            "vms": conn.execute(sa.text(
-                "select v.ems_ref, v.name, v.template, v.raw_power_state, v.power_state, "
-                "v.location, f.ems_ref, a.ems_ref from vms v "
-                "left join flavors f on f.id = v.flavor_id "
-                "left join availability_zones a on a.id = v.availability_zone_id "
-                "order by v.ems_ref")).all(),
-            "flavors": conn.execute(sa.text(
-                "select ems_ref, name, memory, cpu_total_cores from flavors order by ems_ref"
-            )).all(),
-            "zones": conn.execute(sa.text(
-                "select ems_ref, name from availability_zones order by ems_ref")).all(),
+            "vms": conn.execute(
+                sa.text(
+                    "select v.ems_ref, v.name, v.template, v.raw_power_state, v.power_state, "
+                    "v.location, f.ems_ref, a.ems_ref from vms v "
+                    "left join flavors f on f.id = v.flavor_id "
+                    "left join availability_zones a on a.id = v.availability_zone_id "
+                    "order by v.ems_ref"
+                )
+            ).all(),
+            "flavors": conn.execute(
+                sa.text(
+                    "select ems_ref, name, memory, cpu_total_cores from flavors order by ems_ref"
+                )
+            ).all(),
+            "zones": conn.execute(
+                sa.text("select ems_ref, name from availability_zones order by ems_ref")
+            ).all(),
         }
     engine.dispose()
     return out
 
 
 def run(db: Path, key: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False, env={
-        "MIQSPEC_DATABASE_URL": f"sqlite:///{db}", "MIQSPEC_KEY_FILE": str(key),
-        "AC_SECRET": SECRET, **(env or {})})
+    result = CliRunner().invoke(
+        main,
+        list(args),
+        catch_exceptions=False,
+        env={
+            "MIQSPEC_DATABASE_URL": f"sqlite:///{db}",
+            "MIQSPEC_KEY_FILE": str(key),
+            "AC_SECRET": SECRET,
+            **(env or {}),
+        },
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def add(db: Path, key: Path, url: str) -> None:
-    run(db, key, "provider", "add", str(AWESOME), "--name", "ac", "--region", "us-east-1",
-        "--set", f"endpoints.default.url={url}",
-        "--set", "authentications.default.userid=AKIA-SIM",
-        "--secret-env", "authentications.default.password=AC_SECRET")
+    run(
+        db,
+        key,
+        "provider",
+        "add",
+        str(AWESOME),
+        "--name",
+        "ac",
+        "--region",
+        "us-east-1",
+        "--set",
+        f"endpoints.default.url={url}",
+        "--set",
+        "authentications.default.userid=AKIA-SIM",
+        "--secret-env",
+        "authentications.default.password=AC_SECRET",
+    )
 
 
 def test_record_then_replay_gives_the_same_inventory(tmp_path):

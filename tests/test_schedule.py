@@ -27,9 +27,13 @@ def test_worker_refreshes_due_providers_once(engine, keyring, tmp_path):
     lines: list[str] = []
     with Simulator(instances=5, flavors=2, images=2) as sim:
         spec = load_spec(str(AWESOME))
-        args = {"provider_region": "us-east-1", "endpoints": {"default": {"url": sim.url}},
-                "authentications": {"default": {"userid": sim.options.access_key,
-                                                "password": sim.options.secret_key}}}
+        args = {
+            "provider_region": "us-east-1",
+            "endpoints": {"default": {"url": sim.url}},
+            "authentications": {
+                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
+            },
+        }
         store = ProviderStore(engine)
         store.add(spec, "w1", args, keyring)
         off = AWESOME.read_text().replace("refresh_interval: 15m", "refresh_interval: 0")
@@ -40,10 +44,15 @@ def test_worker_refreshes_due_providers_once(engine, keyring, tmp_path):
         assert any(line.startswith("w1: refreshed") for line in lines), lines
         assert not any(line.startswith("w2") for line in lines), lines
         with engine.connect() as conn:
-            counts = dict(conn.execute(sa.text(
-                "select e.name, count(v.id) from ext_management_systems e "
-                "left join vms v on v.ems_id = e.id where e.parent_ems_id is null "
-                "group by e.name")).all())
+            counts = dict(
+                conn.execute(
+                    sa.text(
+                        "select e.name, count(v.id) from ext_management_systems e "
+                        "left join vms v on v.ems_id = e.id where e.parent_ems_id is null "
+                        "group by e.name"
+                    )
+                ).all()
+            )
         assert counts == {"w1": 5 + 2, "w2": 0}
         lines.clear()
         run_worker(engine, keyring, stop=threading.Event(), log=lines.append, once=True)

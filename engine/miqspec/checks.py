@@ -57,8 +57,11 @@ def _walk_fields(fields: Any, path: Path) -> list[tuple[Path, Mapping[str, Any]]
 def _ref_offset(text: str, ref: str) -> int | None:
     """Offset of the variable chain ``ref`` (``a.b.c``) in template ``text``, if found."""
     parts = [re.escape(p) for p in ref.split(".")]
-    pattern = r"(?<![\w.])" + parts[0] + "".join(
-        rf"\s*(?:\.\s*{p}\b|\[\s*['\"]{p}['\"]\s*\])" for p in parts[1:])
+    pattern = (
+        r"(?<![\w.])"
+        + parts[0]
+        + "".join(rf"\s*(?:\.\s*{p}\b|\[\s*['\"]{p}['\"]\s*\])" for p in parts[1:])
+    )
     found = re.search(pattern, text)
     return found.start() if found else None
 
@@ -103,15 +106,17 @@ class Checker:
         if not isinstance(models, dict):
             return {}
         return {  # the schema check reports bad models; only malformed ones are left out
-            name: raw for name, raw in models.items()
+            name: raw
+            for name, raw in models.items()
             if isinstance(name, str) and schema_mod.is_well_formed(raw, ("model",))
         }
 
     # -- helpers -------------------------------------------------------------------------
     def add(self, path: Path, message: str, *, key: bool = False, at: int | None = None) -> None:
         """A finding at ``path`` (its key with ``key``; character ``at`` of its string value)."""
-        loc = self.doc.location(path, key=key) if at is None else (
-            self.doc.offset_location(path, at))
+        loc = (
+            self.doc.location(path, key=key) if at is None else (self.doc.offset_location(path, at))
+        )
         self.findings.append(Finding(loc, format_path(path), message))
 
     def syntax_error(self, path: Path, offset: int, message: str) -> None:
@@ -130,9 +135,13 @@ class Checker:
         for root in sorted(expr.roots - roots - {"item"}):
             where = "here" if root != "parent" else "here (no for_each call or each: above it)"
             at = re.search(rf"\${root}\b", text)
-            self.findings.append(Finding(
-                self.doc.offset_location(path, at.start()) if at else self.doc.location(path),
-                format_path(path), f"expression root '${root}' is not available {where}"))
+            self.findings.append(
+                Finding(
+                    self.doc.offset_location(path, at.start()) if at else self.doc.location(path),
+                    format_path(path),
+                    f"expression root '${root}' is not available {where}",
+                )
+            )
         if "provider" in expr.roots and "provider" in roots:
             for name in checks_calls.provider_fields_in_expression(text):
                 checks_calls.check_provider_field(self, path, name, text)
@@ -144,8 +153,9 @@ class Checker:
             refs = _template_refs(text)
         except TemplateSyntaxError as exc:
             reason = exc.reason[:1].lower() + exc.reason[1:]
-            self.syntax_error(path, _template_error_offset(text, exc),
-                              f"template syntax error: {reason}")
+            self.syntax_error(
+                path, _template_error_offset(text, exc), f"template syntax error: {reason}"
+            )
             return
         for ref in sorted(refs):
             head = ref.split(".")[0]
@@ -153,8 +163,12 @@ class Checker:
             if head in ("endpoints", "authentications"):
                 self.used_form.add(ref)
                 if not any(ref == n or n.startswith(ref + ".") for n in self.form_names):
-                    self.add(path, f"template reads '{ref}' but the form declares no such field"
-                             + _suggest(ref, self.form_names), at=at)
+                    self.add(
+                        path,
+                        f"template reads '{ref}' but the form declares no such field"
+                        + _suggest(ref, self.form_names),
+                        at=at,
+                    )
             elif head == "region":
                 self._check_region_attr(path, ref, at)
             elif head == "settings":
@@ -162,18 +176,27 @@ class Checker:
             elif head == "login":
                 var = ref.split(".")[1] if "." in ref else ""
                 if var and var not in self.login_vars:
-                    self.add(path, f"template reads 'login.{var}' but no login step extracts "
-                             f"it" + _suggest(var, self.login_vars), at=at)
+                    self.add(
+                        path,
+                        f"template reads 'login.{var}' but no login step extracts "
+                        f"it" + _suggest(var, self.login_vars),
+                        at=at,
+                    )
             elif head in self.form_names:
                 self.used_form.add(head)
             elif head == "provider" and head in roots and "." in ref:
                 checks_calls.check_provider_field(self, path, ref.split(".")[1], text)
             elif head == "parent" and head not in roots:
-                self.add(path, "template variable 'parent' exists only in calls with for_each",
-                         at=at)
+                self.add(
+                    path, "template variable 'parent' exists only in calls with for_each", at=at
+                )
             elif head not in roots:
-                self.add(path, f"template variable '{head}' does not exist here; available: "
-                         + ", ".join(sorted(roots)), at=at)
+                self.add(
+                    path,
+                    f"template variable '{head}' does not exist here; available: "
+                    + ", ".join(sorted(roots)),
+                    at=at,
+                )
 
     def _check_region_attr(self, path: Path, ref: str, at: int | None = None) -> None:
         regions = [r for r in _list(self.data.get("regions")) if isinstance(r, dict)]
@@ -182,15 +205,21 @@ class Checker:
             return
         attr = ref.split(".")[1] if "." in ref else ""
         if attr and not any(attr in r for r in regions):
-            self.add(path, f"no region defines '{attr}'"
-                     + _suggest(attr, {k for r in regions for k in r}), at=at)
+            self.add(
+                path,
+                f"no region defines '{attr}'" + _suggest(attr, {k for r in regions for k in r}),
+                at=at,
+            )
 
     def _check_setting(self, path: Path, ref: str, at: int | None = None) -> None:
         settings = _dict(_dict(self.data.get("provider")).get("settings"))
         name = ref.split(".")[1] if "." in ref else ""
         if name and name not in settings:
-            self.add(path, f"setting '{name}' is not declared in provider.settings"
-                     + _suggest(name, settings), at=at)
+            self.add(
+                path,
+                f"setting '{name}' is not declared in provider.settings" + _suggest(name, settings),
+                at=at,
+            )
 
     def templates_in(self, path: Path, value: Any, roots: set[str]) -> None:
         if isinstance(value, str):
@@ -205,8 +234,11 @@ class Checker:
     # -- sections ------------------------------------------------------------------------
     def run(self) -> list[Finding]:
         if not isinstance(self.doc.data, dict):
-            self.add((), "a spec must be a mapping at the top level, got "
-                     + schema_mod.type_name(self.doc.data))
+            self.add(
+                (),
+                "a spec must be a mapping at the top level, got "
+                + schema_mod.type_name(self.doc.data),
+            )
             return self.findings
         self.findings.extend(schema_mod.validate_document(self.doc))
         self.check_functions()
@@ -222,10 +254,15 @@ class Checker:
         funcs = self.data.get("functions")
         if not isinstance(funcs, dict):
             return
-        good = {n: f for n, f in funcs.items()  # the schema reports the malformed ones
-                if isinstance(n, str) and re.fullmatch(r"[a-z][a-z0-9_]*", n)
-                and isinstance(f, dict) and isinstance(f.get("expr"), str)
-                and isinstance(f.get("params"), list)}
+        good = {
+            n: f
+            for n, f in funcs.items()  # the schema reports the malformed ones
+            if isinstance(n, str)
+            and re.fullmatch(r"[a-z][a-z0-9_]*", n)
+            and isinstance(f, dict)
+            and isinstance(f.get("expr"), str)
+            and isinstance(f.get("params"), list)
+        }
         while good:  # drop each function that fails (reported once), keep the rest usable
             try:
                 self.functions = define_spec_functions(good)
@@ -234,8 +271,9 @@ class Checker:
                 name = exc.function if exc.function in good else next(iter(good))
                 path: Path = ("functions", name)
                 if exc.column is not None:
-                    self.syntax_error((*path, "expr"), exc.column,
-                                      f"JMESPath syntax error: {exc.reason}")
+                    self.syntax_error(
+                        (*path, "expr"), exc.column, f"JMESPath syntax error: {exc.reason}"
+                    )
                 elif "'params'" in exc.reason:
                     self.add((*path, "params"), exc.reason)
                 elif "body" in exc.reason:
@@ -263,12 +301,15 @@ class Checker:
                 self.form_names.add(name)
             checks_calls.check_form_column(self, path, f)
             if f.get("options_from") == "regions" and not self.data.get("regions"):
-                self.add((*path, "options_from"), "options_from: regions but the spec "
-                         "defines no regions")
+                self.add(
+                    (*path, "options_from"), "options_from: regions but the spec defines no regions"
+                )
             for dep in _list(f.get("validationDependencies")):
                 if isinstance(dep, str) and dep not in IMPLICIT_FORM_FIELDS | set(seen):
-                    self.add((*path, "validationDependencies"),
-                             f"validation dependency '{dep}' is not a form field")
+                    self.add(
+                        (*path, "validationDependencies"),
+                        f"validation dependency '{dep}' is not a form field",
+                    )
 
     def base_roots(self) -> set[str]:
         return set(BASE_ROOTS) | {n for n in self.form_names if "." not in n}
@@ -282,11 +323,18 @@ class Checker:
         kinds = schema_mod.variants("auth")
         kind = auth.get("type")
         if not isinstance(kind, str) or kind not in kinds:
-            self.add(("auth", "type"), f"unknown auth type '{kind}'; expected one of: "
-                     + ", ".join(sorted(kinds)) + _suggest(str(kind), kinds))
+            self.add(
+                ("auth", "type"),
+                f"unknown auth type '{kind}'; expected one of: "
+                + ", ".join(sorted(kinds))
+                + _suggest(str(kind), kinds),
+            )
         else:  # an unknown kind still has its templates checked (and its form fields used)
-            self.findings.extend(schema_mod.validate_definitions(
-                self.doc, auth, ("auth_common", f"auth_{kind}"), ("auth",)))
+            self.findings.extend(
+                schema_mod.validate_definitions(
+                    self.doc, auth, ("auth_common", f"auth_{kind}"), ("auth",)
+                )
+            )
         roots = self.base_roots()
         for i, step in enumerate(_list(auth.get("login"))):
             if not isinstance(step, dict):
@@ -295,8 +343,9 @@ class Checker:
                 if k == "extract" and isinstance(v, dict):
                     for var, e in v.items():
                         if isinstance(e, dict) and "body" in e:
-                            self.expression(("auth", "login", i, "extract", var, "body"),
-                                            e["body"], set())
+                            self.expression(
+                                ("auth", "login", i, "extract", var, "body"), e["body"], set()
+                            )
                 elif k not in ("name", "service", "method"):
                     self.templates_in(("auth", "login", i, k), v, roots | {"login"})
             if isinstance(step.get("extract"), dict):
@@ -314,15 +363,20 @@ class Checker:
 
     def _check_service(self, path: Path, name: Any) -> None:
         if isinstance(name, str) and self._services() and name not in self._services():
-            self.add(path, f"unknown service '{name}'; known: " + ", ".join(self._services())
-                     + _suggest(name, self._services()))
+            self.add(
+                path,
+                f"unknown service '{name}'; known: "
+                + ", ".join(self._services())
+                + _suggest(name, self._services()),
+            )
 
     def check_connection(self) -> None:
         roots = self.base_roots() | {"login"}
         for name, svc in self._services().items():
             if isinstance(svc, dict):
-                self.template(("connection", "services", name, "base_url"),
-                              svc.get("base_url"), roots)
+                self.template(
+                    ("connection", "services", name, "base_url"), svc.get("base_url"), roots
+                )
         conn = self.data.get("connection")
         if "connection" not in self.data:
             self.add(("connection",), "missing required key 'connection'")
@@ -337,11 +391,15 @@ class Checker:
             return
         paginators = schema_mod.variants("paginate")
         verify = self.data.get("verify")
-        if isinstance(verify, dict) and isinstance(verify.get("call"), str) and (
-            verify["call"] not in calls
+        if (
+            isinstance(verify, dict)
+            and isinstance(verify.get("call"), str)
+            and (verify["call"] not in calls)
         ):
-            self.add(("verify", "call"), f"unknown call '{verify['call']}'"
-                     + _suggest(verify["call"], calls))
+            self.add(
+                ("verify", "call"),
+                f"unknown call '{verify['call']}'" + _suggest(verify["call"], calls),
+            )
         edges: dict[str, list[str]] = {}
         for name, call in calls.items():
             if not isinstance(call, dict):
@@ -349,8 +407,9 @@ class Checker:
             path: Path = ("calls", name)
             fe = call.get("for_each")
             has_parent = isinstance(fe, dict)
-            roots = self.base_roots() | {"login"} | (
-                {"parent", "ancestors"} if has_parent else set())
+            roots = (
+                self.base_roots() | {"login"} | ({"parent", "ancestors"} if has_parent else set())
+            )
             for k in checks_calls.TEMPLATED_CALL_KEYS:
                 if k in call:
                     self.templates_in((*path, k), call[k], roots)
@@ -370,13 +429,22 @@ class Checker:
             if isinstance(pg, dict):
                 kind = pg.get("type")
                 if not isinstance(kind, str) or kind not in paginators:
-                    self.add((*path, "paginate", "type"), f"unknown pagination type '{kind}';"
-                             " expected one of: " + ", ".join(sorted(paginators))
-                             + _suggest(str(kind), paginators))
+                    self.add(
+                        (*path, "paginate", "type"),
+                        f"unknown pagination type '{kind}';"
+                        " expected one of: "
+                        + ", ".join(sorted(paginators))
+                        + _suggest(str(kind), paginators),
+                    )
                 else:
-                    self.findings.extend(schema_mod.validate_definitions(
-                        self.doc, pg, ("paginate_common", f"paginate_{kind}"),
-                        (*path, "paginate")))
+                    self.findings.extend(
+                        schema_mod.validate_definitions(
+                            self.doc,
+                            pg,
+                            ("paginate_common", f"paginate_{kind}"),
+                            (*path, "paginate"),
+                        )
+                    )
                     for k in ("next", "total", "total_pages", "cursor"):
                         if isinstance(pg.get(k), str):
                             self.expression((*path, "paginate", k), pg[k], set())
@@ -397,12 +465,15 @@ class Checker:
             state[node] = 1
             for nxt in edges.get(node, []):
                 if state.get(nxt) == 1:
-                    cycle = [*stack[stack.index(nxt):], nxt] if nxt in stack else [node, nxt]
+                    cycle = [*stack[stack.index(nxt) :], nxt] if nxt in stack else [node, nxt]
                     key = frozenset(cycle)
                     if key not in reported:
                         reported.add(key)
-                        self.add(("calls", nxt), "calls depend on each other in a cycle: "
-                                 + " -> ".join(cycle), key=True)
+                        self.add(
+                            ("calls", nxt),
+                            "calls depend on each other in a cycle: " + " -> ".join(cycle),
+                            key=True,
+                        )
                 elif state.get(nxt) is None and nxt in edges:
                     visit(nxt, [*stack, nxt])
             state[node] = 2
@@ -420,12 +491,18 @@ class Checker:
             return
         for name in sorted(self.form_names - IMPLICIT_FORM_FIELDS):
             used = name in self.used_form or any(u.startswith(name + ".") for u in self.used_form)
-            path, field = next(((p, f) for p, f in _walk_fields(self.data["form"].get("fields"),
-                                                                ("form", "fields"))
-                                if f.get("name") == name), (("form",), {}))
+            path, field = next(
+                (
+                    (p, f)
+                    for p, f in _walk_fields(self.data["form"].get("fields"), ("form", "fields"))
+                    if f.get("name") == name
+                ),
+                (("form",), {}),
+            )
             if not used and not checks_calls.is_row_field(field):
-                self.add((*path, "name"), f"form field '{name}' is never used by auth or "
-                         "connection")
+                self.add(
+                    (*path, "name"), f"form field '{name}' is never used by auth or connection"
+                )
 
 
 def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:

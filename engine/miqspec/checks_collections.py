@@ -355,7 +355,8 @@ class CollectionChecks:
         ):
             ck.add(
                 (*path, "lazy"),
-                f"'{attr}' refers to {' or '.join(map(str, ref_def.collections))}, not '{target.name}'",
+                f"'{attr}' refers to {' or '.join(map(str, ref_def.collections))}, "
+                f"not '{target.name}'",
             )
 
     def ref_parts(

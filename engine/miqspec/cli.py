@@ -36,8 +36,11 @@ def reports_errors(fn: F) -> F:
         except Exception as exc:  # last resort: one line, never a traceback
             if os.environ.get("MIQSPEC_DEBUG"):
                 raise
-            click.echo(f"miqspec: internal error: {type(exc).__name__}: {exc} (set "
-                       "MIQSPEC_DEBUG=1 for the traceback and please report it)", err=True)
+            click.echo(
+                f"miqspec: internal error: {type(exc).__name__}: {exc} (set "
+                "MIQSPEC_DEBUG=1 for the traceback and please report it)",
+                err=True,
+            )
             sys.exit(70)
 
     return wrapper  # type: ignore[return-value]
@@ -58,8 +61,14 @@ def main() -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Findings as text lines or a JSON list.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Findings as text lines or a JSON list.",
+)
 @reports_errors
 def validate(files: tuple[str, ...], fmt: str) -> None:
     """Lint spec FILES; print every problem as file:line:col: path: message.
@@ -110,11 +119,25 @@ def schema(output: str | None) -> None:
 
 @main.command()
 @click.argument("name")
-@click.option("--manager-type", required=True,
-              type=click.Choice(["cloud", "infra", "network", "storage", "automation",
-                                 "configuration", "container", "physical"]))
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the spec here (default: stdout).")
+@click.option(
+    "--manager-type",
+    required=True,
+    type=click.Choice(
+        [
+            "cloud",
+            "infra",
+            "network",
+            "storage",
+            "automation",
+            "configuration",
+            "container",
+            "physical",
+        ]
+    ),
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here (default: stdout)."
+)
 @reports_errors
 def new(name: str, manager_type: str, output: str | None) -> None:
     """Write a valid starting spec for provider NAME.

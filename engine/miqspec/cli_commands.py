@@ -27,9 +27,12 @@ def _engine(database: str | None) -> Any:
 
 
 database_option = click.option(
-    "--database", metavar="URL", envvar="MIQSPEC_DATABASE_URL",
+    "--database",
+    metavar="URL",
+    envvar="MIQSPEC_DATABASE_URL",
     help="SQLAlchemy URL (default: MIQSPEC_DATABASE_URL, else a SQLite file in "
-         "~/.local/share/miqspec/miqspec.db).")
+    "~/.local/share/miqspec/miqspec.db).",
+)
 
 
 def _keyring() -> Any:
@@ -58,17 +61,37 @@ def provider() -> None:
 @click.option("--name", required=True, help="Provider name (unique).")
 @click.option("--region", help="provider_region; must be one of the spec's regions.")
 @click.option("--zone", default="default", show_default=True)
-@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
-              help="A form field, e.g. authentications.default.userid=AKIA... (repeatable).")
-@click.option("--secret-env", multiple=True, metavar="FIELD=ENVVAR",
-              help="Read a secret form field from an environment variable.")
-@click.option("--secret-file", multiple=True, metavar="FIELD=PATH",
-              help="Read a secret form field from a file.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="A form field, e.g. authentications.default.userid=AKIA... (repeatable).",
+)
+@click.option(
+    "--secret-env",
+    multiple=True,
+    metavar="FIELD=ENVVAR",
+    help="Read a secret form field from an environment variable.",
+)
+@click.option(
+    "--secret-file",
+    multiple=True,
+    metavar="FIELD=PATH",
+    help="Read a secret form field from a file.",
+)
 @database_option
 @reports_errors
-def provider_add(spec_file: str, name: str, region: str | None, zone: str, sets: tuple[str, ...],
-                 secret_env: tuple[str, ...], secret_file: tuple[str, ...],
-                 database: str | None) -> None:
+def provider_add(
+    spec_file: str,
+    name: str,
+    region: str | None,
+    zone: str,
+    sets: tuple[str, ...],
+    secret_env: tuple[str, ...],
+    secret_file: tuple[str, ...],
+    database: str | None,
+) -> None:
     """Create the provider row for SPEC_FILE with its child managers and credentials.
 
     \b
@@ -88,8 +111,10 @@ def provider_add(spec_file: str, name: str, region: str | None, zone: str, sets:
     for field_name in values:
         if field_name in secrets:
             raise UsageError(f"{field_name} is a secret; use --secret-env or --secret-file")
-    envs, files = _parse_pairs(secret_env, "--secret-env"), _parse_pairs(secret_file,
-                                                                         "--secret-file")
+    envs, files = (
+        _parse_pairs(secret_env, "--secret-env"),
+        _parse_pairs(secret_file, "--secret-file"),
+    )
     for field_name in spec.secret_fields:
         label = next((f.label for f in spec.form if f.name == field_name), field_name)
         if field_name in envs or field_name in files:
@@ -116,12 +141,22 @@ def provider_list(fmt: str, database: str | None) -> None:
     if fmt == "json":
         click.echo(json.dumps([provider_json(i) for i in infos], indent=2))
         return
-    rows = [(i.name, i.spec_name, i.region or "-", i.auth_status or "not verified",
-             i.last_refresh_date.strftime("%Y-%m-%d %H:%M") if i.last_refresh_date else "never",
-             "error" if i.last_refresh_error else "ok" if i.last_refresh_date else "-")
-            for i in infos]
-    click.echo(table(("name", "spec", "region", "credentials", "last refresh", "status"), rows)
-               if rows else "no providers (add one with: miqspec provider add SPEC --name ...)")
+    rows = [
+        (
+            i.name,
+            i.spec_name,
+            i.region or "-",
+            i.auth_status or "not verified",
+            i.last_refresh_date.strftime("%Y-%m-%d %H:%M") if i.last_refresh_date else "never",
+            "error" if i.last_refresh_error else "ok" if i.last_refresh_date else "-",
+        )
+        for i in infos
+    ]
+    click.echo(
+        table(("name", "spec", "region", "credentials", "last refresh", "status"), rows)
+        if rows
+        else "no providers (add one with: miqspec provider add SPEC --name ...)"
+    )
 
 
 @provider.command("show")
@@ -135,8 +170,7 @@ def provider_show(name: str, fmt: str, database: str | None) -> None:
     from .report import provider_json, provider_text
 
     info = ProviderStore(_engine(database)).info(name)
-    click.echo(json.dumps(provider_json(info), indent=2) if fmt == "json" else
-               provider_text(info))
+    click.echo(json.dumps(provider_json(info), indent=2) if fmt == "json" else provider_text(info))
 
 
 @provider.command("delete")
@@ -156,15 +190,22 @@ def provider_delete(name: str, yes: bool, database: str | None) -> None:
 
 @provider.command("verify")
 @click.argument("name")
-@click.option("--replay", type=click.Path(exists=True, dir_okay=False),
-              help="Serve requests from this cassette.")
-@click.option("--replay-ignore-param", multiple=True, metavar="NAME",
-              help="Query parameter to ignore when matching, besides the spec's "
-                   "replay.ignore_query_params.")
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve requests from this cassette.",
+)
+@click.option(
+    "--replay-ignore-param",
+    multiple=True,
+    metavar="NAME",
+    help="Query parameter to ignore when matching, besides the spec's replay.ignore_query_params.",
+)
 @database_option
 @reports_errors
-def provider_verify(name: str, replay: str | None, replay_ignore_param: tuple[str, ...],
-                    database: str | None) -> None:
+def provider_verify(
+    name: str, replay: str | None, replay_ignore_param: tuple[str, ...], database: str | None
+) -> None:
     """Verify NAME's stored credentials and record the result (Valid, Invalid, ...)."""
     from .pipeline import spec_for, verify_provider
     from .providers import ProviderStore
@@ -187,8 +228,9 @@ def _prompter(label: str) -> Any:
     return ask
 
 
-def _replay(path: str | None, ignore: tuple[str, ...] = (),
-            spec_ignore: tuple[str, ...] = ()) -> Any:
+def _replay(
+    path: str | None, ignore: tuple[str, ...] = (), spec_ignore: tuple[str, ...] = ()
+) -> Any:
     """A replay adapter for ``path``, ignoring the given and the spec's query parameters."""
     if not path:
         return None
@@ -200,15 +242,24 @@ def _replay(path: str | None, ignore: tuple[str, ...] = (),
 
 @main.command("verify")
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--args", "args_file", required=True, type=click.File("r"),
-              help="JSON (or YAML) argument hash as ManageIQ's UI sends it; - for stdin.")
+@click.option(
+    "--args",
+    "args_file",
+    required=True,
+    type=click.File("r"),
+    help="JSON (or YAML) argument hash as ManageIQ's UI sends it; - for stdin.",
+)
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False))
-@click.option("--replay-ignore-param", multiple=True, metavar="NAME",
-              help="Query parameter to ignore when matching, besides the spec's "
-                   "replay.ignore_query_params.")
+@click.option(
+    "--replay-ignore-param",
+    multiple=True,
+    metavar="NAME",
+    help="Query parameter to ignore when matching, besides the spec's replay.ignore_query_params.",
+)
 @reports_errors
-def verify_cmd(spec_file: str, args_file: Any, replay: str | None,
-               replay_ignore_param: tuple[str, ...]) -> None:
+def verify_cmd(
+    spec_file: str, args_file: Any, replay: str | None, replay_ignore_param: tuple[str, ...]
+) -> None:
     """Class-level verify of SPEC_FILE's credentials before any provider row exists.
 
     \b
@@ -233,8 +284,9 @@ def verify_cmd(spec_file: str, args_file: Any, replay: str | None,
         raise UsageError("--args must be a mapping (the ManageIQ verify argument hash)")
     ring = KeyRing.load()
     _decrypt_in_place(args, ring)
-    result = verify(spec, args,
-                    _replay(replay, replay_ignore_param, spec.replay_ignore_query_params))
+    result = verify(
+        spec, args, _replay(replay, replay_ignore_param, spec.replay_ignore_query_params)
+    )
     click.echo(verify_text(result, spec.provider.name))
     sys.exit(result.exit_code)
 
@@ -273,8 +325,12 @@ def regions(spec_file: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([dict(r.attributes) for r in spec.regions], indent=2))
     else:
-        click.echo(table(("name", "hostname", "description"),
-                         [(r.name, r.hostname, r.description) for r in spec.regions]))
+        click.echo(
+            table(
+                ("name", "hostname", "description"),
+                [(r.name, r.hostname, r.description) for r in spec.regions],
+            )
+        )
 
 
 @main.group()
@@ -307,5 +363,6 @@ def db(database: str | None) -> None:
 
 def data_home() -> Path:
     base = os.environ.get("MIQSPEC_HOME") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "miqspec")
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "miqspec"
+    )
     return Path(base)

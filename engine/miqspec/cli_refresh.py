@@ -39,8 +39,9 @@ class ProgressView:
 
                 bar = self.bars.get(call)
                 if bar is None:
-                    bar = self.bars[call] = tqdm(desc=call, unit=" records", file=sys.stderr,
-                                                 leave=True, dynamic_ncols=True)
+                    bar = self.bars[call] = tqdm(
+                        desc=call, unit=" records", file=sys.stderr, leave=True, dynamic_ncols=True
+                    )
                 bar.update(records - bar.n)
                 bar.set_postfix(pages=pages, refresh=False)
             self.last[call] = (pages, records)
@@ -73,19 +74,37 @@ def _secrets_map(spec: Any, args: Any) -> dict[str, str]:
 @click.option("--all", "all_", is_flag=True, help="Refresh every provider.")
 @click.option("--dry-run", is_flag=True, help="Compute and show changes; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.option("--replay", type=click.Path(exists=True, dir_okay=False),
-              help="Serve every request from this VCR cassette.")
-@click.option("--replay-ignore-param", multiple=True, metavar="NAME",
-              help="Query parameter to ignore when matching (e.g. api-version), besides the "
-                   "spec's replay.ignore_query_params.")
-@click.option("--record", type=click.Path(dir_okay=False),
-              help="Record the traffic to this cassette (secrets replaced by placeholders).")
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve every request from this VCR cassette.",
+)
+@click.option(
+    "--replay-ignore-param",
+    multiple=True,
+    metavar="NAME",
+    help="Query parameter to ignore when matching (e.g. api-version), besides the "
+    "spec's replay.ignore_query_params.",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    help="Record the traffic to this cassette (secrets replaced by placeholders).",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @database_option
 @reports_errors
-def refresh(names: tuple[str, ...], all_: bool, dry_run: bool, fmt: str, replay: str | None,
-            replay_ignore_param: tuple[str, ...], record: str | None, quiet: bool,
-            database: str | None) -> None:
+def refresh(
+    names: tuple[str, ...],
+    all_: bool,
+    dry_run: bool,
+    fmt: str,
+    replay: str | None,
+    replay_ignore_param: tuple[str, ...],
+    record: str | None,
+    quiet: bool,
+    database: str | None,
+) -> None:
     """Refresh the inventory of providers NAMES (or --all).
 
     \b
@@ -117,17 +136,24 @@ def refresh(names: tuple[str, ...], all_: bool, dry_run: bool, fmt: str, replay:
         if replay:
             spec = spec_for(ems)
             placeholders = _secrets_map(spec, store.args(ems, ring))
-            ignore = tuple(dict.fromkeys((*replay_ignore_param,
-                                          *spec.replay_ignore_query_params)))
-            adapter = ReplayAdapter(Cassette.load(replay, ignore_query_params=ignore,
-                                                  placeholders=placeholders))
+            ignore = tuple(dict.fromkeys((*replay_ignore_param, *spec.replay_ignore_query_params)))
+            adapter = ReplayAdapter(
+                Cassette.load(replay, ignore_query_params=ignore, placeholders=placeholders)
+            )
         elif record:
             spec = spec_for(ems)
             adapter = RecordingAdapter(record, secrets=_secrets_map(spec, store.args(ems, ring)))
         view = ProgressView(enabled=not quiet and fmt == "text")
         try:
-            result = refresh_provider(engine, name, ring, dry_run=dry_run, progress=view,
-                                      adapter=adapter, sample_changes=10 if dry_run else 0)
+            result = refresh_provider(
+                engine,
+                name,
+                ring,
+                dry_run=dry_run,
+                progress=view,
+                adapter=adapter,
+                sample_changes=10 if dry_run else 0,
+            )
         finally:
             view.close()
         if record and isinstance(adapter, RecordingAdapter):
@@ -151,12 +177,14 @@ def refresh(names: tuple[str, ...], all_: bool, dry_run: bool, fmt: str, replay:
 @click.argument("name")
 @click.argument("collection", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.option("--limit", type=int, default=50, show_default=True,
-              help="Rows per collection (0: all).")
+@click.option(
+    "--limit", type=int, default=50, show_default=True, help="Rows per collection (0: all)."
+)
 @database_option
 @reports_errors
-def inventory(name: str, collection: str | None, fmt: str, limit: int,
-              database: str | None) -> None:
+def inventory(
+    name: str, collection: str | None, fmt: str, limit: int, database: str | None
+) -> None:
     """Show what was persisted for provider NAME (one COLLECTION, or counts of all)."""
     from .listing import collection_rows, display_columns
     from .pipeline import owners_for, spec_for
@@ -169,8 +197,9 @@ def inventory(name: str, collection: str | None, fmt: str, limit: int,
     spec = spec_for(ems)
     owners = owners_for(spec, ems["id"], store.children(ems["id"]))
     if collection is None:
-        counts = {c: len(collection_rows(engine, store.md, spec, c, owners))
-                  for c in spec.collections}
+        counts = {
+            c: len(collection_rows(engine, store.md, spec, c, owners)) for c in spec.collections
+        }
         if fmt == "json":
             click.echo(json.dumps(counts, indent=2))
         else:
@@ -197,13 +226,21 @@ def demo(instances: int, flavors: int, images: int, database: str | None) -> Non
 
     view = ProgressView()
     try:
-        result, where = run_demo(_engine(database), _keyring(), instances=instances,
-                                 flavors=flavors, images=images, progress=view)
+        result, where = run_demo(
+            _engine(database),
+            _keyring(),
+            instances=instances,
+            flavors=flavors,
+            images=images,
+            progress=view,
+        )
     finally:
         view.close()
     click.echo(refresh_text(result))
-    click.echo(f"\ninventory saved in {where}; look at it with:\n"
-               f"  miqspec inventory 'Awesome Cloud demo' vms")
+    click.echo(
+        f"\ninventory saved in {where}; look at it with:\n"
+        f"  miqspec inventory 'Awesome Cloud demo' vms"
+    )
     sys.exit(result.exit_code)
 
 
@@ -219,8 +256,14 @@ def worker(once: bool, poll: float, database: str | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run_worker(_engine(database), _keyring(), stop=stop, once=once, poll=poll,
-               log=lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"))
+    run_worker(
+        _engine(database),
+        _keyring(),
+        stop=stop,
+        once=once,
+        poll=poll,
+        log=lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"),
+    )
 
 
 @main.command()
@@ -232,8 +275,11 @@ def worker(once: bool, poll: float, database: str | None) -> None:
 @click.option("--seed", type=int)
 @click.option("--port", type=int, help="Default: any free port.")
 @click.option("--access-key")
-@click.option("--secret-key-env", metavar="ENVVAR",
-              help="Environment variable holding the secret key (default: sim-secret).")
+@click.option(
+    "--secret-key-env",
+    metavar="ENVVAR",
+    help="Environment variable holding the secret key (default: sim-secret).",
+)
 @click.option("--token-ttl", type=float)
 @click.option("--latency-ms", type=int)
 @click.option("--http-429", type=int, help="Answer the first N requests with 429.")

@@ -25,8 +25,15 @@ def shipped_spec(name: str) -> Path:
     return Path(__file__).resolve().parents[2] / "provider_specs" / f"{name}.yaml"
 
 
-def run_demo(engine: sa.Engine, keyring: KeyRing, *, instances: int = 200, flavors: int = 8,
-             images: int = 20, progress: Progress | None = None) -> tuple[RefreshResult, str]:
+def run_demo(
+    engine: sa.Engine,
+    keyring: KeyRing,
+    *,
+    instances: int = 200,
+    flavors: int = 8,
+    images: int = 20,
+    progress: Progress | None = None,
+) -> tuple[RefreshResult, str]:
     spec = load_spec(str(shipped_spec("awesome_cloud")))
     store = ProviderStore(engine)
     with Simulator(instances=instances, flavors=flavors, images=images) as sim:
@@ -35,8 +42,9 @@ def run_demo(engine: sa.Engine, keyring: KeyRing, *, instances: int = 200, flavo
         args: dict[str, Any] = {
             "provider_region": spec.regions[0].name,
             "endpoints": {"default": {"url": sim.url}},
-            "authentications": {"default": {"userid": sim.options.access_key,
-                                            "password": sim.options.secret_key}},
+            "authentications": {
+                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
+            },
         }
         store.add(spec, DEMO_NAME, args, keyring)
         result = refresh_provider(engine, DEMO_NAME, keyring, progress=progress)

@@ -116,8 +116,10 @@ class Finding:
                 object.__setattr__(self, name, clean)
 
     def __str__(self) -> str:
-        head = f"{self.location}: {self.path}: {self.message}" if self.path else (
-            f"{self.location}: {self.message}"
+        head = (
+            f"{self.location}: {self.path}: {self.message}"
+            if self.path
+            else (f"{self.location}: {self.message}")
         )
         return head
 

@@ -15,15 +15,17 @@ MIQSPEC_ONLY = {"options_from", "secret", "column"}
 
 
 def _field(raw: dict[str, Any], spec: Spec) -> dict[str, Any]:
-    out: dict[str, Any] = {"component": raw["component"], "id": raw.get("id", raw["name"]),
-                           "name": raw["name"]}
+    out: dict[str, Any] = {
+        "component": raw["component"],
+        "id": raw.get("id", raw["name"]),
+        "name": raw["name"],
+    }
     for key, value in raw.items():
         if key in MIQSPEC_ONLY or key in out or key == "fields":
             continue
         out[key] = value
     if raw.get("options_from") == "regions":
-        out["options"] = [{"label": r.name, "value": r.name}
-                          for r in spec.regions]
+        out["options"] = [{"label": r.name, "value": r.name} for r in spec.regions]
     if raw.get("component") == "password-field":
         out.setdefault("type", "password")
     if raw.get("fields"):

@@ -32,8 +32,14 @@ def _scope(table: sa.Table, coll: CollectionDef, owner: int) -> list[Any]:
     return conds
 
 
-def collection_rows(engine: sa.Engine, md: sa.MetaData, spec: Spec, coll_name: str,
-                    owners: Mapping[str, int], limit: int | None = None) -> list[dict[str, Any]]:
+def collection_rows(
+    engine: sa.Engine,
+    md: sa.MetaData,
+    spec: Spec,
+    coll_name: str,
+    owners: Mapping[str, int],
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     coll = spec.catalogue.get(coll_name)
     if coll is None:
         raise NotFoundError(f"unknown collection {coll_name!r}")
@@ -49,14 +55,23 @@ def collection_rows(engine: sa.Engine, md: sa.MetaData, spec: Spec, coll_name: s
     return rows
 
 
-def _child_rows(engine: sa.Engine, md: sa.MetaData, spec: Spec, coll: CollectionDef,
-                owners: Mapping[str, int], limit: int | None) -> list[dict[str, Any]]:
+def _child_rows(
+    engine: sa.Engine,
+    md: sa.MetaData,
+    spec: Spec,
+    coll: CollectionDef,
+    owners: Mapping[str, int],
+    limit: int | None,
+) -> list[dict[str, Any]]:
     table = md.tables[coll.table]
     out: list[dict[str, Any]] = []
     with engine.connect() as conn:
         for ref in coll.references.values():
-            parents = [spec.catalogue.collections[p] for p in ref.collections
-                       if p in coll.parent_collections and p in spec.catalogue.collections]
+            parents = [
+                spec.catalogue.collections[p]
+                for p in ref.collections
+                if p in coll.parent_collections and p in spec.catalogue.collections
+            ]
             for parent in parents:
                 ptable = md.tables[parent.table]
                 ids = sa.select(ptable.c.id).where(*_scope(ptable, parent, owners[parent.name]))
@@ -69,8 +84,13 @@ def _child_rows(engine: sa.Engine, md: sa.MetaData, spec: Spec, coll: Collection
     return out
 
 
-def _name_references(conn: sa.Connection, md: sa.MetaData, spec: Spec, coll: CollectionDef,
-                     rows: list[dict[str, Any]]) -> None:
+def _name_references(
+    conn: sa.Connection,
+    md: sa.MetaData,
+    spec: Spec,
+    coll: CollectionDef,
+    rows: list[dict[str, Any]],
+) -> None:
     for ref in coll.references.values():
         ids = {r.get(ref.column) for r in rows if r.get(ref.column) is not None}
         if not ids:
@@ -79,16 +99,25 @@ def _name_references(conn: sa.Connection, md: sa.MetaData, spec: Spec, coll: Col
         if target is None:
             continue
         ttable = md.tables[target.table]
-        label = next((c for c in ("name", "hostname", "description", "ems_ref", "manager_ref")
-                      if c in ttable.c), None)
+        label = next(
+            (
+                c
+                for c in ("name", "hostname", "description", "ems_ref", "manager_ref")
+                if c in ttable.c
+            ),
+            None,
+        )
         if label is None:
             continue
         names: dict[Any, Any] = {}
         id_list = list(ids)
         for i in range(0, len(id_list), 500):
-            chunk = id_list[i:i + 500]
-            names.update(conn.execute(sa.select(ttable.c.id, ttable.c[label])
-                                      .where(ttable.c.id.in_(chunk))).all())
+            chunk = id_list[i : i + 500]
+            names.update(
+                conn.execute(
+                    sa.select(ttable.c.id, ttable.c[label]).where(ttable.c.id.in_(chunk))
+                ).all()
+            )
         for r in rows:
             if r.get(ref.column) is not None:
                 r[ref.name] = names.get(r[ref.column])
@@ -97,6 +126,9 @@ def _name_references(conn: sa.Connection, md: sa.MetaData, spec: Spec, coll: Col
 def display_columns(rows: list[dict[str, Any]], coll: CollectionDef) -> list[str]:
     preferred = ["id", *coll.manager_ref, "name", "type", *coll.references]
     cols = [c for c in dict.fromkeys(preferred) if any(c in r for r in rows)]
-    extra = [c for c in ("raw_power_state", "power_state", "location", "memory",
-                         "cpu_total_cores") if any(r.get(c) is not None for r in rows)]
+    extra = [
+        c
+        for c in ("raw_power_state", "power_state", "location", "memory", "cpu_total_cores")
+        if any(r.get(c) is not None for r in rows)
+    ]
     return [c for c in cols + extra if c not in SKIP]

@@ -20,24 +20,61 @@ from .loader import LoadedDocument, Path
 from .templating import Template, compile_template
 
 SECRET_COMPONENTS = {"password-field"}
-INPUT_COMPONENTS = {"select", "text-field", "password-field", "checkbox", "switch", "textarea",
-                    "hidden"}
+INPUT_COMPONENTS = {
+    "select",
+    "text-field",
+    "password-field",
+    "checkbox",
+    "switch",
+    "textarea",
+    "hidden",
+}
 DEFAULT_REFRESH_INTERVAL = 15 * 60
 # ManageIQ ext_management_systems columns a create form may set; such top-level form fields
 # are stored on the provider row (or in its options when the table lacks the column).
-PROVIDER_ROW_FIELDS = frozenset({
-    "provider_region", "uid_ems", "subscription", "project", "realm", "api_version",
-    "hostname", "port", "tenant_mapping_enabled", "keystone_v3_domain_id",
-    "host_default_vnc_port_start", "host_default_vnc_port_end",
-})
+PROVIDER_ROW_FIELDS = frozenset(
+    {
+        "provider_region",
+        "uid_ems",
+        "subscription",
+        "project",
+        "realm",
+        "api_version",
+        "hostname",
+        "port",
+        "tenant_mapping_enabled",
+        "keystone_v3_domain_id",
+        "host_default_vnc_port_start",
+        "host_default_vnc_port_end",
+    }
+)
 # Provider-row columns the engine itself writes; never taken from a form.
-ENGINE_ROW_COLUMNS = frozenset({
-    "id", "name", "type", "guid", "zone_id", "parent_ems_id", "enabled", "tenant_id",
-    "provider_id", "capabilities", "options", "spec_name", "spec_path", "created_on",
-    "updated_on", "last_refresh_date", "last_refresh_error", "last_refresh_success_date",
-    "last_inventory_date", "last_metrics_error", "last_metrics_update_date",
-    "last_metrics_success_date",
-})
+ENGINE_ROW_COLUMNS = frozenset(
+    {
+        "id",
+        "name",
+        "type",
+        "guid",
+        "zone_id",
+        "parent_ems_id",
+        "enabled",
+        "tenant_id",
+        "provider_id",
+        "capabilities",
+        "options",
+        "spec_name",
+        "spec_path",
+        "created_on",
+        "updated_on",
+        "last_refresh_date",
+        "last_refresh_error",
+        "last_refresh_success_date",
+        "last_inventory_date",
+        "last_metrics_error",
+        "last_metrics_update_date",
+        "last_metrics_success_date",
+    }
+)
 # What ``$provider`` / template ``provider`` hold besides the top-level form values.
 PROVIDER_FACTS = ("name", "id", "guid", "spec_name", "title", "vendor", "type")
 # Keys of a call that ``call_defaults`` merges key by key (the others are replaced).
@@ -346,8 +383,9 @@ def _templates(raw: Mapping[str, Any] | None) -> dict[str, Template]:
     return {k: compile_template(str(v)) for k, v in (raw or {}).items() if v is not None}
 
 
-def with_call_defaults(defaults: Mapping[str, Any] | None, raw: Mapping[str, Any]
-                       ) -> dict[str, Any]:
+def with_call_defaults(
+    defaults: Mapping[str, Any] | None, raw: Mapping[str, Any]
+) -> dict[str, Any]:
     """``raw`` (one call) over ``call_defaults``: query, headers and retry merge key by key (a
     null query or header value removes a default), every other key replaces the default."""
     out = {**(defaults or {}), **raw}
@@ -384,8 +422,9 @@ def expression_compiler(functions: Mapping[str, Any] | None) -> Compile:
     return compile_
 
 
-def build_paginate(raw: Mapping[str, Any] | None, default_max: int,
-                   cx: Compile = compile_expression) -> Paginate:
+def build_paginate(
+    raw: Mapping[str, Any] | None, default_max: int, cx: Compile = compile_expression
+) -> Paginate:
     raw = dict(raw or {"type": "none"})
     kind = raw.pop("type", "none")
     max_pages = int(raw.pop("max_pages", default_max))
@@ -398,8 +437,9 @@ def case_key(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def build_attribute(name: str, raw: Any, loc: Location, cx: Compile = compile_expression
-                    ) -> Attribute:
+def build_attribute(
+    name: str, raw: Any, loc: Location, cx: Compile = compile_expression
+) -> Attribute:
     if isinstance(raw, str):
         return Attribute(name, "expr", loc, expression=cx(raw))
     if not isinstance(raw, dict):
@@ -409,59 +449,105 @@ def build_attribute(name: str, raw: Any, loc: Location, cx: Compile = compile_ex
     if "value" in raw:
         return Attribute(name, "const", loc, value=raw["value"])
     if "template" in raw:
-        return Attribute(name, "template", loc, template=compile_template(raw["template"]),
-                         default=default, has_default=has_default)
+        return Attribute(
+            name,
+            "template",
+            loc,
+            template=compile_template(raw["template"]),
+            default=default,
+            has_default=has_default,
+        )
     if "switch" in raw:
         fallback = raw.get("default")
-        return Attribute(name, "switch", loc, expression=cx(raw["switch"]),
-                         cases={case_key(k): cx(v) for k, v in (raw.get("cases") or {}).items()},
-                         default_expression=cx(fallback) if isinstance(fallback, str) else None)
+        return Attribute(
+            name,
+            "switch",
+            loc,
+            expression=cx(raw["switch"]),
+            cases={case_key(k): cx(v) for k, v in (raw.get("cases") or {}).items()},
+            default_expression=cx(fallback) if isinstance(fallback, str) else None,
+        )
     if "lazy" in raw:
         spec_ref = raw.get("refs", raw.get("ref"))
         parts: tuple[tuple[str, Expression | Attribute], ...]
         if isinstance(spec_ref, dict):  # a value may itself be any attribute form (inner lazy)
-            parts = tuple((k, cx(v) if isinstance(v, str) else build_attribute(k, v, loc, cx))
-                          for k, v in spec_ref.items())
+            parts = tuple(
+                (k, cx(v) if isinstance(v, str) else build_attribute(k, v, loc, cx))
+                for k, v in spec_ref.items()
+            )
         else:
             parts = (("", cx(spec_ref or "@")),)
-        return Attribute(name, "lazy_many" if "refs" in raw else "lazy", loc, lazy=raw["lazy"],
-                         ref_parts=parts, key=raw.get("key"), by=raw.get("by"),
-                         default=default, has_default=has_default)
+        return Attribute(
+            name,
+            "lazy_many" if "refs" in raw else "lazy",
+            loc,
+            lazy=raw["lazy"],
+            ref_parts=parts,
+            key=raw.get("key"),
+            by=raw.get("by"),
+            default=default,
+            has_default=has_default,
+        )
     match = tuple((re.compile(m["regex"]), m["value"]) for m in raw.get("match") or [])
-    return Attribute(name, "expr", loc, expression=cx(raw["expr"]),
-                     value_map=raw.get("map"), match=match, default=default,
-                     has_default=has_default)
+    return Attribute(
+        name,
+        "expr",
+        loc,
+        expression=cx(raw["expr"]),
+        value_map=raw.get("map"),
+        match=match,
+        default=default,
+        has_default=has_default,
+    )
 
 
-def build_mapping(doc: LoadedDocument, cname: str, craw: Mapping[str, Any], cx: Compile
-                  ) -> CollectionMapping:
+def build_mapping(
+    doc: LoadedDocument, cname: str, craw: Mapping[str, Any], cx: Compile
+) -> CollectionMapping:
     """One collection's mapping; collection-level ``attributes`` and ``secondary_refs`` are
     shared by every source (a source's own win)."""
     multi = "sources" in craw
     srcs = craw["sources"] if multi else [craw]
     cpath: Path = ("collections", cname)
-    shared = {k: build_attribute(k, v, doc.location((*cpath, "attributes", k)), cx)
-              for k, v in (craw.get("attributes") or {}).items()} if multi else {}
+    shared = (
+        {
+            k: build_attribute(k, v, doc.location((*cpath, "attributes", k)), cx)
+            for k, v in (craw.get("attributes") or {}).items()
+        }
+        if multi
+        else {}
+    )
     shared_keys = dict(craw.get("secondary_refs") or {}) if multi else {}
     sources = []
     for i, s in enumerate(srcs):
         spath: Path = (*cpath, "sources", i) if multi else cpath
-        attrs = {**shared, **{k: build_attribute(k, v, doc.location((*spath, "attributes", k)), cx)
-                              for k, v in (s.get("attributes") or {}).items()}}
+        attrs = {
+            **shared,
+            **{
+                k: build_attribute(k, v, doc.location((*spath, "attributes", k)), cx)
+                for k, v in (s.get("attributes") or {}).items()
+            },
+        }
         each = s.get("each")
         levels = [each] if isinstance(each, str) else list(each or [])
         keys = {**shared_keys, **(s.get("secondary_refs") or {})}
-        sources.append(Source(
-            call=s.get("from") or "",
-            each=tuple(cx(level) for level in levels),
-            where=cx(s["where"]) if s.get("where") else None,
-            attributes=tuple(attrs.values()),
-            location=doc.location(spath),
-            items=cx(s["items"]) if s.get("items") else None,
-            secondary_refs=tuple((k, cx(v)) for k, v in keys.items()),
-        ))
-    return CollectionMapping(cname, bool(craw.get("complete", True)),
-                             tuple(s for s in sources if s.items is None), tuple(sources))
+        sources.append(
+            Source(
+                call=s.get("from") or "",
+                each=tuple(cx(level) for level in levels),
+                where=cx(s["where"]) if s.get("where") else None,
+                attributes=tuple(attrs.values()),
+                location=doc.location(spath),
+                items=cx(s["items"]) if s.get("items") else None,
+                secondary_refs=tuple((k, cx(v)) for k, v in keys.items()),
+            )
+        )
+    return CollectionMapping(
+        cname,
+        bool(craw.get("complete", True)),
+        tuple(s for s in sources if s.items is None),
+        tuple(sources),
+    )
 
 
 def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
@@ -471,10 +557,14 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
     p = data["provider"]
     ps = p.get("power_states") or {}
     provider = Provider(
-        name=p["name"], title=p["title"], manager_type=p["manager_type"],
-        vendor=p.get("vendor", p["name"]), child_managers=tuple(p.get("child_managers") or ()),
+        name=p["name"],
+        title=p["title"],
+        manager_type=p["manager_type"],
+        vendor=p.get("vendor", p["name"]),
+        child_managers=tuple(p.get("child_managers") or ()),
         refresh_interval=parse_interval(p.get("refresh_interval")),
-        supports=tuple(p.get("supports") or ()), settings=dict(p.get("settings") or {}),
+        supports=tuple(p.get("supports") or ()),
+        settings=dict(p.get("settings") or {}),
         power_map={str(k): v for k, v in (ps.get("map") or {}).items()},
         power_match=tuple((re.compile(m["regex"]), m["value"]) for m in ps.get("match") or []),
         power_default=ps.get("default", "unknown"),
@@ -485,13 +575,16 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
     )
     form = tuple(
         FormField(
-            name=f["name"], component=f["component"], label=f.get("label", ""),
+            name=f["name"],
+            component=f["component"],
+            label=f.get("label", ""),
             required=bool(f.get("isRequired")),
-            secret=f["component"] in SECRET_COMPONENTS or bool(f.get("secret"))
+            secret=f["component"] in SECRET_COMPONENTS
+            or bool(f.get("secret"))
             or f.get("type") == "password",
             raw=f,
-            column=bool(f.get("column")) or (
-                f["name"] in PROVIDER_ROW_FIELDS and f["component"] in INPUT_COMPONENTS),
+            column=bool(f.get("column"))
+            or (f["name"] in PROVIDER_ROW_FIELDS and f["component"] in INPUT_COMPONENTS),
         )
         for _, f in walk_fields((data.get("form") or {}).get("fields") or [], ("form", "fields"))
     )
@@ -500,7 +593,8 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
     verify_ssl_raw = c.get("verify_ssl", True)
     connection = Connection(
         services={k: compile_template(v["base_url"]) for k, v in c["services"].items()},
-        verify_ssl=compile_template(verify_ssl_raw) if isinstance(verify_ssl_raw, str)
+        verify_ssl=compile_template(verify_ssl_raw)
+        if isinstance(verify_ssl_raw, str)
         else bool(verify_ssl_raw),
         ca_file=c.get("ca_file"),
         timeout=float(c.get("timeout", 60)),
@@ -513,20 +607,27 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
     a = dict(data.get("auth") or {"type": "none"})
     auth = Auth(
         type=a.get("type", "none"),
-        params={k: v for k, v in a.items()
-                if k not in ("type", "headers", "cookies", "query", "login", "relogin_on")},
-        headers=_templates(a.get("headers")), cookies=_templates(a.get("cookies")),
+        params={
+            k: v
+            for k, v in a.items()
+            if k not in ("type", "headers", "cookies", "query", "login", "relogin_on")
+        },
+        headers=_templates(a.get("headers")),
+        cookies=_templates(a.get("cookies")),
         query=_templates(a.get("query")),
         login=tuple(
             LoginStep(
-                name=s["name"], service=s.get("service", first_service),
-                method=s.get("method", "POST"), path=compile_template(s["path"]),
-                query=dict(s.get("query") or {}), headers=_templates(s.get("headers")),
+                name=s["name"],
+                service=s.get("service", first_service),
+                method=s.get("method", "POST"),
+                path=compile_template(s["path"]),
+                query=dict(s.get("query") or {}),
+                headers=_templates(s.get("headers")),
                 body=_body(s.get("body")),
                 extract=tuple(
-                    Extract(var, kind, src,
-                            cx(src) if kind == "body" else None)
-                    for var, e in s["extract"].items() for kind, src in e.items()
+                    Extract(var, kind, src, cx(src) if kind == "body" else None)
+                    for var, e in s["extract"].items()
+                    for kind, src in e.items()
                 ),
             )
             for s in a.get("login") or []
@@ -540,15 +641,21 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         fb = raw.get("fallback")
         em = raw.get("embed")
         calls[name] = Call(
-            name=name, service=raw.get("service", first_service),
+            name=name,
+            service=raw.get("service", first_service),
             method=raw.get("method", "GET"),
             path=compile_template(raw["url"] if "url" in raw else raw["path"]),
-            query=dict(raw.get("query") or {}), headers=_templates(raw.get("headers")),
-            body=_body(raw.get("body")), format=raw.get("format", "json"),
+            query=dict(raw.get("query") or {}),
+            headers=_templates(raw.get("headers")),
+            body=_body(raw.get("body")),
+            format=raw.get("format", "json"),
             records=cx(raw["records"]) if raw.get("records") else None,
             paginate=build_paginate(raw.get("paginate"), connection.max_pages, cx),
-            for_each=ForEach(fe["call"], cx(fe["where"]) if fe.get("where")
-                             else None, fe.get("concurrency")) if fe else None,
+            for_each=ForEach(
+                fe["call"], cx(fe["where"]) if fe.get("where") else None, fe.get("concurrency")
+            )
+            if fe
+            else None,
             skip_on=tuple(raw.get("skip_on") or ()),
             fallback=Fallback(fb["call"], tuple(fb.get("on") or ())) if fb else None,
             retry=_retry(raw.get("retry"), retry),
@@ -559,15 +666,26 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             embed=Embed(em["as"], bool(em.get("first", False))) if em else None,
             url_join="url" in raw,
         )
-    collections = {cname: build_mapping(doc, cname, craw, cx)
-                   for cname, craw in (data.get("collections") or {}).items()}
+    collections = {
+        cname: build_mapping(doc, cname, craw, cx)
+        for cname, craw in (data.get("collections") or {}).items()
+    }
     cat = (catalogue or load_catalogue()).with_models(data.get("models") or {})
     verify = data.get("verify") or {}
     return Spec(
-        path=doc.file, provider=provider, regions=regions, form=form, connection=connection,
-        auth=auth, verify_call=verify.get("call"),
+        path=doc.file,
+        provider=provider,
+        regions=regions,
+        form=form,
+        connection=connection,
+        auth=auth,
+        verify_call=verify.get("call"),
         invalid_statuses=tuple(verify.get("invalid_statuses", (401, 403))),
-        calls=calls, collections=collections, catalogue=cat, raw=data,
-        replay_ignore_query_params=tuple((data.get("replay") or {}).get("ignore_query_params")
-                                         or ()),
+        calls=calls,
+        collections=collections,
+        catalogue=cat,
+        raw=data,
+        replay_ignore_query_params=tuple(
+            (data.get("replay") or {}).get("ignore_query_params") or ()
+        ),
     )

@@ -67,24 +67,32 @@ class RefreshResult:
 def spec_for(ems: Mapping[str, Any]) -> Spec:
     path = ems["spec_path"]
     if not path or not Path(path).exists():
-        shipped = (Path(__file__).resolve().parents[2] / "provider_specs"
-                   / f"{ems['spec_name']}.yaml")
+        shipped = (
+            Path(__file__).resolve().parents[2] / "provider_specs" / f"{ems['spec_name']}.yaml"
+        )
         if not shipped.exists():
             raise NotFoundError(f"spec for provider {ems['name']!r} not found at {path}")
         path = str(shipped)
     return load_spec(path)
 
 
-def make_session(spec: Spec, args: Mapping[str, Any], adapter: Any = None,
-                 provider: Mapping[str, Any] | None = None) -> ProviderSession:
+def make_session(
+    spec: Spec,
+    args: Mapping[str, Any],
+    adapter: Any = None,
+    provider: Mapping[str, Any] | None = None,
+) -> ProviderSession:
     """A session for ``args``; ``provider`` (the ems row, if any) becomes ``$provider``."""
-    client = HttpClient(pool_size=max(4, spec.connection.concurrency * 2), adapter=adapter,
-                        verify=_verify_setting(spec, args))
+    client = HttpClient(
+        pool_size=max(4, spec.connection.concurrency * 2),
+        adapter=adapter,
+        verify=_verify_setting(spec, args),
+    )
     return ProviderSession(spec, args, client, provider=provider)
 
 
 def _verify_setting(spec: Spec, args: Mapping[str, Any]) -> bool | str:
-    ep = ((args.get("endpoints") or {}).get("default") or {})
+    ep = (args.get("endpoints") or {}).get("default") or {}
     if ep.get("verify_ssl") in (0, False, "0", "false"):
         return False
     if spec.connection.ca_file:
@@ -93,8 +101,12 @@ def _verify_setting(spec: Spec, args: Mapping[str, Any]) -> bool | str:
     return v if isinstance(v, bool) else True
 
 
-def verify(spec: Spec, args: Mapping[str, Any], adapter: Any = None,
-           provider: Mapping[str, Any] | None = None) -> VerifyResult:
+def verify(
+    spec: Spec,
+    args: Mapping[str, Any],
+    adapter: Any = None,
+    provider: Mapping[str, Any] | None = None,
+) -> VerifyResult:
     """Class-level and instance-level verify share this: run the spec's verify call.
 
     ``provider`` is the ems row at instance level (None at class level: ``$provider.name`` and
@@ -117,15 +129,19 @@ def verify(spec: Spec, args: Mapping[str, Any], adapter: Any = None,
         session.close()
 
 
-def verify_provider(engine: sa.Engine, name: str, keyring: KeyRing, adapter: Any = None
-                    ) -> VerifyResult:
+def verify_provider(
+    engine: sa.Engine, name: str, keyring: KeyRing, adapter: Any = None
+) -> VerifyResult:
     store = ProviderStore(engine)
     ems = store.row(name)
     spec = spec_for(ems)
     args = store.args(ems, keyring)
     missing = [f.name for f in spec.form if f.secret and f.required and not _dig(args, f.name)]
-    result = (VerifyResult(False, "Incomplete", "missing " + ", ".join(missing), 3) if missing
-              else verify(spec, args, adapter, provider=ems))
+    result = (
+        VerifyResult(False, "Incomplete", "missing " + ", ".join(missing), 3)
+        if missing
+        else verify(spec, args, adapter, provider=ems)
+    )
     store.record_auth_status(ems["id"], result.status, result.details)
     return result
 
@@ -139,6 +155,7 @@ def _dig(args: Mapping[str, Any], dotted: str) -> Any:
 
 # -- refresh --------------------------------------------------------------------------------
 
+
 class RefreshLock:
     """Row in ``miqspec_refresh_locks``: one writer per provider, across processes."""
 
@@ -151,17 +168,24 @@ class RefreshLock:
         t = self.table
         try:
             with self.engine.begin() as conn:
-                conn.execute(t.delete().where(t.c.ems_id == self.ems_id,
-                                              t.c.acquired_at < now() - LOCK_STALE_AFTER))
-                conn.execute(t.insert().values(ems_id=self.ems_id, holder=holder,
-                                               acquired_at=now()))
+                conn.execute(
+                    t.delete().where(
+                        t.c.ems_id == self.ems_id, t.c.acquired_at < now() - LOCK_STALE_AFTER
+                    )
+                )
+                conn.execute(
+                    t.insert().values(ems_id=self.ems_id, holder=holder, acquired_at=now())
+                )
         except sa.exc.IntegrityError:
             with self.engine.connect() as conn:
-                other = conn.execute(sa.select(t.c.holder, t.c.acquired_at)
-                                     .where(t.c.ems_id == self.ems_id)).first()
+                other = conn.execute(
+                    sa.select(t.c.holder, t.c.acquired_at).where(t.c.ems_id == self.ems_id)
+                ).first()
             since = f" ({other[0]} since {other[1]:%Y-%m-%d %H:%M:%S})" if other else ""
-            raise RefreshBusyError(f"provider {self.name!r} is being refreshed by another "
-                                   f"process{since}; try again when it finishes") from None
+            raise RefreshBusyError(
+                f"provider {self.name!r} is being refreshed by another "
+                f"process{since}; try again when it finishes"
+            ) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -182,8 +206,9 @@ def metadata_for(engine: sa.Engine, spec: Spec, base: sa.MetaData) -> sa.MetaDat
     try:
         md.create_all(engine, tables=new_tables, checkfirst=True)
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot create tables of the spec's models: "
-                            f"{type(exc).__name__}") from None
+        raise DatabaseError(
+            f"cannot create tables of the spec's models: {type(exc).__name__}"
+        ) from None
     return md
 
 
@@ -198,10 +223,17 @@ def owners_for(spec: Spec, ems_id: int, children: Mapping[str, int]) -> dict[str
     return out
 
 
-def refresh_provider(engine: sa.Engine, name: str, keyring: KeyRing, *, dry_run: bool = False,
-                     progress: Progress | None = None, adapter: Any = None,
-                     sample_changes: int = 0,
-                     on_phase: Callable[[str], None] | None = None) -> RefreshResult:
+def refresh_provider(
+    engine: sa.Engine,
+    name: str,
+    keyring: KeyRing,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    adapter: Any = None,
+    sample_changes: int = 0,
+    on_phase: Callable[[str], None] | None = None,
+) -> RefreshResult:
     """Refresh one provider; every failure is recorded on its row, never half-written."""
     store = ProviderStore(engine)
     ems = store.row(name)
@@ -209,8 +241,18 @@ def refresh_provider(engine: sa.Engine, name: str, keyring: KeyRing, *, dry_run:
     ems_table = store.ems
     try:
         with RefreshLock(engine, ems["id"], name):
-            _refresh(engine, store, ems, keyring, result, dry_run=dry_run, progress=progress,
-                     adapter=adapter, sample_changes=sample_changes, on_phase=on_phase)
+            _refresh(
+                engine,
+                store,
+                ems,
+                keyring,
+                result,
+                dry_run=dry_run,
+                progress=progress,
+                adapter=adapter,
+                sample_changes=sample_changes,
+                on_phase=on_phase,
+            )
         result.ok = True
     except RefreshBusyError:
         raise
@@ -232,9 +274,19 @@ def refresh_provider(engine: sa.Engine, name: str, keyring: KeyRing, *, dry_run:
     return result
 
 
-def _refresh(engine: sa.Engine, store: ProviderStore, ems: Mapping[str, Any], keyring: KeyRing,
-             result: RefreshResult, *, dry_run: bool, progress: Progress | None, adapter: Any,
-             sample_changes: int, on_phase: Callable[[str], None] | None) -> None:
+def _refresh(
+    engine: sa.Engine,
+    store: ProviderStore,
+    ems: Mapping[str, Any],
+    keyring: KeyRing,
+    result: RefreshResult,
+    *,
+    dry_run: bool,
+    progress: Progress | None,
+    adapter: Any,
+    sample_changes: int,
+    on_phase: Callable[[str], None] | None,
+) -> None:
     spec = spec_for(ems)
     args = store.args(ems, keyring)
     session = make_session(spec, args, adapter, provider=ems)
@@ -261,10 +313,16 @@ def _refresh(engine: sa.Engine, store: ProviderStore, ems: Mapping[str, Any], ke
                 tx = conn.begin()
                 try:
                     result.report = persist(
-                        conn, metadata_for(engine, spec, store.md), spec.catalogue, inventory,
+                        conn,
+                        metadata_for(engine, spec, store.md),
+                        spec.catalogue,
+                        inventory,
                         owners,
-                        power_states=spec.provider.power_state, now=now(), dry_run=dry_run,
-                        sample_changes=sample_changes)
+                        power_states=spec.provider.power_state,
+                        now=now(),
+                        dry_run=dry_run,
+                        sample_changes=sample_changes,
+                    )
                 except BaseException:
                     tx.rollback()
                     raise
@@ -273,8 +331,10 @@ def _refresh(engine: sa.Engine, store: ProviderStore, ems: Mapping[str, Any], ke
                 else:
                     tx.commit()
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"saving inventory failed: {type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0][:200]}", secrets=secrets) from None
+            raise DatabaseError(
+                f"saving inventory failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                secrets=secrets,
+            ) from None
         result.phases["persist"] = time.perf_counter() - started
     except (ApiError, CredentialsError, UnreachableError):
         raise

@@ -26,11 +26,27 @@ from .model import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from .parse import MANAGER_CLASS, camelize
 from .tables import build_metadata
 
-AUTH_COLUMNS = {"userid", "password", "auth_key", "auth_key_password", "service_account",
-                "become_username", "become_password", "become_method"}
+AUTH_COLUMNS = {
+    "userid",
+    "password",
+    "auth_key",
+    "auth_key_password",
+    "service_account",
+    "become_username",
+    "become_password",
+    "become_method",
+}
 ENCRYPTED = {"password", "auth_key", "auth_key_password", "become_password", "service_account"}
-ENDPOINT_COLUMNS = {"hostname", "ipaddress", "port", "url", "path", "security_protocol",
-                    "verify_ssl", "certificate_authority"}
+ENDPOINT_COLUMNS = {
+    "hostname",
+    "ipaddress",
+    "port",
+    "url",
+    "path",
+    "security_protocol",
+    "verify_ssl",
+    "certificate_authority",
+}
 
 
 def now() -> datetime:
@@ -38,8 +54,10 @@ def now() -> datetime:
 
 
 def manager_type(spec: Spec, kind: str | None = None) -> str:
-    return f"ManageIQ::Providers::{camelize(spec.provider.name)}::" + MANAGER_CLASS[
-        kind or spec.provider.manager_type]
+    return (
+        f"ManageIQ::Providers::{camelize(spec.provider.name)}::"
+        + MANAGER_CLASS[kind or spec.provider.manager_type]
+    )
 
 
 def flatten_form(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -71,12 +89,19 @@ def check_args(spec: Spec, args: Mapping[str, Any]) -> None:
     if spec.regions:
         names = [r.name for r in spec.regions]
         if region not in names:
-            raise UsageError(f"region {region!r} is not one of {spec.provider.name}'s regions: "
-                             + ", ".join(names))
+            raise UsageError(
+                f"region {region!r} is not one of {spec.provider.name}'s regions: "
+                + ", ".join(names)
+            )
     flat = flatten_form(args)
-    missing = [f.name for f in spec.form
-               if f.required and f.component in INPUT_COMPONENTS and f.name != "provider_region"
-               and flat.get(f.name) in (None, "")]
+    missing = [
+        f.name
+        for f in spec.form
+        if f.required
+        and f.component in INPUT_COMPONENTS
+        and f.name != "provider_region"
+        and flat.get(f.name) in (None, "")
+    ]
     if missing:
         raise UsageError("missing required field(s): " + ", ".join(missing))
 
@@ -113,13 +138,20 @@ class ProviderStore:
         if row:
             return int(row[0])
         ts = now()
-        res = conn.execute(self.zones.insert().values(name=zone, description=zone,
-                                                      created_on=ts, updated_on=ts))
+        res = conn.execute(
+            self.zones.insert().values(name=zone, description=zone, created_on=ts, updated_on=ts)
+        )
         key = res.inserted_primary_key
         return int(key[0]) if key else 0
 
-    def add(self, spec: Spec, name: str, args: Mapping[str, Any], keyring: KeyRing,
-            zone: str = "default") -> int:
+    def add(
+        self,
+        spec: Spec,
+        name: str,
+        args: Mapping[str, Any],
+        keyring: KeyRing,
+        zone: str = "default",
+    ) -> int:
         check_args(spec, args)
         ts = now()
         flat = flatten_form(args)
@@ -128,19 +160,37 @@ class ProviderStore:
                 if conn.execute(sa.select(self.ems.c.id).where(self.ems.c.name == name)).first():
                     raise UsageError(f"a provider named {name!r} exists already")
                 zone_id = self._zone_id(conn, zone)
-                base = dict(zone_id=zone_id, provider_region=args.get("provider_region"),
-                            spec_name=spec.provider.name, spec_path=spec.path, enabled=True,
-                            created_on=ts, updated_on=ts)
-                inserted = conn.execute(self.ems.insert().values(
-                    name=name, type=manager_type(spec), guid=str(uuid.uuid4()),
-                    uid_ems=flat.get("uid_ems"), **self._form_values(spec, flat),
-                    **base)).inserted_primary_key
+                base = dict(
+                    zone_id=zone_id,
+                    provider_region=args.get("provider_region"),
+                    spec_name=spec.provider.name,
+                    spec_path=spec.path,
+                    enabled=True,
+                    created_on=ts,
+                    updated_on=ts,
+                )
+                inserted = conn.execute(
+                    self.ems.insert().values(
+                        name=name,
+                        type=manager_type(spec),
+                        guid=str(uuid.uuid4()),
+                        uid_ems=flat.get("uid_ems"),
+                        **self._form_values(spec, flat),
+                        **base,
+                    )
+                ).inserted_primary_key
                 ems_id = int(inserted[0]) if inserted else 0
                 for kind in spec.provider.child_managers:
                     label = MANAGER_CLASS[kind].replace("Manager", " Manager")
-                    conn.execute(self.ems.insert().values(
-                        name=f"{name} {label}", type=manager_type(spec, kind),
-                        guid=str(uuid.uuid4()), parent_ems_id=ems_id, **base))
+                    conn.execute(
+                        self.ems.insert().values(
+                            name=f"{name} {label}",
+                            type=manager_type(spec, kind),
+                            guid=str(uuid.uuid4()),
+                            parent_ems_id=ems_id,
+                            **base,
+                        )
+                    )
                 self._write_credentials(conn, ems_id, flat, keyring, ts)
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot add provider {name!r}: {type(exc).__name__}") from None
@@ -155,8 +205,11 @@ class ProviderStore:
         has go to their column, the others to ``options`` (``{"form": {...}}``)."""
         columns, extra = {}, {}
         for f in spec.form:
-            if "." in f.name or f.component not in INPUT_COMPONENTS or f.name not in flat or (
-                f.name in ("provider_region", "uid_ems")
+            if (
+                "." in f.name
+                or f.component not in INPUT_COMPONENTS
+                or f.name not in flat
+                or (f.name in ("provider_region", "uid_ems"))
             ):
                 continue
             if f.column and f.name in self._row_columns():
@@ -167,13 +220,21 @@ class ProviderStore:
             columns["options"] = {"form": extra}
         return columns
 
-    def _write_credentials(self, conn: sa.Connection, ems_id: int, flat: Mapping[str, Any],
-                           keyring: KeyRing, ts: datetime) -> None:
+    def _write_credentials(
+        self,
+        conn: sa.Connection,
+        ems_id: int,
+        flat: Mapping[str, Any],
+        keyring: KeyRing,
+        ts: datetime,
+    ) -> None:
         roles: dict[tuple[str, str], dict[str, Any]] = {}
         for field_name, value in flat.items():
             parts = field_name.split(".")
-            if len(parts) == 3 and parts[0] in ("endpoints", "authentications") and (
-                parts[2] != "valid"
+            if (
+                len(parts) == 3
+                and parts[0] in ("endpoints", "authentications")
+                and (parts[2] != "valid")
             ):
                 roles.setdefault((parts[0], parts[1]), {})[parts[2]] = value
         owner = dict(resource_type="ExtManagementSystem", resource_id=ems_id)
@@ -183,37 +244,69 @@ class ProviderStore:
                 if "verify_ssl" in cols:
                     cols["verify_ssl"] = 1 if cols["verify_ssl"] not in (False, 0, "0") else 0
                 extra = {k: v for k, v in values.items() if k not in ENDPOINT_COLUMNS}
-                conn.execute(self.endpoints.insert().values(
-                    role=role, options=json.dumps(extra) if extra else None, created_at=ts,
-                    updated_at=ts, **owner, **cols))
+                conn.execute(
+                    self.endpoints.insert().values(
+                        role=role,
+                        options=json.dumps(extra) if extra else None,
+                        created_at=ts,
+                        updated_at=ts,
+                        **owner,
+                        **cols,
+                    )
+                )
             else:
-                cols = {k: (keyring.encrypt(str(v)) if k in ENCRYPTED and v else v)
-                        for k, v in values.items() if k in AUTH_COLUMNS}
+                cols = {
+                    k: (keyring.encrypt(str(v)) if k in ENCRYPTED and v else v)
+                    for k, v in values.items()
+                    if k in AUTH_COLUMNS
+                }
                 extra = {k: v for k, v in values.items() if k not in AUTH_COLUMNS}
-                conn.execute(self.auths.insert().values(
-                    name=f"{role} credentials", authtype=role, type="AuthUseridPassword",
-                    options=json.dumps(extra) if extra else None, created_on=ts,
-                    updated_on=ts, credentials_changed_on=ts, **owner, **cols))
+                conn.execute(
+                    self.auths.insert().values(
+                        name=f"{role} credentials",
+                        authtype=role,
+                        type="AuthUseridPassword",
+                        options=json.dumps(extra) if extra else None,
+                        created_on=ts,
+                        updated_on=ts,
+                        credentials_changed_on=ts,
+                        **owner,
+                        **cols,
+                    )
+                )
 
     def row(self, name: str) -> Mapping[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(self.ems).where(
-                self.ems.c.name == name, self.ems.c.parent_ems_id.is_(None))).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(self.ems).where(
+                        self.ems.c.name == name, self.ems.c.parent_ems_id.is_(None)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFoundError(f"no provider named {name!r} (see miqspec provider list)")
         return dict(row)
 
     def names(self) -> list[str]:
         with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(
-                sa.select(self.ems.c.name).where(self.ems.c.parent_ems_id.is_(None))
-                .order_by(self.ems.c.name))]
+            return [
+                r[0]
+                for r in conn.execute(
+                    sa.select(self.ems.c.name)
+                    .where(self.ems.c.parent_ems_id.is_(None))
+                    .order_by(self.ems.c.name)
+                )
+            ]
 
     def children(self, ems_id: int) -> dict[str, int]:
         """Child managers by kind (network, storage)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(self.ems.c.id, self.ems.c.type)
-                                .where(self.ems.c.parent_ems_id == ems_id)).all()
+            rows = conn.execute(
+                sa.select(self.ems.c.id, self.ems.c.type).where(self.ems.c.parent_ems_id == ems_id)
+            ).all()
         out = {}
         for rid, rtype in rows:
             for kind, cls in MANAGER_CLASS.items():
@@ -223,14 +316,22 @@ class ProviderStore:
 
     def args(self, ems: Mapping[str, Any], keyring: KeyRing) -> dict[str, Any]:
         """The decrypted nested argument hash to connect with (never printed)."""
-        flat: dict[str, Any] = {"provider_region": ems["provider_region"],
-                                "uid_ems": ems["uid_ems"], "zone_id": ems["zone_id"]}
-        flat.update((c, ems[c]) for c in sorted(self._row_columns())
-                    if ems.get(c) is not None and c not in flat)
+        flat: dict[str, Any] = {
+            "provider_region": ems["provider_region"],
+            "uid_ems": ems["uid_ems"],
+            "zone_id": ems["zone_id"],
+        }
+        flat.update(
+            (c, ems[c])
+            for c in sorted(self._row_columns())
+            if ems.get(c) is not None and c not in flat
+        )
         options = _json_mapping(ems.get("options"))
         flat.update(_json_mapping(options.get("form")))
-        owner = (self.endpoints.c.resource_type == "ExtManagementSystem",
-                 self.endpoints.c.resource_id == ems["id"])
+        owner = (
+            self.endpoints.c.resource_type == "ExtManagementSystem",
+            self.endpoints.c.resource_id == ems["id"],
+        )
         with self.engine.connect() as conn:
             for row in conn.execute(sa.select(self.endpoints).where(*owner)).mappings():
                 for col in ENDPOINT_COLUMNS:
@@ -238,15 +339,19 @@ class ProviderStore:
                         flat[f"endpoints.{row['role']}.{col}"] = row[col]
                 for k, v in json.loads(row["options"] or "{}").items():
                     flat[f"endpoints.{row['role']}.{k}"] = v
-            for row in conn.execute(sa.select(self.auths).where(
+            for row in conn.execute(
+                sa.select(self.auths).where(
                     self.auths.c.resource_type == "ExtManagementSystem",
                     self.auths.c.resource_id == ems["id"],
-                    self.auths.c.authtype.is_not(None))).mappings():
+                    self.auths.c.authtype.is_not(None),
+                )
+            ).mappings():
                 for col in AUTH_COLUMNS:
                     if row[col] is not None:
                         value = row[col]
                         flat[f"authentications.{row['authtype']}.{col}"] = (
-                            keyring.decrypt(value) if col in ENCRYPTED else value)
+                            keyring.decrypt(value) if col in ENCRYPTED else value
+                        )
                 for k, v in json.loads(row["options"] or "{}").items():
                     flat[f"authentications.{row['authtype']}.{k}"] = v
         return nest_form(flat)
@@ -259,30 +364,51 @@ class ProviderStore:
         else:
             values["last_invalid_on"] = ts
         with self.engine.begin() as conn:
-            conn.execute(self.auths.update().where(
-                self.auths.c.resource_type == "ExtManagementSystem",
-                self.auths.c.resource_id == ems_id,
-                self.auths.c.authtype.is_not(None)).values(**values))
+            conn.execute(
+                self.auths.update()
+                .where(
+                    self.auths.c.resource_type == "ExtManagementSystem",
+                    self.auths.c.resource_id == ems_id,
+                    self.auths.c.authtype.is_not(None),
+                )
+                .values(**values)
+            )
 
     def info(self, name: str) -> ProviderInfo:
         ems = self.row(name)
         with self.engine.connect() as conn:
-            auth = conn.execute(sa.select(self.auths.c.status, self.auths.c.status_details).where(
-                self.auths.c.resource_type == "ExtManagementSystem",
-                self.auths.c.resource_id == ems["id"],
-                self.auths.c.authtype == "default")).first()
-            zone = conn.execute(sa.select(self.zones.c.name).where(
-                self.zones.c.id == ems["zone_id"])).scalar()
-            kids = conn.execute(sa.select(self.ems.c.name).where(
-                self.ems.c.parent_ems_id == ems["id"])).scalars().all()
+            auth = conn.execute(
+                sa.select(self.auths.c.status, self.auths.c.status_details).where(
+                    self.auths.c.resource_type == "ExtManagementSystem",
+                    self.auths.c.resource_id == ems["id"],
+                    self.auths.c.authtype == "default",
+                )
+            ).first()
+            zone = conn.execute(
+                sa.select(self.zones.c.name).where(self.zones.c.id == ems["zone_id"])
+            ).scalar()
+            kids = (
+                conn.execute(
+                    sa.select(self.ems.c.name).where(self.ems.c.parent_ems_id == ems["id"])
+                )
+                .scalars()
+                .all()
+            )
         return ProviderInfo(
-            id=ems["id"], name=ems["name"], type=ems["type"], spec_name=ems["spec_name"],
-            spec_path=ems["spec_path"], region=ems["provider_region"], zone=zone,
+            id=ems["id"],
+            name=ems["name"],
+            type=ems["type"],
+            spec_name=ems["spec_name"],
+            spec_path=ems["spec_path"],
+            region=ems["provider_region"],
+            zone=zone,
             last_refresh_date=ems["last_refresh_date"],
             last_refresh_success_date=ems["last_refresh_success_date"],
             last_refresh_error=ems["last_refresh_error"],
-            auth_status=auth[0] if auth else None, auth_status_details=auth[1] if auth else None,
-            children=tuple(kids))
+            auth_status=auth[0] if auth else None,
+            auth_status_details=auth[1] if auth else None,
+            children=tuple(kids),
+        )
 
     def delete(self, name: str) -> int:
         """Delete a provider, its child managers, credentials, endpoints and inventory."""
@@ -298,8 +424,11 @@ class ProviderStore:
                 if "manager_id" in cols:
                     conn.execute(table.delete().where(cols.manager_id.in_(ids)))
                 if "resource_id" in cols and "resource_type" in cols:
-                    conn.execute(table.delete().where(
-                        cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids)))
+                    conn.execute(
+                        table.delete().where(
+                            cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids)
+                        )
+                    )
             conn.execute(self.ems.delete().where(self.ems.c.id.in_(ids)))
         return len(ids)
 

@@ -22,8 +22,11 @@ def rotate_credentials(engine: sa.Engine, ring: KeyRing | None = None) -> int:
     try:
         with engine.begin() as conn:
             for row in conn.execute(sa.select(auths.c.id, *cols)).mappings().all():
-                values = {c: new_ring.recrypt(row[c]) for c in ENCRYPTED
-                          if isinstance(row[c], str) and is_encrypted(row[c])}
+                values = {
+                    c: new_ring.recrypt(row[c])
+                    for c in ENCRYPTED
+                    if isinstance(row[c], str) and is_encrypted(row[c])
+                }
                 if values:
                     conn.execute(auths.update().where(auths.c.id == row["id"]).values(**values))
                     count += len(values)

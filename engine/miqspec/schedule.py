@@ -27,8 +27,15 @@ def due(last: datetime | None, interval: int, at: datetime) -> bool:
     return last is None or (at - last).total_seconds() >= interval
 
 
-def run_worker(engine: sa.Engine, keyring: KeyRing, *, stop: threading.Event,
-               log: Callable[[str], None], once: bool = False, poll: float = 5.0) -> None:
+def run_worker(
+    engine: sa.Engine,
+    keyring: KeyRing,
+    *,
+    stop: threading.Event,
+    log: Callable[[str], None],
+    once: bool = False,
+    poll: float = 5.0,
+) -> None:
     store = ProviderStore(engine)
     log("worker started")
     while not stop.is_set():

@@ -232,8 +232,10 @@ def is_well_formed(data: Any, names: tuple[str, ...]) -> bool:
     if not isinstance(data, dict):
         return False
     validator = _named_validator(names)
-    return not any(err.rule in ("type", "required", "nullable", "minlength", "empty")
-                   for err in _errors(validator, data))
+    return not any(
+        err.rule in ("type", "required", "nullable", "minlength", "empty")
+        for err in _errors(validator, data)
+    )
 
 
 def _findings(

@@ -27,7 +27,7 @@ def check_file(path: str) -> list[Finding]:
 def _finding_from_message(path: str, message: str) -> Finding:
     from .errors import Location
 
-    rest = message[len(path):].lstrip(":") if message.startswith(path) else message
+    rest = message[len(path) :].lstrip(":") if message.startswith(path) else message
     parts = rest.split(":", 2)
     if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
         return Finding(Location(path, int(parts[0]), int(parts[1])), "", parts[2].strip())
@@ -39,6 +39,7 @@ def load_spec(path: str) -> Spec:
     doc = load_file(path)
     findings = check_document(doc, load_catalogue())
     if findings:
-        raise SpecError(f"{findings[0]} ({len(findings)} problem(s); run miqspec validate)",
-                        findings)
+        raise SpecError(
+            f"{findings[0]} ({len(findings)} problem(s); run miqspec validate)", findings
+        )
     return build_spec(doc)

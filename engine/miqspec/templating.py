@@ -47,8 +47,9 @@ def _urlencode(value: Any) -> str:
 
 @functools.cache
 def environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True)
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
     env.filters["b64encode"] = _b64
     env.filters["urlencode"] = _urlencode
     env.filters["tojson"] = lambda v: json.dumps(v)
@@ -71,8 +72,9 @@ class Template:
             try:
                 self._compiled = environment().from_string(text)
             except jinja2.TemplateSyntaxError as exc:
-                raise TemplateSyntaxError(exc.message or "syntax error", exc.lineno or 1,
-                                          _column_of(text, exc)) from None
+                raise TemplateSyntaxError(
+                    exc.message or "syntax error", exc.lineno or 1, _column_of(text, exc)
+                ) from None
 
     def render(self, context: Mapping[str, Any]) -> str:
         if self._compiled is None:
@@ -117,8 +119,9 @@ def template_references(text: str) -> set[str]:
     try:
         ast = environment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateSyntaxError(exc.message or "syntax error", exc.lineno or 1,
-                                  _column_of(text, exc)) from None
+        raise TemplateSyntaxError(
+            exc.message or "syntax error", exc.lineno or 1, _column_of(text, exc)
+        ) from None
     assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
     chains: set[str] = set()
 

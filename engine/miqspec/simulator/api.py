@@ -227,14 +227,19 @@ class SimApi:
             return Reply(200, text.encode(), {"Content-Type": "text/plain; charset=utf-8"})
         volumes = int(instance_id[:2], 16) % 3 + 1
         base = f"/v1/instances/{instance_id}"
-        return json_reply(200, {
-            "id": instance_id,
-            "name": item["name"],
-            "power_state": item["power_state"],
-            "volumes": [{"id": f"{instance_id}-vol{k}", "size": (k + 1) * 8 * 1024**3}
-                        for k in range(volumes)],
-            "links": {"self": f"{base}/detail", "console": f"{base}/console"},
-        })
+        return json_reply(
+            200,
+            {
+                "id": instance_id,
+                "name": item["name"],
+                "power_state": item["power_state"],
+                "volumes": [
+                    {"id": f"{instance_id}-vol{k}", "size": (k + 1) * 8 * 1024**3}
+                    for k in range(volumes)
+                ],
+                "links": {"self": f"{base}/detail", "console": f"{base}/console"},
+            },
+        )
 
     def _control(self, method: str, action: str, body: bytes) -> Reply:
         expected = "GET" if action == "stats" else "POST"
