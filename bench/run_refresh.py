@@ -48,6 +48,7 @@ def main(mode: str, db_url: str, sim_url: str, keyfile: str) -> dict:
     return {
         "total": wall,
         "rows_written": report.rows_written,
+        "digests_written": report.digests_written,
         "phases": result.phases,
         "persist_timings": report.timings,
         "collections": per,

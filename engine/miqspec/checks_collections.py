@@ -178,7 +178,7 @@ class CollectionChecks:
         own = src.get("attributes")
         attrs = {**shared, **_dict(own)}
         if not attrs:
-            if not isinstance(own, dict):
+            if own is None:  # present but not a mapping is reported by the schema check
                 ck.add(path, "a source needs attributes: (here or at the collection level)")
             return inner
         if target is not None:
