@@ -10,10 +10,12 @@ reference an attribute does not allow). Does database I/O.
 
 Semantics (ManageIQ's: reference/manageiq-model.md §2, §3.8): collections present in
 ``inventory.objects`` or marked complete in ``inventory.complete`` are saved in dependency
-order (lookup-only collections such as ``cross_link_vms`` are never saved); each loads its rows
-in scope with one select, matches them by manager_ref (as strings; reference parts by row id),
-inserts new rows (reconnecting a disconnected row with the same manager_ref for ``delete:
-disconnect`` collections), updates only changed columns, and leaves unchanged rows alone.
+order (lookup-only collections such as ``cross_link_vms`` are never saved); each matches its
+objects to the rows in scope by manager_ref (as strings; reference parts by row id): an object
+whose signature equals its row's stored digest is unchanged without its row being built, loaded
+or compared (``persist_digest``), the other rows are loaded with one select; it inserts new
+rows (reconnecting a disconnected row with the same manager_ref for ``delete: disconnect``
+collections), updates only changed columns, and leaves unchanged rows alone.
 Attributes closing a dependency cycle are written in an update-only pass afterwards, then
 many-to-many join rows, then (complete collections only, reverse order) rows not seen are
 deleted, with their owner-less children and join rows, or disconnected. An object whose
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -34,11 +35,12 @@ import sqlalchemy as sa
 
 from .errors import MappingError
 from .inventory import Catalogue, CollectionDef
-from .objects import InventoryObject, ParsedInventory
+from .objects import ParsedInventory
 from .persist_bulk import sqlite_cache
 from .persist_db import Db
 from .persist_digest import Digests, Kept, Rest
 from .persist_graph import SaveGraph, plan_save
+from .persist_model import Change, CollectionReport, Item, PersistReport, Saved
 from .persist_passes import parent_columns, reconnect, save_deferred, save_links, sweep
 from .persist_rows import Resolver, RowPlan
 from .persist_values import (
@@ -53,89 +55,9 @@ from .persist_values import (
     timestamp_columns,
 )
 
-__all__ = ["Change", "CollectionReport", "PersistReport", "persist"]
+__all__ = ["Change", "CollectionReport", "Item", "PersistReport", "Saved", "persist"]
 
 _REF = attrgetter("ref")
-
-
-@dataclass
-class CollectionReport:
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    disconnected: int = 0
-    reconnected: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    unresolved: int = 0
-    links_added: int = 0
-    links_removed: int = 0
-
-
-@dataclass(frozen=True)
-class Change:
-    collection: str
-    ref: str
-    attribute: str
-    old: Any
-    new: Any
-
-
-@dataclass
-class PersistReport:
-    collections: dict[str, CollectionReport] = field(default_factory=dict)
-    rows_written: int = 0
-    changes: list[Change] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-    deferred: dict[str, list[str]] = field(default_factory=dict)
-    dry_run: bool = False
-    #: collections whose stored row digests were rewritten (bookkeeping, not inventory rows)
-    digests_written: int = 0
-
-    def of(self, name: str) -> CollectionReport:
-        return self.collections.setdefault(name, CollectionReport())
-
-
-class Item:
-    """One object being saved: its keys, wanted row, row id and stored values; ``sig`` is its
-    signature when digests are kept for the collection."""
-
-    __slots__ = ("dbkey", "id", "mkey", "obj", "old", "row", "sig", "state")
-
-    def __init__(
-        self,
-        obj: InventoryObject,
-        mkey: tuple[Any, ...],
-        row: dict[str, Any],
-        dbkey: tuple[Any, ...],
-        sig: int | None = None,
-    ) -> None:
-        self.obj, self.mkey, self.row, self.dbkey, self.sig = obj, mkey, row, dbkey, sig
-        self.id: int = 0
-        self.old: Any = None
-        self.state = "created"
-
-
-@dataclass
-class Saved:
-    """What the later passes need from one saved collection."""
-
-    plan: RowPlan
-    items: list[Item]
-    pos: dict[str, int]
-    unmatched: list[Any]
-    kept: Kept = field(default_factory=Kept)  # unchanged by digest: no Item, no row
-
-    def ids(self) -> list[int]:
-        """The row ids of every object saved (items and kept)."""
-        return [i.id for i in self.items] + self.kept.ids
-
-    def objects(self) -> list[tuple[InventoryObject, int]]:
-        """(object, row id) of every object saved."""
-        return [(i.obj, i.id) for i in self.items] + list(
-            zip(self.kept.objs, self.kept.ids, strict=True)
-        )
 
 
 def persist(
