@@ -284,3 +284,16 @@ def test_instance_verify_records_status(engine, keyring, sim):
     add(engine, keyring, sim, password="wrong-secret", name="bad")
     bad = verify_provider(engine, "bad", keyring)
     assert not bad.valid and bad.status == "Invalid"
+
+
+def test_full_compare_repairs_rows_edited_outside_miqspec(engine, keyring, sim):
+    add(engine, keyring, sim)
+    assert refresh_provider(engine, NAME, keyring).ok
+    with engine.begin() as conn:
+        conn.execute(sa.text("update flavors set name = 'edited by hand'"))
+    digest_run = refresh_provider(engine, NAME, keyring)
+    assert digest_run.ok and digest_run.report.rows_written == 0  # digests trust the rows
+    full = refresh_provider(engine, NAME, keyring, full_compare=True)
+    assert full.ok and full.report.collections["flavors"].updated == len(sim.data.flavors)
+    names = {r[0] for r in rows(engine, "select name from flavors")}
+    assert names == {f["name"] for f in sim.data.flavors}

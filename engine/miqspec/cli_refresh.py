@@ -92,6 +92,12 @@ def _secrets_map(spec: Any, args: Any) -> dict[str, str]:
     help="Record the traffic to this cassette (secrets replaced by placeholders).",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option(
+    "--full-compare",
+    is_flag=True,
+    help="Compare every stored row, not only objects whose digest changed "
+    "(repairs rows edited outside miqspec).",
+)
 @database_option
 @reports_errors
 def refresh(
@@ -103,6 +109,7 @@ def refresh(
     replay_ignore_param: tuple[str, ...],
     record: str | None,
     quiet: bool,
+    full_compare: bool,
     database: str | None,
 ) -> None:
     """Refresh the inventory of providers NAMES (or --all).
@@ -153,6 +160,7 @@ def refresh(
                 progress=view,
                 adapter=adapter,
                 sample_changes=10 if dry_run else 0,
+                full_compare=full_compare,
             )
         finally:
             view.close()

@@ -233,8 +233,13 @@ def refresh_provider(
     adapter: Any = None,
     sample_changes: int = 0,
     on_phase: Callable[[str], None] | None = None,
+    full_compare: bool = False,
 ) -> RefreshResult:
-    """Refresh one provider; every failure is recorded on its row, never half-written."""
+    """Refresh one provider; every failure is recorded on its row, never half-written.
+
+    ``full_compare`` ignores the stored row digests and compares every row (repairing rows
+    edited outside miqspec), then stores fresh digests.
+    """
     store = ProviderStore(engine)
     ems = store.row(name)
     result = RefreshResult(provider=name, ok=False, dry_run=dry_run)
@@ -252,6 +257,7 @@ def refresh_provider(
                 adapter=adapter,
                 sample_changes=sample_changes,
                 on_phase=on_phase,
+                full_compare=full_compare,
             )
         result.ok = True
     except RefreshBusyError:
@@ -286,6 +292,7 @@ def _refresh(
     adapter: Any,
     sample_changes: int,
     on_phase: Callable[[str], None] | None,
+    full_compare: bool = False,
 ) -> None:
     spec = spec_for(ems)
     args = store.args(ems, keyring)
@@ -322,6 +329,7 @@ def _refresh(
                         now=now(),
                         dry_run=dry_run,
                         sample_changes=sample_changes,
+                        digests=not full_compare,
                     )
                 except BaseException:
                     tx.rollback()
