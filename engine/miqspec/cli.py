@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .errors import MiqspecError
+from .scaffold import MANAGER_TYPES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,18 +123,7 @@ def schema(output: str | None) -> None:
 @click.option(
     "--manager-type",
     required=True,
-    type=click.Choice(
-        [
-            "cloud",
-            "infra",
-            "network",
-            "storage",
-            "automation",
-            "configuration",
-            "container",
-            "physical",
-        ]
-    ),
+    type=click.Choice(list(MANAGER_TYPES)),
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here (default: stdout)."

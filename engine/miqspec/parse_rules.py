@@ -178,10 +178,7 @@ def _lazy_parts(attr: Attribute, spec: Spec) -> tuple[list[Any], LazyMaker, Call
     name, key, default, by = target.name, attr.key, attr.default, attr.by
     made: dict[tuple[Any, ...], LazyRef] = {}
 
-    def one(values: tuple[Any, ...]) -> LazyRef | Any:
-        if any(v is None for v in values):
-            return default  # also when an inner lazy found nothing to point at
-        ref = tuple(ref_value(v) for v in values)
+    def shared(ref: tuple[Any, ...]) -> LazyRef:
         try:
             found = made.get(ref)
             if found is None:
@@ -190,17 +187,15 @@ def _lazy_parts(attr: Attribute, spec: Spec) -> tuple[list[Any], LazyMaker, Call
             return LazyRef(name, ref, key, default, by)
         return found
 
+    def one(values: tuple[Any, ...]) -> LazyRef | Any:
+        if any(v is None for v in values):
+            return default  # also when an inner lazy found nothing to point at
+        return shared(tuple(ref_value(v) for v in values))
+
     def one_value(value: Any) -> LazyRef | Any:
         if value is None:
             return default
-        ref = (value if type(value) is str else ref_value(value),)
-        try:
-            found = made.get(ref)
-            if found is None:
-                found = made[ref] = LazyRef(name, ref, key, default, by)
-        except TypeError:  # an unhashable part
-            return LazyRef(name, ref, key, default, by)
-        return found
+        return shared((value if type(value) is str else ref_value(value),))
 
     return chosen, one, one_value
 

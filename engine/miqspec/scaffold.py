@@ -25,6 +25,8 @@ FIRST_COLLECTION = {
     "container": ("container_projects", "get_projects", ""),
     "physical": ("physical_servers", "get_servers", ""),
 }
+# Manager types ``miqspec new`` can scaffold (the spec language's manager_type values).
+MANAGER_TYPES = tuple(FIRST_COLLECTION)
 # The attribute that holds the display name, where it is not ``name``.
 NAME_ATTRIBUTE = {"configured_systems": "hostname"}
 # Collections the shipped catalogue lacks: the generated spec declares them as its own models
