@@ -4,7 +4,6 @@ after each test; skipped when PostgreSQL is unreachable)."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +14,11 @@ import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError, MappingError
 from miqspec.inventory import load_catalogue
-from miqspec.objects import InventoryObject, LazyRef, ParsedInventory
+from miqspec.objects import LazyRef, ParsedInventory
 from miqspec.persist import PersistReport, persist
 from miqspec.tables import build_metadata
+
+from .persist_support import VM_TYPE, build, flavor, private_schema, vm
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CAT = load_catalogue()
@@ -41,7 +42,6 @@ TABLES = [
 EMS = 1
 OWNERS = {name: EMS for name in CAT.collections}
 T1, T2, T3 = datetime(2024, 5, 1, 12), datetime(2024, 5, 2, 12), datetime(2024, 5, 3, 12)
-VM_TYPE = "ManageIQ::Providers::Awesome::CloudManager::Vm"
 POWER = {"running": "on", "stopped": "off"}
 
 
@@ -61,23 +61,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pg_engine() -> Iterator[sa.Engine]:
     """All tables in a fresh private PostgreSQL schema, dropped after the module."""
-    admin = sa.create_engine(PG_URL)
-    schema = f"miqspec_p_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
-    engine = sa.create_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    try:
-        MD.create_all(engine)
+    with private_schema(MD, "miqspec_p") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def _sqlite(template: Path, tmp_path: Path) -> sa.Engine:
@@ -107,30 +92,6 @@ def lite(sqlite_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
     eng = _sqlite(sqlite_template, tmp_path)
     yield eng
     eng.dispose()
-
-
-def build(*objs: tuple[str, tuple[Any, ...], dict[str, Any]], **complete: bool) -> ParsedInventory:
-    inv = ParsedInventory(complete=dict(complete))
-    for collection, ref, data in objs:
-        inv.build(InventoryObject(collection, ref, data))
-    return inv
-
-
-def vm(ref: str, **data: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    base = {
-        "ems_ref": ref,
-        "uid_ems": f"u-{ref}",
-        "name": ref,
-        "location": "zone-a",
-        "vendor": "amazon",
-        "raw_power_state": "running",
-        "type": VM_TYPE,
-    }
-    return ("vms", (ref,), {**base, **data})
-
-
-def flavor(ref: Any, **data: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    return ("flavors", (ref,), {"ems_ref": ref, "name": f"flavor {ref}", "type": "F", **data})
 
 
 def obj(collection: str, *ref: Any, **data: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:

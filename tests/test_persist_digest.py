@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 from miqspec.database import open_database, upgrade
 from miqspec.inventory import load_catalogue
-from miqspec.objects import InventoryObject, LazyRef, ParsedInventory
+from miqspec.objects import LazyRef, ParsedInventory
 from miqspec.persist import PersistReport, persist
 from miqspec.persist_digest import DIGEST_TABLE, pack, unpack
 from miqspec.persist_rows import Resolver, RowPlan
 from miqspec.tables import build_metadata
+
+from .persist_support import build, flavor, vm
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CAT = load_catalogue()
@@ -29,7 +31,6 @@ MD = build_metadata(CAT)
 TABLES = ["vms", "flavors", "availability_zones", "key_pairs_vms", "authentications", DIGEST_TABLE]
 OWNERS = {name: 1 for name in CAT.collections}
 T = [datetime(2024, 5, d, 12) for d in range(1, 20)]
-VM_TYPE = "ManageIQ::Providers::Awesome::CloudManager::Vm"
 POWER = {"running": "on", "stopped": "off"}
 
 
@@ -98,30 +99,6 @@ def engines(
             eng.dispose()
         return
     yield request.getfixturevalue("pg_schemas")
-
-
-def build(*objs: tuple[str, tuple[Any, ...], dict[str, Any]], **complete: bool) -> ParsedInventory:
-    inv = ParsedInventory(complete=dict(complete))
-    for collection, ref, data in objs:
-        inv.build(InventoryObject(collection, ref, dict(data)))
-    return inv
-
-
-def vm(ref: str, **data: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    base = {
-        "ems_ref": ref,
-        "uid_ems": f"u-{ref}",
-        "name": ref,
-        "location": "zone-a",
-        "vendor": "amazon",
-        "raw_power_state": "running",
-        "type": VM_TYPE,
-    }
-    return ("vms", (ref,), {**base, **data})
-
-
-def flavor(ref: str, **data: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    return ("flavors", (ref,), {"ems_ref": ref, "name": f"flavor {ref}", "type": "F", **data})
 
 
 def zone(ref: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:

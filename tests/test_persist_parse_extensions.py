@@ -4,7 +4,6 @@ SQLite and PostgreSQL (specs built from YAML, records handed over as collected).
 from __future__ import annotations
 
 import textwrap
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from miqspec.persist import PersistReport, persist
 from miqspec.specs import load_spec
 from miqspec.tables import build_metadata
 
-from .conftest import PG_ADMIN_URL
+from .persist_support import private_schema
 
 CAT = load_catalogue()
 MD = build_metadata(CAT)
@@ -35,23 +34,8 @@ TABLES = ["configuration_scripts", "configuration_script_sources", "orchestratio
 @pytest.fixture(scope="module")
 def pg_engine() -> Iterator[sa.Engine]:
     """The tables in a private PostgreSQL schema, dropped after the module."""
-    admin = sa.create_engine(PG_ADMIN_URL)
-    schema = f"miqspec_x_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
-    engine = sa.create_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
-    try:
-        MD.create_all(engine, tables=[MD.tables[t] for t in TABLES])
+    with private_schema(MD, "miqspec_x", TABLES) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,71 @@
+"""Test support shared by the persist tests: private PostgreSQL schemas and object builders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from miqspec.objects import InventoryObject, ParsedInventory
+
+from .conftest import PG_ADMIN_URL
+
+VM_TYPE = "ManageIQ::Providers::Awesome::CloudManager::Vm"
+Spec3 = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+
+@contextmanager
+def private_schema(
+    md: sa.MetaData, prefix: str, tables: Iterable[str] | None = None
+) -> Iterator[sa.Engine]:
+    """``md``'s tables (or ``tables``) in a fresh PostgreSQL schema, dropped afterwards.
+
+    Skips the calling test (or module) with a reason when PostgreSQL cannot be reached.
+    """
+    admin = sa.create_engine(PG_ADMIN_URL)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
+    engine = sa.create_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
+    try:
+        chosen = None if tables is None else [md.tables[t] for t in tables]
+        md.create_all(engine, tables=chosen)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def build(*objs: Spec3, **complete: bool) -> ParsedInventory:
+    """A parsed inventory from (collection, ref, data) triples; ``complete`` per collection."""
+    inv = ParsedInventory(complete=dict(complete))
+    for collection, ref, data in objs:
+        inv.build(InventoryObject(collection, ref, dict(data)))
+    return inv
+
+
+def vm(ref: str, **data: Any) -> Spec3:
+    base = {
+        "ems_ref": ref,
+        "uid_ems": f"u-{ref}",
+        "name": ref,
+        "location": "zone-a",
+        "vendor": "amazon",
+        "raw_power_state": "running",
+        "type": VM_TYPE,
+    }
+    return ("vms", (ref,), {**base, **data})
+
+
+def flavor(ref: Any, **data: Any) -> Spec3:
+    return ("flavors", (ref,), {"ems_ref": ref, "name": f"flavor {ref}", "type": "F", **data})
