@@ -25,24 +25,10 @@ from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
 from miqspec.specs import load_spec
 
+from .test_connect import SIM_LOGIN
+
 PAGE = 4
-LOGIN = {
-    "type": "login",
-    "login": [
-        {
-            "name": "token",
-            "path": "/auth/tokens",
-            "body": {
-                "json": {
-                    "access_key": "{{ authentications.default.userid }}",
-                    "secret_key": "{{ authentications.default.password }}",
-                }
-            },
-            "extract": {"token": {"body": "token"}},
-        }
-    ],
-    "headers": {"Authorization": "Bearer {{ login.token }}"},
-}
+LOGIN = SIM_LOGIN
 FORM = {
     "fields": [
         {
