@@ -245,3 +245,18 @@ class RunCache:
             if self.tables:
                 run.snapshots.append(snapshot(run.engine, self.tables))
         return run
+
+
+@pytest.fixture(scope="module")
+def runs(
+    request: pytest.FixtureRequest, acceptance_databases: _Databases, pg_skip_reason: str | None
+) -> RunCache:
+    """The replayed refreshes of the module's ``CASE``, checked over its ``TABLES``."""
+    module = request.module
+    return RunCache(module.CASE, acceptance_databases, pg_skip_reason, module.TABLES)
+
+
+@pytest.fixture(scope="module", params=RUN_PARAMS)
+def run(request: pytest.FixtureRequest, runs: RunCache) -> Replayed:
+    backend, passes = request.param
+    return runs.get(backend, passes)

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 import yaml
 
 from .conftest import (
-    RUN_PARAMS,
     Case,
     Replayed,
     RunCache,
@@ -68,17 +67,6 @@ def _other_manager_vm(engine: sa.Engine) -> None:
 
 
 CASE = Case(provider="awx", args=_args, prepare=_other_manager_vm)
-
-
-@pytest.fixture(scope="module")
-def runs(acceptance_databases: Any, pg_skip_reason: str | None) -> RunCache:
-    return RunCache(CASE, acceptance_databases, pg_skip_reason, TABLES)
-
-
-@pytest.fixture(scope="module", params=RUN_PARAMS)
-def run(request: pytest.FixtureRequest, runs: RunCache) -> Replayed:
-    backend, passes = request.param
-    return runs.get(backend, passes)
 
 
 def tower_data() -> dict[str, Any]:

@@ -19,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 
 from .conftest import (
-    RUN_PARAMS,
     Case,
     Replayed,
     RunCache,
@@ -62,17 +61,6 @@ def _args() -> dict[str, Any]:
 
 # Matching ignores api-version (E: §4): the spec says so in replay.ignore_query_params.
 CASE = Case(provider="azure", args=_args)
-
-
-@pytest.fixture(scope="module")
-def runs(acceptance_databases: Any, pg_skip_reason: str | None) -> RunCache:
-    return RunCache(CASE, acceptance_databases, pg_skip_reason, TABLES)
-
-
-@pytest.fixture(scope="module", params=RUN_PARAMS)
-def run(request: pytest.FixtureRequest, runs: RunCache) -> Replayed:
-    backend, passes = request.param
-    return runs.get(backend, passes)
 
 
 def net_id(run: Replayed) -> int:

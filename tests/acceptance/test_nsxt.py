@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import RUN_PARAMS, Case, Replayed, RunCache, secrets_for
+from .conftest import Case, Replayed, RunCache, secrets_for
 
 PREFIX = "ManageIQ::Providers::Nsxt::NetworkManager::"
 NETWORK = "d5204c40-6a90-11ea-a5b5-f9815823238c"
@@ -46,17 +46,6 @@ def _args() -> dict[str, Any]:
 
 
 CASE = Case(provider="nsxt", args=_args)
-
-
-@pytest.fixture(scope="module")
-def runs(acceptance_databases: Any, pg_skip_reason: str | None) -> RunCache:
-    return RunCache(CASE, acceptance_databases, pg_skip_reason, TABLES)
-
-
-@pytest.fixture(scope="module", params=RUN_PARAMS)
-def run(request: pytest.FixtureRequest, runs: RunCache) -> Replayed:
-    backend, passes = request.param
-    return runs.get(backend, passes)
 
 
 def test_every_refresh_succeeds_without_error(run: Replayed) -> None:
