@@ -3,22 +3,26 @@
 Takes: a key file (``$MIQSPEC_KEY_FILE``, else ``$MIQSPEC_HOME/v2_key``; ``MIQSPEC_HOME``
 defaults to ``$XDG_DATA_HOME/miqspec`` or ``~/.local/share/miqspec``) holding one Fernet key
 per line, newest first; plain or encrypted strings; a secret source (env variable, file, prompt).
-Gives: ``KeyRing`` (encrypt, decrypt, try_decrypt, recrypt, rotate), ``is_encrypted``,
-``sanitize`` (masks ``v2:{...}`` and its URL-encoded form) and ``read_secret``.
+Gives: ``KeyRing`` (encrypt, decrypt, try_decrypt, recrypt, rotate), ``key_file_lock`` (an
+exclusive ``flock`` on ``<key file>.lock`` that serializes rotations across processes),
+``is_encrypted``, ``sanitize`` (masks ``v2:{...}`` and its URL-encoded form) and ``read_secret``.
 Raises: ``KeyRingError`` (key file missing, unsafe mode, invalid, or a value that does not
-decrypt) and ``UsageError`` (no secret available). Messages never contain secrets.
-I/O: reads and writes the key file (created 0600 in a 0700 directory, replaced atomically);
-``read_secret`` reads the environment and files.
+decrypt), ``KeyFileBusyError`` (the lock was not free within the timeout) and ``UsageError`` (no
+secret available). Messages never contain secrets.
+I/O: reads and writes the key file (created 0600 in a 0700 directory, replaced atomically) and
+its lock file (0600); ``read_secret`` reads the environment and files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
 import stat
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -33,6 +37,13 @@ class KeyRingError(MiqspecError):
     """The key file cannot be used, or a value does not decrypt with it."""
 
     exit_code = 11
+
+
+class KeyFileBusyError(KeyRingError):
+    """Another process held the key file lock (a rotation) for longer than the timeout."""
+
+
+LOCK_TIMEOUT = 30.0  # seconds a rotation waits for another one to finish
 
 
 def default_key_path() -> Path:
@@ -66,6 +77,39 @@ def _write_private(directory: Path, data: bytes) -> Path:
     finally:
         os.close(fd)
     return tmp
+
+
+@contextlib.contextmanager
+def key_file_lock(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (created 0600, its directory 0700) while
+    the block runs; wait up to ``timeout`` seconds for another holder, then raise
+    ``KeyFileBusyError``. Advisory: only code that takes the lock is serialized."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise KeyRingError(f"cannot open key lock file {lock}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise KeyFileBusyError(
+                        f"another key rotation holds {lock}; gave up after {timeout:g}s,"
+                        " try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+            except OSError as exc:
+                raise KeyRingError(f"cannot lock key lock file {lock}: {exc.strerror}") from None
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)  # not widened by the umask, nor left wide by anyone else
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class KeyRing:

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .cascade import delete_rows
 from .errors import MappingError
-from .inventory import Catalogue, ReferenceDef
+from .inventory import Catalogue
 from .objects import InventoryObject, LazyRef
 from .persist_db import CHUNK
 from .persist_graph import parent_reference
@@ -156,17 +157,6 @@ def parent_columns(catalogue: Catalogue, name: str) -> tuple[str, ...]:
     return tuple(c for c in (rdef.column, rdef.type_column) if c) if rdef else ()
 
 
-def children_of(catalogue: Catalogue, parent: str) -> list[tuple[str, ReferenceDef]]:
-    """Owner-less collections whose parent reference points at ``parent``."""
-    out: list[tuple[str, ReferenceDef]] = []
-    for name, cdef in catalogue.collections.items():
-        if cdef.owner == "none" and name != parent:
-            rdef = parent_reference(catalogue, name)
-            if rdef is not None and parent in rdef.collections:
-                out.append((name, rdef))
-    return out
-
-
 def reconnect(
     p: Persister,
     name: str,
@@ -249,38 +239,12 @@ def _within_saved_parents(p: Persister, name: str, rows: list[Any], saved: Saved
 
 
 def _delete(p: Persister, name: str, ids: Sequence[int]) -> None:
-    p.db.delete_ids(name, p.db.table(name), ids)
-    p.report.of(name).deleted += len(ids)
-    _cascade(p, name, ids)
+    """Delete rows and what hangs on them (``cascade``), counting each collection's deletes."""
 
+    def counted(collection: str, count: int) -> None:
+        p.report.of(collection).deleted += count
 
-def _cascade(p: Persister, name: str, ids: Sequence[int]) -> None:
-    """Remove what depends on deleted rows: owner-less children and join rows."""
-    model = poly_type(p.catalogue.collections[name])
-    for child, rdef in children_of(p.catalogue, name):
-        if not p.db.has_table(child):
-            continue
-        table = p.db.table(child)
-        extra = table.c[rdef.type_column] == model if rdef.type_column else None
-        child_ids = p.db.ids_where(child, table, rdef.column, ids, extra)
-        if child_ids:
-            _delete(p, child, child_ids)
-    done: set[tuple[str, str]] = set()
-    table_name = p.catalogue.collections[name].table
-    for owner_name, cdef in p.catalogue.collections.items():
-        for m2m in cdef.many_to_many.values():
-            join = p.db.metadata.tables.get(m2m.join_table)
-            if join is None:
-                continue
-            for col, side in ((m2m.own_column, owner_name), (m2m.other_column, m2m.collection)):
-                side_def = p.catalogue.get(side)
-                if (
-                    side_def is not None
-                    and side_def.table == table_name
-                    and (join.name, col) not in done
-                ):
-                    done.add((join.name, col))
-                    p.db.join_delete(name, join, col, ids)
+    delete_rows(p.catalogue, p.db, name, ids, counted)
 
 
 def _disconnect(p: Persister, name: str, rows: list[Any], saved: Saved) -> None:

@@ -20,10 +20,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .cascade import cascade
 from .credentials import KeyRing
 from .errors import DatabaseError, NotFoundError, UsageError
+from .inventory import load_catalogue
 from .model import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from .parse import MANAGER_CLASS, camelize
+from .persist_db import Db
 from .tables import build_metadata
 
 AUTH_COLUMNS = {
@@ -411,26 +414,46 @@ class ProviderStore:
         )
 
     def delete(self, name: str) -> int:
-        """Delete a provider, its child managers, credentials, endpoints and inventory."""
+        """Delete a provider, its child managers, credentials, endpoints and inventory: the
+        rows owned through ``ems_id``/``manager_id``/``resource``, then (``cascade``, as
+        persist's sweep does) the owner-less rows hanging off them (hardwares and disks of the
+        vms, ...) and the join rows naming any deleted row; one transaction. Returns how many
+        manager rows went."""
         ems = self.row(name)
         ids = [ems["id"], *self.children(ems["id"]).values()]
-        with self.engine.begin() as conn:
-            for table in self.md.sorted_tables:
-                cols = table.c
-                if table.name in ("ext_management_systems",):
-                    continue
-                if "ems_id" in cols:
-                    conn.execute(table.delete().where(cols.ems_id.in_(ids)))
-                if "manager_id" in cols:
-                    conn.execute(table.delete().where(cols.manager_id.in_(ids)))
-                if "resource_id" in cols and "resource_type" in cols:
-                    conn.execute(
-                        table.delete().where(
-                            cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids)
-                        )
-                    )
-            conn.execute(self.ems.delete().where(self.ems.c.id.in_(ids)))
+        catalogue = load_catalogue()
+        try:
+            with self.engine.begin() as conn:
+                gone: dict[str, list[int]] = {self.ems.name: ids}  # table -> deleted ids
+                for table in self.md.sorted_tables:
+                    owned = _owned_by(table, ids)
+                    if table is self.ems or owned is None:
+                        continue
+                    if "id" in table.c:
+                        found = conn.execute(sa.select(table.c.id).where(owned)).scalars()
+                        gone[table.name] = list(found)
+                    conn.execute(table.delete().where(owned))
+                conn.execute(self.ems.delete().where(self.ems.c.id.in_(ids)))
+                db = Db(conn, self.md, catalogue, {}, dry_run=False)
+                for collection, cdef in catalogue.collections.items():
+                    if gone.get(cdef.table) and db.has_table(collection):
+                        cascade(catalogue, db, collection, gone[cdef.table])
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot delete provider {name!r}: {type(exc).__name__}") from None
         return len(ids)
+
+
+def _owned_by(table: sa.Table, ids: list[int]) -> sa.ColumnElement[bool] | None:
+    """Rows of ``table`` owned by one of the managers ``ids`` (None: no owner column)."""
+    cols = table.c
+    conds: list[sa.ColumnElement[bool]] = [
+        cols[c].in_(ids) for c in ("ems_id", "manager_id") if c in cols
+    ]
+    if "resource_id" in cols and "resource_type" in cols:
+        conds.append(
+            sa.and_(cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids))
+        )
+    return sa.or_(*conds) if conds else None
 
 
 def _json_mapping(value: Any) -> dict[str, Any]:
@@ -449,7 +472,5 @@ _METADATA: sa.MetaData | None = None
 def build_metadata_cached() -> sa.MetaData:
     global _METADATA
     if _METADATA is None:
-        from .inventory import load_catalogue
-
         _METADATA = build_metadata(load_catalogue())
     return _METADATA
