@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from miqspec.persist_bulk import bind_tuples, fetch, insert_copy, insert_sqlite, sqlite_cache
+from miqspec.persist_bulk import (
+    BULK_ROWS,
+    bind_tuples,
+    fetch,
+    insert_copy,
+    insert_sqlite,
+    sqlite_bulk,
+    sqlite_cache,
+)
 from miqspec.tables import DecimalType, JsonText, StringArray
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -204,4 +212,86 @@ def test_sqlite_cache_is_restored(tmp_path: Path) -> None:
         with sqlite_cache(c):
             assert c.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
         assert c.exec_driver_sql("PRAGMA cache_size").scalar() == before
+    engine.dispose()
+
+
+def _indexed(tmp_path: Path) -> tuple[sa.Engine, sa.Table]:
+    md = sa.MetaData()
+    table = sa.Table(
+        "items",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("ems_ref", sa.String, index=True),
+        sa.Column("kind", sa.String, index=True),
+        sa.Column("uid", sa.String, unique=True),
+    )
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
+    md.create_all(engine)
+    return engine, table
+
+
+def _index_ddl(conn: sa.Connection) -> list[tuple[str, str]]:
+    return sorted(
+        conn.exec_driver_sql(
+            "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
+        ).all()
+    )
+
+
+def _rows(n: int) -> list[dict[str, Any]]:
+    return [{"ems_ref": f"r-{i:06d}", "kind": f"k{i % 7}", "uid": f"u-{i}"} for i in range(n)]
+
+
+def test_bulk_insert_rebuilds_the_same_indexes_and_they_answer(tmp_path: Path) -> None:
+    engine, table = _indexed(tmp_path)
+    rows = _rows(BULK_ROWS)
+    with engine.begin() as c:
+        before = _index_ddl(c)
+        dropped: list[tuple[str, str]] = []
+        with sqlite_bulk(c, table, len(rows)):
+            dropped = _index_ddl(c)
+            insert_sqlite(c, table, ["ems_ref", "kind", "uid"], rows)
+        assert _index_ddl(c) == before
+    # the plain indexes were gone while rows went in; the unique one (a constraint) stayed
+    assert {n for n, _ in before} - {n for n, _ in dropped} == {"ix_items_ems_ref", "ix_items_kind"}
+    with engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        plan = " ".join(
+            str(r[-1])
+            for r in c.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM items WHERE ems_ref = 'r-000042'"
+            )
+        )
+        assert "ix_items_ems_ref" in plan
+        got = c.exec_driver_sql("SELECT id FROM items WHERE ems_ref = 'r-000042'").all()
+        assert got == [(43,)]
+    engine.dispose()
+
+
+def test_bulk_insert_into_a_larger_table_keeps_its_indexes(tmp_path: Path) -> None:
+    engine, table = _indexed(tmp_path)
+    with engine.begin() as c:
+        insert_sqlite(c, table, ["ems_ref", "kind", "uid"], _rows(BULK_ROWS + 1))
+        before = _index_ddl(c)
+        with sqlite_bulk(c, table, BULK_ROWS):  # fewer new rows than held: indexes stay
+            assert _index_ddl(c) == before
+        with sqlite_bulk(c, table, BULK_ROWS - 1):
+            assert _index_ddl(c) == before
+    engine.dispose()
+
+
+def test_a_failed_bulk_insert_rolls_the_indexes_back(tmp_path: Path) -> None:
+    engine, table = _indexed(tmp_path)
+    with engine.connect() as c:
+        before = _index_ddl(c)
+    rows = [*_rows(BULK_ROWS), {"ems_ref": "dup", "kind": "k", "uid": "u-0"}]  # uid not unique
+    with (
+        pytest.raises(sa.exc.IntegrityError),
+        engine.begin() as c,
+        sqlite_bulk(c, table, len(rows)),
+    ):
+        insert_sqlite(c, table, ["ems_ref", "kind", "uid"], rows)
+    with engine.connect() as c:
+        assert _index_ddl(c) == before
+        assert c.exec_driver_sql("SELECT count(*) FROM items").scalar() == 0
     engine.dispose()

@@ -1,7 +1,9 @@
 """Driver-level bulk reads and inserts for persist, where SQLAlchemy's per-row work dominates.
 
 Takes: a SQLAlchemy connection inside the caller's transaction, a table, a statement or rows.
-Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``fetch`` (a select's
+Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``sqlite_bulk``
+(a large insert into a small SQLite table: its plain indexes dropped before and built again
+after, inside the caller's transaction), ``fetch`` (a select's
 rows as plain tuples, each column through its type's result processor: no ``Row`` objects),
 ``bind_tuples`` (rows as driver parameters), ``insert_sqlite`` (one ``executemany`` of tuples;
 the new ids when SQLite numbered them in order, else None) and ``insert_copy`` (PostgreSQL
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 
 NULL = "\\N"
 SQLITE_CACHE_KIB = 65536  # 64 MiB: the indexes of 100,000s of rows stay in memory while written
+BULK_ROWS = 5000  # from this many new rows (and at least as many as the table holds): sqlite_bulk
 
 
 @contextmanager
@@ -39,6 +42,36 @@ def sqlite_cache(conn: sa.Connection) -> Iterator[None]:
         yield
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+
+
+@contextmanager
+def sqlite_bulk(conn: sa.Connection, table: sa.Table, new_rows: int) -> Iterator[None]:
+    """SQLite, ``new_rows`` >= ``BULK_ROWS`` and at least the rows ``table`` holds: its plain
+    (non-unique) indexes are dropped inside the block and created again from their own DDL
+    after it, which sorts each index once instead of inserting into it row by row (a third of
+    the time for 100,000 rows). Inside the caller's transaction: a rollback restores them.
+    Elsewhere: nothing."""
+    if conn.dialect.name != "sqlite" or new_rows < BULK_ROWS or not conn.in_transaction():
+        yield
+        return
+    held = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0
+    ddl = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
+        (table.name,),
+    ).all()
+    if held > new_rows or not ddl:
+        yield
+        return
+    raw = conn.connection.driver_connection
+    if raw is not None and not raw.in_transaction:  # pysqlite begins only before DML:
+        conn.exec_driver_sql("BEGIN")  # the DDL below must not run in autocommit
+    quote = conn.dialect.identifier_preparer.quote
+    for name, _ in ddl:
+        conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
+    yield
+    for _, sql in ddl:
+        conn.exec_driver_sql(sql)
 
 
 _SPECIAL = ("\\", "\t", "\n", "\r")

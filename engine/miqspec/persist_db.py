@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from .errors import DatabaseError, MappingError
 from .inventory import Catalogue
-from .persist_bulk import bind_tuples, fetch, insert_copy, insert_sqlite
+from .persist_bulk import bind_tuples, fetch, insert_copy, insert_sqlite, sqlite_bulk
 from .persist_graph import SaveGraph, parent_reference
 from .persist_values import (
     EMS_TABLE,
@@ -216,7 +216,8 @@ class Db:
                 merged = [{**r, **extra} for r in rows] if extra else list(rows)
                 return list(self.conn.execute(stmt, merged).scalars())
             before = self.conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-            numbered = insert_sqlite(self.conn, table, cols, rows, extra)
+            with sqlite_bulk(self.conn, table, len(rows)):
+                numbered = insert_sqlite(self.conn, table, cols, rows, extra)
             if numbered is not None:
                 return numbered
         got, pos = self.select(

@@ -48,8 +48,14 @@ if TYPE_CHECKING:
     from .persist_rows import RowPlan
 
 DIGEST_TABLE = "miqspec_digests"
-FORMAT = "miqspec-row-digest-1"
-_SOURCES = ("persist_rows.py", "persist_resolve.py", "persist_values.py", "persist_digest.py")
+FORMAT = "miqspec-row-digest-2"
+_SOURCES = (
+    "persist_rows.py",
+    "persist_resolve.py",
+    "persist_values.py",
+    "persist_digest.py",
+    "persist_sign.py",
+)
 _code: str | None = None
 
 

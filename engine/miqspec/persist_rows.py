@@ -28,7 +28,7 @@ from .errors import MappingError
 from .inventory import CollectionDef, ReferenceDef
 from .objects import InventoryObject, LazyRef
 from .persist_resolve import DbRows, Resolver, SecondaryRows
-from .persist_sign import Signatures
+from .persist_sign import Layout, Signatures
 from .persist_values import (
     OWNER_COLUMNS,
     OWNER_TYPE,
@@ -81,8 +81,8 @@ class RowPlan(Signatures):
         # id(reference) -> (reference, what it resolved to, unresolved count, attribute)
         self._memo: dict[int, tuple[Any, bool, dict[str, Any], int, str]] = {}
         self._values: dict[int, tuple[Any, Any]] = {}
-        # signature: positions to look at per attribute tuple; reference forms by reference
-        self._shapes: dict[tuple[str, ...], tuple[tuple[int, ...], bytes]] = {}
+        # signature: the layout per attribute tuple; reference forms by reference
+        self._layouts: dict[tuple[str, ...], Layout] = {}
         self._forms: dict[int, tuple[Any, Any, int, str]] = {}
         self.sti_type = sti_type if cdef.sti and "type" in table.c else None
         self._handlers: dict[str, tuple[Any, ...]] = {}

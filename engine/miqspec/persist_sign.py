@@ -3,10 +3,11 @@
 Takes: a ``RowPlan`` (this is its base class: the methods read the plan's handlers and
 resolve references through it) and inventory objects.
 Gives: ``signature(obj)`` and ``signatures(objs)`` (the same values for many objects, computed
-column by column so that serializing and hashing run in C): 64-bit BLAKE2b over the
-attribute names (a token per name tuple) and values, each reference replaced by what it
-resolves to now (row id and type, or the ``key`` attribute's value; many-to-many and deferred
-attributes by a marker), the resolved reference defaults and the mapped power state, with the
+a column at a time so that reading, serializing and hashing run in C): 64-bit BLAKE2b over
+the attribute names (a token per name tuple), the column attributes' values (one
+``itemgetter`` call per object), each reference attribute replaced by what it resolves to now
+(row id and type, or the ``key`` attribute's value; many-to-many and deferred attributes count
+by their names only), the resolved reference defaults and the mapped power state, with the
 number of unresolved references ``build`` would count. What the plan itself contributes
 (columns, owner, scope, plain defaults, STI type) is the fingerprint's job
 (``persist_digest``). Equal signatures under one fingerprint give equal rows.
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .objects import InventoryObject, LazyRef
 
@@ -54,7 +55,7 @@ class Signatures:
         _other_defaults: dict[str, Any]
         _handlers: dict[str, tuple[Any, ...]]
         _raw_str: bool
-        _shapes: dict[tuple[str, ...], tuple[tuple[int, ...], bytes]]
+        _layouts: dict[tuple[str, ...], Layout]
         _forms: dict[int, tuple[Any, Any, int, str]]
 
         def _handler(self, attr: str) -> tuple[Any, ...]: ...
@@ -79,33 +80,32 @@ class Signatures:
         """The object's signature and how many unresolved references ``build`` would count."""
         data = obj.data
         keys = tuple(data)
-        vals = list(data.values())
-        shaped = self._shapes.get(keys)
-        if shaped is None:
-            shaped = self._shape(keys, vals)
-        shape, token = shaped
+        lay = self._layouts.get(keys) or self._layout(keys)
         before = self.unresolved
         counted = 0
         forms = self._forms
-        for i in shape:  # where references were: replace them by what they resolve to
-            v = vals[i]
+        refs: list[Any] = []
+        for k in lay.refs:  # references: replaced by what they resolve to
+            v = data[k]
             if type(v) in PLAIN:
+                refs.append(v)
                 continue
             hit = forms.get(id(v))
-            if hit is not None and hit[0] is v and hit[3] == keys[i]:
-                vals[i] = hit[1]
+            if hit is not None and hit[0] is v and hit[3] == k:
+                refs.append(hit[1])
                 counted += hit[2]
             else:
-                vals[i] = self._sign(keys[i], v, obj)
+                refs.append(self._sign(k, v, obj))
+        plain = lay.values(data)
         extra = self._extra(obj)
         try:
-            body = marshal.dumps((token, tuple(vals), extra), 2)
-        except ValueError:  # a reference where the shape had none, or a date, decimal, ...
-            seen = set(shape)
-            for i, v in enumerate(vals):
-                if i not in seen and type(v) not in PLAIN:
-                    vals[i] = self._sign(keys[i], v, obj)
-            payload = (token, tuple(vals), extra)
+            body = marshal.dumps((lay.token, plain, *refs, extra), 2)
+        except ValueError:  # a value reference, a date, a decimal, ... among the values
+            plain = tuple(
+                v if type(v) in PLAIN else self._sign(k, v, obj)
+                for k, v in zip(lay.plain, plain, strict=True)
+            )
+            payload = (lay.token, plain, *refs, extra)
             try:
                 body = marshal.dumps(payload, 2)
             except ValueError:  # their repr is exact
@@ -145,38 +145,41 @@ class Signatures:
         objs: Sequence[InventoryObject],
         datas: Sequence[dict[str, Any]],
     ) -> tuple[list[int], list[int]] | None:
-        """Signatures of objects with attribute names ``keys``, column by column; None when
-        only ``signature`` can tell (reference defaults, a power state computed otherwise, a
-        value marshal cannot write)."""
+        """Signatures of objects with attribute names ``keys``, a column at a time (the
+        per-object work runs in C); None when only ``signature`` can tell (reference
+        defaults, a power state computed otherwise, a value marshal cannot write)."""
         if not objs or not keys or self._other_defaults:
             return None
         n = len(objs)
-        _, token = self._shapes.get(keys) or self._shape(keys, list(datas[0].values()))
-        columns: list[Sequence[Any]] = list(zip(*map(dict.values, datas), strict=True))
+        lay = self._layouts.get(keys) or self._layout(keys)
+        columns: list[Sequence[Any]] = []
         counts: list[int] | None = None
-        for i, col in enumerate(columns):
+        for k in lay.refs:
+            col = list(map(itemgetter(k), datas))
             if set(map(type, col)) <= PLAIN:
+                columns.append(col)
                 continue
-            firsts: dict[int, tuple[Any, InventoryObject]] = {}
-            for v, obj in zip(col, objs, strict=True):
-                if type(v) not in PLAIN and id(v) not in firsts:
-                    firsts[id(v)] = (v, obj)
+            # the first object holding each reference object (reversed: the first one wins)
+            back = zip(reversed(col), reversed(objs), strict=True)
+            firsts = dict(zip(map(id, reversed(col)), back, strict=True))
             forms: dict[int, Any] = {}
             missed: dict[int, int] = {}
             for key, (v, obj) in firsts.items():
+                if type(v) in PLAIN:
+                    continue
                 before = self.unresolved
-                forms[key] = self._sign(keys[i], v, obj)
+                forms[key] = self._sign(k, v, obj)
                 if self.unresolved != before:
                     missed[key] = self.unresolved - before
                     self.unresolved = before
             if missed:
                 more = list(map(missed.get, map(id, col), repeat(0)))
                 counts = more if counts is None else list(map(int.__add__, counts, more))
-            columns[i] = list(map(forms.get, map(id, col), col))
+            columns.append(list(map(forms.get, map(id, col), col)))
         extras = self._extras(keys, objs, datas)
         if extras is None:
             return None
-        payloads = zip(repeat(token), zip(*columns, strict=True), extras)
+        payloads = zip(repeat(lay.token), map(lay.values, datas), *columns, extras)
         try:
             bodies = list(map(marshal.dumps, payloads, repeat(2)))
         except ValueError:
@@ -222,18 +225,22 @@ class Signatures:
                 extra.append(self._power.get(raw) or self._power_of(raw))
         return tuple(extra)
 
-    def _shape(self, keys: tuple[str, ...], vals: list[Any]) -> tuple[tuple[int, ...], bytes]:
-        """For objects with these attribute names: the positions to look at (where this one
-        has a non-plain value, and every many-to-many or deferred attribute: always a marker)
-        and the names' token."""
-        shape = tuple(
-            i
-            for i, (k, v) in enumerate(zip(keys, vals, strict=True))
-            if type(v) not in PLAIN or (self._handlers.get(k) or self._handler(k))[0] == _SKIP
-        )
+    def _layout(self, keys: tuple[str, ...]) -> Layout:
+        """How objects with these attribute names are signed: a token for the names, the
+        column attributes (read in one call) and the reference attributes, in order; many-to-
+        many and deferred attributes add nothing (the token has their names)."""
+        plain: list[str] = []
+        refs: list[str] = []
+        for k in keys:
+            kind = (self._handlers.get(k) or self._handler(k))[0]
+            if kind == _REF:
+                refs.append(k)
+            elif kind == _COL:
+                plain.append(k)
         token = hashlib.sha1(repr(keys).encode(), usedforsecurity=False).digest()[:12]
-        self._shapes[keys] = (shape, token)
-        return shape, token
+        lay = Layout(token, tuple(plain), tuple(refs), _getter(plain))
+        self._layouts[keys] = lay
+        return lay
 
     def _sign(self, attr: str, value: Any, obj: InventoryObject) -> Any:
         """What a non-plain ``value`` contributes (references: what they resolve to)."""
@@ -273,6 +280,25 @@ class Signatures:
             self._slow(attr, self._other_defaults[attr], part, obj)
             return part.get(attr)
         return self.base.get(attr)
+
+
+class Layout(NamedTuple):
+    """See ``Signatures._layout``."""
+
+    token: bytes
+    plain: tuple[str, ...]
+    refs: tuple[str, ...]
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
+def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function of a dict giving the tuple of its values for ``names`` (one C call)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        only = names[0]
+        return lambda data: (data[only],)
+    return lambda data: ()
 
 
 def _unzip(pairs: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
