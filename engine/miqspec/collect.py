@@ -35,7 +35,6 @@ from .pagination import PageRequest, PageResponse, PageState, first_request, nex
 from .templating import render_value
 
 Progress = Callable[[str, int, int], None]
-OnPage = Callable[[str, list[Any]], None]
 
 
 @dataclass
@@ -96,15 +95,9 @@ def records_of(call: Call, body: Any) -> list[Any]:
 
 class Collector:
     def __init__(
-        self,
-        session: ProviderSession,
-        progress: Progress | None = None,
-        *,
-        embed: bool = True,
-        on_page: OnPage | None = None,
+        self, session: ProviderSession, progress: Progress | None = None, *, embed: bool = True
     ) -> None:
         self.session = session
-        self.on_page = on_page
         self.spec = session.spec
         self.progress = progress or (lambda name, pages, records: None)
         self.result = CollectResult()
@@ -259,7 +252,6 @@ class Collector:
         body = self._check(call, resp)
         records = records_of(call, body)
         where = call.where
-        start = len(res.records)
         if where is None:
             res.records.extend(records)
         else:
@@ -267,8 +259,6 @@ class Collector:
             res.records.extend(r for r in records if _truthy(self._search(where, r, up, call)))
         res.pages += 1
         if not extra:
-            if self.on_page is not None:
-                self.on_page(call.name, res.records[start:])
             self.progress(call.name, res.pages, len(res.records))
         return next_request(
             call.paginate, page, PageResponse(resp.headers, body, len(records)), state
@@ -336,9 +326,6 @@ def collect(
     progress: Progress | None = None,
     *,
     embed: bool = True,
-    on_page: OnPage | None = None,
 ) -> CollectResult:
-    """Run ``roots`` and what they need; ``embed=False`` leaves embedding calls out (verify).
-    ``on_page(call, records)`` gets each page's records of a top-level call as they are added
-    (``parse_stream``)."""
-    return Collector(session, progress, embed=embed, on_page=on_page).run(roots)
+    """Run ``roots`` and what they need; ``embed=False`` leaves embedding calls out (verify)."""
+    return Collector(session, progress, embed=embed).run(roots)

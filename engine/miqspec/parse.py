@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .collect import CallResult, CollectResult
 from .errors import MappingError
@@ -38,9 +38,6 @@ from .parse_rules import (
     sti_type,
 )
 from .templating import template_references
-
-if TYPE_CHECKING:
-    from .parse_stream import ParseStream
 
 __all__ = ["MANAGER_CLASS", "Ancestry", "SourceParser", "camelize", "parse", "sti_type"]
 
@@ -283,17 +280,12 @@ class SourceParser:
 
 
 def parse(
-    spec: Spec,
-    collected: CollectResult,
-    context: Mapping[str, Any] | None = None,
-    streamed: ParseStream | None = None,
+    spec: Spec, collected: CollectResult, context: Mapping[str, Any] | None = None
 ) -> ParsedInventory:
     """Build every collection of the spec from the collected records.
 
     ``context`` is the session's template context (region, settings, provider); expressions
     read it as ``$region``, ``$settings``, ``$provider``; ``$calls.<name>`` is a call's records.
-    ``streamed``: a closed ``ParseStream`` fed by the collector; the objects it built from a
-    source's final records are used as they are (same objects, same order).
     """
     ctx = context or {}
     inventory = ParsedInventory()
@@ -314,15 +306,6 @@ def parse(
             for source in mapping.all_sources or mapping.sources:
                 for key_name, _ in source.secondary_refs:
                     inventory.declare_secondary(name, key_name)
-                got = collected.calls.get(source.call) if source.items is None else None
-                built = streamed.take(source, got.records) if streamed and got else None
-                if got is not None and built is not None:
-                    complete = complete and got.complete
-                    indexer = (
-                        SourceParser(spec, coll, mapping, source) if source.secondary_refs else None
-                    )
-                    _add(inventory, name, built, indexer)
-                    continue
                 parser = SourceParser(spec, coll, mapping, source)
                 if source.items is not None:
                     records, ok = parser.items(base, collected.calls)
@@ -338,20 +321,3 @@ def parse(
                 parser.run(res.records, res.parents, chains, base, inventory)
             inventory.complete[name] = complete
     return inventory
-
-
-def _add(
-    inventory: ParsedInventory,
-    name: str,
-    built: list[InventoryObject],
-    indexer: SourceParser | None,
-) -> None:
-    """Add objects a stream built, as ``SourceParser.one`` would have (first ref wins)."""
-    if indexer is None:
-        keep = inventory.objects.setdefault(name, {}).setdefault
-        for obj in built:
-            keep(obj.ref, obj)
-        return
-    for obj in built:
-        if inventory.build(obj) is obj:
-            indexer.index(obj, inventory)

@@ -36,7 +36,6 @@ from .errors import (
 from .http import HttpClient
 from .model import Spec
 from .parse import parse
-from .parse_stream import ParseStream
 from .persist import PersistReport, persist
 from .providers import ProviderStore, now
 from .specs import load_spec
@@ -305,12 +304,11 @@ def _refresh(
         phase("collect")
         started = time.perf_counter()
         roots = [c for m in spec.collections.values() for c in m.calls]
-        with ParseStream(spec) as stream:  # simple sources are parsed while pages arrive
-            result.collected = collect(session, roots, progress, on_page=stream.feed)
+        result.collected = collect(session, roots, progress)
         result.phases["collect"] = time.perf_counter() - started
         phase("parse")
         started = time.perf_counter()
-        inventory = parse(spec, result.collected, context=session.ctx, streamed=stream)
+        inventory = parse(spec, result.collected, context=session.ctx)
         result.phases["parse"] = time.perf_counter() - started
         result.counts = {n: inventory.count(n) for n in spec.collections}
         phase("persist")
