@@ -33,7 +33,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from operator import eq, not_
+from operator import eq, itemgetter, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .persist_rows import RowPlan
 
 DIGEST_TABLE = "miqspec_digests"
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 FORMAT = "miqspec-row-digest-2"
 _SOURCES = (
     "persist_rows.py",
@@ -143,11 +144,11 @@ class CollectionDigests:
         ancestry: bool,
     ) -> None:
         self.name, self.owner_id, self.fingerprint = name, owner_id, fp
-        rows.sort(key=lambda r: r[0], reverse=True)  # the lowest id wins, as in the compare
-        self.ids = [r[0] for r in rows]
+        rows.sort(key=_FIRST, reverse=True)  # the lowest id wins, as in the compare
+        self.ids = list(map(_FIRST, rows))
         #: stored ``ancestry`` paths by id (tables with one), for the resolver
         self.ancestry: dict[int, Any] = {r[0]: r[-1] for r in rows} if ancestry else {}
-        column = [r[1] for r in rows] if keys == 1 else []
+        column = list(map(_SECOND, rows)) if keys == 1 else []
         if keys == 1 and set(map(type, column)) <= {str}:
             found: list[tuple[Any, ...]] = list(zip(column))  # (value,) tuples, built in C
         else:
