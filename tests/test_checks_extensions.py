@@ -12,7 +12,7 @@ import pytest
 from miqspec.checks import check_document
 from miqspec.inventory import load_catalogue
 from miqspec.loader import load_text
-from miqspec.model import build_spec
+from miqspec.model_build import build_spec
 
 HEAD = """\
 version: 1

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from miqspec.checks import check_document
 from miqspec.inventory import load_catalogue
 from miqspec.loader import load_text
-from miqspec.model import build_spec
+from miqspec.model_build import build_spec
 from miqspec.specs import check_file
 
 CATALOGUE = load_catalogue()

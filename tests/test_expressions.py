@@ -14,12 +14,8 @@ from hypothesis import strategies as st
 from jmespath.visitor import TreeInterpreter
 
 from miqspec.errors import MappingError, MiqspecError
-from miqspec.expressions import (
-    ROOTS,
-    ExpressionEvaluationError,
-    ExpressionSyntaxError,
-    compile_expression,
-)
+from miqspec.expressions import ExpressionEvaluationError, compile_expression
+from miqspec.expressions_check import ROOTS, ExpressionSyntaxError
 from miqspec.functions import define_spec_functions
 
 KEYS = ["a", "b", "c", "id", "a-b", "x y", "$oid"]

@@ -9,7 +9,8 @@ from typing import Any
 import jmespath.functions
 import pytest
 
-from miqspec.expressions import ExpressionEvaluationError, ExpressionSyntaxError, compile_expression
+from miqspec.expressions import ExpressionEvaluationError, compile_expression
+from miqspec.expressions_check import ExpressionSyntaxError
 from miqspec.functions import (
     BUILTIN_FUNCTIONS,
     DEFAULT_FUNCTIONS,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from miqspec import schema as schema_mod
-from miqspec.model import build_paginate
+from miqspec.model_build import build_paginate
 from miqspec.pagination import (
     PAGINATORS,
     PageRequest,

@@ -23,7 +23,7 @@ from miqspec.persist_bulk import (
     sqlite_bulk,
     sqlite_cache,
 )
-from miqspec.tables import DecimalType, JsonText, StringArray
+from miqspec.tables_types import DecimalType, JsonText, StringArray
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 MD = sa.MetaData()

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from miqspec.credentials import KeyFileBusyError, KeyRing, KeyRingError, key_file_lock
 from miqspec.database import open_database, upgrade
-from miqspec.providers import ENCRYPTED, ProviderStore
+from miqspec.providers import ProviderStore
+from miqspec.providers_credentials import ENCRYPTED
 from miqspec.rotation import rotate_credentials
 from miqspec.specs import load_spec
 

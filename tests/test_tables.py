@@ -18,15 +18,12 @@ from miqspec.errors import SpecError
 from miqspec.inventory import Catalogue, load_catalogue, parse_catalogue
 from miqspec.tables import (
     CORE_TABLES,
-    DecimalType,
-    JsonText,
-    StringArray,
     attribute_columns,
     build_metadata,
     build_tables,
     catalogue_problems,
-    column_type,
 )
+from miqspec.tables_types import DecimalType, JsonText, StringArray, column_type
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "manageiq-model.md"

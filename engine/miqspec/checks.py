@@ -6,6 +6,11 @@ attribute forms), JMESPath and Jinja2 syntax errors with a caret, unknown collec
 attributes, lazy references and keys, unknown or cyclic calls, template variables that do not
 exist where used, form fields used but not declared (and declared but unused), region
 attributes no region defines. Raises nothing; no I/O.
+
+This module holds the ``Checker`` (findings, carets, the expression and template checks every
+section uses), the ``functions`` section and the order of the sections; the sections live in
+``checks_form``, ``checks_auth`` (auth and connection), ``checks_calls`` and
+``checks_collections``.
 """
 
 from __future__ import annotations
@@ -16,19 +21,17 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import checks_calls, checks_collections
+from . import checks_auth, checks_calls, checks_collections, checks_form
 from . import schema as schema_mod
 from .errors import Finding
-from .expressions import ExpressionSyntaxError, compile_expression
+from .expressions import compile_expression
+from .expressions_check import ExpressionSyntaxError
 from .functions import FunctionDefinitionError, define_spec_functions
 from .inventory import Catalogue
 from .loader import LoadedDocument, Path, format_path
-from .model import INPUT_COMPONENTS
 from .templating import TemplateSyntaxError, template_references
 
 BASE_ROOTS = {"region", "endpoints", "authentications", "settings", "provider"}
-# Form fields the engine itself fills or that only steer the UI; never "unused".
-IMPLICIT_FORM_FIELDS = {"provider_region", "name", "zone_id", "type", "uid_ems"}
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -42,16 +45,6 @@ def _dict(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _walk_fields(fields: Any, path: Path) -> list[tuple[Path, Mapping[str, Any]]]:
-    """Every form field mapping (depth first) with its path; ignores malformed parts."""
-    out: list[tuple[Path, Mapping[str, Any]]] = []
-    for i, f in enumerate(_list(fields)):
-        if isinstance(f, dict):
-            out.append(((*path, i), f))
-            out.extend(_walk_fields(f.get("fields"), (*path, i, "fields")))
-    return out
 
 
 def _ref_offset(text: str, ref: str) -> int | None:
@@ -242,12 +235,13 @@ class Checker:
             return self.findings
         self.findings.extend(schema_mod.validate_document(self.doc))
         self.check_functions()
-        self.check_form()
-        self.check_auth()
-        self.check_connection()
-        self.check_calls()
-        self.check_collections()
-        self.check_form_usage()
+        checks_form.check_form(self)
+        checks_auth.check_auth(self)
+        checks_auth.check_connection(self)
+        checks_calls.check_calls(self)
+        # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
+        checks_collections.check_collections(self)
+        checks_form.check_form_usage(self)
         return sorted(set(self.findings))
 
     def check_functions(self) -> None:
@@ -285,76 +279,8 @@ class Checker:
                 else:  # keep the name callable so that its uses are not reported again
                     good[name] = {"params": good[name]["params"], "expr": "`null`", "stub": 1}
 
-    def check_form(self) -> None:
-        form = self.data.get("form")
-        fields = form.get("fields") if isinstance(form, dict) else None
-        seen: dict[str, Path] = {}
-        for path, f in _walk_fields(fields, ("form", "fields")):
-            name = f.get("name")
-            if not isinstance(name, str):
-                continue
-            is_input = isinstance(f.get("component"), str) and f["component"] in INPUT_COMPONENTS
-            if name in seen and is_input:
-                self.add((*path, "name"), f"form field '{name}' is declared twice")
-            seen[name] = path
-            if is_input:
-                self.form_names.add(name)
-            checks_calls.check_form_column(self, path, f)
-            if f.get("options_from") == "regions" and not self.data.get("regions"):
-                self.add(
-                    (*path, "options_from"), "options_from: regions but the spec defines no regions"
-                )
-            for dep in _list(f.get("validationDependencies")):
-                if isinstance(dep, str) and dep not in IMPLICIT_FORM_FIELDS | set(seen):
-                    self.add(
-                        (*path, "validationDependencies"),
-                        f"validation dependency '{dep}' is not a form field",
-                    )
-
     def base_roots(self) -> set[str]:
         return set(BASE_ROOTS) | {n for n in self.form_names if "." not in n}
-
-    def check_auth(self) -> None:
-        auth = self.data.get("auth")
-        if auth is None:
-            return
-        if not isinstance(auth, dict):
-            return
-        kinds = schema_mod.variants("auth")
-        kind = auth.get("type")
-        if not isinstance(kind, str) or kind not in kinds:
-            self.add(
-                ("auth", "type"),
-                f"unknown auth type '{kind}'; expected one of: "
-                + ", ".join(sorted(kinds))
-                + _suggest(str(kind), kinds),
-            )
-        else:  # an unknown kind still has its templates checked (and its form fields used)
-            self.findings.extend(
-                schema_mod.validate_definitions(
-                    self.doc, auth, ("auth_common", f"auth_{kind}"), ("auth",)
-                )
-            )
-        roots = self.base_roots()
-        for i, step in enumerate(_list(auth.get("login"))):
-            if not isinstance(step, dict):
-                continue
-            for k, v in step.items():
-                if k == "extract" and isinstance(v, dict):
-                    for var, e in v.items():
-                        if isinstance(e, dict) and "body" in e:
-                            self.expression(
-                                ("auth", "login", i, "extract", var, "body"), e["body"], set()
-                            )
-                elif k not in ("name", "service", "method"):
-                    self.templates_in(("auth", "login", i, k), v, roots | {"login"})
-            if isinstance(step.get("extract"), dict):
-                self.login_vars.update(step["extract"])
-            svc = step.get("service")
-            self._check_service(("auth", "login", i, "service"), svc)
-        for k, v in auth.items():
-            if k not in ("type", "login", "relogin_on", "client_auth", "in"):
-                self.templates_in(("auth", k), v, roots | {"login"})
 
     def _services(self) -> dict[str, Any]:
         conn = self.data.get("connection")
@@ -369,140 +295,6 @@ class Checker:
                 + ", ".join(self._services())
                 + _suggest(name, self._services()),
             )
-
-    def check_connection(self) -> None:
-        roots = self.base_roots() | {"login"}
-        for name, svc in self._services().items():
-            if isinstance(svc, dict):
-                self.template(
-                    ("connection", "services", name, "base_url"), svc.get("base_url"), roots
-                )
-        conn = self.data.get("connection")
-        if "connection" not in self.data:
-            self.add(("connection",), "missing required key 'connection'")
-        elif isinstance(conn, dict) and conn.get("services") == {}:
-            self.add(("connection", "services"), "declare at least one service (a base_url)")
-        if isinstance(conn, dict) and isinstance(conn.get("verify_ssl"), str):
-            self.template(("connection", "verify_ssl"), conn["verify_ssl"], roots)
-
-    def check_calls(self) -> None:
-        calls = self.data.get("calls")
-        if not isinstance(calls, dict):
-            return
-        paginators = schema_mod.variants("paginate")
-        verify = self.data.get("verify")
-        if (
-            isinstance(verify, dict)
-            and isinstance(verify.get("call"), str)
-            and (verify["call"] not in calls)
-        ):
-            self.add(
-                ("verify", "call"),
-                f"unknown call '{verify['call']}'" + _suggest(verify["call"], calls),
-            )
-        edges: dict[str, list[str]] = {}
-        for name, call in calls.items():
-            if not isinstance(call, dict):
-                continue
-            path: Path = ("calls", name)
-            fe = call.get("for_each")
-            has_parent = isinstance(fe, dict)
-            roots = (
-                self.base_roots() | {"login"} | ({"parent", "ancestors"} if has_parent else set())
-            )
-            for k in checks_calls.TEMPLATED_CALL_KEYS:
-                if k in call:
-                    self.templates_in((*path, k), call[k], roots)
-            self._check_service((*path, "service"), call.get("service"))
-            if "records" in call:
-                self.expression((*path, "records"), call["records"], set())
-            edges[name] = []
-            checks_calls.check_call(self, name, call, calls)  # where, embed, url, ancestors
-            if isinstance(fe, dict) and isinstance(fe.get("call"), str):
-                self._call_ref((*path, "for_each", "call"), fe["call"], calls)
-                edges[name].append(fe["call"])
-            fb = call.get("fallback")
-            if isinstance(fb, dict) and isinstance(fb.get("call"), str):
-                self._call_ref((*path, "fallback", "call"), fb["call"], calls)
-                edges[name].append(fb["call"])
-            pg = call.get("paginate")
-            if isinstance(pg, dict):
-                kind = pg.get("type")
-                if not isinstance(kind, str) or kind not in paginators:
-                    self.add(
-                        (*path, "paginate", "type"),
-                        f"unknown pagination type '{kind}';"
-                        " expected one of: "
-                        + ", ".join(sorted(paginators))
-                        + _suggest(str(kind), paginators),
-                    )
-                else:
-                    self.findings.extend(
-                        schema_mod.validate_definitions(
-                            self.doc,
-                            pg,
-                            ("paginate_common", f"paginate_{kind}"),
-                            (*path, "paginate"),
-                        )
-                    )
-                    for k in ("next", "total", "total_pages", "cursor"):
-                        if isinstance(pg.get(k), str):
-                            self.expression((*path, "paginate", k), pg[k], set())
-        for reader, embedding in checks_calls.embed_edges(calls).items():
-            edges.setdefault(reader, []).extend(embedding)
-        self._check_cycles(edges)
-        checks_calls.check_call_defaults(self)
-
-    def _call_ref(self, path: Path, name: str, calls: Mapping[str, Any]) -> None:
-        if name not in calls:
-            self.add(path, f"unknown call '{name}'" + _suggest(name, calls))
-
-    def _check_cycles(self, edges: dict[str, list[str]]) -> None:
-        state: dict[str, int] = {}
-        reported: set[frozenset[str]] = set()
-
-        def visit(node: str, stack: list[str]) -> None:
-            state[node] = 1
-            for nxt in edges.get(node, []):
-                if state.get(nxt) == 1:
-                    cycle = [*stack[stack.index(nxt) :], nxt] if nxt in stack else [node, nxt]
-                    key = frozenset(cycle)
-                    if key not in reported:
-                        reported.add(key)
-                        self.add(
-                            ("calls", nxt),
-                            "calls depend on each other in a cycle: " + " -> ".join(cycle),
-                            key=True,
-                        )
-                elif state.get(nxt) is None and nxt in edges:
-                    visit(nxt, [*stack, nxt])
-            state[node] = 2
-
-        for start in edges:
-            if state.get(start) is None:
-                visit(start, [start])
-
-    def check_collections(self) -> None:
-        # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
-        checks_collections.check_collections(self)
-
-    def check_form_usage(self) -> None:
-        if not self.form_names:
-            return
-        for name in sorted(self.form_names - IMPLICIT_FORM_FIELDS):
-            used = name in self.used_form or any(u.startswith(name + ".") for u in self.used_form)
-            path, field = next(
-                (
-                    (p, f)
-                    for p, f in _walk_fields(self.data["form"].get("fields"), ("form", "fields"))
-                    if f.get("name") == name
-                ),
-                (("form",), {}),
-            )
-            if not used and not checks_calls.is_row_field(field):
-                self.add(
-                    (*path, "name"), f"form field '{name}' is never used by auth or connection"
-                )
 
 
 def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:

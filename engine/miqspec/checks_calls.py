@@ -1,17 +1,19 @@
-"""Semantic checks of the call-level language extensions and the provider row, for ``checks``.
+"""Semantic checks of the ``calls`` section and the provider row, for ``checks``.
 
 Takes: the ``Checker`` of ``checks`` (its document, findings and helpers) and the ``calls``
-mapping. Gives: findings for ``path``/``url`` (one is needed), call-level ``where`` and
-``for_each.where`` roots, ``embed`` (needs a fan-out, object records of the parent, one field
-name per parent), ``ancestors[N]`` deeper than the fan-out chain, ``call_defaults``, form
-fields marked ``column``, and ``$provider.x`` / ``provider.x`` fields that do not exist; the
-extra dependency edges ``embed`` adds (for the cycle check). Raises nothing; no I/O.
+mapping. Gives: findings for unknown calls (``verify``, ``for_each``, ``fallback``), unknown
+services, pagination types (their keys and expressions), call templates and ``records``
+expressions, calls that depend on each other in a cycle (``embed`` adds edges), ``path``/``url``
+(one is needed), call-level ``where`` and ``for_each.where`` roots, ``embed`` (needs a fan-out,
+object records of the parent, one field name per parent), ``ancestors[N]`` deeper than the
+fan-out chain, ``call_defaults``, form fields marked ``column``, and ``$provider.x`` /
+``provider.x`` fields that do not exist. Raises nothing; no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_mod
@@ -31,6 +33,12 @@ _ANCESTOR = re.compile(r"^ancestors\.(\d+)")
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    from .checks import _suggest as suggest
+
+    return suggest(word, choices)
 
 
 def _parent_of(call: Any, calls: Mapping[str, Any]) -> str | None:
@@ -81,6 +89,105 @@ def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _strings(v, (*path, i))
+
+
+def check_calls(ck: Checker) -> None:
+    """The ``calls`` section: each call, its references and paginator, and cycles."""
+    calls = ck.data.get("calls")
+    if not isinstance(calls, dict):
+        return
+    paginators = schema_mod.variants("paginate")
+    verify = ck.data.get("verify")
+    if (
+        isinstance(verify, dict)
+        and isinstance(verify.get("call"), str)
+        and (verify["call"] not in calls)
+    ):
+        ck.add(
+            ("verify", "call"),
+            f"unknown call '{verify['call']}'" + _suggest(verify["call"], calls),
+        )
+    edges: dict[str, list[str]] = {}
+    for name, call in calls.items():
+        if not isinstance(call, dict):
+            continue
+        path: Path = ("calls", name)
+        fe = call.get("for_each")
+        has_parent = isinstance(fe, dict)
+        roots = ck.base_roots() | {"login"} | ({"parent", "ancestors"} if has_parent else set())
+        for k in TEMPLATED_CALL_KEYS:
+            if k in call:
+                ck.templates_in((*path, k), call[k], roots)
+        ck._check_service((*path, "service"), call.get("service"))
+        if "records" in call:
+            ck.expression((*path, "records"), call["records"], set())
+        edges[name] = []
+        check_call(ck, name, call, calls)  # where, embed, url, ancestors
+        if isinstance(fe, dict) and isinstance(fe.get("call"), str):
+            _call_ref(ck, (*path, "for_each", "call"), fe["call"], calls)
+            edges[name].append(fe["call"])
+        fb = call.get("fallback")
+        if isinstance(fb, dict) and isinstance(fb.get("call"), str):
+            _call_ref(ck, (*path, "fallback", "call"), fb["call"], calls)
+            edges[name].append(fb["call"])
+        pg = call.get("paginate")
+        if isinstance(pg, dict):
+            kind = pg.get("type")
+            if not isinstance(kind, str) or kind not in paginators:
+                ck.add(
+                    (*path, "paginate", "type"),
+                    f"unknown pagination type '{kind}';"
+                    " expected one of: "
+                    + ", ".join(sorted(paginators))
+                    + _suggest(str(kind), paginators),
+                )
+            else:
+                ck.findings.extend(
+                    schema_mod.validate_definitions(
+                        ck.doc,
+                        pg,
+                        ("paginate_common", f"paginate_{kind}"),
+                        (*path, "paginate"),
+                    )
+                )
+                for k in ("next", "total", "total_pages", "cursor"):
+                    if isinstance(pg.get(k), str):
+                        ck.expression((*path, "paginate", k), pg[k], set())
+    for reader, embedding in embed_edges(calls).items():
+        edges.setdefault(reader, []).extend(embedding)
+    _check_cycles(ck, edges)
+    check_call_defaults(ck)
+
+
+def _call_ref(ck: Checker, path: Path, name: str, calls: Mapping[str, Any]) -> None:
+    if name not in calls:
+        ck.add(path, f"unknown call '{name}'" + _suggest(name, calls))
+
+
+def _check_cycles(ck: Checker, edges: dict[str, list[str]]) -> None:
+    state: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt] if nxt in stack else [node, nxt]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    ck.add(
+                        ("calls", nxt),
+                        "calls depend on each other in a cycle: " + " -> ".join(cycle),
+                        key=True,
+                    )
+            elif state.get(nxt) is None and nxt in edges:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for start in edges:
+        if state.get(start) is None:
+            visit(start, [start])
 
 
 def check_call(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]) -> None:
@@ -209,7 +316,7 @@ def is_row_field(field: Mapping[str, Any]) -> bool:
 
 def provider_fields(ck: Checker) -> set[str]:
     top = {n for n in ck.form_names if "." not in n}
-    from .checks import IMPLICIT_FORM_FIELDS
+    from .checks_form import IMPLICIT_FORM_FIELDS
 
     return set(PROVIDER_FACTS) | top | IMPLICIT_FORM_FIELDS | PROVIDER_ROW_FIELDS
 
@@ -222,8 +329,6 @@ def check_provider_field(ck: Checker, path: Path, name: str, text: str) -> None:
         return
     known = provider_fields(ck)
     if name not in known:
-        from .checks import _suggest
-
         hint = _suggest(name, known)
         at = re.search(rf"\$?\bprovider\s*\.\s*{name}\b", text)
         ck.syntax_error(

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_mod
-from .expressions import ExpressionSyntaxError, compile_expression
+from .expressions import compile_expression
+from .expressions_check import ExpressionSyntaxError
 from .inventory import CollectionDef
 from .loader import Path
 

@@ -102,7 +102,8 @@ def provider_add(
         --secret-env authentications.default.password=AWESOME_SECRET
     """
     from .credentials import read_secret
-    from .providers import ProviderStore, nest_form
+    from .providers import ProviderStore
+    from .providers_form import nest_form
     from .specs import load_spec
 
     spec = load_spec(spec_file)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .inventory import CollectionDef
-from .model import Attribute, Spec, case_key
+from .model import Attribute, Spec
+from .model_build import case_key
 from .objects import LazyRef
 from .templating import Template
 

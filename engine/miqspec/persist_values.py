@@ -111,7 +111,7 @@ def _round_trip(t: TypeDecorator[Any]) -> Coerce:
 def coercer(column: sa.Column[Any]) -> tuple[type | None, Coerce]:
     """The Python type a column holds (None: any) and how to convert a value to it."""
     t = column.type
-    if isinstance(t, TypeDecorator):  # tables.JsonText, StringArray, DecimalType
+    if isinstance(t, TypeDecorator):  # tables_types.JsonText, StringArray, DecimalType
         return None, _round_trip(t)
     if isinstance(t, sa.Boolean):
         return bool, _to_bool

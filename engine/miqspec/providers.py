@@ -1,11 +1,15 @@
-"""Provider records: the manager row, its child managers, endpoints and credentials.
+"""Provider records: the manager row, its child managers, zone, and what list/show read.
 
 Takes: a ``Spec``, a provider name, region, zone and form values (nested like the ManageIQ UI
 sends them), a database ``Engine`` and a ``KeyRing``.
-Gives: rows in ``ext_management_systems`` (and child managers, like ManageIQ's
-``ensure_managers``), ``endpoints``, ``authentications`` (passwords encrypted), ``zones``;
-``provider_args`` rebuilds the decrypted argument hash used to connect; ``ProviderInfo`` for
-list/show. Raises ``UsageError`` (bad region, missing required field, duplicate name),
+Gives: ``ProviderStore``: rows in ``ext_management_systems`` (and child managers, like
+ManageIQ's ``ensure_managers``) and ``zones``, with endpoints and credentials written and read
+back by :mod:`miqspec.providers_credentials`; ``args`` rebuilds the decrypted argument hash
+used to connect; ``record_auth_status`` records a verify result; ``info`` gives a
+``ProviderInfo`` for list/show; ``delete`` is :mod:`miqspec.providers_delete`. Also ``now``,
+``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, built once).
+Form values are checked and reshaped by :mod:`miqspec.providers_form`.
+Raises ``UsageError`` (bad region, missing required field, duplicate name),
 ``NotFoundError``, ``DatabaseError``. Does database I/O.
 """
 
@@ -20,36 +24,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .cascade import cascade
 from .credentials import KeyRing
 from .errors import DatabaseError, NotFoundError, UsageError
 from .inventory import load_catalogue
 from .model import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from .parse import MANAGER_CLASS, camelize
-from .persist_db import Db
+from .providers_credentials import read_credentials, write_credentials
+from .providers_delete import delete_provider
+from .providers_form import check_args, flatten_form, nest_form
 from .tables import build_metadata
-
-AUTH_COLUMNS = {
-    "userid",
-    "password",
-    "auth_key",
-    "auth_key_password",
-    "service_account",
-    "become_username",
-    "become_password",
-    "become_method",
-}
-ENCRYPTED = {"password", "auth_key", "auth_key_password", "become_password", "service_account"}
-ENDPOINT_COLUMNS = {
-    "hostname",
-    "ipaddress",
-    "port",
-    "url",
-    "path",
-    "security_protocol",
-    "verify_ssl",
-    "certificate_authority",
-}
 
 
 def now() -> datetime:
@@ -61,52 +44,6 @@ def manager_type(spec: Spec, kind: str | None = None) -> str:
         f"ManageIQ::Providers::{camelize(spec.provider.name)}::"
         + MANAGER_CLASS[kind or spec.provider.manager_type]
     )
-
-
-def flatten_form(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"endpoints": {"default": {"url": x}}}`` -> ``{"endpoints.default.url": x}``."""
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, Mapping) and name.split(".")[0] in ("endpoints", "authentications"):
-            out.update(flatten_form(v, name + "."))
-        else:
-            out[name] = v
-    return out
-
-
-def nest_form(flat: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in flat.items():
-        node = out
-        parts = name.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return out
-
-
-def check_args(spec: Spec, args: Mapping[str, Any]) -> None:
-    """Reject a region the spec does not list and missing required form fields."""
-    region = args.get("provider_region")
-    if spec.regions:
-        names = [r.name for r in spec.regions]
-        if region not in names:
-            raise UsageError(
-                f"region {region!r} is not one of {spec.provider.name}'s regions: "
-                + ", ".join(names)
-            )
-    flat = flatten_form(args)
-    missing = [
-        f.name
-        for f in spec.form
-        if f.required
-        and f.component in INPUT_COMPONENTS
-        and f.name != "provider_region"
-        and flat.get(f.name) in (None, "")
-    ]
-    if missing:
-        raise UsageError("missing required field(s): " + ", ".join(missing))
 
 
 @dataclass(frozen=True)
@@ -194,7 +131,7 @@ class ProviderStore:
                             **base,
                         )
                     )
-                self._write_credentials(conn, ems_id, flat, keyring, ts)
+                write_credentials(self, conn, ems_id, flat, keyring, ts)
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot add provider {name!r}: {type(exc).__name__}") from None
         return ems_id
@@ -222,61 +159,6 @@ class ProviderStore:
         if extra:
             columns["options"] = {"form": extra}
         return columns
-
-    def _write_credentials(
-        self,
-        conn: sa.Connection,
-        ems_id: int,
-        flat: Mapping[str, Any],
-        keyring: KeyRing,
-        ts: datetime,
-    ) -> None:
-        roles: dict[tuple[str, str], dict[str, Any]] = {}
-        for field_name, value in flat.items():
-            parts = field_name.split(".")
-            if (
-                len(parts) == 3
-                and parts[0] in ("endpoints", "authentications")
-                and (parts[2] != "valid")
-            ):
-                roles.setdefault((parts[0], parts[1]), {})[parts[2]] = value
-        owner = dict(resource_type="ExtManagementSystem", resource_id=ems_id)
-        for (kind, role), values in sorted(roles.items()):
-            if kind == "endpoints":
-                cols = {k: v for k, v in values.items() if k in ENDPOINT_COLUMNS}
-                if "verify_ssl" in cols:
-                    cols["verify_ssl"] = 1 if cols["verify_ssl"] not in (False, 0, "0") else 0
-                extra = {k: v for k, v in values.items() if k not in ENDPOINT_COLUMNS}
-                conn.execute(
-                    self.endpoints.insert().values(
-                        role=role,
-                        options=json.dumps(extra) if extra else None,
-                        created_at=ts,
-                        updated_at=ts,
-                        **owner,
-                        **cols,
-                    )
-                )
-            else:
-                cols = {
-                    k: (keyring.encrypt(str(v)) if k in ENCRYPTED and v else v)
-                    for k, v in values.items()
-                    if k in AUTH_COLUMNS
-                }
-                extra = {k: v for k, v in values.items() if k not in AUTH_COLUMNS}
-                conn.execute(
-                    self.auths.insert().values(
-                        name=f"{role} credentials",
-                        authtype=role,
-                        type="AuthUseridPassword",
-                        options=json.dumps(extra) if extra else None,
-                        created_on=ts,
-                        updated_on=ts,
-                        credentials_changed_on=ts,
-                        **owner,
-                        **cols,
-                    )
-                )
 
     def row(self, name: str) -> Mapping[str, Any]:
         with self.engine.connect() as conn:
@@ -331,32 +213,7 @@ class ProviderStore:
         )
         options = _json_mapping(ems.get("options"))
         flat.update(_json_mapping(options.get("form")))
-        owner = (
-            self.endpoints.c.resource_type == "ExtManagementSystem",
-            self.endpoints.c.resource_id == ems["id"],
-        )
-        with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(self.endpoints).where(*owner)).mappings():
-                for col in ENDPOINT_COLUMNS:
-                    if row[col] is not None:
-                        flat[f"endpoints.{row['role']}.{col}"] = row[col]
-                for k, v in json.loads(row["options"] or "{}").items():
-                    flat[f"endpoints.{row['role']}.{k}"] = v
-            for row in conn.execute(
-                sa.select(self.auths).where(
-                    self.auths.c.resource_type == "ExtManagementSystem",
-                    self.auths.c.resource_id == ems["id"],
-                    self.auths.c.authtype.is_not(None),
-                )
-            ).mappings():
-                for col in AUTH_COLUMNS:
-                    if row[col] is not None:
-                        value = row[col]
-                        flat[f"authentications.{row['authtype']}.{col}"] = (
-                            keyring.decrypt(value) if col in ENCRYPTED else value
-                        )
-                for k, v in json.loads(row["options"] or "{}").items():
-                    flat[f"authentications.{row['authtype']}.{k}"] = v
+        flat.update(read_credentials(self, ems["id"], keyring))
         return nest_form(flat)
 
     def record_auth_status(self, ems_id: int, status: str, details: str) -> None:
@@ -414,46 +271,9 @@ class ProviderStore:
         )
 
     def delete(self, name: str) -> int:
-        """Delete a provider, its child managers, credentials, endpoints and inventory: the
-        rows owned through ``ems_id``/``manager_id``/``resource``, then (``cascade``, as
-        persist's sweep does) the owner-less rows hanging off them (hardwares and disks of the
-        vms, ...) and the join rows naming any deleted row; one transaction. Returns how many
-        manager rows went."""
-        ems = self.row(name)
-        ids = [ems["id"], *self.children(ems["id"]).values()]
-        catalogue = load_catalogue()
-        try:
-            with self.engine.begin() as conn:
-                gone: dict[str, list[int]] = {self.ems.name: ids}  # table -> deleted ids
-                for table in self.md.sorted_tables:
-                    owned = _owned_by(table, ids)
-                    if table is self.ems or owned is None:
-                        continue
-                    if "id" in table.c:
-                        found = conn.execute(sa.select(table.c.id).where(owned)).scalars()
-                        gone[table.name] = list(found)
-                    conn.execute(table.delete().where(owned))
-                conn.execute(self.ems.delete().where(self.ems.c.id.in_(ids)))
-                db = Db(conn, self.md, catalogue, {}, dry_run=False)
-                for collection, cdef in catalogue.collections.items():
-                    if gone.get(cdef.table) and db.has_table(collection):
-                        cascade(catalogue, db, collection, gone[cdef.table])
-        except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot delete provider {name!r}: {type(exc).__name__}") from None
-        return len(ids)
-
-
-def _owned_by(table: sa.Table, ids: list[int]) -> sa.ColumnElement[bool] | None:
-    """Rows of ``table`` owned by one of the managers ``ids`` (None: no owner column)."""
-    cols = table.c
-    conds: list[sa.ColumnElement[bool]] = [
-        cols[c].in_(ids) for c in ("ems_id", "manager_id") if c in cols
-    ]
-    if "resource_id" in cols and "resource_type" in cols:
-        conds.append(
-            sa.and_(cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids))
-        )
-    return sa.or_(*conds) if conds else None
+        """Delete a provider and all it owns (see :mod:`miqspec.providers_delete`); returns
+        how many manager rows went."""
+        return delete_provider(self, name)
 
 
 def _json_mapping(value: Any) -> dict[str, Any]:

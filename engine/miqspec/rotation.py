@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from .credentials import LOCK_TIMEOUT, KeyRing, default_key_path, is_encrypted, key_file_lock
 from .errors import DatabaseError
-from .providers import ENCRYPTED, build_metadata_cached
+from .providers import build_metadata_cached
+from .providers_credentials import ENCRYPTED
 
 
 def rotate_credentials(

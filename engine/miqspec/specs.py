@@ -10,7 +10,8 @@ from .checks import check_document
 from .errors import Finding, SpecError
 from .inventory import load_catalogue
 from .loader import load_file
-from .model import Spec, build_spec
+from .model import Spec
+from .model_build import build_spec
 
 
 def check_file(path: str) -> list[Finding]:
