@@ -163,3 +163,43 @@ def test_upgrade_failure_is_a_database_error(tmp_path: Path) -> None:
             upgrade(engine)
     finally:
         engine.dispose()
+
+
+def _indexes(engine: sa.Engine, table: str) -> dict[str, tuple[str, ...]]:
+    return {ix["name"]: tuple(ix["column_names"]) for ix in sa.inspect(engine).get_indexes(table)}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_drops_indexes_another_index_covers(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        engine = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        engine = request.getfixturevalue("pg_engine")
+    try:
+        upgrade(engine)
+        head = _indexes(engine, "vms")
+        assert ("ems_id", "ems_ref") in head.values() and ("ems_id",) not in head.values()
+        with engine.begin() as conn:  # as databases made before revision 0003 have them
+            conn.exec_driver_sql("CREATE INDEX ix_vms_ems_id ON vms (ems_id)")
+            conn.exec_driver_sql("CREATE INDEX ix_flavors_ems_id ON flavors (ems_id)")
+            conn.exec_driver_sql("CREATE INDEX mine_vms_ems_id ON vms (ems_id)")  # not ours
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        assert _indexes(engine, "vms") == {**head, "mine_vms_ems_id": ("ems_id",)}
+        assert ("ems_id",) not in _indexes(engine, "flavors").values()
+        # lookups by owner still use an index
+        with engine.connect() as conn:
+            if backend == "sqlite":
+                plan = " ".join(
+                    str(r[-1])
+                    for r in conn.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN SELECT id FROM flavors WHERE ems_id = 1"
+                    )
+                )
+                assert "USING" in plan and "INDEX" in plan
+    finally:
+        if backend == "sqlite":
+            engine.dispose()
