@@ -286,19 +286,12 @@ def _table(metadata: MetaData, spec: _Spec) -> Table:
     args: list[Any] = [
         UniqueConstraint(*cols, name=_name("uq", spec.name, cols)) for cols in spec.uniques
     ]
-    wanted = [c for c in spec.indexes if not (len(c) == 1 and c[0] in unique)]
-    args += [Index(_name("ix", spec.name, cols), *cols) for cols in covering(wanted)]
-    return Table(spec.name, metadata, *columns, *args)
-
-
-def covering(indexes: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """``indexes`` without those whose columns begin another one's (an index on ``(a, b)``
-    serves lookups on ``a``: a separate one on ``a`` only costs writes)."""
-    return [
-        cols
-        for cols in indexes
-        if not any(len(other) > len(cols) and other[: len(cols)] == cols for other in indexes)
+    args += [
+        Index(_name("ix", spec.name, cols), *cols)
+        for cols in spec.indexes
+        if not (len(cols) == 1 and cols[0] in unique)
     ]
+    return Table(spec.name, metadata, *columns, *args)
 
 
 class Tables:
