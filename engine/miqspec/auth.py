@@ -1,9 +1,12 @@
 """Auth kinds: what each adds to a request, and the token/login requests they need. No I/O.
 
-Takes: the spec's ``Auth`` and a template context (region, endpoints, authentications,
-settings, provider, login variables). Gives: ``Decoration`` (headers, cookies, query) for a
-request; for OAuth2 client credentials the token request to make and how to read its answer.
-Raises: ``MappingError`` from templates. The registry ``AUTH_KINDS`` is keyed by ``auth.type``.
+Takes: the spec's (or a call's) ``Auth`` and a template context (region, endpoints,
+authentications, settings, provider, login variables; a call's context adds ``parent`` and
+``ancestors``). Gives: ``Decoration`` (headers, cookies, query) for a request; a
+``RequestSigner`` for kinds that sign the final request (``signer``); the secret values an auth
+renders (``secrets_of``); for OAuth2 client credentials the token request to make and how to
+read its answer. Raises: ``MappingError`` from templates. The registries ``AUTH_KINDS``
+(decoration) and ``AUTH_SIGNERS`` (signing) are keyed by ``auth.type``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import auth_shared_key
 from .errors import CredentialsError
 from .expressions import compile_expression
 from .model import Auth
@@ -64,7 +68,47 @@ AUTH_KINDS: dict[str, Callable[[Auth, Mapping[str, Any], Decoration], None]] = {
     "api_key": _api_key,
     "oauth2_client_credentials": _oauth2,
     "login": _nothing,
+    "azure_shared_key": _nothing,  # signs the final request: see AUTH_SIGNERS
 }
+# Kinds a call's own ``auth`` may not use: they log in, which only the spec's auth does.
+LOGIN_KINDS = frozenset({"login", "oauth2_client_credentials"})
+# The params of each kind whose rendered values are secrets (masked, never recorded).
+SECRET_PARAMS: dict[str, tuple[str, ...]] = {
+    "basic": ("password",),
+    "bearer": ("token",),
+    "api_key": ("value",),
+    "oauth2_client_credentials": ("client_secret",),
+    "azure_shared_key": ("key",),
+}
+# (method, final URL with its query, headers as they will be sent) -> headers to set.
+RequestSigner = Callable[[str, str, Mapping[str, str]], dict[str, str]]
+
+
+def _azure_shared_key(auth: Auth, ctx: Mapping[str, Any]) -> RequestSigner:
+    account, key = _param(auth, "account", ctx), _param(auth, "key", ctx)
+    version = _param(auth, "version", ctx) or auth_shared_key.DEFAULT_VERSION
+
+    def sign(method: str, url: str, headers: Mapping[str, str]) -> dict[str, str]:
+        return auth_shared_key.sign(method, url, headers, account, key, version=version)
+
+    return sign
+
+
+AUTH_SIGNERS: dict[str, Callable[[Auth, Mapping[str, Any]], RequestSigner]] = {
+    "azure_shared_key": _azure_shared_key,
+}
+
+
+def signer(auth: Auth, ctx: Mapping[str, Any]) -> RequestSigner | None:
+    """What signs each final request of this auth (its params rendered once), or None."""
+    make = AUTH_SIGNERS.get(auth.type)
+    return make(auth, ctx) if make else None
+
+
+def secrets_of(auth: Auth, ctx: Mapping[str, Any]) -> list[str]:
+    """The rendered values of the auth's secret params (non-empty)."""
+    values = (_param(auth, name, ctx) for name in SECRET_PARAMS.get(auth.type, ()))
+    return [v for v in values if v]
 
 
 def decorate(auth: Auth, ctx: Mapping[str, Any]) -> Decoration:

@@ -6,8 +6,9 @@ secret maps (real value -> placeholder). Gives: ``Interaction`` and its VCR dict
 miss descriptions with a "closest unused" hint); ``uri_key`` (ManageIQ's VCR match rule: method +
 URI, fragment stripped, scheme/host case-insensitive, default port dropped, query parameters as
 a multiset in any order, named parameters ignored); ``Substitution`` (one-pass replacement in
-text and bytes), ``scrub`` and ``find_credentials`` for recording. Raises ValueError for a
-malformed interaction (the caller names the file); does no I/O.
+text and bytes), ``scrub`` and ``find_credentials`` for recording (a Shared Key
+``Authorization`` keeps its account and gets ``MIQSPEC_SHAREDKEY_SIGNATURE`` for its signature).
+Raises ValueError for a malformed interaction (the caller names the file); does no I/O.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ Headers = dict[str, list[str]]
 _TEXT_ENCODINGS = {"utf-8", "us-ascii", "ascii-8bit", "ascii", "binary"}
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 _AUTH_HEADERS = ("authorization", "proxy-authorization")
+# Azure Storage signatures (``SharedKey <account>:<signature>``) change with every request.
+SIGNED_SCHEMES = ("sharedkey", "sharedkeylite")
+SIGNATURE_PLACEHOLDER = "MIQSPEC_SHAREDKEY_SIGNATURE"
 
 
 class Binary(bytes):
@@ -309,6 +313,9 @@ def revealing(placeholders: Mapping[str, str]) -> Substitution:
 
 def _scrub_authorization(value: str, hide: Substitution, secrets: Mapping[str, str]) -> str:
     scheme, _, credentials = value.partition(" ")
+    if scheme.lower() in SIGNED_SCHEMES:
+        account = credentials.strip().rpartition(":")[0]
+        return f"{scheme} {hide.text(account)}:{SIGNATURE_PLACEHOLDER}"
     if scheme.lower() != "basic":
         return hide.text(value)
     try:
@@ -364,6 +371,8 @@ def find_credentials(headers: Headers, known: set[str], numbered_from: int = 0) 
             scheme, sep, credentials = value.strip().partition(" ")
             if not sep:  # a bare token without an auth scheme
                 scheme, credentials = "", scheme
+            if scheme.lower() in SIGNED_SCHEMES:
+                continue  # a per-request signature: scrubbing replaces it
             secret, kind = credentials.strip(), "TOKEN"
             if scheme.lower() == "basic":
                 try:

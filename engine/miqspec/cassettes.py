@@ -4,7 +4,8 @@ Takes: a cassette path (Ruby VCR YAML: ``http_interactions``, ``recorded_with``,
 bodies), the query parameters to ignore, and secret maps (real value -> placeholder, like
 ManageIQ's ``secrets.defaults.yml``). Gives: ``Cassette`` (load/save), ``ReplayAdapter`` (serves
 recordings, see ``cassette_match`` for the match rule) and ``RecordingAdapter`` (forwards to the
-network and writes a scrubbed cassette), both ``requests`` transport adapters that ``mount``
+network and writes a scrubbed cassette; ``add_secrets`` gives it values learnt while running,
+such as keys rendered from a call's own auth), both ``requests`` transport adapters that ``mount``
 puts on a session for ``http://`` and ``https://``, so replay goes through the same HTTP layer
 as live calls. Raises ``ReplayError`` (exit code 9): unreadable cassette, unmatched request.
 Does I/O: reads and writes cassette files; ``RecordingAdapter`` talks to the network.
@@ -36,6 +37,7 @@ from urllib3 import HTTPHeaderDict
 
 from miqspec import __version__
 from miqspec.cassette_match import (
+    MIN_SECRET_LENGTH,
     Binary,
     Headers,
     Interaction,
@@ -287,7 +289,17 @@ class RecordingAdapter(BaseAdapter):
         self.inner = inner if inner is not None else HTTPAdapter()
         self.interactions: list[Interaction] = []
         self._found: dict[str, str] = {}  # credentials seen in Authorization headers
+        self._kept: dict[str, str] = {}  # secrets the session learnt while running
         self._lock = threading.Lock()
+
+    def add_secrets(self, values: Sequence[str]) -> None:
+        """Values the cassette must not hold (each gets ``MIQSPEC_SECRET_n``); known ones and
+        values shorter than ``MIN_SECRET_LENGTH`` are left as they are."""
+        with self._lock:
+            known = set(self.secrets) | set(self.secrets.values()) | set(self._found)
+            for value in values:
+                if len(value) >= MIN_SECRET_LENGTH and value not in known | set(self._kept):
+                    self._kept[value] = f"MIQSPEC_SECRET_{len(self._kept) + 1}"
 
     def send(
         self,
@@ -306,6 +318,7 @@ class RecordingAdapter(BaseAdapter):
             request_headers.setdefault(name, []).append(text)
         with self._lock:
             known = set(self.secrets) | set(self.secrets.values()) | set(self._found)
+            known |= set(self._kept)
             self._found.update(find_credentials(request_headers, known, len(self._found)))
             self.interactions.append(
                 Interaction(
@@ -325,7 +338,7 @@ class RecordingAdapter(BaseAdapter):
     def cassette(self) -> Cassette:
         """The recording so far, scrubbed of secrets."""
         with self._lock:
-            secrets = {**self._found, **self.secrets}
+            secrets = {**self._kept, **self._found, **self.secrets}
             items = list(self.interactions)
         return Cassette(path=self.path, interactions=scrub(items, secrets))
 

@@ -3,8 +3,9 @@
 Takes: the ``Checker`` of ``checks`` (its document, data, findings and helpers).
 Gives: the variables login steps extract (into ``Checker.login_vars``); findings for unknown
 auth types (and the keys of a known one, against its schema), login ``extract`` expressions,
-templates of login steps and auth keys, unknown services, service ``base_url`` and
-``verify_ssl`` templates, a missing ``connection`` and an empty ``services``.
+templates of login steps and auth keys, a call's own ``auth`` (a kind that does not log in,
+its params, no login steps), unknown services, service ``base_url`` and ``verify_ssl``
+templates, a missing ``connection`` and an empty ``services``.
 Raises nothing; no I/O.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_mod
+from .auth import LOGIN_KINDS
 
 if TYPE_CHECKING:
     from .checks import Checker
@@ -70,6 +72,41 @@ def check_auth(ck: Checker) -> None:
     for k, v in auth.items():
         if k not in ("type", "login", "relogin_on", "client_auth", "in"):
             ck.templates_in(("auth", k), v, roots | {"login"})
+
+
+def check_call_auth(ck: Checker, name: str, auth: Any) -> None:
+    """A call's own ``auth``: a known kind that does not log in, its params (against the kind's
+    schema), and no ``login`` steps or ``relogin_on``. Its templates are checked with the
+    call's other templates."""
+    if not isinstance(auth, dict):
+        return  # a wrong type is reported by the schema
+    path = ("calls", name, "auth")
+    kinds = sorted(k for k in schema_mod.variants("auth") if k not in LOGIN_KINDS)
+    kind = auth.get("type")
+    if kind in LOGIN_KINDS:
+        ck.add(
+            (*path, "type"),
+            f"auth type '{kind}' logs in and only the spec's auth logs in; a call's auth is "
+            "one of: " + ", ".join(kinds),
+        )
+    elif not isinstance(kind, str) or kind not in kinds:
+        ck.add(
+            (*path, "type"),
+            f"unknown auth type '{kind}'; expected one of: "
+            + ", ".join(kinds)
+            + _suggest(str(kind), kinds),
+        )
+    else:
+        ck.findings.extend(
+            schema_mod.validate_definitions(ck.doc, auth, ("auth_common", f"auth_{kind}"), path)
+        )
+    for key in ("login", "relogin_on"):
+        if key in auth:
+            ck.add(
+                (*path, key),
+                f"a call's auth cannot have '{key}': only the spec's auth logs in",
+                key=True,
+            )
 
 
 def check_connection(ck: Checker) -> None:

@@ -2,11 +2,12 @@
 
 Takes: the ``Checker`` of ``checks`` (its document, findings and helpers) and the ``calls``
 mapping. Gives: findings for unknown calls (``verify``, ``for_each``, ``fallback``), unknown
-services, pagination types (their keys and expressions), call templates and ``records``
-expressions, calls that depend on each other in a cycle (``embed`` adds edges), ``path``/``url``
-(one is needed), call-level ``where`` and ``for_each.where`` roots, ``embed`` (needs a fan-out,
-object records of the parent, one field name per parent), ``ancestors[N]`` deeper than the
-fan-out chain, ``call_defaults``, form fields marked ``column``, and ``$provider.x`` /
+services, a call's own ``auth`` (through ``checks_auth``), pagination types (their keys and
+expressions), call templates and ``records`` expressions, calls that depend on each other in a
+cycle (``embed`` adds edges), ``path``/``url`` (one is needed), call-level ``where`` and
+``for_each.where`` roots, ``embed`` (needs a fan-out, object records of the parent, one field
+name per parent), ``ancestors[N]`` deeper than the fan-out chain, ``xml:`` without
+``format: xml``, ``call_defaults``, form fields marked ``column``, and ``$provider.x`` /
 ``provider.x`` fields that do not exist. Raises nothing; no I/O.
 """
 
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import checks_auth
 from . import schema as schema_mod
 from .loader import Path
 from .model import ENGINE_ROW_COLUMNS, PROVIDER_FACTS, PROVIDER_ROW_FIELDS
@@ -24,7 +26,7 @@ from .templating import TemplateSyntaxError, template_references
 if TYPE_CHECKING:
     from .checks import Checker
 
-TEMPLATED_CALL_KEYS = ("path", "url", "query", "headers", "body", "when")
+TEMPLATED_CALL_KEYS = ("path", "url", "query", "headers", "body", "when", "auth")
 EXPRESSION_ROOTS = {"region", "provider", "settings"}
 FAN_OUT_ROOTS = {"parent", "ancestors"}
 _PROVIDER_FIELD = re.compile(r"\$provider\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -123,6 +125,8 @@ def check_calls(ck: Checker) -> None:
             ck.expression((*path, "records"), call["records"], set())
         edges[name] = []
         check_call(ck, name, call, calls)  # where, embed, url, ancestors
+        if "auth" in call:
+            checks_auth.check_call_auth(ck, name, call["auth"])
         if isinstance(fe, dict) and isinstance(fe.get("call"), str):
             _call_ref(ck, (*path, "for_each", "call"), fe["call"], calls)
             edges[name].append(fe["call"])
@@ -212,6 +216,13 @@ def check_call(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[s
         for spath, text in _strings(call.get(key), (*path, key)):
             _check_ancestor_depth(ck, spath, text, depth)
     _check_embed(ck, name, call, calls)
+    if "xml" in call and call.get("format") != "xml":
+        shown = call.get("format", "json")
+        ck.add(
+            (*path, "xml"),
+            f"xml: needs format: xml (this call's format is {shown})",
+            key=True,
+        )
 
 
 def _check_ancestor_depth(ck: Checker, path: Path, text: str, depth: int) -> None:

@@ -6,7 +6,8 @@ its ancestor chain), whether it completed, pages, requests and time. A call's ``
 records for every reader; ``embed`` calls run right after their parent call, before anything
 else reads it, and set their records as a field of each parent record (in place). Skipped
 calls (``skip_on`` statuses, ``when`` false) are marked incomplete; failures use the call's
-``fallback`` or raise, naming the call.
+``fallback`` or raise, naming the call. A page is read by the call's ``format`` (JSON, text,
+XML as data, or the header map as the one record).
 Raises: ``CredentialsError`` on 401/403, ``ApiError`` on other failures, ``PaginationError``
 on endless page loops, ``UnreachableError``. Does network I/O through the session.
 """
@@ -29,7 +30,7 @@ from .errors import (
     mask_secrets,
 )
 from .expressions import Expression
-from .http import HttpResponse
+from .http import BadBody, HttpResponse
 from .model import Call, Retry, Spec
 from .pagination import PageRequest, PageResponse, PageState, first_request, next_request
 from .templating import render_value
@@ -247,6 +248,7 @@ class Collector:
             retry=retry,
             timeout=call.timeout,
             expect_json=call.format == "json",
+            auth=call.auth,
         )
         res.requests += 1
         body = self._check(call, resp)
@@ -294,7 +296,21 @@ class Collector:
             err = ApiError(f"{where} answered {resp.status}", secrets=self.session.secrets())
             err.status = resp.status  # type: ignore[attr-defined]
             raise err
-        return resp.json() if call.format == "json" else resp.text
+        try:
+            return decode_body(call, resp)
+        except BadBody as exc:  # one line, like a body that is not JSON
+            raise ApiError(f"{where}: {exc}", secrets=self.session.secrets()) from None
+
+
+def decode_body(call: Call, resp: HttpResponse) -> Any:
+    """The page body by the call's ``format``: JSON, text, XML data or the header map."""
+    if call.format == "json":
+        return resp.json()
+    if call.format == "xml":
+        return resp.xml(call.xml_force_list)
+    if call.format == "headers":
+        return resp.header_map()
+    return resp.text
 
 
 def _named(exc: MiqspecError, call: str, secrets: list[str]) -> MiqspecError:

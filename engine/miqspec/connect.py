@@ -3,9 +3,11 @@
 Takes: a ``Spec``, the nested argument hash ManageIQ's UI sends (``provider_region``,
 ``endpoints.<role>.*``, ``authentications.<type>.*``), already decrypted, and the provider row
 when there is one (``$provider``: name, id, guid, top-level form values, spec facts).
-Gives: ``ProviderSession.request(...)`` returning ``HttpResponse``; the secrets it knows (for
-masking and cassette filtering). Raises ``CredentialsError`` (401/403 from login or a request
-after one re-login), ``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
+Gives: ``ProviderSession.request(...)`` returning ``HttpResponse`` (decorated, and signed when
+the auth kind signs, by the spec's auth or the call's own ``auth``); the secrets it knows (form
+secrets, login values, values rendered from a call's own auth: for masking and cassette
+filtering). Raises ``CredentialsError`` (401/403 from login or a request after one re-login),
+``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, quote_plus, urljoin
 
 from . import auth as auth_mod
 from .errors import ApiError, CredentialsError, MiqspecError
 from .http import HttpClient, HttpResponse
-from .model import INPUT_COMPONENTS, Body, Retry, Spec
+from .model import INPUT_COMPONENTS, Auth, Body, Retry, Spec
 from .templating import render_value
 
 
@@ -114,10 +116,24 @@ class ProviderSession:
         self._expires_at = float("inf")
         self._generation = 0
         self._pending_login: dict[str, Any] = {}
+        self._call_secrets: set[str] = set()  # rendered from calls' own auth
+        self._secrets_lock = threading.Lock()
 
     def secrets(self) -> list[str]:
         values = [*self.ctx["login"].values(), *self._pending_login.values()]
-        return [*self._secrets, *(str(v) for v in values if isinstance(v, str | int))]
+        with self._secrets_lock:
+            own = list(self._call_secrets)
+        return [*self._secrets, *own, *(str(v) for v in values if isinstance(v, str | int))]
+
+    def _keep_secrets(self, values: list[str]) -> None:
+        """Remember secrets rendered from a call's own auth, also as they are spelled in a URL
+        (masked in messages); tell a recorder about new ones."""
+        with self._secrets_lock:
+            new = [v for v in values if v not in self._call_secrets]
+            for value in new:
+                self._call_secrets.update((value, quote(value, safe=""), quote_plus(value)))
+        if new:
+            self.client.keep_secrets(new)
 
     def close(self) -> None:
         self.client.close()
@@ -241,13 +257,25 @@ class ProviderSession:
         retry: Retry | None = None,
         timeout: float | None = None,
         expect_json: bool = True,
+        auth: Auth | None = None,
     ) -> HttpResponse:
-        """Send with auth decoration; on a 401 log in again once and resend."""
+        """Send with auth decoration (and signing); on a 401 log in again once and resend.
+
+        ``auth`` (a call's own) replaces the spec's auth for this request: its params render
+        with the call's context, the spec's headers, cookies and query are not added, and a 401
+        does not log in again.
+        """
         self.ensure_login()
         for attempt in (1, 2):
             generation = self._generation
             ctx = {**self.ctx, **extra_ctx} if extra_ctx else self.ctx  # after a re-login too
-            dec = auth_mod.decorate(self.spec.auth, self.ctx)
+            if auth is None:
+                dec = auth_mod.decorate(self.spec.auth, self.ctx)
+                sign = auth_mod.signer(self.spec.auth, self.ctx)
+            else:
+                self._keep_secrets(auth_mod.secrets_of(auth, ctx))
+                dec = auth_mod.decorate(auth, ctx)
+                sign = auth_mod.signer(auth, ctx)
             json_body, data = _body(body, ctx)
             resp = self.client.send(
                 method,
@@ -260,9 +288,11 @@ class ProviderSession:
                 data=data,
                 expect_json=expect_json,
                 timeout=(self.timeout[0], timeout or self.timeout[1]),
+                sign=sign,
             )
             if (
-                resp.status in self.spec.auth.relogin_on
+                auth is None
+                and resp.status in self.spec.auth.relogin_on
                 and attempt == 1
                 and (self.spec.auth.login or self.spec.auth.type == "oauth2_client_credentials")
             ):

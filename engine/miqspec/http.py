@@ -1,9 +1,13 @@
 """The only user of ``requests``: sessions, timeouts, retries with backoff, error classification.
 
-Takes: request parts (method, URL, params, headers, body) and a retry policy.
-Gives: ``HttpResponse`` (status, headers, body bytes, decoded JSON on demand).
+Takes: request parts (method, URL, params, headers, body), a retry policy and optionally a
+signer that sees each request as it will be sent (method, final URL, headers) and gives headers
+to set; values a recording transport must not write (``HttpClient.keep_secrets``).
+Gives: ``HttpResponse`` (status, headers, body bytes; on demand the body decoded as JSON or as
+XML data, see ``xml_data``, and the header map with lower-cased names).
 Raises: ``UnreachableError`` (connection refused, DNS, TLS, timeout, dropped connection after
-retries), ``ApiError`` (HTTP errors that retries did not cure, undecodable JSON). Secrets are
+retries), ``ApiError`` (HTTP errors that retries did not cure, undecodable JSON; ``BadBody``
+from ``HttpResponse.xml`` for a body that is not XML). Secrets are
 masked in every message. Does network I/O (or replays through a mounted cassette adapter).
 """
 
@@ -26,6 +30,7 @@ import tenacity
 
 from .errors import ApiError, MiqspecError, UnreachableError, mask_secrets
 from .model import Retry
+from .xml_data import XmlError, parse_xml
 
 
 @dataclass
@@ -52,6 +57,17 @@ class HttpResponse:
                 raise BadBody("response is not valid JSON (undecodable bytes)") from None
             self._decoded = True
         return self._json
+
+    def xml(self, force_list: Iterable[str] = ()) -> Any:
+        """The body as XML data (``xml_data.parse_xml``); ``BadBody`` if it is not XML."""
+        try:
+            return parse_xml(self.body, force_list)
+        except XmlError as exc:
+            raise BadBody(f"response is not valid XML ({exc})") from None
+
+    def header_map(self) -> dict[str, str]:
+        """The response headers, names lower-cased, values as strings."""
+        return {name.lower(): str(value) for name, value in self.headers.items()}
 
 
 class BadBody(ApiError):
@@ -87,6 +103,10 @@ def retry_after_seconds(value: str | None) -> float | None:
             when = when.replace(tzinfo=datetime.UTC)
         return max(0.0, when.timestamp() - time.time())
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+# (method, final URL with its query, headers as they will be sent) -> headers to set.
+Signer = Callable[[str, str, Mapping[str, str]], Mapping[str, str]]
 
 
 class HttpClient:
@@ -128,23 +148,32 @@ class HttpClient:
         data: Any = None,
         cookies: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
+        sign: Signer | None = None,
     ) -> HttpResponse:
-        """One request, no retries; connection problems become ``UnreachableError``."""
+        """One request, no retries; connection problems become ``UnreachableError``.
+
+        ``sign`` gets the prepared request (method, URL with its query, headers as they will be
+        sent) and gives headers to set on it, e.g. a signature over them.
+        """
         with self.lock:
             self.requests_made += 1
         try:
-            resp = self.session.request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                json=json_body,
-                data=data,
-                cookies=dict(cookies) if cookies else None,
-                timeout=timeout,
-                allow_redirects=True,
-                stream=False,
+            prepared = self.session.prepare_request(
+                requests.Request(
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    json=json_body,
+                    data=data,
+                    cookies=dict(cookies) if cookies else None,
+                )
             )
+            if sign is not None:
+                prepared.headers.update(
+                    sign(prepared.method or method, prepared.url or url, dict(prepared.headers))
+                )
+            resp = self.session.send(prepared, timeout=timeout, allow_redirects=True, stream=False)
             body = resp.content
         except MiqspecError:
             raise
@@ -168,6 +197,13 @@ class HttpClient:
 
     def where(self, url: str) -> str:
         return safe_url(url, self.secrets())
+
+    def keep_secrets(self, values: Iterable[str]) -> None:
+        """Tell the transport adapter about values it must not write: a recording adapter
+        (one with ``add_secrets``) replaces them with placeholders."""
+        add = getattr(self.adapter, "add_secrets", None)
+        if callable(add):
+            add(list(values))
 
     def send(
         self,

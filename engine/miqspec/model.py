@@ -221,7 +221,7 @@ class Call:
     query: Mapping[str, Any]
     headers: Mapping[str, Template]
     body: Body | None
-    format: str
+    format: str  # json | text | xml | headers (the record is the header map)
     records: Expression | None
     paginate: Paginate
     for_each: ForEach | None
@@ -234,6 +234,8 @@ class Call:
     where: Expression | None = None  # call-level record filter (every reader sees the rest)
     embed: Embed | None = None
     url_join: bool = False  # ``url:`` (RFC 3986 join with the base) instead of ``path:``
+    auth: Auth | None = None  # the call's own auth, replacing the spec's for its requests
+    xml_force_list: tuple[str, ...] = ()  # ``format: xml``: element names that are always lists
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Takes: a ``LoadedDocument`` whose data passed ``checks`` (for values and locations) and
 optionally a ``Catalogue``. Gives: ``build_spec`` (the ``Spec``) and its parts' builders and
-rules shared with checks and the parser: ``build_paginate``, ``build_attribute``,
+rules shared with checks and the parser: ``build_auth``, ``build_paginate``, ``build_attribute``,
 ``build_mapping``, ``expression_compiler``, ``with_call_defaults`` (``call_defaults`` merging),
 ``walk_fields``, ``parse_interval`` and ``case_key``. Raises nothing for checked input
 (building an unchecked spec may raise ``SpecError``). No I/O.
@@ -254,6 +254,40 @@ def build_mapping(
     )
 
 
+def build_auth(raw: Mapping[str, Any], first_service: str, cx: Compile) -> Auth:
+    """The spec's ``auth`` or a call's own (a call's has no login steps)."""
+    a = dict(raw)
+    return Auth(
+        type=a.get("type", "none"),
+        params={
+            k: v
+            for k, v in a.items()
+            if k not in ("type", "headers", "cookies", "query", "login", "relogin_on")
+        },
+        headers=_templates(a.get("headers")),
+        cookies=_templates(a.get("cookies")),
+        query=_templates(a.get("query")),
+        login=tuple(
+            LoginStep(
+                name=s["name"],
+                service=s.get("service", first_service),
+                method=s.get("method", "POST"),
+                path=compile_template(s["path"]),
+                query=dict(s.get("query") or {}),
+                headers=_templates(s.get("headers")),
+                body=_body(s.get("body")),
+                extract=tuple(
+                    Extract(var, kind, src, cx(src) if kind == "body" else None)
+                    for var, e in s["extract"].items()
+                    for kind, src in e.items()
+                ),
+            )
+            for s in a.get("login") or []
+        ),
+        relogin_on=tuple(a.get("relogin_on", (401,))),
+    )
+
+
 def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
     """Build the typed model from checked data."""
     data: Mapping[str, Any] = doc.data
@@ -308,36 +342,7 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         retry=retry,
     )
     first_service = next(iter(connection.services))
-    a = dict(data.get("auth") or {"type": "none"})
-    auth = Auth(
-        type=a.get("type", "none"),
-        params={
-            k: v
-            for k, v in a.items()
-            if k not in ("type", "headers", "cookies", "query", "login", "relogin_on")
-        },
-        headers=_templates(a.get("headers")),
-        cookies=_templates(a.get("cookies")),
-        query=_templates(a.get("query")),
-        login=tuple(
-            LoginStep(
-                name=s["name"],
-                service=s.get("service", first_service),
-                method=s.get("method", "POST"),
-                path=compile_template(s["path"]),
-                query=dict(s.get("query") or {}),
-                headers=_templates(s.get("headers")),
-                body=_body(s.get("body")),
-                extract=tuple(
-                    Extract(var, kind, src, cx(src) if kind == "body" else None)
-                    for var, e in s["extract"].items()
-                    for kind, src in e.items()
-                ),
-            )
-            for s in a.get("login") or []
-        ),
-        relogin_on=tuple(a.get("relogin_on", (401,))),
-    )
+    auth = build_auth(data.get("auth") or {"type": "none"}, first_service, cx)
     calls: dict[str, Call] = {}
     for name, own in data["calls"].items():
         raw = with_call_defaults(data.get("call_defaults"), own)
@@ -369,6 +374,10 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             where=cx(raw["where"]) if raw.get("where") else None,
             embed=Embed(em["as"], bool(em.get("first", False))) if em else None,
             url_join="url" in raw,
+            auth=build_auth(raw["auth"], first_service, cx)
+            if isinstance(raw.get("auth"), dict)
+            else None,
+            xml_force_list=tuple((raw.get("xml") or {}).get("force_list") or ()),
         )
     collections = {
         cname: build_mapping(doc, cname, craw, cx)

@@ -108,6 +108,7 @@ def json_schema() -> dict[str, Any]:
             "additionalProperties": _ref("attribute"),
         }
     defs["call"]["properties"]["paginate"] = _ref("paginate")
+    defs["call"]["properties"]["auth"] = _ref("auth")  # a call's own auth: the same kinds
     root = _object(data["spec"])
     root["properties"]["auth"] = _ref("auth")
     root["properties"].pop("$schema", None)
