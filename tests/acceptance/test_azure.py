@@ -104,6 +104,38 @@ def test_ems_type_is_azure(run: Replayed) -> None:
     assert set(run.child_ids()) == {"NetworkManager"}
 
 
+def test_the_private_image_scan_reads_the_blob_recordings(run: Replayed) -> None:
+    """E §6: ManageIQ lists the region's storage-account keys, then (SharedKey-signed, XML)
+    each account's containers and the blobs of the non-bootdiagnostics ones: 0 private images
+    (the only .vhd is leased), so no blob is HEAD-read."""
+    for result, unused in zip(run.results, run.unused, strict=True):
+        calls = result.collected.calls
+        got = {
+            n: (calls[n].status, calls[n].requests, len(calls[n].records))
+            for n in (
+                "list_storage_account_keys",
+                "list_blob_containers",
+                "list_blobs",
+                "get_blob_properties",
+            )
+        }
+        assert got == {
+            "list_storage_account_keys": ("ok", 2, 2),
+            "list_blob_containers": ("ok", 2, 1),  # vhds; 2 bootdiagnostics-* dropped
+            "list_blobs": ("ok", 1, 0),  # miq-vm-centos-disk1.vhd is leased
+            "get_blob_properties": ("ok", 0, 0),
+        }
+        assert not [u for u in unused if "blob.core" in u[1] or "listKeys" in u[1]]
+    assert (
+        run.scalar(
+            "select count(*) from vms where ems_id = :ems and template = :t and uid_ems like :u",
+            t=True,
+            u="https://%.blob.core.windows.net/%",
+        )
+        == 0
+    )
+
+
 # ---------------------------------------------------------------- §5.2 table counts
 
 GLOBAL_COUNTS = {
