@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, urljoin
+from urllib.parse import urljoin
 
 from . import auth as auth_mod
 from .errors import ApiError, CredentialsError, MiqspecError
@@ -126,12 +126,11 @@ class ProviderSession:
         return [*self._secrets, *own, *(str(v) for v in values if isinstance(v, str | int))]
 
     def _keep_secrets(self, values: list[str]) -> None:
-        """Remember secrets rendered from a call's own auth, also as they are spelled in a URL
-        (masked in messages); tell a recorder about new ones."""
+        """Remember secrets rendered from a call's own auth (masked in messages, in every
+        spelling: ``errors.mask_secrets``); tell a recorder about new ones."""
         with self._secrets_lock:
             new = [v for v in values if v not in self._call_secrets]
-            for value in new:
-                self._call_secrets.update((value, quote(value, safe=""), quote_plus(value)))
+            self._call_secrets.update(new)
         if new:
             self.client.keep_secrets(new)
 

@@ -13,8 +13,10 @@ Exit codes (documented in docs/cli.md):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
 
 MASK = "********"
 
@@ -32,9 +34,15 @@ class Location:
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-trivial secret value found in ``text`` by ``********``."""
-    for secret in sorted({s for s in secrets if s and len(str(s)) >= 3}, key=len, reverse=True):
-        text = text.replace(str(secret), MASK)
+    """Replace every non-trivial secret value found in ``text`` by ``********``, also as it is
+    spelled in a URL (percent- and form-encoded) or inside a JSON string."""
+    spellings: set[str] = set()
+    for secret in {str(s) for s in secrets if s and len(str(s)) >= 3}:
+        spellings.update(
+            (secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1])
+        )
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, MASK)
     return text
 
 
