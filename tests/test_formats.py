@@ -221,6 +221,28 @@ def test_malformed_xml_is_a_one_line_api_error_naming_the_call(tmp_path: Path) -
     assert "\n" not in message
 
 
+def test_a_truncated_xml_page_is_retried_like_a_bad_json_one(tmp_path: Path) -> None:
+    good = LISTING.encode()
+    answers = [good[: len(good) // 2], good]  # the first answer is cut off mid-document
+    # (the script sees how many requests arrived, this one included)
+    with ScriptServer(lambda req, n: Answer(200, answers[min(n, 2) - 1], XML)) as srv:
+        spec = write_spec(
+            tmp_path,
+            calls={
+                "list_containers": {
+                    "path": "/containers",
+                    "format": "xml",
+                    "records": "EnumerationResults.Containers.Container",
+                    "xml": {"force_list": ["Container"]},
+                    "retry": {"attempts": 2, "backoff": 0},
+                }
+            },
+        )
+        res = run_calls(spec, srv.url, ["list_containers"])["list_containers"]
+        assert len(srv.seen) == 2
+    assert res.records == [CONTAINER] and res.requests == 1
+
+
 # -- format: headers ------------------------------------------------------------------------
 
 

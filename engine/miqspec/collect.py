@@ -248,6 +248,7 @@ class Collector:
             retry=retry,
             timeout=call.timeout,
             expect_json=call.format == "json",
+            expect_xml=call.xml_force_list if call.format == "xml" else None,
             auth=call.auth,
         )
         res.requests += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urljoin
 
@@ -256,6 +256,7 @@ class ProviderSession:
         retry: Retry | None = None,
         timeout: float | None = None,
         expect_json: bool = True,
+        expect_xml: Iterable[str] | None = None,
         auth: Auth | None = None,
     ) -> HttpResponse:
         """Send with auth decoration (and signing); on a 401 log in again once and resend.
@@ -286,6 +287,7 @@ class ProviderSession:
                 json_body=json_body,
                 data=data,
                 expect_json=expect_json,
+                expect_xml=expect_xml,
                 timeout=(self.timeout[0], timeout or self.timeout[1]),
                 sign=sign,
             )

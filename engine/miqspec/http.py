@@ -42,6 +42,7 @@ class HttpResponse:
     cookies: Mapping[str, str] = field(default_factory=dict)
     _json: Any = None
     _decoded: bool = False
+    _xml: tuple[tuple[str, ...], Any] | None = None  # (force_list, data) of the last parse
 
     @property
     def text(self) -> str:
@@ -59,11 +60,17 @@ class HttpResponse:
         return self._json
 
     def xml(self, force_list: Iterable[str] = ()) -> Any:
-        """The body as XML data (``xml_data.parse_xml``); ``BadBody`` if it is not XML."""
+        """The body as XML data (``xml_data.parse_xml``; parsed once per ``force_list``);
+        ``BadBody`` if it is not XML."""
+        names = tuple(force_list)
+        if self._xml is not None and self._xml[0] == names:
+            return self._xml[1]
         try:
-            return parse_xml(self.body, force_list)
+            data = parse_xml(self.body, names)
         except XmlError as exc:
             raise BadBody(f"response is not valid XML ({exc})") from None
+        self._xml = (names, data)
+        return data
 
     def header_map(self) -> dict[str, str]:
         """The response headers, names lower-cased, values as strings."""
@@ -212,10 +219,12 @@ class HttpClient:
         *,
         retry: Retry,
         expect_json: bool = True,
+        expect_xml: Iterable[str] | None = None,
         retry_statuses: bool = True,
         **kwargs: Any,
     ) -> HttpResponse:
-        """A request with retries on connection errors, ``retry.on`` statuses and bad bodies.
+        """A request with retries on connection errors, ``retry.on`` statuses and bad bodies
+        (JSON with ``expect_json``; XML with ``expect_xml``, the names to force into lists).
 
         Waits honour ``Retry-After``; otherwise exponential backoff capped at
         ``retry.max_backoff``. Non-retryable statuses are returned to the caller.
@@ -232,6 +241,8 @@ class HttpClient:
                 )
             if expect_json and 200 <= resp.status < 300:
                 resp.json()
+            if expect_xml is not None and 200 <= resp.status < 300:
+                resp.xml(expect_xml)
             return resp
 
         def wait(state: tenacity.RetryCallState) -> float:
