@@ -15,10 +15,9 @@ section uses), the ``functions`` section and the order of the sections; the sect
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from . import checks_auth, checks_calls, checks_collections, checks_form
@@ -32,11 +31,6 @@ from .loader import LoadedDocument, Path, format_path
 from .templating import TemplateSyntaxError, template_references
 
 BASE_ROOTS = {"region", "endpoints", "authentications", "settings", "provider"}
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    hint = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -159,7 +153,7 @@ class Checker:
                     self.add(
                         path,
                         f"template reads '{ref}' but the form declares no such field"
-                        + _suggest(ref, self.form_names),
+                        + schema_mod.suggest(ref, self.form_names),
                         at=at,
                     )
             elif head == "region":
@@ -172,7 +166,7 @@ class Checker:
                     self.add(
                         path,
                         f"template reads 'login.{var}' but no login step extracts "
-                        f"it" + _suggest(var, self.login_vars),
+                        f"it" + schema_mod.suggest(var, self.login_vars),
                         at=at,
                     )
             elif head in self.form_names:
@@ -200,7 +194,8 @@ class Checker:
         if attr and not any(attr in r for r in regions):
             self.add(
                 path,
-                f"no region defines '{attr}'" + _suggest(attr, {k for r in regions for k in r}),
+                f"no region defines '{attr}'"
+                + schema_mod.suggest(attr, {k for r in regions for k in r}),
                 at=at,
             )
 
@@ -210,7 +205,8 @@ class Checker:
         if name and name not in settings:
             self.add(
                 path,
-                f"setting '{name}' is not declared in provider.settings" + _suggest(name, settings),
+                f"setting '{name}' is not declared in provider.settings"
+                + schema_mod.suggest(name, settings),
                 at=at,
             )
 
@@ -293,7 +289,7 @@ class Checker:
                 path,
                 f"unknown service '{name}'; known: "
                 + ", ".join(self._services())
-                + _suggest(name, self._services()),
+                + schema_mod.suggest(name, self._services()),
             )
 
 

@@ -11,7 +11,6 @@ Raises nothing; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_mod
@@ -23,12 +22,6 @@ if TYPE_CHECKING:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    from .checks import _suggest as suggest
-
-    return suggest(word, choices)
 
 
 def check_auth(ck: Checker) -> None:
@@ -44,7 +37,7 @@ def check_auth(ck: Checker) -> None:
             ("auth", "type"),
             f"unknown auth type '{kind}'; expected one of: "
             + ", ".join(sorted(kinds))
-            + _suggest(str(kind), kinds),
+            + schema_mod.suggest(str(kind), kinds),
         )
     else:  # an unknown kind still has its templates checked (and its form fields used)
         ck.findings.extend(
@@ -94,7 +87,7 @@ def check_call_auth(ck: Checker, name: str, auth: Any) -> None:
             (*path, "type"),
             f"unknown auth type '{kind}'; expected one of: "
             + ", ".join(kinds)
-            + _suggest(str(kind), kinds),
+            + schema_mod.suggest(str(kind), kinds),
         )
     else:
         ck.findings.extend(

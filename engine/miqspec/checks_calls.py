@@ -14,7 +14,7 @@ name per parent), ``ancestors[N]`` deeper than the fan-out chain, ``xml:`` witho
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import checks_auth
@@ -35,12 +35,6 @@ _ANCESTOR = re.compile(r"^ancestors\.(\d+)")
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    from .checks import _suggest as suggest
-
-    return suggest(word, choices)
 
 
 def _parent_of(call: Any, calls: Mapping[str, Any]) -> str | None:
@@ -107,7 +101,7 @@ def check_calls(ck: Checker) -> None:
     ):
         ck.add(
             ("verify", "call"),
-            f"unknown call '{verify['call']}'" + _suggest(verify["call"], calls),
+            f"unknown call '{verify['call']}'" + schema_mod.suggest(verify["call"], calls),
         )
     edges: dict[str, list[str]] = {}
     for name, call in calls.items():
@@ -143,7 +137,7 @@ def check_calls(ck: Checker) -> None:
                     f"unknown pagination type '{kind}';"
                     " expected one of: "
                     + ", ".join(sorted(paginators))
-                    + _suggest(str(kind), paginators),
+                    + schema_mod.suggest(str(kind), paginators),
                 )
             else:
                 ck.findings.extend(
@@ -165,7 +159,7 @@ def check_calls(ck: Checker) -> None:
 
 def _call_ref(ck: Checker, path: Path, name: str, calls: Mapping[str, Any]) -> None:
     if name not in calls:
-        ck.add(path, f"unknown call '{name}'" + _suggest(name, calls))
+        ck.add(path, f"unknown call '{name}'" + schema_mod.suggest(name, calls))
 
 
 def _check_cycles(ck: Checker, edges: dict[str, list[str]]) -> None:
@@ -340,7 +334,7 @@ def check_provider_field(ck: Checker, path: Path, name: str, text: str) -> None:
         return
     known = provider_fields(ck)
     if name not in known:
-        hint = _suggest(name, known)
+        hint = schema_mod.suggest(name, known)
         at = re.search(rf"\$?\bprovider\s*\.\s*{name}\b", text)
         ck.syntax_error(
             path,

@@ -14,7 +14,7 @@ Raises nothing; no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_mod
@@ -41,12 +41,6 @@ FORMS = {
 
 def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    from .checks import _suggest as suggest
-
-    return suggest(word, choices)
 
 
 def check_collections(ck: Checker) -> None:
@@ -79,7 +73,8 @@ class CollectionChecks:
         if target is None:
             ck.add(
                 path,
-                f"unknown collection '{cname}'" + _suggest(cname, ck.catalogue.collections),
+                f"unknown collection '{cname}'"
+                + schema_mod.suggest(cname, ck.catalogue.collections),
                 key=True,
             )
         if not isinstance(craw, dict):
@@ -125,7 +120,8 @@ class CollectionChecks:
             return  # reported by Checker.expression
         for name in sorted(expr.calls - set(self.calls) - {"*"}):
             self.ck.add(
-                path, f"unknown call '{name}' in $calls.{name}" + _suggest(name, self.calls)
+                path,
+                f"unknown call '{name}' in $calls.{name}" + schema_mod.suggest(name, self.calls),
             )
 
     def secondary_refs(
@@ -154,7 +150,10 @@ class CollectionChecks:
         call_name, items = src.get("from"), src.get("items")
         call = self.calls.get(call_name) if isinstance(call_name, str) else None
         if isinstance(call_name, str) and call is None:
-            ck.add((*path, "from"), f"unknown call '{call_name}'" + _suggest(call_name, self.calls))
+            ck.add(
+                (*path, "from"),
+                f"unknown call '{call_name}'" + schema_mod.suggest(call_name, self.calls),
+            )
         if call_name is None and items is None:
             ck.add(path, "a source needs from: (a call) or items: (an expression)")
         if isinstance(items, str):
@@ -215,7 +214,7 @@ class CollectionChecks:
             ck.add(
                 path,
                 f"collection '{target.name}' has no attribute '{attr}'"
-                + _suggest(attr, target.attribute_names()),
+                + schema_mod.suggest(attr, target.attribute_names()),
                 key=True,
             )
             return
@@ -270,7 +269,7 @@ class CollectionChecks:
                 ck.add(
                     (*path, "lazy"),
                     f"lazy reference to unknown collection '{name}'"
-                    + _suggest(name, ck.catalogue.collections),
+                    + schema_mod.suggest(name, ck.catalogue.collections),
                 )
             return
         if owner is not None:
@@ -280,7 +279,7 @@ class CollectionChecks:
             ck.add(
                 (*path, "key"),
                 f"collection '{target.name}' has no attribute '{key}'"
-                + _suggest(key, target.attribute_names()),
+                + schema_mod.suggest(key, target.attribute_names()),
             )
         by = value.get("by")
         computed = self.computed.get(target.name, set())

@@ -13,7 +13,7 @@ import copy
 import difflib
 import functools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -127,13 +127,17 @@ def _flatten(errors: Any) -> Iterator[Any]:
             yield err
 
 
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``."""
+    hint = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
 def _message(err: Any, key_choices: list[str]) -> str:
     rule, constraint, value = err.rule, err.constraint, err.value
     field = err.document_path[-1] if err.document_path else ""
     if err.code == cerberus.errors.UNKNOWN_FIELD.code:
-        hint = difflib.get_close_matches(str(field), key_choices, n=1, cutoff=0.6)
-        suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return f"unknown key '{field}'{suffix}"
+        return f"unknown key '{field}'{suggest(str(field), key_choices)}"
     if rule == "required":
         return f"missing required key '{field}'"
     if rule == "type":
