@@ -3,7 +3,7 @@
 Takes: the spec's (or a call's) ``Auth`` and a template context (region, endpoints,
 authentications, settings, provider, login variables; a call's context adds ``parent`` and
 ``ancestors``). Gives: ``Decoration`` (headers, cookies, query) for a request; a
-``RequestSigner`` for kinds that sign the final request (``signer``); the secret values an auth
+``Signer`` for kinds that sign the final request (``signer``); the secret values an auth
 renders (``secrets_of``); for OAuth2 client credentials the token request to make and how to
 read its answer. Raises: ``MappingError`` from templates. The registries ``AUTH_KINDS``
 (decoration) and ``AUTH_SIGNERS`` (signing) are keyed by ``auth.type``.
@@ -19,6 +19,7 @@ from typing import Any
 from . import auth_shared_key
 from .errors import CredentialsError
 from .expressions import compile_expression
+from .http import Signer
 from .model import Auth
 from .templating import compile_template, render_value
 
@@ -80,11 +81,9 @@ SECRET_PARAMS: dict[str, tuple[str, ...]] = {
     "oauth2_client_credentials": ("client_secret",),
     "azure_shared_key": ("key",),
 }
-# (method, final URL with its query, headers as they will be sent) -> headers to set.
-RequestSigner = Callable[[str, str, Mapping[str, str]], dict[str, str]]
 
 
-def _azure_shared_key(auth: Auth, ctx: Mapping[str, Any]) -> RequestSigner:
+def _azure_shared_key(auth: Auth, ctx: Mapping[str, Any]) -> Signer:
     account, key = _param(auth, "account", ctx), _param(auth, "key", ctx)
     version = _param(auth, "version", ctx) or auth_shared_key.DEFAULT_VERSION
 
@@ -94,12 +93,12 @@ def _azure_shared_key(auth: Auth, ctx: Mapping[str, Any]) -> RequestSigner:
     return sign
 
 
-AUTH_SIGNERS: dict[str, Callable[[Auth, Mapping[str, Any]], RequestSigner]] = {
+AUTH_SIGNERS: dict[str, Callable[[Auth, Mapping[str, Any]], Signer]] = {
     "azure_shared_key": _azure_shared_key,
 }
 
 
-def signer(auth: Auth, ctx: Mapping[str, Any]) -> RequestSigner | None:
+def signer(auth: Auth, ctx: Mapping[str, Any]) -> Signer | None:
     """What signs each final request of this auth (its params rendered once), or None."""
     make = AUTH_SIGNERS.get(auth.type)
     return make(auth, ctx) if make else None
