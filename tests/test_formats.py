@@ -57,6 +57,17 @@ CONTAINER = {
 }
 
 
+# Azure's blob listing: XML pages, one Blob kept a list, paged on NextMarker
+LIST_BLOBS = {
+    "path": "/vhds",
+    "query": {"restype": "container", "comp": "list"},
+    "format": "xml",
+    "xml": {"force_list": ["Blob"]},
+    "records": "EnumerationResults.Blobs.Blob",
+    "paginate": {"type": "cursor", "cursor": "EnumerationResults.NextMarker", "param": "marker"},
+}
+
+
 def page(names: list[str], marker: str | None) -> bytes:
     """A blob listing page in Azure's layout (with a UTF-8 BOM)."""
     blobs = "".join(f"<Blob><Name>{n}</Name></Blob>" for n in names)
@@ -184,20 +195,7 @@ def test_two_xml_pages_through_a_cursor_on_next_marker(tmp_path: Path) -> None:
     with ScriptServer(script) as srv:
         spec = write_spec(
             tmp_path,
-            calls={
-                "list_blobs": {
-                    "path": "/vhds",
-                    "query": {"restype": "container", "comp": "list"},
-                    "format": "xml",
-                    "xml": {"force_list": ["Blob"]},
-                    "records": "EnumerationResults.Blobs.Blob",
-                    "paginate": {
-                        "type": "cursor",
-                        "cursor": "EnumerationResults.NextMarker",
-                        "param": "marker",
-                    },
-                }
-            },
+            calls={"list_blobs": LIST_BLOBS},
         )
         res = run_calls(spec, srv.url, ["list_blobs"])["list_blobs"]
         seen = srv.paths
@@ -346,18 +344,7 @@ def replayed(tmp_path: Path) -> Iterator[tuple[Spec, ProviderSession, ReplayAdap
     spec = write_spec(
         tmp_path,
         calls={
-            "list_blobs": {
-                "path": "/vhds",
-                "query": {"restype": "container", "comp": "list"},
-                "format": "xml",
-                "xml": {"force_list": ["Blob"]},
-                "records": "EnumerationResults.Blobs.Blob",
-                "paginate": {
-                    "type": "cursor",
-                    "cursor": "EnumerationResults.NextMarker",
-                    "param": "marker",
-                },
-            },
+            "list_blobs": LIST_BLOBS,
             "blob_properties": {"path": "/vhds/a.vhd", "method": "HEAD", "format": "headers"},
         },
     )
