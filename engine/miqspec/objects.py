@@ -10,6 +10,7 @@ themselves ``LazyRef``s, so the tuple stays hashable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,24 @@ class InventoryObject:
 
 
 @dataclass
+class Carried:
+    """The records of one collection left unparsed because the last refresh parsed each of them,
+    as they are, into a row (``parse_carry``). ``pairs``: (record digest, row id) of those;
+    ``parsed``: (record digest, manager_ref) of the records parsed into objects;
+    ``refs`` ((attribute, target collection) of its lazies) and ``fingerprint``: the
+    collection's ``CarryPlan``'s; ``stored``: the map the last refresh stored. ``expand()``
+    parses every record of the collection after all (its objects are then what a plain parse
+    builds, and ``pairs`` is empty)."""
+
+    refs: tuple[tuple[str, str], ...]
+    fingerprint: str
+    stored: dict[int, int]
+    pairs: list[tuple[int, int]]
+    parsed: list[tuple[int, tuple[Any, ...]]]
+    expand: Callable[[], None]
+
+
+@dataclass
 class ParsedInventory:
     """Everything one refresh built, by collection, in build order; first build of a ref wins.
 
@@ -60,6 +79,8 @@ class ParsedInventory:
     secondary: dict[str, dict[str, dict[tuple[Any, ...], InventoryObject]]] = field(
         default_factory=dict
     )
+    #: collections whose record digests were taken (``Carried``): some records may be unparsed
+    carried: dict[str, Carried] = field(default_factory=dict)
 
     def build(self, obj: InventoryObject) -> InventoryObject:
         """Add ``obj`` unless an object with the same ref exists; return the kept object."""
@@ -89,4 +110,7 @@ class ParsedInventory:
         return name is not None and name in self.secondary.get(collection, {})
 
     def count(self, collection: str) -> int:
-        return len(self.objects.get(collection, {}))
+        """Objects built, and records carried unparsed, for ``collection``."""
+        carried = self.carried.get(collection)
+        extra = len(carried.pairs) if carried is not None else 0
+        return len(self.objects.get(collection, {})) + extra

@@ -25,7 +25,8 @@ from .errors import MappingError
 from .functions_data import find_by_indexes
 from .inventory import CollectionDef
 from .model import CollectionMapping, Source, Spec, source_expressions
-from .objects import InventoryObject, ParsedInventory
+from .objects import Carried, InventoryObject, ParsedInventory
+from .parse_carry import Carry, CarryPlan, record_digests, split
 from .parse_fast import compile_data
 from .parse_rules import (
     MANAGER_CLASS,
@@ -209,7 +210,9 @@ class SourceParser:
             f"{self.where_at}.{what}: {type(exc).__name__}: {exc} (record {_describe(record)})"
         )
 
-    def one(self, record: Any, scope: Scope, inventory: ParsedInventory) -> None:
+    def one(self, record: Any, scope: Scope, inventory: ParsedInventory) -> InventoryObject | None:
+        """Build ``record``'s object; it, or None when the record gives none (filtered out,
+        no manager_ref, or its ref was built before)."""
         where = self.source.where
         if where is not None:
             try:
@@ -217,7 +220,7 @@ class SourceParser:
             except Exception as exc:  # any evaluation failure becomes a located MappingError
                 raise self.error("where", exc, record) from None
             if not ok:
-                return
+                return None
         try:
             data = self.fast(record, scope)
         except Exception:  # the rules one by one (``data``) say which attribute failed
@@ -239,10 +242,13 @@ class SourceParser:
             for v, n in zip(ref, self.ref_names, strict=True)
             if n not in self.coll.manager_ref_allowed_nil
         ):
-            return  # ManageIQ cannot index an object without its manager_ref; skip it
+            return None  # ManageIQ cannot index an object without its manager_ref; skip it
         obj = InventoryObject(self.coll.name, ref, data)
-        if inventory.build(obj) is obj and self.secondary:
+        if inventory.build(obj) is not obj:
+            return None
+        if self.secondary:
             self.index(obj, inventory)
+        return obj
 
     def data(self, record: Any, scope: Scope) -> dict[str, Any]:
         """The attributes of ``record``, rule by rule (a failure names its attribute)."""
@@ -280,12 +286,17 @@ class SourceParser:
 
 
 def parse(
-    spec: Spec, collected: CollectResult, context: Mapping[str, Any] | None = None
+    spec: Spec,
+    collected: CollectResult,
+    context: Mapping[str, Any] | None = None,
+    carry: Carry | None = None,
 ) -> ParsedInventory:
     """Build every collection of the spec from the collected records.
 
     ``context`` is the session's template context (region, settings, provider); expressions
     read it as ``$region``, ``$settings``, ``$provider``; ``$calls.<name>`` is a call's records.
+    ``carry``: the collections of ``carry.plans`` take record digests, and leave unparsed the
+    records whose digest their stored map holds (``ParsedInventory.carried``).
     """
     ctx = context or {}
     inventory = ParsedInventory()
@@ -317,7 +328,53 @@ def parse(
                     complete = False
                     continue
                 complete = complete and res.complete
+                if carry is not None and name in carry.plans:
+                    inventory.carried[name] = _carry(
+                        parser,
+                        carry.plans[name],
+                        res.records,
+                        carry.stored.get(name, {}),
+                        base,
+                        inventory,
+                    )
+                    continue
                 chains = ancestry.chains(source.call) if parser.needs_ancestors else None
                 parser.run(res.records, res.parents, chains, base, inventory)
             inventory.complete[name] = complete
     return inventory
+
+
+def _carry(
+    parser: SourceParser,
+    plan: CarryPlan,
+    records: list[Any],
+    stored: dict[int, int],
+    base: Scope,
+    inventory: ParsedInventory,
+) -> Carried:
+    """Parse the records of a carrying collection whose digest ``stored`` lacks (the parser
+    needs no scope beyond ``base``: ``carry_plans`` saw to it)."""
+    digests = record_digests(records)
+    pairs, rest = split(records, digests, stored)
+    name = plan.collection
+
+    def build(todo: list[tuple[Any, int | None]]) -> list[tuple[int, tuple[Any, ...]]]:
+        parsed: list[tuple[int, tuple[Any, ...]]] = []
+        one = parser.one
+        for record, digest in todo:
+            obj = one(record, base, inventory)
+            if obj is not None and digest is not None:
+                parsed.append((digest, obj.ref))
+        return parsed
+
+    carried = Carried(plan.refs, plan.fingerprint, stored, pairs, build(rest), lambda: None)
+
+    def expand() -> None:  # every record, in order: what a plain parse builds
+        if not carried.pairs:
+            return
+        inventory.objects[name] = {}
+        carried.pairs = []
+        carried.parsed = build(list(zip(records, digests, strict=True)))
+
+    carried.expand = expand
+    return carried

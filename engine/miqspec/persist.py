@@ -37,6 +37,7 @@ from .errors import MappingError
 from .inventory import Catalogue, CollectionDef
 from .objects import ParsedInventory
 from .persist_bulk import sqlite_cache
+from .persist_carry import carried_rows, store_maps
 from .persist_db import Db
 from .persist_digest import Digests, Kept, Rest
 from .persist_graph import SaveGraph, plan_save
@@ -168,6 +169,7 @@ class Persister:
         sweep(self)
         self.tick("delete")
         self.digests.finish(self)
+        store_maps(self)
         self.report.digests_written = self.digests.written
         self.tick("digests")
         self.report.rows_written = self.db.written
@@ -204,9 +206,24 @@ class Persister:
             self.tick("load")
         elif table.name != EMS_TABLE:  # deferred attributes: compared in full, digests go
             self.digests.forget(name, self.owners.get(name))
+        carried = self.inventory.carried.get(name)
+        carried_keys: list[tuple[Any, ...]] = []
+        if carried is not None and carried.pairs:
+            found = None if sums is None else carried_rows(self, name, plan, sums, carried, objs)
+            if found is None:  # the rows of carried records are in question: parse them all
+                carried.expand()
+                objs = list(self.inventory.objects.get(name, {}).values())
+                rest = [(obj, None) for obj in objs]
+            else:
+                carried_keys = found
         if sums is not None:
             kept, rest, unresolved = sums.match(plan, objs)
             plan.unresolved += unresolved
+            if carried_keys and carried is not None:
+                carried_ids = [rid for _, rid in carried.pairs]
+                kept.keys.extend(carried_keys)
+                kept.ids.extend(carried_ids)
+                kept.sigs.extend(map(sums.stored.__getitem__, carried_ids))
             by_key.update(zip(kept.keys, kept.ids, strict=True))
         for obj, sig in rest:
             row = plan.build(obj)
@@ -247,7 +264,9 @@ class Persister:
             )
         self.tick("load")
         unmatched = self.compare(name, plan, items, rows, pos)
-        ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids, strict=True))
+        n_objs = len(kept.objs)
+        ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids[:n_objs], strict=True))
+        ids.update(zip(kept.keys[n_objs:], kept.ids[n_objs:], strict=True))  # string keys
         if ancestry and sums is not None:  # unchanged by digest: the stored path is theirs
             paths_of = self.resolver.ancestry
             for rid in kept.ids:

@@ -119,7 +119,8 @@ def unpack(text: str | None) -> dict[int, int]:
 @dataclass
 class Kept:
     """The objects whose stored digest matched (unchanged rows, neither built nor loaded), as
-    parallel lists: object, identity key, row id, signature."""
+    parallel lists: object, identity key, row id, signature; ids (keys, signatures) past the
+    last object are rows of records carried unparsed (``persist_carry``)."""
 
     objs: list[InventoryObject] = field(default_factory=list)
     keys: list[tuple[Any, ...]] = field(default_factory=list)
@@ -155,6 +156,13 @@ class CollectionDigests:
             found = stored_keys(rows, range(1, 1 + keys))
         self.known: dict[tuple[Any, ...], int] = dict(zip(found, self.ids, strict=True))
         self.stored = stored
+        self._key_of: dict[int, tuple[Any, ...]] | None = None
+
+    def key_of(self) -> dict[int, tuple[Any, ...]]:
+        """Row id -> identity key of the rows ``known`` holds (built on first use)."""
+        if self._key_of is None:
+            self._key_of = dict(zip(self.known.values(), self.known.keys(), strict=True))
+        return self._key_of
 
     def hit(self, key: tuple[Any, ...], signature: int) -> int | None:
         """The id of the stored row with ``key`` when its digest matches ``signature``."""

@@ -151,10 +151,18 @@ def _sort(names: list[str], depends: Mapping[str, set[str]]) -> list[str]:
 
 
 def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[str]) -> SaveGraph:
-    """Scan the objects of ``names`` and return their save order and deferred attributes."""
+    """Scan the objects of ``names`` and return their save order and deferred attributes.
+    A collection with records carried unparsed has the edges of every plain lazy its mapping
+    declares (``Carried.refs``): what its objects would have, and perhaps more."""
     names = list(names)
     saved = set(names)
     scan = _Scan(catalogue, saved, inventory.secondary)
+    for name, carried in inventory.carried.items():
+        if carried.pairs and name in saved:
+            for attr, target in carried.refs:
+                scan.ref_attrs.add((name, attr))
+                if target in saved:
+                    scan.edges.setdefault((name, attr), set()).add(target)
     for name in names:
         cdef = catalogue.collections[name]
         m2m = cdef.many_to_many

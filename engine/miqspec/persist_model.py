@@ -93,7 +93,8 @@ class Saved:
         return [i.id for i in self.items] + self.kept.ids
 
     def objects(self) -> list[tuple[InventoryObject, int]]:
-        """(object, row id) of every object saved."""
+        """(object, row id) of every object saved (rows of carried records have none)."""
+        objs = self.kept.objs
         return [(i.obj, i.id) for i in self.items] + list(
-            zip(self.kept.objs, self.kept.ids, strict=True)
+            zip(objs, self.kept.ids[: len(objs)], strict=True)
         )

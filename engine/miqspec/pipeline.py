@@ -36,7 +36,9 @@ from .errors import (
 from .http import HttpClient
 from .model import Spec
 from .parse import parse
+from .parse_carry import Carry, carry_plans
 from .persist import PersistReport, persist
+from .persist_carry import load_maps
 from .providers import ProviderStore, now
 from .specs import load_spec
 
@@ -237,8 +239,8 @@ def refresh_provider(
 ) -> RefreshResult:
     """Refresh one provider; every failure is recorded on its row, never half-written.
 
-    ``full_compare`` ignores the stored row digests and compares every row (repairing rows
-    edited outside miqspec), then stores fresh digests.
+    ``full_compare`` ignores the stored row digests and record maps, parses every record and
+    compares every row (repairing rows edited outside miqspec), then stores fresh ones.
     """
     store = ProviderStore(engine)
     ems = store.row(name)
@@ -308,12 +310,18 @@ def _refresh(
         result.phases["collect"] = time.perf_counter() - started
         phase("parse")
         started = time.perf_counter()
-        inventory = parse(spec, result.collected, context=session.ctx)
+        owners = owners_for(spec, ems["id"], store.children(ems["id"]))
+        plans = carry_plans(spec)
+        stored: dict[str, dict[int, int]] = {}
+        if plans and not full_compare:  # --full-compare parses every record
+            with engine.connect() as conn:
+                stored = load_maps(conn, store.md, plans, owners)
+        carry = Carry(plans, stored)
+        inventory = parse(spec, result.collected, context=session.ctx, carry=carry)
         result.phases["parse"] = time.perf_counter() - started
         result.counts = {n: inventory.count(n) for n in spec.collections}
         phase("persist")
         started = time.perf_counter()
-        owners = owners_for(spec, ems["id"], store.children(ems["id"]))
         secrets = secret_values(spec, args)
         try:
             with engine.connect() as conn:

@@ -1,0 +1,181 @@
+"""Record carry: which collections may skip parsing records the last refresh parsed as they are.
+
+Takes: a ``Spec`` (which collections qualify), a call's records (their digests), and the
+record map the last refresh stored for a collection (record digest -> row id).
+Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, the collections its
+references point at, its map's fingerprint); ``record_digests(records)`` (64-bit BLAKE2b of
+each record's marshalled value, in C; None for a record marshal cannot write); and
+``split(records, digests, stored)`` (the carried row ids with their digests, and the records
+to parse). Raises nothing. No I/O.
+
+A collection qualifies when what a record gives depends on that record alone and nothing
+else reads its objects: one source reading a call's records (no ``each``, no roots such as
+``$provider`` or ``$calls``, no templates, no computed secondary refs); no many-to-many
+attribute; a manager_ref of plain values; no ``ancestry`` column in its table; its lazies
+plain (no ``key``, no ``by``: persist gathers what those look up from the objects); no lazy in
+the spec that takes a ``key`` of its objects or finds them ``by`` a secondary ref (both read
+the object itself). Its map's fingerprint covers the spec file, the collection's catalogue
+definition and the engine's source, so any edit to the mapping or the code parses every record
+again. Whether a carried record's row is still what its object would give is persist's
+question (``persist_carry``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from itertools import compress, repeat
+from operator import is_, is_not
+from pathlib import Path
+from typing import Any
+
+from .model import Attribute, Source, Spec, source_expressions
+
+FORMAT = "miqspec-record-digest-1"
+SUFFIX = "#records"  # the miqspec_digests row of a collection's record map: "<collection>#records"
+_BLAKE2B = partial(hashlib.blake2b, digest_size=8)
+_DIGEST = type(_BLAKE2B(b"")).digest
+_FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
+_engine_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What parse needs to carry records: the plans, and each collection's stored record map
+    (record digest -> row id; empty: digests are taken, nothing is carried)."""
+
+    plans: dict[str, CarryPlan]
+    stored: dict[str, dict[int, int]]
+
+
+@dataclass(frozen=True)
+class CarryPlan:
+    """How a qualifying collection carries records: its call, its reference attributes with the
+    collection each points at (their rows must be unchanged for a carried row to be; persist's
+    save order has these edges), its map's fingerprint."""
+
+    collection: str
+    call: str
+    refs: tuple[tuple[str, str], ...]
+    fingerprint: str
+
+
+def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
+    """The collections of ``spec`` whose records may be carried (see the module docstring)."""
+    looked_into = _read_objects(spec)
+    text = _spec_text(spec)
+    plans: dict[str, CarryPlan] = {}
+    for name, mapping in spec.collections.items():
+        sources = mapping.all_sources or mapping.sources
+        cdef = spec.catalogue.collections[name]
+        if len(sources) != 1 or name in looked_into or cdef.many_to_many:
+            continue
+        source = sources[0]
+        if not _pure(source) or set(cdef.manager_ref) & set(cdef.references):
+            continue
+        if any(
+            r.kind == "ancestry"
+            for other in spec.catalogue.collections.values()
+            if other.table == cdef.table
+            for r in other.references.values()
+        ):
+            continue
+        lazies = [(a.name, inner) for a in source.attributes for inner in _walk(a) if inner.lazy]
+        if any(inner.key or inner.by or inner.kind != "lazy" for _, inner in lazies):
+            continue  # what persist looks up for these comes from scanning the objects
+        refs = tuple(dict.fromkeys((attr, inner.lazy or "") for attr, inner in lazies))
+        parts = (FORMAT, _engine(), text, name, source.call, repr(cdef))
+        fp = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
+        plans[name] = CarryPlan(name, source.call, refs, fp)
+    return plans
+
+
+def record_digests(records: Sequence[Any]) -> list[int | None]:
+    """A 64-bit digest per record (equal records, equal digests), None where marshal fails."""
+    try:
+        bodies = list(map(marshal.dumps, records, repeat(2)))
+    except ValueError:  # a value marshal cannot write: the records one by one
+        return [_one(r) for r in records]
+    return list(map(_FROM_LE, map(_DIGEST, map(_BLAKE2B, bodies))))
+
+
+def split(
+    records: Sequence[Any], digests: Sequence[int | None], stored: dict[int, int]
+) -> tuple[list[tuple[int, int]], list[tuple[Any, int | None]]]:
+    """(digest, row id) of the records found in ``stored`` (each row once, first record
+    first) and (record, digest) of the others, in record order."""
+    if not stored:
+        return [], list(zip(records, digests, strict=True))
+    get: Any = stored.get  # a None digest finds nothing
+    rids: list[Any] = list(map(get, digests))
+    misses = list(map(is_, rids, repeat(None)))
+    rest = list(compress(zip(records, digests, strict=True), misses))
+    hits = list(map(is_not, rids, repeat(None)))
+    found: Any = compress(digests, hits)  # digests that found a row: never None
+    pairs: dict[int, int] = dict(zip(compress(rids, hits), found, strict=True))
+    return [(dg, rid) for rid, dg in pairs.items()], rest
+
+
+def _one(record: Any) -> int | None:
+    try:
+        return _FROM_LE(_DIGEST(_BLAKE2B(marshal.dumps(record, 2))))
+    except ValueError:
+        return None
+
+
+def _pure(source: Source) -> bool:
+    """True when the source's objects depend on each record alone."""
+    if not source.call or source.each or source.items is not None or source.secondary_refs:
+        return False
+    if any(e.roots for e in source_expressions(source)):
+        return False
+    return not any(_templates(a) for a in source.attributes)
+
+
+def _templates(attr: Attribute) -> bool:
+    if attr.template is not None:
+        return True
+    return any(isinstance(p, Attribute) and _templates(p) for _, p in attr.ref_parts)
+
+
+def _walk(attr: Attribute) -> Iterator[Attribute]:
+    yield attr
+    for _, part in attr.ref_parts:
+        if isinstance(part, Attribute):
+            yield from _walk(part)
+
+
+def _read_objects(spec: Spec) -> set[str]:
+    """Collections whose objects some lazy reads: a ``key`` of them or ``by`` a secondary
+    ref (a carried record has no object to read)."""
+    found: set[str] = set()
+    for mapping in spec.collections.values():
+        for source in mapping.all_sources or mapping.sources:
+            for attr in source.attributes:
+                found.update(a.lazy for a in _walk(attr) if a.lazy and (a.key or a.by))
+    return found
+
+
+def _spec_text(spec: Spec) -> str:
+    try:
+        return hashlib.sha1(Path(spec.path).read_bytes(), usedforsecurity=False).hexdigest()
+    except OSError:
+        return repr(spec)  # no file to read: the model itself (never equal across processes)
+
+
+def _engine() -> str:
+    """A hash of the engine's source (any code change parses every record again)."""
+    global _engine_code
+    if _engine_code is None:
+        h = hashlib.sha1(FORMAT.encode(), usedforsecurity=False)
+        for path in sorted(Path(__file__).parent.glob("*.py")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+        _engine_code = h.hexdigest()
+    return _engine_code
+
+
+__all__ = ["SUFFIX", "Carry", "CarryPlan", "carry_plans", "record_digests", "split"]
