@@ -2,17 +2,16 @@
 
 Takes: a ``Spec`` (which collections qualify), a call's records (their digests), and the
 record map the last refresh stored for a collection (record digest -> row id).
-Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, the collections its
-references point at, its map's fingerprint); ``record_digests(records)`` (64-bit BLAKE2b of
+Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, its lazies' attributes
+and target collections, its map's fingerprint); ``record_digests(records)`` (64-bit BLAKE2b of
 each record's marshalled value, in C; None for a record marshal cannot write); and
 ``split(records, digests, stored)`` (the carried row ids with their digests, and the records
 to parse). Raises nothing. No I/O.
 
 A collection qualifies when what a record gives depends on that record alone and nothing
 else reads its objects: one source reading a call's records (no ``each``, no roots such as
-``$provider`` or ``$calls``, no templates, no computed secondary refs); no many-to-many
-attribute; a manager_ref of plain values; no ``ancestry`` column in its table; its lazies
-plain (no ``key``, no ``by``: persist gathers what those look up from the objects); no lazy in
+``$provider`` or ``$calls``, no templates, no computed secondary refs); no many-to-many or
+``ancestry`` attribute set; a manager_ref of plain values; its lazies plain (no ``key``, no ``by``: persist gathers what those look up from the objects); no lazy in
 the spec that takes a ``key`` of its objects or finds them ``by`` a secondary ref (both read
 the object itself). Its map's fingerprint covers the spec file, the collection's catalogue
 definition and the engine's source, so any edit to the mapping or the code parses every record
@@ -71,16 +70,14 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
     for name, mapping in spec.collections.items():
         sources = mapping.all_sources or mapping.sources
         cdef = spec.catalogue.collections[name]
-        if len(sources) != 1 or name in looked_into or cdef.many_to_many:
+        if len(sources) != 1 or name in looked_into:
             continue
         source = sources[0]
         if not _pure(source) or set(cdef.manager_ref) & set(cdef.references):
             continue
-        if any(
-            r.kind == "ancestry"
-            for other in spec.catalogue.collections.values()
-            if other.table == cdef.table
-            for r in other.references.values()
+        names = {a.name for a in source.attributes}
+        if names & set(cdef.many_to_many) or any(
+            cdef.references[a].kind == "ancestry" for a in names & set(cdef.references)
         ):
             continue
         lazies = [(a.name, inner) for a in source.attributes for inner in _walk(a) if inner.lazy]
