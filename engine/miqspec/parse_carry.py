@@ -11,11 +11,12 @@ to parse). Raises nothing. No I/O.
 A collection qualifies when what a record gives depends on that record alone and nothing
 else reads its objects: one source reading a call's records (no ``each``, no roots such as
 ``$provider`` or ``$calls``, no templates, no computed secondary refs); no many-to-many or
-``ancestry`` attribute set; a manager_ref of plain values; its lazies plain (no ``key``, no ``by``: persist gathers what those look up from the objects); no lazy in
-the spec that takes a ``key`` of its objects or finds them ``by`` a secondary ref (both read
-the object itself). Its map's fingerprint covers the spec file, the collection's catalogue
-definition and the engine's source, so any edit to the mapping or the code parses every record
-again. Whether a carried record's row is still what its object would give is persist's
+``ancestry`` attribute set; a manager_ref of plain values; its lazies plain (no ``key``, no
+``by``: persist gathers what those look up from the objects); no lazy in the spec that takes
+a ``key`` of its objects or finds them ``by`` a secondary ref (both read the object itself).
+Its map's fingerprint covers the spec file, the collection's catalogue definition and the
+engine's source, so any edit to the mapping or the code parses every record again.
+Whether a carried record's row is still what its object would give is persist's
 question (``persist_carry``).
 """
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import sys
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -96,7 +99,10 @@ def record_digests(records: Sequence[Any]) -> list[int | None]:
         bodies = list(map(marshal.dumps, records, repeat(2)))
     except ValueError:  # a value marshal cannot write: the records one by one
         return [_one(r) for r in records]
-    return list(map(_FROM_LE, map(_DIGEST, map(_BLAKE2B, bodies))))
+    sums = array("q", b"".join(map(_DIGEST, map(_BLAKE2B, bodies))))  # 8 bytes each
+    if sys.byteorder == "big":
+        sums.byteswap()
+    return sums.tolist()  # type: ignore[return-value]
 
 
 def split(
