@@ -224,6 +224,7 @@ class Persister:
                 kept.keys.extend(carried_keys)
                 kept.ids.extend(carried_ids)
                 kept.sigs.extend(map(sums.stored.__getitem__, carried_ids))
+                rep.carried += len(carried_ids)
             by_key.update(zip(kept.keys, kept.ids, strict=True))
         for obj, sig in rest:
             row = plan.build(obj)

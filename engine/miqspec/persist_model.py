@@ -31,6 +31,7 @@ class CollectionReport:
     unresolved: int = 0
     links_added: int = 0
     links_removed: int = 0
+    carried: int = 0  # of ``unchanged``: rows of records not parsed again (``persist_carry``)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""Record carry, the parse side (parse_carry): which collections qualify, record digests, and
+which records a stored map lets parse leave alone."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from miqspec.collect import CallResult, CollectResult
+from miqspec.parse import parse
+from miqspec.parse_carry import Carry, carry_plans, record_digests, split
+from miqspec.specs import load_spec
+
+from .conftest import AWESOME
+
+SPECS = AWESOME.parent
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def test_awesome_cloud_carries_every_collection() -> None:
+    plans = carry_plans(load_spec(str(AWESOME)))
+    assert sorted(plans) == ["availability_zones", "flavors", "miq_templates", "vms"]
+    assert plans["vms"].call == "get_instances"
+    assert set(plans["vms"].refs) == {
+        ("flavor", "flavors"),
+        ("availability_zone", "availability_zones"),
+    }
+
+
+def test_collections_whose_records_are_not_enough_do_not_qualify() -> None:
+    plans = carry_plans(load_spec(str(SPECS / "awx.yaml")))
+    # counterpart finds a vm `by` a secondary ref; configuration_scripts has two sources
+    assert "configured_systems" not in plans
+    assert "configuration_scripts" not in plans
+    assert "credentials" in plans
+
+
+def test_an_edited_spec_changes_the_fingerprint(tmp_path: Path) -> None:
+    copy = tmp_path / "awesome_cloud.yaml"
+    shutil.copy(AWESOME, copy)
+    before = carry_plans(load_spec(str(copy)))
+    copy.write_text(copy.read_text().replace("      memory: ram\n", "      memory: ram\n\n"))
+    after = carry_plans(load_spec(str(copy)))
+    assert all(before[n].fingerprint != after[n].fingerprint for n in before)
+    assert carry_plans(load_spec(str(copy))) == after  # and is stable
+
+
+@given(st.lists(JSON, max_size=8))
+def test_equal_records_have_equal_digests(records: list[Any]) -> None:
+    digests = record_digests(records)
+    assert digests == record_digests([_copy(r) for r in records])
+    for a, da in zip(records, digests, strict=True):
+        for b, db in zip(records, digests, strict=True):
+            if da == db:
+                assert _same(a, b)
+
+
+def test_records_differing_anywhere_differ() -> None:
+    base = {"id": "i-1", "name": "a", "tags": [{"k": "v"}], "n": 1}
+    variants = [
+        {**base, "name": "b"},
+        {**base, "tags": [{"k": "w"}]},
+        {**base, "n": 1.0},
+        {**base, "n": True},
+        {"name": "a", "id": "i-1", "tags": [{"k": "v"}], "n": 1},  # key order
+    ]
+    digests = record_digests([base, *variants])
+    assert len(set(digests)) == len(digests)
+
+
+def test_a_record_marshal_cannot_write_has_no_digest() -> None:
+    odd = {"when": datetime.date(2024, 1, 1)}
+    digests = record_digests([{"a": 1}, odd])
+    assert digests[0] == record_digests([{"a": 1}])[0] and digests[1] is None
+
+
+def test_split_carries_what_the_map_knows_and_keeps_order() -> None:
+    records = [{"id": i} for i in range(6)]
+    digests: list[int | None] = [10, 11, 12, 10, None, 13]
+    pairs, rest = split(records, digests, {10: 7, 12: 9})
+    assert pairs == [(10, 7), (12, 9)]  # each row once
+    assert rest == [(records[1], 11), (records[4], None), (records[5], 13)]
+    assert split(records, digests, {}) == ([], list(zip(records, digests, strict=True)))
+
+
+def test_parse_builds_only_the_records_the_map_does_not_hold() -> None:
+    spec = load_spec(str(AWESOME))
+    flavors = [{"id": f"f{i}", "name": f"n{i}", "n_cpus": 1, "ram": 1024} for i in range(4)]
+    collected = CollectResult(
+        calls={"get_instance_types": CallResult("get_instance_types", flavors)}
+    )
+    plans = carry_plans(spec)
+    digests = record_digests(flavors)
+    stored = {digests[0]: 101, digests[2]: 103}
+    inv = parse(spec, collected, carry=Carry(plans, {"flavors": stored}))
+    carried = inv.carried["flavors"]
+    assert carried.pairs == [(digests[0], 101), (digests[2], 103)]
+    assert sorted(inv.objects["flavors"]) == [("f1",), ("f3",)]
+    assert carried.parsed == [(digests[1], ("f1",)), (digests[3], ("f3",))]
+    assert inv.count("flavors") == 4
+    carried.expand()  # every record after all, in order
+    assert list(inv.objects["flavors"]) == [("f0",), ("f1",), ("f2",), ("f3",)]
+    assert carried.pairs == [] and [d for d, _ in carried.parsed] == digests
+    plain = parse(spec, collected)
+    assert inv.objects["flavors"] == plain.objects["flavors"]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal with types and key order (what a record digest tells)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return bool(a == b)

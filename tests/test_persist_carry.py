@@ -1,0 +1,229 @@
+"""Record carry end to end (persist_carry): a refresh that leaves unchanged records unparsed
+leaves the database exactly as a refresh that parses and compares everything, on SQLite and
+PostgreSQL, through any history of upstream changes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from miqspec.collect import CallResult, CollectResult
+from miqspec.parse import parse
+from miqspec.parse_carry import SUFFIX, Carry, carry_plans
+from miqspec.persist import PersistReport, persist
+from miqspec.persist_carry import load_maps
+from miqspec.pipeline import RefreshResult, refresh_provider
+from miqspec.providers import ProviderStore
+from miqspec.simulator import Simulator
+from miqspec.specs import load_spec
+from miqspec.tables import build_metadata
+
+from .conftest import AWESOME
+
+TABLES = {
+    "vms": "ems_ref, name, type, template, location, raw_power_state, power_state, "
+    "previous_state, flavor_id, availability_zone_id, ems_id",
+    "flavors": "ems_ref, name, cpu_total_cores, memory, ems_id",
+    "availability_zones": "ems_ref, name, ems_id",
+}
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(instances=60, flavors=5, images=6, page_size=9) as s:
+        yield s
+
+
+def add(engine: sa.Engine, keyring: Any, sim: Simulator, name: str, spec: Path = AWESOME) -> None:
+    args = {
+        "provider_region": "us-east-1",
+        "endpoints": {"default": {"url": sim.url}},
+        "authentications": {
+            "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
+        },
+    }
+    ProviderStore(engine).add(load_spec(str(spec)), name, args, keyring)
+
+
+def dump(engine: sa.Engine, name: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every inventory row of provider ``name``, references by the target's ems_ref."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        ems = conn.execute(
+            sa.text("select id from ext_management_systems where name = :n"), {"n": name}
+        ).scalar()
+        for table, cols in TABLES.items():
+            rows = conn.execute(
+                sa.text(f"select id, {cols} from {table} where ems_id = :e or ems_id is null"),
+                {"e": ems},
+            ).all()
+            out[table] = sorted(tuple(r) for r in rows)
+    return out
+
+
+def refresh(engine: sa.Engine, keyring: Any, name: str, **kw: Any) -> RefreshResult:
+    result = refresh_provider(engine, name, keyring, **kw)
+    assert result.ok, result.error
+    return result
+
+
+def carried(result: RefreshResult, collection: str = "vms") -> int:
+    assert result.report is not None
+    return result.report.collections[collection].carried
+
+
+class Pair:
+    """Two providers of the same simulator in two databases: ``carry`` refreshes as usual,
+    ``full`` with ``full_compare`` (every record parsed, every row compared)."""
+
+    def __init__(self, engine: sa.Engine, other: sa.Engine, keyring: Any, sim: Simulator):
+        self.engine, self.other, self.keyring = engine, other, keyring
+        add(engine, keyring, sim, "carry")
+        add(other, keyring, sim, "full")
+
+    def refresh(self) -> RefreshResult:
+        result = refresh(self.engine, self.keyring, "carry")
+        refresh(self.other, self.keyring, "full", full_compare=True)
+        got, want = dump(self.engine, "carry"), dump(self.other, "full")
+        assert got == want
+        return result
+
+
+@pytest.fixture
+def other(engine: sa.Engine, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A second database of the other kind's twin: a fresh SQLite file (the full-compare
+    side needs its own row ids)."""
+    from miqspec.database import open_database, upgrade
+
+    eng = open_database(f"sqlite:///{tmp_path / 'full.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_an_unchanged_refresh_parses_no_record(engine, keyring, sim) -> None:
+    add(engine, keyring, sim, "ac")
+    first = refresh(engine, keyring, "ac")
+    assert carried(first) == 0
+    again = refresh(engine, keyring, "ac")
+    assert again.report is not None and again.report.rows_written == 0
+    assert {n: c.carried for n, c in again.report.collections.items()} == {
+        "availability_zones": 3,
+        "flavors": 5,
+        "miq_templates": 6,
+        "vms": 60,
+    }
+    assert again.counts["vms"] == 60
+
+
+def test_histories_end_as_a_full_compare_ends(engine, other, keyring, sim) -> None:
+    pair = Pair(engine, other, keyring, sim)
+    pair.refresh()
+    assert carried(pair.refresh()) == 60
+    changes = sim.mutate(change=4, remove=3, add=5)
+    result = pair.refresh()
+    assert carried(result) == 60 - 4 - 3
+    assert result.report is not None
+    vms = result.report.collections["vms"]
+    assert (vms.created, vms.updated, vms.disconnected) == (5, 4, 3)
+    sim.mutate(remove_flavors=1)  # a reference target goes: vms parse in full, flavor_id NULL
+    result = pair.refresh()
+    assert carried(result) == 0 and carried(result, "flavors") == 4
+    assert carried(pair.refresh()) == 60 - 3 + 5
+    sim.mutate(change=2, add=1, remove=1)
+    pair.refresh()
+    assert changes["removed"]  # the disconnected rows stayed disconnected throughout
+
+
+def test_a_row_deleted_behind_miqspecs_back_is_made_again(engine, keyring, sim) -> None:
+    add(engine, keyring, sim, "ac")
+    refresh(engine, keyring, "ac")
+    before = dump(engine, "ac")
+    with engine.begin() as conn:
+        gone = conn.execute(sa.text("select min(id) from vms where template = false")).scalar()
+        conn.execute(sa.text("delete from vms where id = :i"), {"i": gone})
+    result = refresh(engine, keyring, "ac")
+    assert carried(result) == 0  # a carried row is missing: the collection is parsed in full
+    assert result.report is not None and result.report.collections["vms"].created == 1
+    after = dump(engine, "ac")
+    assert sorted(r[1:] for r in after["vms"]) == sorted(r[1:] for r in before["vms"])
+    assert gone not in [r[0] for r in after["vms"]]
+    assert carried(refresh(engine, keyring, "ac")) == 60
+
+
+def test_an_edited_spec_parses_everything_once(engine, keyring, sim, tmp_path: Path) -> None:
+    spec = tmp_path / "awesome_cloud.yaml"
+    shutil.copy(AWESOME, spec)
+    add(engine, keyring, sim, "ac", spec)
+    refresh(engine, keyring, "ac")
+    spec.write_text(spec.read_text().replace("      memory: ram\n", "      memory: ram\n\n"))
+    assert carried(refresh(engine, keyring, "ac")) == 0
+    assert carried(refresh(engine, keyring, "ac")) == 60
+
+
+def test_dry_run_and_full_compare_keep_or_renew_the_maps(engine, keyring, sim) -> None:
+    add(engine, keyring, sim, "ac")
+    refresh(engine, keyring, "ac")
+
+    def maps() -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            return sorted(
+                tuple(r)
+                for r in conn.execute(
+                    sa.text("select collection, fingerprint, digests from miqspec_digests")
+                )
+                if r[0].endswith(SUFFIX)
+            )
+
+    stored = maps()
+    assert [m[0] for m in stored] == [n + SUFFIX for n in sorted(TABLES | {"miq_templates": ""})]
+    sim.mutate(change=5)
+    dry = refresh(engine, keyring, "ac", dry_run=True)
+    assert carried(dry) == 55 and maps() == stored  # a dry run carries, and writes nothing
+    full = refresh(engine, keyring, "ac", full_compare=True)
+    assert carried(full) == 0 and maps() != stored
+    assert carried(refresh(engine, keyring, "ac")) == 60
+
+
+def _round(engine: sa.Engine, flavors: list[dict[str, Any]]) -> PersistReport:
+    """Parse and persist flavor records the way a refresh does (maps loaded, then stored)."""
+    spec = load_spec(str(AWESOME))
+    plans = {"flavors": carry_plans(spec)["flavors"]}
+    owners = {n: 1 for n in spec.catalogue.collections}
+    md = build_metadata(spec.catalogue)
+    with engine.connect() as conn:
+        stored = load_maps(conn, md, plans, owners)
+    calls = {"get_instance_types": CallResult("get_instance_types", flavors)}
+    inv = parse(spec, CollectResult(calls=calls), carry=Carry(plans, stored))
+    inv.objects = {"flavors": inv.objects["flavors"]}
+    inv.complete = {"flavors": True}
+    with engine.begin() as conn:
+        return persist(conn, md, spec.catalogue, inv, owners, now=datetime(2024, 5, 1))
+
+
+def test_a_parsed_record_claiming_a_carried_row_parses_all(engine) -> None:
+    """Duplicate ids in an API: the first record of an id wins, carried or not."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into ext_management_systems (id, name) values (1, 'x')"))
+    a, b = (
+        {"id": "f1", "name": "a", "n_cpus": 1, "ram": 1},
+        {"id": "f2", "name": "b", "n_cpus": 2, "ram": 2},
+    )
+    assert _round(engine, [a, b]).collections["flavors"].created == 2
+    assert _round(engine, [a, b]).collections["flavors"].carried == 2
+    dup = {**b, "name": "b-first"}  # a new record with f2's id, ahead of f2's own
+    report = _round(engine, [a, dup, b]).collections["flavors"]
+    assert (report.carried, report.updated) == (0, 1)
+    with engine.connect() as conn:
+        names = conn.execute(sa.text("select ems_ref, name from flavors order by ems_ref")).all()
+    assert [tuple(r) for r in names] == [("f1", "a"), ("f2", "b-first")]
+    # f2's own record, parsed every time (a duplicate is never mapped), claims the carried
+    # row again: parsed in full, nothing written
+    report = _round(engine, [a, dup, b]).collections["flavors"]
+    assert (report.carried, report.updated, report.unchanged) == (0, 0, 2)
