@@ -29,6 +29,19 @@ def _pg_reachable() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def spec_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Specs found valid are remembered in the session's own directory (not ~/.cache)."""
+    where = tmp_path_factory.mktemp("spec-cache")
+    old = os.environ.get("MIQSPEC_CACHE_DIR")
+    os.environ["MIQSPEC_CACHE_DIR"] = str(where)
+    yield where
+    if old is None:
+        os.environ.pop("MIQSPEC_CACHE_DIR", None)
+    else:
+        os.environ["MIQSPEC_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def pg_skip_reason() -> str | None:
     return _pg_reachable()

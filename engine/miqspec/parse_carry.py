@@ -34,6 +34,7 @@ from operator import is_, is_not
 from pathlib import Path
 from typing import Any
 
+from .engine_code import engine_hash
 from .model import Attribute, Source, Spec, source_expressions
 
 FORMAT = "miqspec-record-digest-1"
@@ -41,7 +42,6 @@ SUFFIX = "#records"  # the miqspec_digests row of a collection's record map: "<c
 _BLAKE2B = partial(hashlib.blake2b, digest_size=8)
 _DIGEST = type(_BLAKE2B(b"")).digest
 _FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
-_engine_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
         if any(inner.key or inner.by or inner.kind != "lazy" for _, inner in lazies):
             continue  # what persist looks up for these comes from scanning the objects
         refs = tuple(dict.fromkeys((attr, inner.lazy or "") for attr, inner in lazies))
-        parts = (FORMAT, _engine(), text, name, source.call, repr(cdef))
+        parts = (FORMAT, engine_hash(), text, name, source.call, repr(cdef))
         fp = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
         plans[name] = CarryPlan(name, source.call, refs, fp)
     return plans
@@ -167,18 +167,6 @@ def _spec_text(spec: Spec) -> str:
         return hashlib.sha1(Path(spec.path).read_bytes(), usedforsecurity=False).hexdigest()
     except OSError:
         return repr(spec)  # no file to read: the model itself (never equal across processes)
-
-
-def _engine() -> str:
-    """A hash of the engine's source (any code change parses every record again)."""
-    global _engine_code
-    if _engine_code is None:
-        h = hashlib.sha1(FORMAT.encode(), usedforsecurity=False)
-        for path in sorted(Path(__file__).parent.glob("*.py")):
-            h.update(path.name.encode())
-            h.update(path.read_bytes())
-        _engine_code = h.hexdigest()
-    return _engine_code
 
 
 __all__ = ["SUFFIX", "Carry", "CarryPlan", "carry_plans", "record_digests", "split"]

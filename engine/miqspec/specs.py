@@ -6,12 +6,15 @@ Raises: ``SpecError`` carrying all findings when a spec is invalid. Reads files.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .checks import check_document
 from .errors import Finding, SpecError
 from .inventory import load_catalogue
 from .loader import load_file
 from .model import Spec
 from .model_build import build_spec
+from .spec_cache import known_valid, remember_valid
 
 
 def check_file(path: str) -> list[Finding]:
@@ -36,11 +39,20 @@ def _finding_from_message(path: str, message: str) -> Finding:
 
 
 def load_spec(path: str) -> Spec:
-    """The typed model of a valid spec; ``SpecError`` with all findings otherwise."""
+    """The typed model of a valid spec; ``SpecError`` with all findings otherwise. A spec
+    whose exact bytes passed the checks before under this engine is not checked again
+    (``spec_cache``)."""
     doc = load_file(path)
-    findings = check_document(doc, load_catalogue())
-    if findings:
-        raise SpecError(
-            f"{findings[0]} ({len(findings)} problem(s); run miqspec validate)", findings
-        )
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        data = None
+    if data is None or not known_valid(data):
+        findings = check_document(doc, load_catalogue())
+        if findings:
+            raise SpecError(
+                f"{findings[0]} ({len(findings)} problem(s); run miqspec validate)", findings
+            )
+        if data is not None:
+            remember_valid(data)
     return build_spec(doc)
