@@ -357,4 +357,8 @@ def _refresh(
     finally:
         session.close()
         if gc_was_enabled:
+            # what the refresh allocated goes to the oldest generation unscanned: enabling
+            # the collector as is would scan it all at the next allocation
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
