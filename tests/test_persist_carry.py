@@ -191,39 +191,54 @@ def test_dry_run_and_full_compare_keep_or_renew_the_maps(engine, keyring, sim) -
     assert carried(refresh(engine, keyring, "ac")) == 60
 
 
-def _round(engine: sa.Engine, flavors: list[dict[str, Any]]) -> PersistReport:
-    """Parse and persist flavor records the way a refresh does (maps loaded, then stored)."""
+CASES = {  # collection: its table, its records' other fields
+    "flavors": ("flavors", {"n_cpus": 1, "ram": 1}),  # a lazy points at it
+    "miq_templates": ("vms", {}),  # nothing points at it: its keys are not read
+}
+
+
+def _round(engine: sa.Engine, name: str, records: list[dict[str, Any]]) -> PersistReport:
+    """Parse and persist one collection's records the way a refresh does (maps loaded, then
+    stored)."""
     spec = load_spec(str(AWESOME))
-    plans = {"flavors": carry_plans(spec)["flavors"]}
+    plan = carry_plans(spec)[name]
+    plans = {name: plan}
     owners = {n: 1 for n in spec.catalogue.collections}
     md = build_metadata(spec.catalogue)
     with engine.connect() as conn:
         stored = load_maps(conn, md, plans, owners)
-    calls = {"get_instance_types": CallResult("get_instance_types", flavors)}
+    calls = {plan.call: CallResult(plan.call, records)}
     inv = parse(spec, CollectResult(calls=calls), carry=Carry(plans, stored))
-    inv.objects = {"flavors": inv.objects["flavors"]}
-    inv.complete = {"flavors": True}
+    inv.objects = {name: inv.objects[name]}
+    inv.complete = {name: True}
     with engine.begin() as conn:
         return persist(conn, md, spec.catalogue, inv, owners, now=datetime(2024, 5, 1))
 
 
-def test_a_parsed_record_claiming_a_carried_row_parses_all(engine) -> None:
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_parsed_record_claiming_a_carried_row_parses_all(engine, name: str) -> None:
     """Duplicate ids in an API: the first record of an id wins, carried or not."""
+    table, extra = CASES[name]
+    assert carry_plans(load_spec(str(AWESOME)))[name].referenced is (name == "flavors")
     with engine.begin() as conn:
         conn.execute(sa.text("insert into ext_management_systems (id, name) values (1, 'x')"))
-    a, b = (
-        {"id": "f1", "name": "a", "n_cpus": 1, "ram": 1},
-        {"id": "f2", "name": "b", "n_cpus": 2, "ram": 2},
-    )
-    assert _round(engine, [a, b]).collections["flavors"].created == 2
-    assert _round(engine, [a, b]).collections["flavors"].carried == 2
+    a, b = ({"id": "f1", "name": "a", **extra}, {"id": "f2", "name": "b", **extra})
+    assert _round(engine, name, [a, b]).collections[name].created == 2
+    assert _round(engine, name, [a, b]).collections[name].carried == 2
     dup = {**b, "name": "b-first"}  # a new record with f2's id, ahead of f2's own
-    report = _round(engine, [a, dup, b]).collections["flavors"]
+    report = _round(engine, name, [a, dup, b]).collections[name]
     assert (report.carried, report.updated) == (0, 1)
     with engine.connect() as conn:
-        names = conn.execute(sa.text("select ems_ref, name from flavors order by ems_ref")).all()
-    assert [tuple(r) for r in names] == [("f1", "a"), ("f2", "b-first")]
+        names = conn.execute(sa.text(f"select ems_ref, name from {table} order by ems_ref"))
+        assert [tuple(r) for r in names] == [("f1", "a"), ("f2", "b-first")]
     # f2's own record, parsed every time (a duplicate is never mapped), claims the carried
     # row again: parsed in full, nothing written
-    report = _round(engine, [a, dup, b]).collections["flavors"]
+    report = _round(engine, name, [a, dup, b]).collections[name]
     assert (report.carried, report.updated, report.unchanged) == (0, 0, 2)
+    # a new record beside the carried ones: found new by its key, inserted
+    report = _round(engine, name, [a, dup, b, {**a, "id": "f3"}]).collections[name]
+    assert (report.created, report.unchanged) == (1, 2)
+    report = _round(engine, name, [a, dup, b, {**a, "id": "f3"}]).collections[name]
+    assert (report.carried, report.created) == (0, 0)  # b claims again
+    report = _round(engine, name, [a, dup, {**a, "id": "f3"}]).collections[name]
+    assert (report.carried, report.created, report.updated) == (3, 0, 0)

@@ -61,6 +61,7 @@ class Carried:
     pairs: list[tuple[int, int]]
     parsed: list[tuple[int, tuple[Any, ...]]]
     expand: Callable[[], None]
+    referenced: bool = True  # some lazy points at the collection (``CarryPlan.referenced``)
 
 
 @dataclass

@@ -367,7 +367,9 @@ def _carry(
                 parsed.append((digest, obj.ref))
         return parsed
 
-    carried = Carried(plan.refs, plan.fingerprint, stored, pairs, build(rest), lambda: None)
+    carried = Carried(
+        plan.refs, plan.fingerprint, stored, pairs, build(rest), lambda: None, plan.referenced
+    )
 
     def expand() -> None:  # every record, in order: what a plain parse builds
         if not carried.pairs:

@@ -57,17 +57,19 @@ class Carry:
 class CarryPlan:
     """How a qualifying collection carries records: its call, its reference attributes with the
     collection each points at (their rows must be unchanged for a carried row to be; persist's
-    save order has these edges), its map's fingerprint."""
+    save order has these edges), its map's fingerprint, and whether any lazy of the spec points
+    at it (else persist needs no identity key of its carried rows)."""
 
     collection: str
     call: str
     refs: tuple[tuple[str, str], ...]
     fingerprint: str
+    referenced: bool = True  # some lazy of the spec points at the collection
 
 
 def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
     """The collections of ``spec`` whose records may be carried (see the module docstring)."""
-    looked_into = _read_objects(spec)
+    looked_into, pointed_at = _read_objects(spec)
     text = _spec_text(spec)
     plans: dict[str, CarryPlan] = {}
     for name, mapping in spec.collections.items():
@@ -89,7 +91,7 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
         refs = tuple(dict.fromkeys((attr, inner.lazy or "") for attr, inner in lazies))
         parts = (FORMAT, engine_hash(), text, name, source.call, repr(cdef))
         fp = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
-        plans[name] = CarryPlan(name, source.call, refs, fp)
+        plans[name] = CarryPlan(name, source.call, refs, fp, name in pointed_at)
     return plans
 
 
@@ -151,15 +153,20 @@ def _walk(attr: Attribute) -> Iterator[Attribute]:
             yield from _walk(part)
 
 
-def _read_objects(spec: Spec) -> set[str]:
-    """Collections whose objects some lazy reads: a ``key`` of them or ``by`` a secondary
-    ref (a carried record has no object to read)."""
+def _read_objects(spec: Spec) -> tuple[set[str], set[str]]:
+    """Collections whose objects some lazy reads (a ``key`` of them or ``by`` a secondary
+    ref: a carried record has no object to read), and collections some lazy points at."""
     found: set[str] = set()
+    pointed: set[str] = set()
     for mapping in spec.collections.values():
         for source in mapping.all_sources or mapping.sources:
             for attr in source.attributes:
-                found.update(a.lazy for a in _walk(attr) if a.lazy and (a.key or a.by))
-    return found
+                for a in _walk(attr):
+                    if a.lazy:
+                        pointed.add(a.lazy)
+                        if a.key or a.by:
+                            found.add(a.lazy)
+    return found, pointed
 
 
 def _spec_text(spec: Spec) -> str:

@@ -37,7 +37,7 @@ from .errors import MappingError
 from .inventory import Catalogue, CollectionDef
 from .objects import ParsedInventory
 from .persist_bulk import sqlite_cache
-from .persist_carry import carried_rows, store_maps
+from .persist_carry import carried_rows, lean_ids, store_maps
 from .persist_db import Db
 from .persist_digest import Digests, Kept, Rest
 from .persist_graph import SaveGraph, plan_save
@@ -200,13 +200,15 @@ class Persister:
         kept: Kept = Kept()
         rest: Rest = [(obj, None) for obj in objs]
         sums = None
+        carried = self.inventory.carried.get(name)
+        paths = ancestry if ancestry and self.paths_read(table.name) else None
         if table.name != EMS_TABLE and not plan.deferred:
-            paths = ancestry if ancestry and self.paths_read(table.name) else None
-            sums = self.digests.open(name, plan, self.owners.get(name), paths)
+            owner = self.owners.get(name)
+            sums = self.digests.open(name, plan, owner, paths, lean_ids(carried, plan))
             self.tick("load")
         elif table.name != EMS_TABLE:  # deferred attributes: compared in full, digests go
             self.digests.forget(name, self.owners.get(name))
-        carried = self.inventory.carried.get(name)
+        carried_ids: list[int] = []
         carried_keys: list[tuple[Any, ...]] = []
         if carried is not None and carried.pairs:
             found = None if sums is None else carried_rows(self, name, plan, sums, carried, objs)
@@ -214,18 +216,18 @@ class Persister:
                 carried.expand()
                 objs = list(self.inventory.objects.get(name, {}).values())
                 rest = [(obj, None) for obj in objs]
+                if sums is not None and sums.lean:  # the parsed objects need every key
+                    sums = self.digests.open(name, plan, self.owners.get(name), paths)
             else:
-                carried_keys = found
+                carried_ids, carried_keys = [rid for _, rid in carried.pairs], found
         if sums is not None:
             kept, rest, unresolved = sums.match(plan, objs)
             plan.unresolved += unresolved
-            if carried_keys and carried is not None:
-                carried_ids = [rid for _, rid in carried.pairs]
-                kept.keys.extend(carried_keys)
+            by_key.update(zip(kept.keys, kept.ids, strict=True))
+            if carried_ids:
                 kept.ids.extend(carried_ids)
                 kept.sigs.extend(map(sums.stored.__getitem__, carried_ids))
                 rep.carried += len(carried_ids)
-            by_key.update(zip(kept.keys, kept.ids, strict=True))
         for obj, sig in rest:
             row = plan.build(obj)
             if row is None:
@@ -267,7 +269,8 @@ class Persister:
         unmatched = self.compare(name, plan, items, rows, pos)
         n_objs = len(kept.objs)
         ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids[:n_objs], strict=True))
-        ids.update(zip(kept.keys[n_objs:], kept.ids[n_objs:], strict=True))  # string keys
+        if carried_keys:  # string keys; none are read when nothing refers to the collection
+            ids.update(zip(carried_keys, carried_ids, strict=True))
         if ancestry and sums is not None:  # unchanged by digest: the stored path is theirs
             paths_of = self.resolver.ancestry
             for rid in kept.ids:

@@ -4,8 +4,9 @@ Takes: a connection, the metadata and the ``CarryPlan``s with each collection's 
 (``load_maps``, before parse); during persist, the ``Persister``, a collection's opened
 ``CollectionDigests`` and its ``Carried`` records.
 Gives: ``load_maps`` (collection -> record digest -> row id, as the last refresh stored them
-under the same fingerprint); ``carried_rows`` (the identity keys of the carried rows, or None
-when the collection must parse every record after all); ``store_maps`` (each collection's map
+under the same fingerprint); ``lean_ids`` (the carried rows whose keys need not be read);
+``carried_rows`` (the identity keys of the carried rows, or None when the collection must
+parse every record after all); ``store_maps`` (each collection's map
 of this refresh, written when it changed). Raises: ``DatabaseError`` (through ``Db``). Does
 database I/O.
 
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from .errors import DatabaseError
 from .objects import Carried, InventoryObject
 from .parse_carry import SUFFIX, CarryPlan
+from .persist_db import CHUNK
 from .persist_digest import DIGEST_TABLE, CollectionDigests, pack, unpack
 from .persist_values import mem_key
 
@@ -66,6 +68,14 @@ def load_maps(
     return out
 
 
+def lean_ids(carried: Carried | None, plan: RowPlan) -> set[int] | None:
+    """The ids of carried rows whose identity keys persist need not read (nothing points at
+    the collection, its key is one column); None: read every key."""
+    if carried is None or not carried.pairs or carried.referenced or len(plan.key_cols) != 1:
+        return None
+    return {rid for _, rid in carried.pairs}
+
+
 def carried_rows(
     p: Persister,
     name: str,
@@ -74,27 +84,56 @@ def carried_rows(
     carried: Carried,
     objs: Sequence[InventoryObject],
 ) -> list[tuple[Any, ...]] | None:
-    """The identity keys of the carried rows (in ``carried.pairs`` order), or None: parse
-    the collection in full (see the module docstring)."""
+    """The identity keys of the carried rows (in ``carried.pairs`` order; none when ``sums``
+    is lean: nothing needs them), or None: parse the collection in full (see the module
+    docstring)."""
     ids = [rid for _, rid in carried.pairs]
-    stored = sums.stored
-    if not all(map(stored.__contains__, ids)):
+    if not all(map(sums.stored.__contains__, ids)):
         return None
-    key_of: Any = sums.key_of().get
-    keys: list[Any] = list(map(key_of, ids))
-    if None in keys:  # a row gone from scope
-        return None
+    keys: list[Any] = []
+    if sums.lean:
+        if not set(sums.ids).issuperset(ids):  # a row gone from scope
+            return None
+    else:
+        key_of: Any = sums.key_of().get
+        keys = list(map(key_of, ids))
+        if None in keys:  # a row gone from scope
+            return None
     for target in dict.fromkeys(t for _, t in carried.refs):
         saved = p.saved.get(target)
         if saved is None or saved.unmatched:
             return None
         if any(item.state != "unchanged" for item in saved.items):
             return None
-    if objs:
-        known: Any = sums.known.get
-        if not set(ids).isdisjoint(map(known, plan.keys(objs))):
-            return None
+    if objs and _claimed(p, name, plan, sums, set(ids), objs):
+        return None
     return keys
+
+
+def _claimed(
+    p: Persister,
+    name: str,
+    plan: RowPlan,
+    sums: CollectionDigests,
+    carried: set[int],
+    objs: Sequence[InventoryObject],
+) -> bool:
+    """True when an object parsed from another record has the key of a carried row."""
+    known: Any = sums.known.get
+    keys = plan.keys(objs)
+    if not carried.isdisjoint(map(known, keys)):
+        return True
+    if not sums.lean:
+        return False
+    # a lean ``known`` lacks the carried rows: look the parsed objects' other keys up
+    column = plan.table.c[plan.key_cols[0]]
+    wanted = sorted({k[0] for k in keys if k is not None and known(k) is None and k[0]})
+    for start in range(0, len(wanted), CHUNK):
+        part = column.in_(wanted[start : start + CHUNK])
+        rows, _ = p.db.select(name, ["id"], sa.and_(p.db.scope(name), part))
+        if not carried.isdisjoint(r[0] for r in rows):
+            return True
+    return False
 
 
 def store_maps(p: Persister) -> None:

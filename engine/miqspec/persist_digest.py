@@ -32,7 +32,7 @@ import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, filterfalse
 from operator import eq, itemgetter, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,8 +119,8 @@ def unpack(text: str | None) -> dict[int, int]:
 @dataclass
 class Kept:
     """The objects whose stored digest matched (unchanged rows, neither built nor loaded), as
-    parallel lists: object, identity key, row id, signature; ids (keys, signatures) past the
-    last object are rows of records carried unparsed (``persist_carry``)."""
+    parallel lists: object, identity key, row id, signature; ids and signatures past the last
+    object are rows of records carried unparsed (``persist_carry``)."""
 
     objs: list[InventoryObject] = field(default_factory=list)
     keys: list[tuple[Any, ...]] = field(default_factory=list)
@@ -143,10 +143,14 @@ class CollectionDigests:
         keys: int,
         stored: dict[int, int],
         ancestry: bool,
+        all_ids: list[int] | None = None,
     ) -> None:
         self.name, self.owner_id, self.fingerprint = name, owner_id, fp
         rows.sort(key=_FIRST, reverse=True)  # the lowest id wins, as in the compare
-        self.ids = list(map(_FIRST, rows))
+        #: every row in scope; ``rows`` (and so ``known``) may hold only some (``lean``)
+        row_ids = list(map(_FIRST, rows))
+        self.ids = row_ids if all_ids is None else all_ids
+        self.lean = all_ids is not None
         #: stored ``ancestry`` paths by id (tables with one), for the resolver
         self.ancestry: dict[int, Any] = {r[0]: r[-1] for r in rows} if ancestry else {}
         column = list(map(_SECOND, rows)) if keys == 1 else []
@@ -154,7 +158,7 @@ class CollectionDigests:
             found: list[tuple[Any, ...]] = list(zip(column))  # (value,) tuples, built in C
         else:
             found = stored_keys(rows, range(1, 1 + keys))
-        self.known: dict[tuple[Any, ...], int] = dict(zip(found, self.ids, strict=True))
+        self.known: dict[tuple[Any, ...], int] = dict(zip(found, row_ids, strict=True))
         self.stored = stored
         self._key_of: dict[int, tuple[Any, ...]] | None = None
 
@@ -223,16 +227,31 @@ class Digests:
         self.written = 0
 
     def open(
-        self, name: str, plan: RowPlan, owner_id: int | None, ancestry: str | None
+        self,
+        name: str,
+        plan: RowPlan,
+        owner_id: int | None,
+        ancestry: str | None,
+        lean: set[int] | None = None,
     ) -> CollectionDigests | None:
         """Load what the fast path of collection ``name`` needs (``ancestry``: the table's
-        ancestry column); None when it has none."""
+        ancestry column); None when it has none. ``lean``: ids of rows whose keys are not
+        needed (rows of carried records nothing refers to): of the rows in scope only the
+        ids are read, keys of the others."""
         if self.table is None or owner_id is None:
             return None
         t = self.table
         fp = fingerprint(plan, owner_id)
         cols = ["id", *plan.key_cols, *([ancestry] if ancestry else [])]
-        rows, _ = self.db.select(name, cols, self.db.scope(name))
+        scope = self.db.scope(name)
+        all_ids: list[int] | None = None
+        if lean is None or ancestry:
+            rows, _ = self.db.select(name, cols, scope)
+        else:
+            id_rows, _ = self.db.select(name, ["id"], scope)
+            all_ids = sorted(map(_FIRST, id_rows), reverse=True)
+            others = list(filterfalse(lean.__contains__, all_ids))
+            rows = self.db.select_ids(name, cols, scope, others, len(all_ids))[0] if others else []
         with self.db.errors(DIGEST_TABLE):
             found = self.db.conn.execute(
                 sa.select(t.c.fingerprint, t.c.digests)
@@ -241,7 +260,7 @@ class Digests:
             ).first()
         stored = unpack(found[1]) if found is not None and found[0] == fp and self.trust else {}
         sums = CollectionDigests(
-            name, owner_id, fp, rows, len(plan.key_cols), stored, ancestry is not None
+            name, owner_id, fp, rows, len(plan.key_cols), stored, ancestry is not None, all_ids
         )
         self.open_[name] = sums
         return sums
