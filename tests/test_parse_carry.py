@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from miqspec.collect import CallResult, CollectResult
 from miqspec.parse import parse
-from miqspec.parse_carry import Carry, carry_plans, record_digests, split
+from miqspec.parse_carry import Carry, carry_plans, page_digests, record_digests, split
 from miqspec.specs import load_spec
 
 from .conftest import AWESOME
@@ -134,3 +134,19 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float):
         return repr(a) == repr(b)
     return bool(a == b)
+
+
+def test_page_digests_reuse_what_a_known_page_had() -> None:
+    records = [{"id": i} for i in range(5)]
+    pages = [(101, 2), (102, 2), (103, 1)]
+    plain = record_digests(records)
+    digests, fresh, changed = page_digests(records, pages, {101: [7, 8], 103: [9, 9]})
+    # a known page gives its stored digests as they are; the others are taken; a stored
+    # page with another record count is not trusted
+    assert digests == [7, 8, *plain[2:]]
+    assert fresh == [(101, [7, 8]), (102, plain[2:4]), (103, plain[4:])]
+    assert changed
+    again = page_digests(records, pages, dict(fresh))
+    assert again == (digests, fresh, False)
+    assert page_digests(records, None, dict(fresh)) == (plain, [], True)
+    assert page_digests(records, pages[:2], dict(fresh)) == (plain, [], True)  # not covering

@@ -120,6 +120,10 @@ def test_an_unchanged_refresh_parses_no_record(engine, keyring, sim) -> None:
         "vms": 60,
     }
     assert again.counts["vms"] == 60
+    assert again.collected is not None
+    call = again.collected.calls["get_instances"]  # a digest per page and its record count
+    assert call.page_digests is not None and len(call.page_digests) == call.pages
+    assert sum(n for _, n in call.page_digests) == 60
 
 
 def test_histories_end_as_a_full_compare_ends(engine, other, keyring, sim) -> None:
@@ -206,9 +210,9 @@ def _round(engine: sa.Engine, name: str, records: list[dict[str, Any]]) -> Persi
     owners = {n: 1 for n in spec.catalogue.collections}
     md = build_metadata(spec.catalogue)
     with engine.connect() as conn:
-        stored = load_maps(conn, md, plans, owners)
+        stored, pages = load_maps(conn, md, plans, owners)
     calls = {plan.call: CallResult(plan.call, records)}
-    inv = parse(spec, CollectResult(calls=calls), carry=Carry(plans, stored))
+    inv = parse(spec, CollectResult(calls=calls), carry=Carry(plans, stored, pages))
     inv.objects = {name: inv.objects[name]}
     inv.complete = {name: True}
     with engine.begin() as conn:

@@ -2,7 +2,8 @@
 
 Takes: a ``ProviderSession`` and the names of the calls the mappings (or verify) need.
 Gives: ``CollectResult``: per call its records (for fan-out calls also each record's parent and
-its ancestor chain), whether it completed, pages, requests and time. A call's ``where`` drops
+its ancestor chain), whether it completed, pages, requests, time and, where the records are
+what the page bodies alone give, a digest per page (``CallResult``). A call's ``where`` drops
 records for every reader; ``embed`` calls run right after their parent call, before anything
 else reads it, and set their records as a field of each parent record (in place). Skipped
 calls (``skip_on`` statuses, ``when`` false) are marked incomplete; failures use the call's
@@ -14,10 +15,12 @@ on endless page loops, ``UnreachableError``. Does network I/O through the sessio
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from .connect import ProviderSession
@@ -38,11 +41,23 @@ from .templating import render_value
 Progress = Callable[[str, int, int], None]
 
 
+_BLAKE2B = partial(hashlib.blake2b, digest_size=8)
+
+
+def body_digest(body: bytes) -> int:
+    """A page body's 64-bit digest."""
+    return int.from_bytes(_BLAKE2B(body).digest(), "little", signed=True)
+
+
 @dataclass
 class CallResult:
     """One call's records. For fan-out calls ``parents[i]`` is the parent record of
     ``records[i]`` and ``ancestors[i]`` its chain ``[parent, grandparent, ...]`` (a list shared
-    by the records of one parent: read it, do not change it); both are None otherwise."""
+    by the records of one parent: read it, do not change it); both are None otherwise.
+    ``page_digests``: (64-bit BLAKE2b of the page's body, how many records it gave) per page,
+    in order, when the records are what their pages' bytes alone give (None otherwise: a
+    fan-out, a ``where`` reading the scope, records embedded into, a fallback, the headers
+    format)."""
 
     name: str
     records: list[Any] = field(default_factory=list)
@@ -53,6 +68,7 @@ class CallResult:
     pages: int = 0
     requests: int = 0
     seconds: float = 0.0
+    page_digests: list[tuple[int, int]] | None = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +151,12 @@ class Collector:
                 self._fallback(call, res, exc)
         res.seconds = time.perf_counter() - started
         self.result.calls[name] = res
+        if (
+            self.embedders.get(name)
+            or (call.where is not None and call.where.roots)
+            or call.format == "headers"  # the record is not the body
+        ):
+            res.page_digests = None
         for child in self.embedders.get(name, ()):
             self._embed(self.spec.calls[child], self.run_call(child), res)
         return res
@@ -162,6 +184,7 @@ class Collector:
             raise exc
         other = self.run_call(fb.call)
         res.records, res.parents = list(other.records), other.parents
+        res.page_digests = None
         res.ancestors = other.ancestors
         res.complete, res.status = other.complete, f"fallback to {fb.call}"
 
@@ -177,7 +200,7 @@ class Collector:
             if where is None or _truthy(self._search(where, p, up, call, "for_each.where"))
         ]
         workers = call.for_each.concurrency or self.spec.connection.concurrency
-        res.parents, res.ancestors = [], []
+        res.parents, res.ancestors, res.page_digests = [], [], None
         if not parent_res.complete:
             res.complete = False
 
@@ -255,11 +278,14 @@ class Collector:
         body = self._check(call, resp)
         records = records_of(call, body)
         where = call.where
+        before = len(res.records)
         if where is None:
             res.records.extend(records)
         else:
             up = extra.get("ancestors") or []
             res.records.extend(r for r in records if _truthy(self._search(where, r, up, call)))
+        if res.page_digests is not None and not extra:
+            res.page_digests.append((body_digest(resp.body), len(res.records) - before))
         res.pages += 1
         if not extra:
             self.progress(call.name, res.pages, len(res.records))

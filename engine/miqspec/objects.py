@@ -62,6 +62,10 @@ class Carried:
     parsed: list[tuple[int, tuple[Any, ...]]]
     expand: Callable[[], None]
     referenced: bool = True  # some lazy points at the collection (``CarryPlan.referenced``)
+    #: (page digest, its records' digests) of the call's pages, and whether they differ from
+    #: the stored page map (``parse_carry.page_digests``)
+    pages: list[tuple[int, list[int]]] = field(default_factory=list)
+    pages_changed: bool = True
 
 
 @dataclass

@@ -26,7 +26,7 @@ from .functions_data import find_by_indexes
 from .inventory import CollectionDef
 from .model import CollectionMapping, Source, Spec, source_expressions
 from .objects import Carried, InventoryObject, ParsedInventory
-from .parse_carry import Carry, CarryPlan, record_digests, split
+from .parse_carry import Carry, CarryPlan, page_digests, split
 from .parse_fast import compile_data
 from .parse_rules import (
     MANAGER_CLASS,
@@ -329,14 +329,20 @@ def parse(
                     continue
                 complete = complete and res.complete
                 if carry is not None and name in carry.plans:
-                    inventory.carried[name] = _carry(
+                    digests, pages, changed = page_digests(
+                        res.records, res.page_digests, carry.pages.get(name, {})
+                    )
+                    carried = _carry(
                         parser,
                         carry.plans[name],
                         res.records,
+                        digests,
                         carry.stored.get(name, {}),
                         base,
                         inventory,
                     )
+                    carried.pages, carried.pages_changed = pages, changed
+                    inventory.carried[name] = carried
                     continue
                 chains = ancestry.chains(source.call) if parser.needs_ancestors else None
                 parser.run(res.records, res.parents, chains, base, inventory)
@@ -348,13 +354,14 @@ def _carry(
     parser: SourceParser,
     plan: CarryPlan,
     records: list[Any],
+    digests: list[int | None],
     stored: dict[int, int],
     base: Scope,
     inventory: ParsedInventory,
 ) -> Carried:
-    """Parse the records of a carrying collection whose digest ``stored`` lacks (the parser
-    needs no scope beyond ``base``: ``carry_plans`` saw to it)."""
-    digests = record_digests(records)
+    """Parse the records of a carrying collection whose digest (``digests[i]`` is record
+    i's) ``stored`` lacks (the parser needs no scope beyond ``base``: ``carry_plans`` saw to
+    it)."""
     pairs, rest = split(records, digests, stored)
     name = plan.collection
 

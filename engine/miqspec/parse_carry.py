@@ -4,9 +4,10 @@ Takes: a ``Spec`` (which collections qualify), a call's records (their digests),
 record map the last refresh stored for a collection (record digest -> row id).
 Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, its lazies' attributes
 and target collections, its map's fingerprint); ``record_digests(records)`` (64-bit BLAKE2b of
-each record's marshalled value, in C; None for a record marshal cannot write); and
-``split(records, digests, stored)`` (the carried row ids with their digests, and the records
-to parse). Raises nothing. No I/O.
+each record's marshalled value, in C; None for a record marshal cannot write);
+``page_digests`` (the same, reusing the stored digests of pages whose bytes are unchanged);
+and ``split(records, digests, stored)`` (the carried row ids with their digests, and the
+records to parse). Raises nothing. No I/O.
 
 A collection qualifies when what a record gives depends on that record alone and nothing
 else reads its objects: one source reading a call's records (no ``each``, no roots such as
@@ -27,7 +28,7 @@ import marshal
 import sys
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, repeat
 from operator import is_, is_not
@@ -39,6 +40,8 @@ from .model import Attribute, Source, Spec, source_expressions
 
 FORMAT = "miqspec-record-digest-1"
 SUFFIX = "#records"  # the miqspec_digests row of a collection's record map: "<collection>#records"
+PAGES_SUFFIX = "#pages"  # ... and of its page map (page digest -> its records' digests)
+SUFFIXES = (SUFFIX, PAGES_SUFFIX)
 _BLAKE2B = partial(hashlib.blake2b, digest_size=8)
 _DIGEST = type(_BLAKE2B(b"")).digest
 _FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
@@ -46,11 +49,13 @@ _FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
 
 @dataclass(frozen=True)
 class Carry:
-    """What parse needs to carry records: the plans, and each collection's stored record map
-    (record digest -> row id; empty: digests are taken, nothing is carried)."""
+    """What parse needs to carry records: the plans, each collection's stored record map
+    (record digest -> row id; empty: digests are taken, nothing is carried) and page map
+    (page digest -> the digests of its records: an unchanged page's are not taken again)."""
 
     plans: dict[str, CarryPlan]
     stored: dict[str, dict[int, int]]
+    pages: dict[str, dict[int, list[int]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,33 @@ def record_digests(records: Sequence[Any]) -> list[int | None]:
     if sys.byteorder == "big":
         sums.byteswap()
     return sums.tolist()  # type: ignore[return-value]
+
+
+def page_digests(
+    records: Sequence[Any],
+    pages: Sequence[tuple[int, int]] | None,
+    stored: dict[int, list[int]],
+) -> tuple[list[int | None], list[tuple[int, list[int]]], bool]:
+    """``record_digests(records)``, taken page by page where ``pages`` (the call's page
+    digests and record counts) covers the records: a page ``stored`` knows gives its stored
+    digests. Also (page digest, its record digests) of every page, and whether any page was
+    not in ``stored``."""
+    if pages is None or sum(n for _, n in pages) != len(records):
+        return record_digests(records), [], True
+    out: list[int | None] = []
+    fresh: list[tuple[int, list[int]]] = []
+    changed = len(pages) != len(stored)
+    start = 0
+    for page, count in pages:
+        got: list[int | None] | None = stored.get(page)  # type: ignore[assignment]
+        if got is None or len(got) != count:
+            got = record_digests(records[start : start + count])
+            changed = True
+        out.extend(got)
+        if None not in got:
+            fresh.append((page, got))  # type: ignore[arg-type]
+        start += count
+    return out, fresh, changed
 
 
 def split(
@@ -176,4 +208,14 @@ def _spec_text(spec: Spec) -> str:
         return repr(spec)  # no file to read: the model itself (never equal across processes)
 
 
-__all__ = ["SUFFIX", "Carry", "CarryPlan", "carry_plans", "record_digests", "split"]
+__all__ = [
+    "PAGES_SUFFIX",
+    "SUFFIX",
+    "SUFFIXES",
+    "Carry",
+    "CarryPlan",
+    "carry_plans",
+    "page_digests",
+    "record_digests",
+    "split",
+]

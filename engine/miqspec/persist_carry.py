@@ -3,12 +3,13 @@
 Takes: a connection, the metadata and the ``CarryPlan``s with each collection's owner id
 (``load_maps``, before parse); during persist, the ``Persister``, a collection's opened
 ``CollectionDigests`` and its ``Carried`` records.
-Gives: ``load_maps`` (collection -> record digest -> row id, as the last refresh stored them
-under the same fingerprint); ``lean_ids`` (the carried rows whose keys need not be read);
-``carried_rows`` (the identity keys of the carried rows, or None when the collection must
-parse every record after all); ``store_maps`` (each collection's map
-of this refresh, written when it changed). Raises: ``DatabaseError`` (through ``Db``). Does
-database I/O.
+Gives: ``load_maps`` (collection -> record digest -> row id, and collection -> page digest ->
+its records' digests, as the last refresh stored them under the same fingerprint);
+``lean_ids`` (the carried rows whose keys need not be read); ``carried_rows`` (the identity
+keys of the carried rows, or None when the collection must parse every record after all);
+``store_maps`` (each collection's maps of this refresh, written when they changed);
+``pack_pages``/``unpack_pages``. Raises: ``DatabaseError`` (through ``Db``). Does database
+I/O.
 
 A carried record's row is kept as it is when the row is in scope with a stored row digest
 (``persist_digest``: the row is what the record's object gave when it was saved), every
@@ -20,17 +21,23 @@ row-digest path. A map entry is stored only for a record whose object this refre
 
 from __future__ import annotations
 
+import base64
+import sys
+from array import array
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .errors import DatabaseError
 from .objects import Carried, InventoryObject
-from .parse_carry import SUFFIX, CarryPlan
+from .parse_carry import PAGES_SUFFIX, SUFFIX, SUFFIXES, CarryPlan
 from .persist_db import CHUNK
 from .persist_digest import DIGEST_TABLE, CollectionDigests, pack, unpack
 from .persist_values import mem_key
+
+_SECOND = itemgetter(1)
 
 if TYPE_CHECKING:
     from .persist import Persister
@@ -42,19 +49,21 @@ def load_maps(
     metadata: sa.MetaData,
     plans: Mapping[str, CarryPlan],
     owners: Mapping[str, int],
-) -> dict[str, dict[int, int]]:
-    """The stored record maps of ``plans``' collections (empty where none matches)."""
+) -> tuple[dict[str, dict[int, int]], dict[str, dict[int, list[int]]]]:
+    """The stored record maps of ``plans``' collections and their page maps (page digest ->
+    the record digests of that page), empty where none matches the plan's fingerprint."""
     table = metadata.tables.get(DIGEST_TABLE)
-    out: dict[str, dict[int, int]] = {name: {} for name in plans}
+    records: dict[str, dict[int, int]] = {name: {} for name in plans}
+    pages: dict[str, dict[int, list[int]]] = {name: {} for name in plans}
     if table is None or not plans:
-        return out
+        return records, pages
+    wanted = {(owners.get(n), n + suffix): (n, suffix) for n in plans for suffix in SUFFIXES}
     try:
         if not sa.inspect(conn).has_table(DIGEST_TABLE):
-            return out
-        wanted = {(owners.get(n), n + SUFFIX): n for n in plans}
+            return records, pages
         rows = conn.execute(
             sa.select(table.c.ems_id, table.c.collection, table.c.fingerprint, table.c.digests)
-            .where(table.c.collection.in_([n + SUFFIX for n in plans]))
+            .where(table.c.collection.in_(sorted({c for _, c in wanted})))
             .order_by(table.c.id)
         ).all()
     except sa.exc.SQLAlchemyError as exc:
@@ -62,10 +71,49 @@ def load_maps(
             f"{DIGEST_TABLE}: cannot read record maps: {type(exc).__name__}"
         ) from None
     for ems_id, collection, fp, text in rows:
-        name = wanted.get((ems_id, collection))
-        if name is not None and fp == plans[name].fingerprint:
-            out[name] = unpack(text)
-    return out
+        found = wanted.get((ems_id, collection))
+        if found is None or fp != plans[found[0]].fingerprint:
+            continue
+        if found[1] == SUFFIX:
+            records[found[0]] = unpack(text)
+        else:
+            pages[found[0]] = unpack_pages(text)
+    return records, pages
+
+
+def pack_pages(pages: Sequence[tuple[int, Sequence[int]]]) -> str:
+    """Page digests with their record digests, as text: [page, count, records...]..."""
+    arr = array("q")
+    for page, digests in pages:
+        arr.append(page)
+        arr.append(len(digests))
+        arr.extend(digests)
+    if sys.byteorder == "big":
+        arr.byteswap()
+    return base64.b64encode(arr.tobytes()).decode("ascii")
+
+
+def unpack_pages(text: str | None) -> dict[int, list[int]]:
+    """What ``pack_pages`` wrote, by page digest; empty when the text is not that."""
+    try:
+        raw = base64.b64decode(text or "", validate=True)
+    except ValueError:
+        return {}
+    if len(raw) % 8:
+        return {}
+    arr = array("q")
+    arr.frombytes(raw)
+    if sys.byteorder == "big":
+        arr.byteswap()
+    out: dict[int, list[int]] = {}
+    at = 0
+    while at + 2 <= len(arr):
+        count = arr[at + 1]
+        if count < 0 or at + 2 + count > len(arr):
+            return {}
+        out[arr[at]] = arr[at + 2 : at + 2 + count].tolist()
+        at += 2 + count
+    return out if at == len(arr) else {}
 
 
 def lean_ids(carried: Carried | None, plan: RowPlan) -> set[int] | None:
@@ -73,7 +121,7 @@ def lean_ids(carried: Carried | None, plan: RowPlan) -> set[int] | None:
     the collection, its key is one column); None: read every key."""
     if carried is None or not carried.pairs or carried.referenced or len(plan.key_cols) != 1:
         return None
-    return {rid for _, rid in carried.pairs}
+    return set(map(_SECOND, carried.pairs))
 
 
 def carried_rows(
@@ -137,8 +185,8 @@ def _claimed(
 
 
 def store_maps(p: Persister) -> None:
-    """Write each carrying collection's record map of this refresh where it changed (a
-    collection saved without row digests loses its map)."""
+    """Write each carrying collection's record map and page map of this refresh where they
+    changed (a collection saved without row digests loses both)."""
     db, table = p.db, p.digests.table
     if table is None or db.dry_run:
         return
@@ -147,26 +195,35 @@ def store_maps(p: Persister) -> None:
         if owner is None:
             continue
         sums = p.digests.open_.get(name)
+        usable = sums is not None and name in p.saved
+        if not usable or carried.pages_changed:
+            text = pack_pages(carried.pages) if usable and carried.pages else None
+            _write(p, owner, name + PAGES_SUFFIX, carried.fingerprint, text)
+        if usable and not carried.parsed and len(carried.pairs) == len(carried.stored):
+            continue  # every record carried: the map is the stored one
         mapping: dict[int, int] = {}
-        if sums is not None and name in p.saved:
+        if usable:
             mapping.update(carried.pairs)
             ids = p.resolver.ids.get(name, {})
             for digest, ref in carried.parsed:
                 rid = ids.get(mem_key(ref))
                 if rid is not None:
                     mapping[digest] = rid
-        if mapping == carried.stored:
-            continue
-        where = sa.and_(table.c.ems_id == owner, table.c.collection == name + SUFFIX)
-        with db.errors(DIGEST_TABLE):
-            db.conn.execute(table.delete().where(where))
-            if mapping:
-                db.conn.execute(
-                    table.insert().values(
-                        ems_id=owner,
-                        collection=name + SUFFIX,
-                        fingerprint=carried.fingerprint,
-                        digests=pack(mapping),
-                    )
+        if mapping != carried.stored:
+            _write(p, owner, name + SUFFIX, carried.fingerprint, pack(mapping) if mapping else None)
+
+
+def _write(p: Persister, owner: int, collection: str, fingerprint: str, text: str | None) -> None:
+    """Replace the ``miqspec_digests`` row of (owner, collection) by ``text`` (None: none)."""
+    table = p.digests.table
+    assert table is not None
+    where = sa.and_(table.c.ems_id == owner, table.c.collection == collection)
+    with p.db.errors(DIGEST_TABLE):
+        p.db.conn.execute(table.delete().where(where))
+        if text is not None:
+            p.db.conn.execute(
+                table.insert().values(
+                    ems_id=owner, collection=collection, fingerprint=fingerprint, digests=text
                 )
-        p.digests.written += 1
+            )
+    p.digests.written += 1

@@ -206,8 +206,7 @@ class CollectionDigests:
 
     def unclaimed(self, claimed: Iterable[int]) -> list[int]:
         """Ids of the rows in scope not taken by an unchanged object (loaded in full)."""
-        taken = set(claimed)
-        return [rid for rid in self.ids if rid not in taken]
+        return list(filterfalse(set(claimed).__contains__, self.ids))
 
 
 class Digests:

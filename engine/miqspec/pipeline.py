@@ -313,10 +313,11 @@ def _refresh(
         owners = owners_for(spec, ems["id"], store.children(ems["id"]))
         plans = carry_plans(spec)
         stored: dict[str, dict[int, int]] = {}
+        pages: dict[str, dict[int, list[int]]] = {}
         if plans and not full_compare:  # --full-compare parses every record
             with engine.connect() as conn:
-                stored = load_maps(conn, store.md, plans, owners)
-        carry = Carry(plans, stored)
+                stored, pages = load_maps(conn, store.md, plans, owners)
+        carry = Carry(plans, stored, pages)
         inventory = parse(spec, result.collected, context=session.ctx, carry=carry)
         result.phases["parse"] = time.perf_counter() - started
         result.counts = {n: inventory.count(n) for n in spec.collections}
