@@ -12,12 +12,21 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from miqspec.collect import CallResult, CollectResult
 from miqspec.parse import parse
-from miqspec.parse_carry import SUFFIX, Carry, carry_plans
+from miqspec.parse_carry import Carry, carry_plans
 from miqspec.persist import PersistReport, persist
-from miqspec.persist_carry import load_maps
+from miqspec.persist_carry import (
+    MAPS_TABLE,
+    load_maps,
+    pack_pages,
+    pack_records,
+    unpack_pages,
+    unpack_records,
+)
 from miqspec.pipeline import RefreshResult, refresh_provider
 from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
@@ -177,16 +186,12 @@ def test_dry_run_and_full_compare_keep_or_renew_the_maps(engine, keyring, sim) -
 
     def maps() -> list[tuple[Any, ...]]:
         with engine.connect() as conn:
-            return sorted(
-                tuple(r)
-                for r in conn.execute(
-                    sa.text("select collection, fingerprint, digests from miqspec_digests")
-                )
-                if r[0].endswith(SUFFIX)
-            )
+            query = f"select collection, kind, fingerprint, data from {MAPS_TABLE}"
+            return sorted((r[0], r[1], r[2], bytes(r[3])) for r in conn.execute(sa.text(query)))
 
     stored = maps()
-    assert [m[0] for m in stored] == [n + SUFFIX for n in sorted(TABLES | {"miq_templates": ""})]
+    names = sorted(TABLES | {"miq_templates": ""})
+    assert [m[:2] for m in stored] == [(n, k) for n in names for k in ("pages", "records")]
     sim.mutate(change=5)
     dry = refresh(engine, keyring, "ac", dry_run=True)
     assert carried(dry) == 55 and maps() == stored  # a dry run carries, and writes nothing
@@ -246,3 +251,41 @@ def test_a_parsed_record_claiming_a_carried_row_parses_all(engine, name: str) ->
     assert (report.carried, report.created) == (0, 0)  # b claims again
     report = _round(engine, name, [a, dup, {**a, "id": "f3"}]).collections[name]
     assert (report.carried, report.created, report.updated) == (3, 0, 0)
+
+
+@given(st.dictionaries(st.integers(-(2**63), 2**63 - 1), st.integers(1, 2**62), max_size=40))
+def test_packed_record_maps_read_back(mapping: dict[int, int]) -> None:
+    assert unpack_records(pack_records(mapping)) == mapping
+
+
+@given(
+    st.dictionaries(
+        st.integers(-(2**63), 2**63 - 1), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=5)
+    )
+)
+def test_packed_page_maps_read_back(pages: dict[int, list[int]]) -> None:
+    assert unpack_pages(pack_pages(list(pages.items()))) == pages
+
+
+def test_damaged_maps_read_as_none() -> None:
+    good = pack_pages([(1, [2, 3])])
+    for data in (None, b"", b"x" * 7, good[:-8], good + b"\0" * 8):
+        assert unpack_pages(data) == {}
+    assert unpack_records(pack_records({1: 2})[:-8]) == {}
+    assert unpack_records(b"\1" * 9) == {}
+
+
+def test_the_migration_adds_the_table_to_older_databases(tmp_path: Path) -> None:
+    from miqspec.database import open_database, upgrade
+
+    eng = open_database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        upgrade(eng)
+        with eng.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {MAPS_TABLE}")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
+        upgrade(eng)
+        cols = {c["name"] for c in sa.inspect(eng).get_columns(MAPS_TABLE)}
+        assert cols == {"id", "ems_id", "collection", "kind", "fingerprint", "data"}
+    finally:
+        eng.dispose()

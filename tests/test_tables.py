@@ -289,6 +289,8 @@ def sample(col: sa.Column[Any], n: int) -> Any:
         return 2**40 + n
     if isinstance(kind, sa.Integer):
         return n
+    if isinstance(kind, sa.LargeBinary):
+        return bytes([0, 255, n])
     return f"{col.name}-{n}"
 
 

@@ -39,9 +39,6 @@ from .engine_code import engine_hash
 from .model import Attribute, Source, Spec, source_expressions
 
 FORMAT = "miqspec-record-digest-1"
-SUFFIX = "#records"  # the miqspec_digests row of a collection's record map: "<collection>#records"
-PAGES_SUFFIX = "#pages"  # ... and of its page map (page digest -> its records' digests)
-SUFFIXES = (SUFFIX, PAGES_SUFFIX)
 _BLAKE2B = partial(hashlib.blake2b, digest_size=8)
 _DIGEST = type(_BLAKE2B(b"")).digest
 _FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
@@ -209,9 +206,6 @@ def _spec_text(spec: Spec) -> str:
 
 
 __all__ = [
-    "PAGES_SUFFIX",
-    "SUFFIX",
-    "SUFFIXES",
     "Carry",
     "CarryPlan",
     "carry_plans",

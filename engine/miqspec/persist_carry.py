@@ -7,9 +7,10 @@ Gives: ``load_maps`` (collection -> record digest -> row id, and collection -> p
 its records' digests, as the last refresh stored them under the same fingerprint);
 ``lean_ids`` (the carried rows whose keys need not be read); ``carried_rows`` (the identity
 keys of the carried rows, or None when the collection must parse every record after all);
-``store_maps`` (each collection's maps of this refresh, written when they changed);
-``pack_pages``/``unpack_pages``. Raises: ``DatabaseError`` (through ``Db``). Does database
-I/O.
+``store_maps`` (each collection's maps of this refresh, written when they changed, one row
+of ``miqspec_record_maps`` per manager, collection and kind, as little-endian 64-bit
+integers); ``pack_records``/``unpack_records``, ``pack_pages``/``unpack_pages``.
+Raises: ``DatabaseError`` (through ``Db``). Does database I/O.
 
 A carried record's row is kept as it is when the row is in scope with a stored row digest
 (``persist_digest``: the row is what the record's object gave when it was saved), every
@@ -21,7 +22,6 @@ row-digest path. A map entry is stored only for a record whose object this refre
 
 from __future__ import annotations
 
-import base64
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
@@ -32,12 +32,14 @@ import sqlalchemy as sa
 
 from .errors import DatabaseError
 from .objects import Carried, InventoryObject
-from .parse_carry import PAGES_SUFFIX, SUFFIX, SUFFIXES, CarryPlan
+from .parse_carry import CarryPlan
 from .persist_db import CHUNK
-from .persist_digest import DIGEST_TABLE, CollectionDigests, pack, unpack
+from .persist_digest import CollectionDigests
 from .persist_values import mem_key
 
 _SECOND = itemgetter(1)
+MAPS_TABLE = "miqspec_record_maps"
+RECORDS, PAGES = "records", "pages"  # the two kinds of map a collection has
 
 if TYPE_CHECKING:
     from .persist import Persister
@@ -52,59 +54,83 @@ def load_maps(
 ) -> tuple[dict[str, dict[int, int]], dict[str, dict[int, list[int]]]]:
     """The stored record maps of ``plans``' collections and their page maps (page digest ->
     the record digests of that page), empty where none matches the plan's fingerprint."""
-    table = metadata.tables.get(DIGEST_TABLE)
+    table = metadata.tables.get(MAPS_TABLE)
     records: dict[str, dict[int, int]] = {name: {} for name in plans}
     pages: dict[str, dict[int, list[int]]] = {name: {} for name in plans}
     if table is None or not plans:
         return records, pages
-    wanted = {(owners.get(n), n + suffix): (n, suffix) for n in plans for suffix in SUFFIXES}
     try:
-        if not sa.inspect(conn).has_table(DIGEST_TABLE):
+        if not sa.inspect(conn).has_table(MAPS_TABLE):
             return records, pages
         rows = conn.execute(
-            sa.select(table.c.ems_id, table.c.collection, table.c.fingerprint, table.c.digests)
-            .where(table.c.collection.in_(sorted({c for _, c in wanted})))
+            sa.select(
+                table.c.ems_id, table.c.collection, table.c.kind, table.c.fingerprint, table.c.data
+            )
+            .where(table.c.collection.in_(sorted(plans)))
             .order_by(table.c.id)
         ).all()
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
-            f"{DIGEST_TABLE}: cannot read record maps: {type(exc).__name__}"
+            f"{MAPS_TABLE}: cannot read record maps: {type(exc).__name__}"
         ) from None
-    for ems_id, collection, fp, text in rows:
-        found = wanted.get((ems_id, collection))
-        if found is None or fp != plans[found[0]].fingerprint:
+    for ems_id, name, kind, fp, data in rows:
+        plan = plans.get(name)
+        if plan is None or ems_id != owners.get(name) or fp != plan.fingerprint:
             continue
-        if found[1] == SUFFIX:
-            records[found[0]] = unpack(text)
-        else:
-            pages[found[0]] = unpack_pages(text)
+        if kind == RECORDS:
+            records[name] = unpack_records(data)
+        elif kind == PAGES:
+            pages[name] = unpack_pages(data)
     return records, pages
 
 
-def pack_pages(pages: Sequence[tuple[int, Sequence[int]]]) -> str:
-    """Page digests with their record digests, as text: [page, count, records...]..."""
+def _ints(data: bytes | None) -> array[int] | None:
+    if not data or len(data) % 8:
+        return None
+    arr = array("q")
+    arr.frombytes(bytes(data))
+    if sys.byteorder == "big":
+        arr.byteswap()
+    return arr
+
+
+def _bytes(arr: array[int]) -> bytes:
+    if sys.byteorder == "big":
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def pack_records(mapping: Mapping[int, int]) -> bytes:
+    """A record map (record digest -> row id) as bytes: the digests, then the ids."""
+    arr = array("q", mapping.keys())
+    arr.extend(mapping.values())
+    return _bytes(arr)
+
+
+def unpack_records(data: bytes | None) -> dict[int, int]:
+    """What ``pack_records`` wrote; empty when the bytes are not that."""
+    arr = _ints(data)
+    if arr is None or len(arr) % 2:
+        return {}
+    half = len(arr) // 2
+    return dict(zip(arr[:half], arr[half:], strict=True))
+
+
+def pack_pages(pages: Sequence[tuple[int, Sequence[int]]]) -> bytes:
+    """Page digests with their record digests, as bytes: [page, count, records...]..."""
     arr = array("q")
     for page, digests in pages:
         arr.append(page)
         arr.append(len(digests))
         arr.extend(digests)
-    if sys.byteorder == "big":
-        arr.byteswap()
-    return base64.b64encode(arr.tobytes()).decode("ascii")
+    return _bytes(arr)
 
 
-def unpack_pages(text: str | None) -> dict[int, list[int]]:
-    """What ``pack_pages`` wrote, by page digest; empty when the text is not that."""
-    try:
-        raw = base64.b64decode(text or "", validate=True)
-    except ValueError:
+def unpack_pages(data: bytes | None) -> dict[int, list[int]]:
+    """What ``pack_pages`` wrote, by page digest; empty when the bytes are not that."""
+    arr = _ints(data)
+    if arr is None:
         return {}
-    if len(raw) % 8:
-        return {}
-    arr = array("q")
-    arr.frombytes(raw)
-    if sys.byteorder == "big":
-        arr.byteswap()
     out: dict[int, list[int]] = {}
     at = 0
     while at + 2 <= len(arr):
@@ -187,18 +213,20 @@ def _claimed(
 def store_maps(p: Persister) -> None:
     """Write each carrying collection's record map and page map of this refresh where they
     changed (a collection saved without row digests loses both)."""
-    db, table = p.db, p.digests.table
-    if table is None or db.dry_run:
+    table = p.db.metadata.tables.get(MAPS_TABLE)
+    if table is None or p.db.dry_run or not p.inventory.carried:
         return
+    with p.db.errors(MAPS_TABLE):
+        if not sa.inspect(p.db.conn).has_table(MAPS_TABLE):
+            return  # a database not migrated yet
     for name, carried in p.inventory.carried.items():
         owner = p.owners.get(name)
         if owner is None:
             continue
-        sums = p.digests.open_.get(name)
-        usable = sums is not None and name in p.saved
+        usable = p.digests.open_.get(name) is not None and name in p.saved
         if not usable or carried.pages_changed:
-            text = pack_pages(carried.pages) if usable and carried.pages else None
-            _write(p, owner, name + PAGES_SUFFIX, carried.fingerprint, text)
+            data = pack_pages(carried.pages) if usable and carried.pages else None
+            _write(p, table, owner, name, PAGES, carried.fingerprint, data)
         if usable and not carried.parsed and len(carried.pairs) == len(carried.stored):
             continue  # every record carried: the map is the stored one
         mapping: dict[int, int] = {}
@@ -210,20 +238,27 @@ def store_maps(p: Persister) -> None:
                 if rid is not None:
                     mapping[digest] = rid
         if mapping != carried.stored:
-            _write(p, owner, name + SUFFIX, carried.fingerprint, pack(mapping) if mapping else None)
+            data = pack_records(mapping) if mapping else None
+            _write(p, table, owner, name, RECORDS, carried.fingerprint, data)
 
 
-def _write(p: Persister, owner: int, collection: str, fingerprint: str, text: str | None) -> None:
-    """Replace the ``miqspec_digests`` row of (owner, collection) by ``text`` (None: none)."""
-    table = p.digests.table
-    assert table is not None
-    where = sa.and_(table.c.ems_id == owner, table.c.collection == collection)
-    with p.db.errors(DIGEST_TABLE):
+def _write(
+    p: Persister,
+    table: sa.Table,
+    owner: int,
+    name: str,
+    kind: str,
+    fingerprint: str,
+    data: bytes | None,
+) -> None:
+    """Replace the map of (owner, collection, kind) by ``data`` (None: no map)."""
+    where = sa.and_(table.c.ems_id == owner, table.c.collection == name, table.c.kind == kind)
+    with p.db.errors(MAPS_TABLE):
         p.db.conn.execute(table.delete().where(where))
-        if text is not None:
+        if data is not None:
             p.db.conn.execute(
                 table.insert().values(
-                    ems_id=owner, collection=collection, fingerprint=fingerprint, digests=text
+                    ems_id=owner, collection=name, kind=kind, fingerprint=fingerprint, data=data
                 )
             )
     p.digests.written += 1

@@ -64,6 +64,9 @@ _CORE_SPECS = {
     "miqspec_refresh_locks": "holder:string acquired_at:datetime",
     # per manager and collection: packed (row id, row digest) pairs (miqspec.persist_digest)
     "miqspec_digests": "ems_id:bigint collection:string fingerprint:string digests:text",
+    # per manager, collection and kind: the last refresh's record or page map (persist_carry)
+    "miqspec_record_maps": "ems_id:bigint collection:string kind:string fingerprint:string "
+    "data:binary",
 }
 CORE_TABLES: Mapping[str, tuple[tuple[str, str], ...]] = {
     name: tuple((c, k) for c, _, k in (p.partition(":") for p in text.split()))
@@ -75,7 +78,11 @@ _CORE_INDEXES: Mapping[str, list[tuple[str, ...]]] = {
     "endpoints": [("resource_id", "resource_type")],
     "authentications": [("resource_id", "resource_type")],
     "miqspec_digests": [("ems_id", "collection")],
+    "miqspec_record_maps": [("ems_id", "collection")],
 }
+
+
+CORE_COLUMN_TYPES = (*COLUMN_TYPES, "binary")  # miqspec's own tables may hold bytes
 
 
 class _Spec:
@@ -89,8 +96,10 @@ class _Spec:
         self.uniques: list[tuple[str, ...]] = []
         self.problems = problems
 
-    def add(self, column: str, kind: str, origin: str) -> None:
-        if kind not in COLUMN_TYPES:
+    def add(
+        self, column: str, kind: str, origin: str, types: tuple[str, ...] = COLUMN_TYPES
+    ) -> None:
+        if kind not in types:
             self.problems.append(f"{origin}: column {column!r} has unknown type {kind!r}")
         elif column == "id":
             self.problems.append(f"{origin}: column 'id' is implicit")
@@ -213,7 +222,7 @@ def _assemble(catalogue: Catalogue) -> tuple[dict[str, _Spec], list[str]]:
     for name, columns in CORE_TABLES.items():
         core = spec_for(name)
         for col, kind in columns:
-            core.add(col, kind, f"core table {name}")
+            core.add(col, kind, f"core table {name}", CORE_COLUMN_TYPES)
         for cols in _CORE_INDEXES.get(name, []):
             core.index(cols)
     for coll in catalogue.collections.values():
