@@ -248,7 +248,7 @@ class Digests:
             rows, _ = self.db.select(name, cols, scope)
         else:
             id_rows, _ = self.db.select(name, ["id"], scope)
-            all_ids = sorted(map(_FIRST, id_rows), reverse=True)
+            all_ids = list(map(_FIRST, id_rows))  # in any order: only ``unclaimed`` reads it
             others = list(filterfalse(lean.__contains__, all_ids))
             rows = self.db.select_ids(name, cols, scope, others, len(all_ids))[0] if others else []
         with self.db.errors(DIGEST_TABLE):
