@@ -43,6 +43,7 @@ def refresh_counts(result: RefreshResult) -> dict[str, dict[str, int]]:
     for name, stats in report.collections.items():
         row = {c: int(getattr(stats, c, 0) or 0) for c in COUNT_COLUMNS}
         row["reconnected"] = int(getattr(stats, "reconnected", 0) or 0)
+        row["carried"] = int(getattr(stats, "carried", 0) or 0)  # of unchanged: not parsed
         out[name] = row
     return out
 
