@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +70,20 @@ def vm(ref: str, **data: Any) -> Spec3:
 
 def flavor(ref: Any, **data: Any) -> Spec3:
     return ("flavors", (ref,), {"ems_ref": ref, "name": f"flavor {ref}", "type": "F", **data})
+
+
+def columns_after_migrating(path: Path, table: str, revision: str) -> set[str]:
+    """The columns of ``table`` in an SQLite database at ``path`` that lacked it at
+    ``revision`` and was then upgraded to the head (the migration after ``revision`` made it)."""
+    from miqspec.database import open_database, upgrade
+
+    eng = open_database(f"sqlite:///{path}")
+    try:
+        upgrade(eng)
+        with eng.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+        upgrade(eng)
+        return {c["name"] for c in sa.inspect(eng).get_columns(table)}
+    finally:
+        eng.dispose()

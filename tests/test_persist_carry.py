@@ -34,6 +34,7 @@ from miqspec.specs import load_spec
 from miqspec.tables import build_metadata
 
 from .conftest import AWESOME
+from .persist_support import columns_after_migrating
 
 TABLES = {
     "vms": "ems_ref, name, type, template, location, raw_power_state, power_state, "
@@ -276,16 +277,5 @@ def test_damaged_maps_read_as_none() -> None:
 
 
 def test_the_migration_adds_the_table_to_older_databases(tmp_path: Path) -> None:
-    from miqspec.database import open_database, upgrade
-
-    eng = open_database(f"sqlite:///{tmp_path / 'm.db'}")
-    try:
-        upgrade(eng)
-        with eng.begin() as conn:
-            conn.exec_driver_sql(f"DROP TABLE {MAPS_TABLE}")
-            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
-        upgrade(eng)
-        cols = {c["name"] for c in sa.inspect(eng).get_columns(MAPS_TABLE)}
-        assert cols == {"id", "ems_id", "collection", "kind", "fingerprint", "data"}
-    finally:
-        eng.dispose()
+    cols = columns_after_migrating(tmp_path / "m.db", MAPS_TABLE, "0002")
+    assert cols == {"id", "ems_id", "collection", "kind", "fingerprint", "data"}
