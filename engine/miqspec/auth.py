@@ -71,8 +71,6 @@ AUTH_KINDS: dict[str, Callable[[Auth, Mapping[str, Any], Decoration], None]] = {
     "login": _nothing,
     "azure_shared_key": _nothing,  # signs the final request: see AUTH_SIGNERS
 }
-# Kinds a call's own ``auth`` may not use: they log in, which only the spec's auth does.
-LOGIN_KINDS = frozenset({"login", "oauth2_client_credentials"})
 # The params of each kind whose rendered values are secrets (masked, never recorded).
 SECRET_PARAMS: dict[str, tuple[str, ...]] = {
     "basic": ("password",),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import schema as schema_mod
-from .auth import LOGIN_KINDS
+from .model import LOGIN_KINDS
 
 if TYPE_CHECKING:
     from .checks import Checker

@@ -172,6 +172,10 @@ class LoginStep:
     extract: tuple[Extract, ...]
 
 
+# Kinds a call's own ``auth`` may not use: they log in, which only the spec's auth does.
+LOGIN_KINDS = frozenset({"login", "oauth2_client_credentials"})
+
+
 @dataclass(frozen=True)
 class Auth:
     type: str
