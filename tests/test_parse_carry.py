@@ -100,7 +100,7 @@ def test_parse_builds_only_the_records_the_map_does_not_hold() -> None:
         calls={"get_instance_types": CallResult("get_instance_types", flavors)}
     )
     plans = carry_plans(spec)
-    digests = record_digests(flavors)
+    digests = record_digests(flavors, plans["flavors"].fields)
     stored = {digests[0]: 101, digests[2]: 103}
     inv = parse(spec, collected, carry=Carry(plans, {"flavors": stored}))
     carried = inv.carried["flavors"]
@@ -150,3 +150,29 @@ def test_page_digests_reuse_what_a_known_page_had() -> None:
     assert again == (digests, fresh, False)
     assert page_digests(records, None, dict(fresh)) == (plain, [], True)
     assert page_digests(records, pages[:2], dict(fresh)) == (plain, [], True)  # not covering
+
+
+def test_digests_cover_the_fields_a_mapping_reads() -> None:
+    plans = carry_plans(load_spec(str(AWESOME)))
+    fields = plans["vms"].fields
+    assert fields == ("availability_zone", "flavor", "id", "name", "power_state")
+    vm = {"id": "i-1", "name": "a", "flavor": "f", "power_state": "on", "availability_zone": "z"}
+    same = [
+        {**vm, "created_at": "2026-11-29T00:00:00Z"},  # a field the mapping does not read
+        {k: vm[k] for k in reversed(vm)},  # another key order
+    ]
+    digests = record_digests([vm, *same], fields)
+    assert len(set(digests)) == 1
+    other = record_digests([{**vm, "name": "b"}, {**vm, "availability_zone": None}], fields)
+    assert digests[0] not in other and len(set(other)) == 2
+    missing = {k: v for k, v in vm.items() if k != "availability_zone"}
+    assert record_digests([missing], fields) == record_digests(
+        [{**vm, "availability_zone": None}], fields
+    )
+    # a record that is not an object: whole records for the lot
+    assert record_digests([vm, ["x"]], fields) == record_digests([vm, ["x"]])
+
+
+def test_expressions_beyond_field_paths_digest_whole_records() -> None:
+    plans = carry_plans(load_spec(str(SPECS / "awx.yaml")))
+    assert plans["credentials"].fields is None  # an expression that is not a field path

@@ -279,3 +279,14 @@ def test_damaged_maps_read_as_none() -> None:
 def test_the_migration_adds_the_table_to_older_databases(tmp_path: Path) -> None:
     cols = columns_after_migrating(tmp_path / "m.db", MAPS_TABLE, "0002")
     assert cols == {"id", "ems_id", "collection", "kind", "fingerprint", "data"}
+
+
+def test_a_change_in_a_field_the_mapping_ignores_parses_nothing(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into ext_management_systems (id, name) values (1, 'x')"))
+    a = {"id": "f1", "name": "a", "n_cpus": 1, "ram": 1, "updated_at": "t1"}
+    b = {"id": "f2", "name": "b", "n_cpus": 2, "ram": 2, "updated_at": "t1"}
+    _round(engine, "flavors", [a, b])
+    report = _round(engine, "flavors", [{**a, "updated_at": "t2"}, {**b, "name": "c"}])
+    flavors = report.collections["flavors"]
+    assert (flavors.carried, flavors.updated, flavors.unchanged) == (1, 1, 1)

@@ -329,12 +329,13 @@ def parse(
                     continue
                 complete = complete and res.complete
                 if carry is not None and name in carry.plans:
+                    plan = carry.plans[name]
                     digests, pages, changed = page_digests(
-                        res.records, res.page_digests, carry.pages.get(name, {})
+                        res.records, res.page_digests, carry.pages.get(name, {}), plan.fields
                     )
                     carried = _carry(
                         parser,
-                        carry.plans[name],
+                        plan,
                         res.records,
                         digests,
                         carry.stored.get(name, {}),

@@ -3,8 +3,10 @@
 Takes: a ``Spec`` (which collections qualify), a call's records (their digests), and the
 record map the last refresh stored for a collection (record digest -> row id).
 Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, its lazies' attributes
-and target collections, its map's fingerprint); ``record_digests(records)`` (64-bit BLAKE2b of
-each record's marshalled value, in C; None for a record marshal cannot write);
+and target collections, its map's fingerprint, the record fields its objects are built from
+when every expression is a plain field path); ``record_digests(records, fields)`` (64-bit
+BLAKE2b of each record's marshalled value, or of those fields' values, in C; None for a
+record marshal cannot write);
 ``page_digests`` (the same, reusing the stored digests of pages whose bytes are unchanged);
 and ``split(records, digests, stored)`` (the carried row ids with their digests, and the
 records to parse). Raises nothing. No I/O.
@@ -16,7 +18,10 @@ else reads its objects: one source reading a call's records (no ``each``, no roo
 ``by``: persist gathers what those look up from the objects); no lazy in the spec that takes
 a ``key`` of its objects or finds them ``by`` a secondary ref (both read the object itself).
 Its map's fingerprint covers the spec file, the collection's catalogue definition and the
-engine's source, so any edit to the mapping or the code parses every record again.
+engine's source, so any edit to the mapping or the code parses every record again. When every
+expression of the source is a plain field path (or a literal), a record's digest covers only
+the top-level fields they read: a change elsewhere in the record (a timestamp the mapping
+ignores) parses nothing.
 Whether a carried record's row is still what its object would give is persist's
 question (``persist_carry``).
 """
@@ -67,6 +72,7 @@ class CarryPlan:
     refs: tuple[tuple[str, str], ...]
     fingerprint: str
     referenced: bool = True  # some lazy of the spec points at the collection
+    fields: tuple[str, ...] | None = None  # what a record digest covers (None: all of it)
 
 
 def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
@@ -93,16 +99,28 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
         refs = tuple(dict.fromkeys((attr, inner.lazy or "") for attr, inner in lazies))
         parts = (FORMAT, engine_hash(), text, name, source.call, repr(cdef))
         fp = hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
-        plans[name] = CarryPlan(name, source.call, refs, fp, name in pointed_at)
+        plans[name] = CarryPlan(
+            name, source.call, refs, fp, name in pointed_at, _fields_read(source)
+        )
     return plans
 
 
-def record_digests(records: Sequence[Any]) -> list[int | None]:
-    """A 64-bit digest per record (equal records, equal digests), None where marshal fails."""
+def record_digests(
+    records: Sequence[Any], fields: tuple[str, ...] | None = None
+) -> list[int | None]:
+    """A 64-bit digest per record (equal records, equal digests), None where marshal fails.
+    ``fields``: the digest covers only these top-level fields of each record (a missing one
+    counts as null), when every record is a JSON object; else the whole record."""
+    values: Sequence[Any] = records
+    if fields:
+        try:
+            values = list(zip(*(map(dict.get, records, repeat(f)) for f in fields), strict=True))
+        except TypeError:  # a record that is not an object: whole records
+            values = records
     try:
-        bodies = list(map(marshal.dumps, records, repeat(2)))
+        bodies = list(map(marshal.dumps, values, repeat(2)))
     except ValueError:  # a value marshal cannot write: the records one by one
-        return [_one(r) for r in records]
+        return [_one(v) for v in values]
     sums = array("q", b"".join(map(_DIGEST, map(_BLAKE2B, bodies))))  # 8 bytes each
     if sys.byteorder == "big":
         sums.byteswap()
@@ -113,13 +131,14 @@ def page_digests(
     records: Sequence[Any],
     pages: Sequence[tuple[int, int]] | None,
     stored: dict[int, list[int]],
+    fields: tuple[str, ...] | None = None,
 ) -> tuple[list[int | None], list[tuple[int, list[int]]], bool]:
-    """``record_digests(records)``, taken page by page where ``pages`` (the call's page
+    """``record_digests(records, fields)``, taken page by page where ``pages`` (the call's page
     digests and record counts) covers the records: a page ``stored`` knows gives its stored
     digests. Also (page digest, its record digests) of every page, and whether any page was
     not in ``stored``."""
     if pages is None or sum(n for _, n in pages) != len(records):
-        return record_digests(records), [], True
+        return record_digests(records, fields), [], True
     out: list[int | None] = []
     fresh: list[tuple[int, list[int]]] = []
     changed = len(pages) != len(stored)
@@ -127,7 +146,7 @@ def page_digests(
     for page, count in pages:
         got: list[int | None] | None = stored.get(page)  # type: ignore[assignment]
         if got is None or len(got) != count:
-            got = record_digests(records[start : start + count])
+            got = record_digests(records[start : start + count], fields)
             changed = True
         out.extend(got)
         if None not in got:
@@ -167,6 +186,21 @@ def _pure(source: Source) -> bool:
     if any(e.roots for e in source_expressions(source)):
         return False
     return not any(_templates(a) for a in source.attributes)
+
+
+def _fields_read(source: Source) -> tuple[str, ...] | None:
+    """The top-level fields of a record its objects are built from, when every expression of
+    the source is a plain field path or a literal (None: any part of the record may count)."""
+    exprs = [e for e in source_expressions(source) if e.kind != "literal"]
+    fields: set[str] = set()
+    for expr in exprs:
+        if expr.kind == "field":
+            fields.add(expr.ast["value"])
+        elif expr.kind == "path" and expr.ast["type"] == "subexpression":
+            fields.add(expr.ast["children"][0]["value"])
+        else:
+            return None
+    return tuple(sorted(fields))
 
 
 def _templates(attr: Attribute) -> bool:
