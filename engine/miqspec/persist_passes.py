@@ -21,6 +21,8 @@ database I/O (through ``Db``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
+from operator import attrgetter, methodcaller
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -40,6 +42,8 @@ from .persist_values import (
     stored_keys,
     timestamp_columns,
 )
+
+_DATA, _OBJ = attrgetter("data"), attrgetter("obj")
 
 if TYPE_CHECKING:
     from .persist import Item, Persister, Saved
@@ -114,6 +118,8 @@ class _Depth:
 def save_links(p: Persister, name: str) -> None:
     """Many-to-many: add missing join rows and remove stale ones of the saved objects."""
     cdef, saved, rep = p.catalogue.collections[name], p.saved[name], p.report.of(name)
+    datas = [*map(_DATA, map(_OBJ, saved.items)), *map(_DATA, saved.kept.objs)]
+    pairs: list[tuple[InventoryObject, int]] | None = None
     for attr, m2m in cdef.many_to_many.items():
         join = p.db.metadata.tables.get(m2m.join_table)
         if join is None:
@@ -121,7 +127,11 @@ def save_links(p: Persister, name: str) -> None:
                 f"{name}.{attr}: join table {m2m.join_table!r} is not in the metadata"
             )
         wanted: dict[int, set[int]] = {}
-        for obj, row_id in saved.objects():
+        setting = list(map(methodcaller("__contains__", attr), datas))  # in C
+        if not any(setting):
+            continue  # no object sets the attribute: its links stay as they are
+        pairs = saved.objects() if pairs is None else pairs  # in ``datas`` order
+        for obj, row_id in compress(pairs, setting):
             refs = obj.data.get(attr)
             if refs is None:
                 continue
