@@ -144,9 +144,11 @@ def unpack_pages(data: bytes | None) -> dict[int, list[int]]:
 
 def lean_ids(carried: Carried | None, plan: RowPlan) -> set[int] | None:
     """The ids of carried rows whose identity keys persist need not read (nothing points at
-    the collection, its key is one column); None: read every key."""
+    the collection, its key is one string column); None: read every key."""
     if carried is None or not carried.pairs or carried.referenced or len(plan.key_cols) != 1:
         return None
+    if not isinstance(plan.table.c[plan.key_cols[0]].type, sa.String):
+        return None  # keys are looked up as strings (``_claimed``)
     return set(map(_SECOND, carried.pairs))
 
 
