@@ -75,3 +75,39 @@ def test_model_table_is_created_and_filled(engine, keyring, tmp_path):
         assert set(rows) == expected
         again = refresh_provider(engine, "m", keyring)
         assert again.ok and again.report is not None and again.report.rows_written == 0
+
+
+def test_deleting_the_provider_deletes_its_model_rows(engine, keyring, tmp_path):
+    path = spec_with_model(tmp_path)
+    with Simulator(instances=5, flavors=2, images=1) as sim:
+        args = {
+            "provider_region": "us-east-1",
+            "endpoints": {"default": {"url": sim.url}},
+            "authentications": {
+                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
+            },
+        }
+        store = ProviderStore(engine)
+        for name in ("m", "kept"):
+            store.add(load_spec(str(path)), name, args, keyring)
+            assert refresh_provider(engine, name, keyring).ok
+
+    def addresses() -> dict[str, int]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "select e.name, count(*) from awesome_addresses a "
+                    "join ext_management_systems e on e.id = a.ems_id group by e.name"
+                )
+            ).all()
+            orphans = conn.execute(
+                sa.text(
+                    "select count(*) from awesome_addresses a where not exists "
+                    "(select 1 from ext_management_systems e where e.id = a.ems_id)"
+                )
+            ).scalar()
+        return {**dict(rows), "orphans": orphans}
+
+    assert addresses() == {"m": 5, "kept": 5, "orphans": 0}
+    ProviderStore(engine).delete("m")
+    assert addresses() == {"kept": 5, "orphans": 0}

@@ -8,13 +8,14 @@ Does database I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .cascade import cascade
-from .errors import DatabaseError
-from .inventory import load_catalogue
+from .errors import DatabaseError, MiqspecError
+from .inventory import Catalogue, load_catalogue
 from .persist_db import Db
 
 if TYPE_CHECKING:
@@ -22,33 +23,51 @@ if TYPE_CHECKING:
 
 
 def delete_provider(store: ProviderStore, name: str) -> int:
-    """Delete a provider, its child managers, credentials, endpoints and inventory: the
-    rows owned through ``ems_id``/``manager_id``/``resource``, then (``cascade``, as
+    """Delete a provider, its child managers, credentials, endpoints and inventory (its
+    spec's own ``models`` included): the rows owned through ``ems_id``/``manager_id``/
+    ``resource``, then (``cascade``, as
     persist's sweep does) the owner-less rows hanging off them (hardwares and disks of the
     vms, ...) and the join rows naming any deleted row; one transaction. Returns how many
     manager rows went."""
     ems = store.row(name)
     ids = [ems["id"], *store.children(ems["id"]).values()]
-    catalogue = load_catalogue()
+    catalogue, metadata = _schema(store, ems)
     try:
         with store.engine.begin() as conn:
+            present = set(sa.inspect(conn).get_table_names())
             gone: dict[str, list[int]] = {store.ems.name: ids}  # table -> deleted ids
-            for table in store.md.sorted_tables:
+            for table in metadata.sorted_tables:
                 owned = _owned_by(table, ids)
-                if table is store.ems or owned is None:
+                if table.name == store.ems.name or owned is None or table.name not in present:
                     continue
                 if "id" in table.c:
                     found = conn.execute(sa.select(table.c.id).where(owned)).scalars()
                     gone[table.name] = list(found)
                 conn.execute(table.delete().where(owned))
             conn.execute(store.ems.delete().where(store.ems.c.id.in_(ids)))
-            db = Db(conn, store.md, catalogue, {}, dry_run=False)
+            db = Db(conn, metadata, catalogue, {}, dry_run=False)
             for collection, cdef in catalogue.collections.items():
                 if gone.get(cdef.table) and db.has_table(collection):
                     cascade(catalogue, db, collection, gone[cdef.table])
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"cannot delete provider {name!r}: {type(exc).__name__}") from None
     return len(ids)
+
+
+def _schema(store: ProviderStore, ems: Mapping[str, Any]) -> tuple[Catalogue, sa.MetaData]:
+    """The catalogue and tables of the provider's spec, its own ``models`` included; the
+    shipped ones when the spec cannot be loaded (a provider is deletable all the same)."""
+    from .pipeline import spec_for  # pipeline imports providers, which imports this module
+    from .tables import build_metadata
+
+    shipped = load_catalogue()
+    try:
+        spec = spec_for(ems)
+    except MiqspecError:
+        return shipped, store.md
+    if set(spec.catalogue.collections) <= set(shipped.collections):
+        return shipped, store.md
+    return spec.catalogue, build_metadata(spec.catalogue)
 
 
 def _owned_by(table: sa.Table, ids: list[int]) -> sa.ColumnElement[bool] | None:
