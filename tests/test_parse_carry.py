@@ -42,6 +42,7 @@ def test_collections_whose_records_are_not_enough_do_not_qualify() -> None:
     # counterpart finds a vm `by` a secondary ref; configuration_scripts has two sources
     assert "configured_systems" not in plans
     assert "configuration_scripts" not in plans
+    assert "ext_management_system" not in plans  # the provider's own row: always built
     assert "credentials" in plans
 
 

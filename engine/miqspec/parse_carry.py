@@ -16,7 +16,8 @@ else reads its objects: one source reading a call's records (no ``each``, no roo
 ``$provider`` or ``$calls``, no templates, no computed secondary refs); no many-to-many or
 ``ancestry`` attribute set; a manager_ref of plain values; its lazies plain (no ``key``, no
 ``by``: persist gathers what those look up from the objects); no lazy in the spec that takes
-a ``key`` of its objects or finds them ``by`` a secondary ref (both read the object itself).
+a ``key`` of its objects or finds them ``by`` a secondary ref (both read the object itself);
+not the provider's own row, not a lookup-only collection.
 Its map's fingerprint covers the spec file, the collection's catalogue definition and the
 engine's source, so any edit to the mapping or the code parses every record again. When every
 expression of the source is a plain field path (or a literal), a record's digest covers only
@@ -44,6 +45,7 @@ from .engine_code import engine_hash
 from .model import Attribute, Source, Spec, source_expressions
 
 FORMAT = "miqspec-record-digest-1"
+EMS_TABLE = "ext_management_systems"
 _BLAKE2B = partial(hashlib.blake2b, digest_size=8)
 _DIGEST = type(_BLAKE2B(b"")).digest
 _FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
@@ -83,8 +85,10 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
     for name, mapping in spec.collections.items():
         sources = mapping.all_sources or mapping.sources
         cdef = spec.catalogue.collections[name]
-        if len(sources) != 1 or name in looked_into:
-            continue
+        if len(sources) != 1 or name in looked_into or cdef.table == EMS_TABLE:
+            continue  # (the provider's own row is always built)
+        if cdef.owner == "none" and cdef.delete == "none":
+            continue  # a lookup-only collection: other collections find its objects in memory
         source = sources[0]
         if not _pure(source) or set(cdef.manager_ref) & set(cdef.references):
             continue
