@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from miqspec.collect import CallResult, CollectResult
@@ -107,8 +107,7 @@ class Pair:
 
 @pytest.fixture
 def other(engine: sa.Engine, tmp_path: Path) -> Iterator[sa.Engine]:
-    """A second database of the other kind's twin: a fresh SQLite file (the full-compare
-    side needs its own row ids)."""
+    """A second, fresh SQLite database for the full-compare side (its own row ids)."""
     from miqspec.database import open_database, upgrade
 
     eng = open_database(f"sqlite:///{tmp_path / 'full.db'}")
@@ -290,3 +289,38 @@ def test_a_change_in_a_field_the_mapping_ignores_parses_nothing(engine) -> None:
     report = _round(engine, "flavors", [{**a, "updated_at": "t2"}, {**b, "name": "c"}])
     flavors = report.collections["flavors"]
     assert (flavors.carried, flavors.updated, flavors.unchanged) == (1, 1, 1)
+
+
+STEPS = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(0, 6), st.integers(0, 1)),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=STEPS)
+def test_random_histories_end_as_a_full_compare_ends(
+    keyring: Any, tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, ...]]
+) -> None:
+    """Random changes at the API (instances added, changed, removed; flavors removed), each
+    followed by a refresh with record carry and one with a full compare: same database."""
+    from miqspec.database import open_database, upgrade
+
+    where = tmp_path_factory.mktemp("histories")
+    engines = [open_database(f"sqlite:///{where / n}.db") for n in ("carry", "full")]
+    try:
+        for eng in engines:
+            upgrade(eng)
+        with Simulator(instances=30, flavors=4, images=3, page_size=7) as sim:
+            pair = Pair(engines[0], engines[1], keyring, sim)
+            pair.refresh()
+            for add_, change, remove, remove_flavors in steps:
+                sim.mutate(add=add_, change=change, remove=remove, remove_flavors=remove_flavors)
+                pair.refresh()
+            assert carried(pair.refresh()) > 0  # nothing changed since: records are carried
+    finally:
+        for eng in engines:
+            eng.dispose()
