@@ -15,13 +15,13 @@ on endless page loops, ``UnreachableError``. Does network I/O through the sessio
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
+
+from xxhash import xxh3_64_intdigest
 
 from .connect import ProviderSession
 from .errors import (
@@ -41,12 +41,9 @@ from .templating import render_value
 Progress = Callable[[str, int, int], None]
 
 
-_BLAKE2B = partial(hashlib.blake2b, digest_size=8)
-
-
 def body_digest(body: bytes) -> int:
-    """A page body's 64-bit digest."""
-    return int.from_bytes(_BLAKE2B(body).digest(), "little", signed=True)
+    """A page body's digest (unsigned 64-bit XXH3)."""
+    return xxh3_64_intdigest(body)
 
 
 @dataclass
@@ -54,7 +51,7 @@ class CallResult:
     """One call's records. For fan-out calls ``parents[i]`` is the parent record of
     ``records[i]`` and ``ancestors[i]`` its chain ``[parent, grandparent, ...]`` (a list shared
     by the records of one parent: read it, do not change it); both are None otherwise.
-    ``page_digests``: (64-bit BLAKE2b of the page's body, how many records it gave) per page,
+    ``page_digests``: (64-bit XXH3 of the page's body, how many records it gave) per page,
     in order, when the records are what their pages' bytes alone give (None otherwise: a
     fan-out, a ``where`` reading the scope, records embedded into, a fallback, the headers
     format)."""

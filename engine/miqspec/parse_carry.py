@@ -4,8 +4,8 @@ Takes: a ``Spec`` (which collections qualify), a call's records (their digests),
 record map the last refresh stored for a collection (record digest -> row id).
 Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, its lazies' attributes
 and target collections, its map's fingerprint, the record fields its objects are built from
-when every expression is a plain field path); ``record_digests(records, fields)`` (64-bit
-BLAKE2b of each record's marshalled value, or of those fields' values, in C; None for a
+when every expression is a plain field path); ``record_digests(records, fields)`` (unsigned
+64-bit XXH3 of each record's marshalled value, or of those fields' values, in C; None for a
 record marshal cannot write);
 ``page_digests`` (the same, reusing the stored digests of pages whose bytes are unchanged);
 and ``split(records, digests, stored)`` (the carried row ids with their digests, and the
@@ -31,24 +31,20 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import sys
-from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import compress, repeat
 from operator import is_, is_not
 from pathlib import Path
 from typing import Any
 
+from xxhash import xxh3_64_intdigest
+
 from .engine_code import engine_hash
 from .model import Attribute, Source, Spec, source_expressions
 
-FORMAT = "miqspec-record-digest-1"
+FORMAT = "miqspec-record-digest-2"
 EMS_TABLE = "ext_management_systems"
-_BLAKE2B = partial(hashlib.blake2b, digest_size=8)
-_DIGEST = type(_BLAKE2B(b"")).digest
-_FROM_LE = partial(int.from_bytes, byteorder="little", signed=True)
 
 
 @dataclass(frozen=True)
@@ -122,13 +118,9 @@ def record_digests(
         except TypeError:  # a record that is not an object: whole records
             values = records
     try:
-        bodies = list(map(marshal.dumps, values, repeat(2)))
+        return list(map(xxh3_64_intdigest, map(marshal.dumps, values, repeat(2))))
     except ValueError:  # a value marshal cannot write: the records one by one
         return [_one(v) for v in values]
-    sums = array("q", b"".join(map(_DIGEST, map(_BLAKE2B, bodies))))  # 8 bytes each
-    if sys.byteorder == "big":
-        sums.byteswap()
-    return sums.tolist()  # type: ignore[return-value]
 
 
 def page_digests(
@@ -178,7 +170,7 @@ def split(
 
 def _one(record: Any) -> int | None:
     try:
-        return _FROM_LE(_DIGEST(_BLAKE2B(marshal.dumps(record, 2))))
+        return xxh3_64_intdigest(marshal.dumps(record, 2))
     except ValueError:
         return None
 

@@ -84,41 +84,46 @@ def load_maps(
     return records, pages
 
 
-def _ints(data: bytes | None) -> array[int] | None:
+def _ints(data: bytes | None, code: str) -> array[int] | None:
     if not data or len(data) % 8:
         return None
-    arr = array("q")
+    arr = array(code)
     arr.frombytes(bytes(data))
     if sys.byteorder == "big":
         arr.byteswap()
     return arr
 
 
-def _bytes(arr: array[int]) -> bytes:
-    if sys.byteorder == "big":
-        arr.byteswap()
-    return arr.tobytes()
+def _bytes(*parts: array[int]) -> bytes:
+    out = []
+    for arr in parts:
+        if sys.byteorder == "big":
+            arr.byteswap()
+        out.append(arr.tobytes())
+    return b"".join(out)
 
 
 def pack_records(mapping: Mapping[int, int]) -> bytes:
-    """A record map (record digest -> row id) as bytes: the digests, then the ids."""
-    arr = array("q", mapping.keys())
-    arr.extend(mapping.values())
-    return _bytes(arr)
+    """A record map (unsigned record digest -> row id) as bytes: the digests, then the ids."""
+    return _bytes(array("Q", mapping.keys()), array("q", mapping.values()))
 
 
 def unpack_records(data: bytes | None) -> dict[int, int]:
     """What ``pack_records`` wrote; empty when the bytes are not that."""
-    arr = _ints(data)
-    if arr is None or len(arr) % 2:
+    raw = bytes(data or b"")
+    half = len(raw) // 2
+    if len(raw) % 16:
         return {}
-    half = len(arr) // 2
-    return dict(zip(arr[:half], arr[half:], strict=True))
+    digests, ids = _ints(raw[:half], "Q"), _ints(raw[half:], "q")
+    if digests is None or ids is None:
+        return {}
+    return dict(zip(digests, ids, strict=True))
 
 
 def pack_pages(pages: Sequence[tuple[int, Sequence[int]]]) -> bytes:
-    """Page digests with their record digests, as bytes: [page, count, records...]..."""
-    arr = array("q")
+    """Page digests with their record digests (all unsigned), as bytes: [page, count,
+    records...]..."""
+    arr = array("Q")
     for page, digests in pages:
         arr.append(page)
         arr.append(len(digests))
@@ -128,14 +133,14 @@ def pack_pages(pages: Sequence[tuple[int, Sequence[int]]]) -> bytes:
 
 def unpack_pages(data: bytes | None) -> dict[int, list[int]]:
     """What ``pack_pages`` wrote, by page digest; empty when the bytes are not that."""
-    arr = _ints(data)
+    arr = _ints(data, "Q")
     if arr is None:
         return {}
     out: dict[int, list[int]] = {}
     at = 0
     while at + 2 <= len(arr):
         count = arr[at + 1]
-        if count < 0 or at + 2 + count > len(arr):
+        if at + 2 + count > len(arr):
             return {}
         out[arr[at]] = arr[at + 2 : at + 2 + count].tolist()
         at += 2 + count
