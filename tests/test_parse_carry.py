@@ -50,7 +50,11 @@ def test_an_edited_spec_changes_the_fingerprint(tmp_path: Path) -> None:
     copy = tmp_path / "awesome_cloud.yaml"
     shutil.copy(AWESOME, copy)
     before = carry_plans(load_spec(str(copy)))
+    spec = load_spec(str(copy))
     copy.write_text(copy.read_text().replace("      memory: ram\n", "      memory: ram\n\n"))
+    assert carry_plans(load_spec(str(copy))) == before  # a blank line: the same document
+    copy.write_text(copy.read_text().replace("title: Awesome Cloud", "title: Awesome Cloud 2"))
+    assert carry_plans(spec) == before  # the model loaded before the edit keeps its own
     after = carry_plans(load_spec(str(copy)))
     assert all(before[n].fingerprint != after[n].fingerprint for n in before)
     assert carry_plans(load_spec(str(copy))) == after  # and is stable

@@ -175,7 +175,7 @@ def test_an_edited_spec_parses_everything_once(engine, keyring, sim, tmp_path: P
     shutil.copy(AWESOME, spec)
     add(engine, keyring, sim, "ac", spec)
     refresh(engine, keyring, "ac")
-    spec.write_text(spec.read_text().replace("      memory: ram\n", "      memory: ram\n\n"))
+    spec.write_text(spec.read_text().replace("title: Awesome Cloud", "title: Awesome Cloud 2"))
     assert carried(refresh(engine, keyring, "ac")) == 0
     assert carried(refresh(engine, keyring, "ac")) == 60
 

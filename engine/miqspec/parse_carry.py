@@ -18,11 +18,11 @@ else reads its objects: one source reading a call's records (no ``each``, no roo
 ``by``: persist gathers what those look up from the objects); no lazy in the spec that takes
 a ``key`` of its objects or finds them ``by`` a secondary ref (both read the object itself);
 not the provider's own row, not a lookup-only collection.
-Its map's fingerprint covers the spec file, the collection's catalogue definition and the
-engine's source, so any edit to the mapping or the code parses every record again. When every
-expression of the source is a plain field path (or a literal), a record's digest covers only
-the top-level fields they read: a change elsewhere in the record (a timestamp the mapping
-ignores) parses nothing.
+Its map's fingerprint covers the spec's document (as loaded), the collection's catalogue
+definition and the engine's source, so any edit to the mapping or the code parses every
+record again. When every expression of the source is a plain field path (or a literal), a
+record's digest covers only the top-level fields they read: a change elsewhere in the record
+(a timestamp the mapping ignores) parses nothing.
 Whether a carried record's row is still what its object would give is persist's
 question (``persist_carry``).
 """
@@ -30,12 +30,12 @@ question (``persist_carry``).
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import is_, is_not
-from pathlib import Path
 from typing import Any
 
 from xxhash import xxh3_64_intdigest
@@ -229,10 +229,12 @@ def _read_objects(spec: Spec) -> tuple[set[str], set[str]]:
 
 
 def _spec_text(spec: Spec) -> str:
-    try:
-        return hashlib.sha1(Path(spec.path).read_bytes(), usedforsecurity=False).hexdigest()
-    except OSError:
-        return repr(spec)  # no file to read: the model itself (never equal across processes)
+    """A hash of the document the spec model was built from (not the file as it is now: it
+    may have been edited since)."""
+    if spec.raw:
+        text = json.dumps(spec.raw, sort_keys=True, default=repr)
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+    return repr(spec)  # no document: the model itself (never equal across processes)
 
 
 __all__ = [
