@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,20 @@ PG_ADMIN_URL = os.environ.get(
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 AWESOME = REPO / "provider_specs" / "awesome_cloud.yaml"
+
+
+def sim_args(sim: Any, password: str | None = None) -> dict[str, Any]:
+    """The create-form argument hash of an Awesome Cloud provider on the simulator ``sim``."""
+    return {
+        "provider_region": "us-east-1",
+        "endpoints": {"default": {"url": sim.url}},
+        "authentications": {
+            "default": {
+                "userid": sim.options.access_key,
+                "password": password or sim.options.secret_key,
+            }
+        },
+    }
 
 
 def _pg_reachable() -> str | None:

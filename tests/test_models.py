@@ -11,7 +11,7 @@ from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
 from miqspec.specs import check_file, load_spec
 
-from .conftest import AWESOME
+from .conftest import AWESOME, sim_args
 
 MODEL = """
 models:
@@ -54,13 +54,7 @@ def test_model_table_is_created_and_filled(engine, keyring, tmp_path):
     path = spec_with_model(tmp_path)
     spec = load_spec(str(path))
     with Simulator(instances=12, flavors=3, images=2) as sim:
-        args = {
-            "provider_region": "us-east-1",
-            "endpoints": {"default": {"url": sim.url}},
-            "authentications": {
-                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
-            },
-        }
+        args = sim_args(sim)
         ProviderStore(engine).add(spec, "m", args, keyring)
         result = refresh_provider(engine, "m", keyring)
         assert result.ok, result.error
@@ -80,13 +74,7 @@ def test_model_table_is_created_and_filled(engine, keyring, tmp_path):
 def test_deleting_the_provider_deletes_its_model_rows(engine, keyring, tmp_path):
     path = spec_with_model(tmp_path)
     with Simulator(instances=5, flavors=2, images=1) as sim:
-        args = {
-            "provider_region": "us-east-1",
-            "endpoints": {"default": {"url": sim.url}},
-            "authentications": {
-                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
-            },
-        }
+        args = sim_args(sim)
         store = ProviderStore(engine)
         for name in ("m", "kept"):
             store.add(load_spec(str(path)), name, args, keyring)

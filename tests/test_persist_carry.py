@@ -33,7 +33,7 @@ from miqspec.simulator import Simulator
 from miqspec.specs import load_spec
 from miqspec.tables import build_metadata
 
-from .conftest import AWESOME
+from .conftest import AWESOME, sim_args
 from .persist_support import columns_after_migrating
 
 TABLES = {
@@ -51,14 +51,7 @@ def sim() -> Iterator[Simulator]:
 
 
 def add(engine: sa.Engine, keyring: Any, sim: Simulator, name: str, spec: Path = AWESOME) -> None:
-    args = {
-        "provider_region": "us-east-1",
-        "endpoints": {"default": {"url": sim.url}},
-        "authentications": {
-            "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
-        },
-    }
-    ProviderStore(engine).add(load_spec(str(spec)), name, args, keyring)
+    ProviderStore(engine).add(load_spec(str(spec)), name, sim_args(sim), keyring)
 
 
 def dump(engine: sa.Engine, name: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -14,7 +14,7 @@ from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
 from miqspec.specs import load_spec
 
-from .conftest import AWESOME
+from .conftest import AWESOME, sim_args
 
 NAME = "ac"
 
@@ -34,17 +34,7 @@ def add(
     name: str = NAME,
 ) -> int:
     spec = load_spec(str(AWESOME))
-    args = {
-        "provider_region": "us-east-1",
-        "endpoints": {"default": {"url": sim.url}},
-        "authentications": {
-            "default": {
-                "userid": sim.options.access_key,
-                "password": password or sim.options.secret_key,
-            }
-        },
-    }
-    return ProviderStore(engine).add(spec, name, args, keyring)
+    return ProviderStore(engine).add(spec, name, sim_args(sim, password), keyring)
 
 
 def rows(engine: sa.Engine, sql: str, **params: Any) -> list[Any]:

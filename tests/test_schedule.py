@@ -12,7 +12,7 @@ from miqspec.schedule import due, run_worker
 from miqspec.simulator import Simulator
 from miqspec.specs import load_spec
 
-from .conftest import AWESOME
+from .conftest import AWESOME, sim_args
 
 
 def test_due():
@@ -27,13 +27,7 @@ def test_worker_refreshes_due_providers_once(engine, keyring, tmp_path):
     lines: list[str] = []
     with Simulator(instances=5, flavors=2, images=2) as sim:
         spec = load_spec(str(AWESOME))
-        args = {
-            "provider_region": "us-east-1",
-            "endpoints": {"default": {"url": sim.url}},
-            "authentications": {
-                "default": {"userid": sim.options.access_key, "password": sim.options.secret_key}
-            },
-        }
+        args = sim_args(sim)
         store = ProviderStore(engine)
         store.add(spec, "w1", args, keyring)
         off = AWESOME.read_text().replace("refresh_interval: 15m", "refresh_interval: 0")
