@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,17 @@ Spec3 = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 @contextmanager
 def private_schema(
-    md: sa.MetaData, prefix: str, tables: Iterable[str] | None = None
+    md: sa.MetaData | None,
+    prefix: str,
+    tables: Iterable[str] | None = None,
+    opener: Callable[[str], sa.Engine] = sa.create_engine,
 ) -> Iterator[sa.Engine]:
-    """``md``'s tables (or ``tables``) in a fresh PostgreSQL schema, dropped afterwards.
+    """An engine (made by ``opener``) on a fresh PostgreSQL schema holding ``md``'s tables
+    (or ``tables``; none without ``md``), the schema dropped afterwards.
 
     Skips the calling test (or module) with a reason when PostgreSQL cannot be reached.
     """
-    admin = sa.create_engine(PG_ADMIN_URL)
+    admin = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with admin.begin() as conn:
@@ -35,10 +39,11 @@ def private_schema(
     except sa.exc.OperationalError as exc:
         admin.dispose()
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
-    engine = sa.create_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
+    engine = opener(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
     try:
-        chosen = None if tables is None else [md.tables[t] for t in tables]
-        md.create_all(engine, tables=chosen)
+        if md is not None:
+            chosen = None if tables is None else [md.tables[t] for t in tables]
+            md.create_all(engine, tables=chosen)
         yield engine
     finally:
         engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from miqspec.database import (
 from miqspec.errors import DatabaseError
 from miqspec.tables import build_metadata
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+from .persist_support import private_schema
 
 
 @pytest.fixture
@@ -132,22 +131,8 @@ def test_upgrade_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 @pytest.fixture
 def pg_engine() -> Iterator[sa.Engine]:
-    admin = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-    schema = f"miqspec_d_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()[:80]}")
-    engine = open_database(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    try:
+    with private_schema(None, "miqspec_d", opener=open_database) as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def test_upgrade_postgresql(pg_engine: sa.Engine, capsys: pytest.CaptureFixture[str]) -> None:

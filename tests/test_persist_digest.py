@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,8 @@ from miqspec.persist_digest import DIGEST_TABLE, pack, unpack
 from miqspec.persist_rows import Resolver, RowPlan
 from miqspec.tables import build_metadata
 
-from .persist_support import build, columns_after_migrating, flavor, vm
+from .persist_support import build, columns_after_migrating, flavor, private_schema, vm
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CAT = load_catalogue()
 MD = build_metadata(CAT)
 TABLES = ["vms", "flavors", "availability_zones", "key_pairs_vms", "authentications", DIGEST_TABLE]
@@ -54,30 +54,8 @@ def _sqlite(template: Path, path: Path) -> sa.Engine:
 @pytest.fixture(scope="module")
 def pg_schemas() -> Iterator[Callable[[], sa.Engine]]:
     """Fresh private PostgreSQL schemas with every table, dropped after the module."""
-    admin = sa.create_engine(PG_URL)
-    made: list[tuple[str, sa.Engine]] = []
-    try:
-        with admin.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
-
-    def make() -> sa.Engine:
-        schema = f"miqspec_dg_{uuid.uuid4().hex[:12]}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        eng = sa.create_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-        MD.create_all(eng)
-        made.append((schema, eng))
-        return eng
-
-    yield make
-    for schema, eng in made:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.dispose()
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(private_schema(MD, "miqspec_dg"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

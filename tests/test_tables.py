@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +24,8 @@ from miqspec.tables import (
 )
 from miqspec.tables_types import DecimalType, JsonText, StringArray, column_type
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+from .persist_support import private_schema
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "manageiq-model.md"
 
 
@@ -39,26 +39,6 @@ def metadata() -> sa.MetaData:
     return build_metadata()
 
 
-def pg_schema_engine() -> Iterator[sa.Engine]:
-    """An engine whose search_path is a fresh private schema (dropped afterwards)."""
-    admin = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            schema = f"miqspec_t_{uuid.uuid4().hex[:12]}"
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()[:80]}")
-    engine = sa.create_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     if request.param == "sqlite":
@@ -66,7 +46,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         yield eng
         eng.dispose()
     else:
-        yield from pg_schema_engine()
+        with private_schema(None, "miqspec_t") as eng:
+            yield eng
 
 
 def catalogue_from(text: str) -> Catalogue:
