@@ -3,7 +3,6 @@ PostgreSQL (COPY with awkward text, NULLs, booleans, dates, decimals, JSON and a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -25,7 +24,8 @@ from miqspec.persist_bulk import (
 )
 from miqspec.tables_types import DecimalType, JsonText, StringArray
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+from .persist_support import private_schema
+
 MD = sa.MetaData()
 THINGS = sa.Table(
     "things",
@@ -111,24 +111,8 @@ def connection(backend: str, tmp_path: Path) -> Iterator[sa.Connection]:
             yield c
         engine.dispose()
         return
-    admin = sa.create_engine(PG_URL)
-    schema = f"miqspec_b_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as c:
-            c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
-    engine = sa.create_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    try:
-        MD.create_all(engine)
-        with engine.connect() as c, c.begin():
-            yield c
-    finally:
-        engine.dispose()
-        with admin.begin() as c:
-            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with private_schema(MD, "miqspec_b") as engine, engine.connect() as c, c.begin():
+        yield c
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
