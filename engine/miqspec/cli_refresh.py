@@ -95,8 +95,8 @@ def _secrets_map(spec: Any, args: Any) -> dict[str, str]:
 @click.option(
     "--full-compare",
     is_flag=True,
-    help="Compare every stored row, not only objects whose digest changed "
-    "(repairs rows edited outside miqspec).",
+    help="Parse every record and compare every stored row, not only what changed at the "
+    "API (repairs rows edited outside miqspec).",
 )
 @database_option
 @reports_errors
