@@ -27,6 +27,7 @@ from miqspec.persist_carry import (
     unpack_pages,
     unpack_records,
 )
+from miqspec.persist_digest import DIGEST_TABLE, UNSIGNED, unpack
 from miqspec.pipeline import RefreshResult, refresh_provider
 from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
@@ -313,3 +314,33 @@ def test_random_histories_end_as_a_full_compare_ends(
     finally:
         for eng in engines:
             eng.dispose()
+
+
+def test_a_first_save_of_carried_records_signs_nothing_and_later_compares(engine, keyring, sim):
+    """Rows of carried records saved into an empty scope get ``UNSIGNED`` digests; when the
+    collection is parsed in full later, those rows are compared (written only where they
+    differ) and get real digests."""
+    add(engine, keyring, sim, "ac")
+    refresh(engine, keyring, "ac")
+
+    def digests() -> dict[str, dict[int, int]]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(f"select collection, digests from {DIGEST_TABLE}"))
+            return {name: unpack(text) for name, text in rows}
+
+    first = digests()
+    assert set(first["vms"].values()) == {UNSIGNED} and len(first["vms"]) == 60
+    assert set(first["flavors"].values()) == {UNSIGNED}
+    assert carried(refresh(engine, keyring, "ac")) == 60
+    assert digests() == first  # carried rows keep what they had
+    sim.mutate(remove_flavors=1)
+    result = refresh(engine, keyring, "ac")
+    assert result.report is not None and carried(result) == 0
+    vms = result.report.collections["vms"]
+    with engine.connect() as conn:
+        nulled = conn.execute(
+            sa.text("select count(*) from vms where template = false and flavor_id is null")
+        ).scalar()
+    assert vms.updated == nulled > 0 and vms.unchanged == 60 - nulled
+    assert UNSIGNED not in digests()["vms"].values()
+    assert carried(refresh(engine, keyring, "ac")) == 60

@@ -221,7 +221,9 @@ class Persister:
             else:
                 carried_ids, carried_keys = [rid for _, rid in carried.pairs], found
         if sums is not None:
-            kept, rest, unresolved = sums.match(plan, objs)
+            # carried records are not parsed again while unchanged: a first save of their
+            # rows skips signing them (a row digest is read only when its record changes)
+            kept, rest, unresolved = sums.match(plan, objs, sign=carried is None)
             plan.unresolved += unresolved
             by_key.update(zip(kept.keys, kept.ids, strict=True))
             if carried_ids:

@@ -48,6 +48,10 @@ if TYPE_CHECKING:
     from .persist_rows import RowPlan
 
 DIGEST_TABLE = "miqspec_digests"
+#: the stored digest of a row saved without its object's signature (a collection of carried
+#: records saved with no rows in scope): it is carried like any row, and compared in full the
+#: first time its object is parsed (signatures are never 0)
+UNSIGNED = 0
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 FORMAT = "miqspec-row-digest-2"
 _SOURCES = (
@@ -175,10 +179,15 @@ class CollectionDigests:
             return None
         return rid if self.stored.get(rid) == signature else None
 
-    def match(self, plan: RowPlan, objs: Sequence[InventoryObject]) -> tuple[Kept, Rest, int]:
+    def match(
+        self, plan: RowPlan, objs: Sequence[InventoryObject], sign: bool = True
+    ) -> tuple[Kept, Rest, int]:
         """Split ``objs`` into the kept (signature equal to the stored digest of the row with
         their key; the first object per key) and the rest, with their signatures, in order;
-        and how many unresolved references the kept hold. The per-object work runs in C."""
+        and how many unresolved references the kept hold. The per-object work runs in C.
+        ``sign`` False and no row in scope: the rest get ``UNSIGNED``, nothing is signed."""
+        if not sign and not self.ids:
+            return Kept(), self._rest(objs, [UNSIGNED] * len(objs)), 0
         sigs, counts = plan.signatures(objs)
         if not self.known:
             return Kept(), self._rest(objs, sigs), 0

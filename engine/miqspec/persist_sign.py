@@ -8,7 +8,8 @@ the attribute names (a token per name tuple), the column attributes' values (one
 ``itemgetter`` call per object), each reference attribute replaced by what it resolves to now
 (row id and type, or the ``key`` attribute's value; many-to-many and deferred attributes count
 by their names only), the resolved reference defaults and the mapped power state, with the
-number of unresolved references ``build`` would count. What the plan itself contributes
+number of unresolved references ``build`` would count. A signature is never 0 (that value
+marks a row stored without one, ``persist_digest.UNSIGNED``). What the plan itself contributes
 (columns, owner, scope, plain defaults, STI type) is the fingerprint's job
 (``persist_digest``). Equal signatures under one fingerprint give equal rows.
 Raises: ``MappingError`` where ``build`` would (an attribute without a column, a reference to
@@ -38,7 +39,7 @@ _PREFIX = b"M".__add__
 
 
 def _hash(body: bytes) -> int:
-    return _FROM_LE(_DIGEST(_BLAKE2B(body)))
+    return _FROM_LE(_DIGEST(_BLAKE2B(body))) or 1  # never 0: ``persist_digest.UNSIGNED``
 
 
 class Signatures:
@@ -185,6 +186,8 @@ class Signatures:
         except ValueError:
             return None
         sigs = list(map(_FROM_LE, map(_DIGEST, map(_BLAKE2B, map(_PREFIX, bodies)))))
+        if 0 in sigs:  # never 0, as ``_hash``
+            sigs = [s or 1 for s in sigs]
         return sigs, counts if counts is not None else [0] * n
 
     def _extras(
