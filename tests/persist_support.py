@@ -92,3 +92,29 @@ def columns_after_migrating(path: Path, table: str, revision: str) -> set[str]:
         return {c["name"] for c in sa.inspect(eng).get_columns(table)}
     finally:
         eng.dispose()
+
+
+def vm_plan(inv: ParsedInventory, name: str = "vms", sti_type: str | None = None) -> Any:
+    """A ``RowPlan`` of collection ``name`` (table vms, owner 1, power states running -> on,
+    stopped -> off, else unknown) whose resolver knows flavors f1 (11) and f2 (12) and zone z1
+    (21), and nothing in any database."""
+    from miqspec.inventory import load_catalogue
+    from miqspec.persist_rows import Resolver, RowPlan
+    from miqspec.providers import build_metadata_cached
+
+    cat = load_catalogue()
+    md = build_metadata_cached()
+    tables = {n: md.tables[c.table] for n, c in cat.collections.items() if c.table in md.tables}
+    resolver = Resolver(cat, inv, set(inv.objects), tables, lambda n: {}, lambda n, r: {})
+    resolver.ids["flavors"] = {("f1",): 11, ("f2",): 12}
+    resolver.ids["availability_zones"] = {("z1",): 21}
+    power = {"running": "on", "stopped": "off"}
+    return RowPlan(
+        cat.collections[name],
+        md.tables["vms"],
+        resolver,
+        owner_id=1,
+        sti_type=sti_type,
+        power_states=lambda raw: power.get(raw, "unknown"),
+        deferred=set(),
+    )

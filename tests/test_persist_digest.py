@@ -20,10 +20,9 @@ from miqspec.inventory import load_catalogue
 from miqspec.objects import LazyRef, ParsedInventory
 from miqspec.persist import PersistReport, persist
 from miqspec.persist_digest import DIGEST_TABLE, pack, unpack
-from miqspec.persist_rows import Resolver, RowPlan
 from miqspec.tables import build_metadata
 
-from .persist_support import build, columns_after_migrating, flavor, private_schema, vm
+from .persist_support import build, columns_after_migrating, flavor, private_schema, vm, vm_plan
 
 CAT = load_catalogue()
 MD = build_metadata(CAT)
@@ -247,22 +246,6 @@ def test_dry_run_stores_no_digest(engines: Callable[[], sa.Engine]) -> None:
         )
 
 
-def _plan(inv: ParsedInventory, name: str) -> RowPlan:
-    tables = {n: MD.tables[c.table] for n, c in CAT.collections.items() if c.table in MD.tables}
-    resolver = Resolver(CAT, inv, set(inv.objects), tables, lambda n: {}, lambda n, r: {})
-    resolver.ids["flavors"] = {("f1",): 11, ("f2",): 12}
-    resolver.ids["availability_zones"] = {("z1",): 21}
-    return RowPlan(
-        CAT.collections[name],
-        MD.tables["vms"],
-        resolver,
-        owner_id=1,
-        sti_type=None,
-        power_states=power,
-        deferred=set(),
-    )
-
-
 def test_signatures_by_columns_equal_the_one_by_one_ones() -> None:
     objs = fleet(
         5,
@@ -275,18 +258,18 @@ def test_signatures_by_columns_equal_the_one_by_one_ones() -> None:
     objs.append(vm("vm-x", key_pairs=[LazyRef("auth_key_pairs", ("k",))]))
     objs.append(vm("vm-y", boot_time=datetime(2024, 1, 1)))  # marshal cannot: repr
     inv = build(*objs)
-    one = _plan(inv, "vms")
+    one = vm_plan(inv)
     vms = list(inv.objects["vms"].values())
     singles = [one.signature(o) for o in vms]
-    sigs, unresolved = _plan(inv, "vms").signatures(vms)
+    sigs, unresolved = vm_plan(inv).signatures(vms)
     assert list(zip(sigs, unresolved, strict=True)) == singles
     assert unresolved[vms.index(inv.objects["vms"][("vm-2",)])] == 1
     assert len(set(sigs)) == len(sigs)
     # what a row does not depend on does not change the signature; what it does, does
     same = build(*fleet(5))
-    again = _plan(same, "vms").signatures(list(same.objects["vms"].values()))[0]
+    again = vm_plan(same).signatures(list(same.objects["vms"].values()))[0]
     assert again[0] == sigs[0] and again[4] == sigs[4]
-    other = _plan(same, "vms")
+    other = vm_plan(same)
     other.resolver.ids["flavors"] = {("f1",): 99, ("f2",): 12}
     moved = other.signatures(list(same.objects["vms"].values()))[0]
     assert moved[0] != again[0] and moved[1] == again[1]  # vm-0 points at f1, vm-1 at f2

@@ -4,7 +4,8 @@ Takes: catalogue definitions, the SQLAlchemy table of a collection, inventory ob
 ``Resolver`` (:mod:`miqspec.persist_resolve`, re-exported here).
 Gives: ``RowPlan.build(obj)``: the column -> value dict an object should have (owner and scope
 columns, defaults, coerced attributes, resolved foreign keys and ``_type`` columns,
-``power_state`` from ``raw_power_state``), plus ``diff`` against a stored row; ``key(obj)``:
+``power_state`` from ``raw_power_state``; a generated builder per attribute-name tuple,
+:mod:`miqspec.persist_build`), plus ``diff`` against a stored row; ``key(obj)``:
 the identity key of that row from the manager_ref attributes alone; ``signature(obj)`` and
 ``signatures(objs)`` (:mod:`miqspec.persist_sign`): 64 bits that determine the row under the
 plan, which ``persist_digest`` compares to tell unchanged objects without building, loading or
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from .errors import MappingError
 from .inventory import CollectionDef, ReferenceDef
 from .objects import InventoryObject, LazyRef
+from .persist_build import SLOW, Builder, compile_builder
 from .persist_resolve import DbRows, Resolver, SecondaryRows
 from .persist_sign import Layout, Signatures
 from .persist_values import (
@@ -42,6 +44,8 @@ from .persist_values import (
 __all__ = ["DbRows", "Resolver", "RowPlan", "SecondaryRows"]
 
 _COL, _REF, _SKIP = 0, 1, 2  # as persist_sign's
+_NO_BUILDER: Any = object()
+MAX_BUILDERS = 64  # generated builders per plan (objects of more shapes: build_one)
 _DATA = attrgetter("data")
 
 
@@ -86,6 +90,8 @@ class RowPlan(Signatures):
         self._forms: dict[int, tuple[Any, Any, int, str]] = {}
         self.sti_type = sti_type if cdef.sti and "type" in table.c else None
         self._handlers: dict[str, tuple[Any, ...]] = {}
+        # generated row builders by attribute names (None: build_one only)
+        self._builders: dict[tuple[str, ...], Builder | None] = {}
         base: dict[str, Any] = {}
         for col in OWNER_COLUMNS.get(cdef.owner, ()):
             if col not in table.c:
@@ -252,7 +258,21 @@ class RowPlan(Signatures):
         return power
 
     def build(self, obj: InventoryObject) -> dict[str, Any] | None:
-        """The row ``obj`` should have (deferred and many-to-many attributes left out)."""
+        """The row ``obj`` should have (deferred and many-to-many attributes left out): by the
+        generated builder of its attribute names where there is one, else ``build_one``."""
+        keys = tuple(obj.data)
+        fn = self._builders.get(keys, _NO_BUILDER)
+        if fn is _NO_BUILDER:
+            fn = compile_builder(self, keys) if len(self._builders) < MAX_BUILDERS else None
+            self._builders[keys] = fn
+        if fn is not None:
+            row = fn(obj)
+            if row is not SLOW:
+                return row
+        return self.build_one(obj)
+
+    def build_one(self, obj: InventoryObject) -> dict[str, Any] | None:
+        """``build`` attribute by attribute."""
         row = dict(self.base)
         data = obj.data
         plain = self._plain
