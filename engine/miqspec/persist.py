@@ -204,7 +204,8 @@ class Persister:
         paths = ancestry if ancestry and self.paths_read(table.name) else None
         if table.name != EMS_TABLE and not plan.deferred:
             owner = self.owners.get(name)
-            sums = self.digests.open(name, plan, owner, paths, lean_ids(carried, plan))
+            lean = lean_ids(carried, plan)
+            sums = self.digests.open(name, plan, owner, paths, lean, self.siblings(name))
             self.tick("load")
         elif table.name != EMS_TABLE:  # deferred attributes: compared in full, digests go
             self.digests.forget(name, self.owners.get(name))
@@ -289,6 +290,20 @@ class Persister:
         self.saved[name] = Saved(plan, items, pos, unmatched, kept)
         rep.unchanged += len(kept.ids) + sum(1 for i in items if i.state == "unchanged")
         self.tick("compare")
+
+    def siblings(self, name: str) -> set[int]:
+        """The rows of records carried by the other collections of ``name``'s table and
+        manager (vms and miq_templates share one): not rows of ``name``."""
+        cdef = self.catalogue.collections[name]
+        owner = self.owners.get(name)
+        out: set[int] = set()
+        for other, carried in self.inventory.carried.items():
+            odef = self.catalogue.get(other)
+            if other == name or odef is None or odef.table != cdef.table:
+                continue
+            if odef.owner == cdef.owner and self.owners.get(other) == owner:
+                out.update(rid for _, rid in carried.pairs)
+        return out
 
     def paths_read(self, table: str) -> bool:
         """True when an object of this refresh holds an ``ancestry`` reference into ``table``

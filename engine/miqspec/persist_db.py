@@ -63,6 +63,7 @@ class Db:
         self.graph = SaveGraph(order=[])
         self._db_cache: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
         self._sec_cache: dict[tuple[str, str], dict[tuple[Any, ...], tuple[int, str | None]]] = {}
+        self._owner_ids: dict[tuple[str, str, int], list[int]] = {}  # ``owner_ids``' reads
 
     @contextmanager
     def errors(self, name: str) -> Iterator[None]:
@@ -155,6 +156,28 @@ class Db:
         with self.errors(name):
             rows = fetch(self.conn, sa.select(*columns).where(where), columns)
         return rows, {c: i for i, c in enumerate(cols)}
+
+    def owner_ids(self, name: str, leave: set[int] | frozenset[int] = frozenset()) -> list[int]:
+        """The ids of the rows in ``name``'s scope, or more: for a collection owned by a
+        manager, every row of that manager in the table (one read of the owner index, not of
+        the rows: the scope's values are not checked; read once per table and manager, as the
+        collections of a table write rows of their own scope only) less the ids in ``leave``."""
+        cdef = self.catalogue.collections[name]
+        owner_cols = OWNER_COLUMNS.get(cdef.owner)
+        if not cdef.scope or owner_cols is None or name not in self.owners:
+            ids = [r[0] for r in self.select(name, ["id"], self.scope(name))[0]]
+        else:
+            table = self.table(name)
+            key = (table.name, cdef.owner, self.owners[name])
+            cached = self._owner_ids.get(key)
+            if cached is None:
+                where = [table.c[owner_cols[0]] == self.owners[name]]
+                if len(owner_cols) > 1:
+                    where.append(table.c[owner_cols[1]] == OWNER_TYPE)
+                rows, _ = self.select(name, ["id"], sa.and_(*where))
+                cached = self._owner_ids[key] = [r[0] for r in rows]
+            ids = cached
+        return list(itertools.filterfalse(leave.__contains__, ids)) if leave else list(ids)
 
     def select_ids(
         self,

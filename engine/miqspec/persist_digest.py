@@ -241,11 +241,15 @@ class Digests:
         owner_id: int | None,
         ancestry: str | None,
         lean: set[int] | None = None,
+        siblings: set[int] | frozenset[int] = frozenset(),
     ) -> CollectionDigests | None:
         """Load what the fast path of collection ``name`` needs (``ancestry``: the table's
         ancestry column); None when it has none. ``lean``: ids of rows whose keys are not
         needed (rows of carried records nothing refers to): of the rows in scope only the
-        ids are read, keys of the others."""
+        ids are read, keys of the others. With ``lean``, the rows in scope are taken as the
+        manager's rows of the table (``Db.owner_ids``: read from the owner index alone) less
+        ``siblings``, the carried rows of the other collections of the table; rows of other
+        scopes among them are filtered out where rows are loaded."""
         if self.table is None or owner_id is None:
             return None
         t = self.table
@@ -256,8 +260,7 @@ class Digests:
         if lean is None or ancestry:
             rows, _ = self.db.select(name, cols, scope)
         else:
-            id_rows, _ = self.db.select(name, ["id"], scope)
-            all_ids = list(map(_FIRST, id_rows))  # in any order: only ``unclaimed`` reads it
+            all_ids = self.db.owner_ids(name, siblings)  # any order: ``unclaimed`` reads it
             others = list(filterfalse(lean.__contains__, all_ids))
             rows = self.db.select_ids(name, cols, scope, others, len(all_ids))[0] if others else []
         with self.db.errors(DIGEST_TABLE):
