@@ -105,3 +105,49 @@ def test_a_failing_attribute_is_named(spec: Spec, tmp_path: Path) -> None:
     parser = SourceParser(bad, coll, mapping, mapping.sources[0])
     with pytest.raises(MappingError, match=r"bad\.yaml:\d+:\d+: collections\.vms\.tools_status"):
         parser.data({"id": "1"}, {"region": {}, "settings": {}, "provider": {}})
+
+
+def test_a_lazy_over_a_list_value_takes_the_rules(spec: Spec) -> None:
+    """An unhashable value where a string is looked up inline: the rules give the attributes."""
+    coll, mapping = spec.catalogue.collections["vms"], spec.collections["vms"]
+    parser = SourceParser(spec, coll, mapping, mapping.sources[0])
+    scope = {"region": {"name": "eastus"}, "settings": {"wanted": "t1"}, "provider": {}}
+    record = {"id": "9", "flavor": ["f", 1]}
+    with pytest.raises(TypeError):
+        parser.fast(record, scope)
+    assert parser.data(record, scope) == one_by_one(spec, record, scope)
+    by_int = parser.fast({"id": "1", "flavor": 7}, scope)
+    by_str = parser.fast({"id": "2", "flavor": "7"}, scope)
+    assert by_int is not None and by_str is not None and by_int["flavor"] is by_str["flavor"]
+
+
+def test_digested_builds_what_one_builds(spec: Spec) -> None:
+    """``SourceParser.digested`` (the carry loop) against ``one`` record by record: the same
+    objects, refs, first-wins and skipped records, and the same (digest, ref) pairs."""
+    from miqspec.objects import ParsedInventory
+
+    coll, mapping = spec.catalogue.collections["vms"], spec.collections["vms"]
+    scope = {"region": {"name": "eastus"}, "settings": {"wanted": "t1"}, "provider": {}}
+    records: list[Any] = [
+        *RECORDS,
+        {"id": "1", "name": "again"},  # a ref built before: the first object wins
+        {"id": None, "name": "no ref"},  # no manager_ref: skipped
+        {"id": 12, "name": "an integer id"},  # a ref that is not a string: ``one``
+        ["not", "an", "object"],
+        {"id": "list", "flavor": ["f", 1]},  # the generated call fails: the rules
+    ]
+    todo = [(r, None if i == 2 else 100 + i) for i, r in enumerate(records)]
+    by_one, pairs = ParsedInventory(), []
+    parser = SourceParser(spec, coll, mapping, mapping.sources[0])
+    for record, digest in todo:
+        obj = parser.one(record, scope, by_one)
+        if obj is not None and digest is not None:
+            pairs.append((digest, obj.ref))
+    fresh = SourceParser(spec, coll, mapping, mapping.sources[0])
+    again = ParsedInventory()
+    assert fresh.digested(todo, scope, again) == pairs
+    assert (100 + 5, ("1",)) not in pairs and (100 + 6, ("",)) not in pairs
+    assert {k: v.data for k, v in again.objects["vms"].items()} == {
+        k: v.data for k, v in by_one.objects["vms"].items()
+    }
+    assert list(again.objects["vms"]) == list(by_one.objects["vms"])

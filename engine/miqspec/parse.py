@@ -250,6 +250,55 @@ class SourceParser:
             self.index(obj, inventory)
         return obj
 
+    def digested(
+        self, todo: list[tuple[Any, int | None]], scope: Scope, inventory: ParsedInventory
+    ) -> list[tuple[int, tuple[Any, ...]]]:
+        """``one`` of each (record, digest) of ``todo``, in order; (digest, ref) of each object
+        built from a record with a digest. A source without ``where``, type shorthand or
+        computed secondary refs whose manager_ref is one attribute takes a loop of its own:
+        the generated call, the STI type, the ref, the object; any record that loop cannot
+        take (not an object, a rule failing, a ref not a string) goes through ``one``."""
+        parsed: list[tuple[int, tuple[Any, ...]]] = []
+        append = parsed.append
+        one = self.one
+        if (
+            self.source.where is not None
+            or self.type_prefix is not None
+            or self.secondary
+            or len(self.ref_names) != 1
+        ):
+            for record, digest in todo:
+                obj = one(record, scope, inventory)
+                if obj is not None and digest is not None:
+                    append((digest, obj.ref))
+            return parsed
+        fast, sti, key, name = self.fast, self.sti, self.ref_names[0], self.coll.name
+        objects = inventory.objects
+        for record, digest in todo:
+            try:
+                data = fast(record, scope)
+            except Exception:  # ``one`` runs the rules one by one and names the failure
+                data = None
+            value = None if data is None else data.get(key)
+            if type(value) is not str:
+                found = one(record, scope, inventory)
+                if found is not None and digest is not None:
+                    append((digest, found.ref))
+                continue
+            assert data is not None
+            if sti is not None:
+                data["type"] = sti
+            ref = (value,)
+            bucket = objects.get(name)
+            if bucket is None:
+                bucket = objects[name] = {}
+            elif ref in bucket:  # an object with this ref was built before: the first wins
+                continue
+            bucket[ref] = InventoryObject(name, ref, data)
+            if digest is not None:
+                append((digest, ref))
+        return parsed
+
     def data(self, record: Any, scope: Scope) -> dict[str, Any]:
         """The attributes of ``record``, rule by rule (a failure names its attribute)."""
         data: dict[str, Any] = {}
@@ -367,13 +416,7 @@ def _carry(
     name = plan.collection
 
     def build(todo: list[tuple[Any, int | None]]) -> list[tuple[int, tuple[Any, ...]]]:
-        parsed: list[tuple[int, tuple[Any, ...]]] = []
-        one = parser.one
-        for record, digest in todo:
-            obj = one(record, base, inventory)
-            if obj is not None and digest is not None:
-                parsed.append((digest, obj.ref))
-        return parsed
+        return parser.digested(todo, base, inventory)
 
     carried = Carried(
         plan.refs, plan.fingerprint, stored, pairs, build(rest), lambda: None, plan.referenced

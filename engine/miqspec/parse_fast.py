@@ -5,7 +5,9 @@ Gives: ``compile_data(spec, attributes, rules, where)``: a function of (record, 
 returns the attribute dict of a JSON-object record, or None for any other record (the parser
 then runs the rules one by one). Plain fields are read with ``record.get``, constants are
 inlined, a ``default`` without ``map``/``match`` is a conditional expression, a lazy over one
-field is its reference maker applied to that field; every other attribute calls its rule.
+field is the reference already made from that string value, else its reference maker applied
+to the field (an unhashable value raises: the parser runs the rules one by one); every other
+attribute calls its rule.
 Values and evaluation order are the rules' own. Raises whatever a rule raises (the parser runs
 the rules again to name the attribute that failed). No I/O.
 """
@@ -57,9 +59,9 @@ def _inline(spec: Spec, attr: Attribute, i: int, ns: dict[str, Any]) -> str | No
         found = lazy_field(attr, spec)
         if found is None:
             return None
-        field, make = found
-        ns[f"_l{i}"] = make
-        return f"_l{i}(r.get({field!r}))"
+        field, make, made = found  # a string value met before: its reference, inline
+        ns[f"_l{i}"], ns[f"_s{i}"] = make, made.get
+        return f"(_h if (_h := _s{i}(_v := r.get({field!r}))) is not None else _l{i}(_v))"
     expr = attr.expression
     if attr.kind != "expr" or expr is None or attr.value_map is not None or attr.match:
         return None

@@ -167,10 +167,13 @@ def _part_rule(part: Any, spec: Spec) -> Rule:
     return lambda r, s: search(r)
 
 
-def _lazy_parts(attr: Attribute, spec: Spec) -> tuple[list[Any], LazyMaker, Callable[[Any], Any]]:
-    """The ref parts a lazy reads (in the target's manager_ref or secondary-ref order) and the
-    function making its reference from their values (and from one value). Equal references are
-    one shared object (persist resolves each reference object once)."""
+def _lazy_parts(
+    attr: Attribute, spec: Spec
+) -> tuple[list[Any], LazyMaker, Callable[[Any], Any], dict[str, LazyRef]]:
+    """The ref parts a lazy reads (in the target's manager_ref or secondary-ref order), the
+    function making its reference from their values (and from one value), and the references
+    made from one string value so far, by that value. Equal references are one shared object
+    (persist resolves each reference object once)."""
     target = spec.catalogue.collections[attr.lazy or ""]
     secondary = target.secondary_refs.get(attr.by, ()) if attr.by else ()
     order = secondary if attr.by else target.manager_ref
@@ -178,6 +181,7 @@ def _lazy_parts(attr: Attribute, spec: Spec) -> tuple[list[Any], LazyMaker, Call
     chosen = [parts[name] for name in order] if "" not in parts else [parts[""]]
     name, key, default, by = target.name, attr.key, attr.default, attr.by
     made: dict[tuple[Any, ...], LazyRef] = {}
+    by_str: dict[str, LazyRef] = {}
 
     def shared(ref: tuple[Any, ...]) -> LazyRef:
         try:
@@ -196,25 +200,33 @@ def _lazy_parts(attr: Attribute, spec: Spec) -> tuple[list[Any], LazyMaker, Call
     def one_value(value: Any) -> LazyRef | Any:
         if value is None:
             return default
-        return shared((value if type(value) is str else ref_value(value),))
+        if type(value) is str:
+            found = by_str.get(value)
+            if found is None:
+                found = by_str[value] = shared((value,))
+            return found
+        return shared((ref_value(value),))
 
-    return chosen, one, one_value
+    return chosen, one, one_value, by_str
 
 
-def lazy_field(attr: Attribute, spec: Spec) -> tuple[str, Callable[[Any], Any]] | None:
-    """For a ``lazy`` whose ref is one plain field of the record: that field's name and the
-    function of its value giving what the attribute's rule gives (else None)."""
+def lazy_field(
+    attr: Attribute, spec: Spec
+) -> tuple[str, Callable[[Any], Any], dict[str, LazyRef]] | None:
+    """For a ``lazy`` whose ref is one plain field of the record: that field's name, the
+    function of its value giving what the attribute's rule gives, and the references it made
+    from string values by value (a hit there is what the function returns; else None)."""
     if attr.kind != "lazy":
         return None
-    chosen, _, one_value = _lazy_parts(attr, spec)
+    chosen, _, one_value, by_str = _lazy_parts(attr, spec)
     part = chosen[0]
     if len(chosen) != 1 or isinstance(part, Attribute) or part.kind != "field":
         return None
-    return part.ast["value"], one_value
+    return part.ast["value"], one_value, by_str
 
 
 def _lazy_rule(attr: Attribute, spec: Spec) -> Rule:
-    chosen, one, one_value = _lazy_parts(attr, spec)
+    chosen, one, one_value, _ = _lazy_parts(attr, spec)
 
     if attr.kind == "lazy_many":
         refs = chosen[0]

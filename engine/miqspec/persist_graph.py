@@ -152,18 +152,21 @@ def _sort(names: list[str], depends: Mapping[str, set[str]]) -> list[str]:
 
 def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[str]) -> SaveGraph:
     """Scan the objects of ``names`` and return their save order and deferred attributes.
-    A collection with records carried unparsed has the edges of every plain lazy its mapping
-    declares (``Carried.refs``): what its objects would have, and perhaps more."""
+    A carrying collection (``inventory.carried``) is not scanned: it has the edges of every
+    plain lazy its mapping declares (``Carried.refs``), which are what its objects, parsed or
+    carried, would have, and perhaps more; its lazies have no ``key`` or secondary ref."""
     names = list(names)
     saved = set(names)
     scan = _Scan(catalogue, saved, inventory.secondary)
     for name, carried in inventory.carried.items():
-        if carried.pairs and name in saved:
+        if name in saved:
             for attr, target in carried.refs:
                 scan.ref_attrs.add((name, attr))
                 if target in saved:
                     scan.edges.setdefault((name, attr), set()).add(target)
     for name in names:
+        if name in inventory.carried:
+            continue
         cdef = catalogue.collections[name]
         m2m = cdef.many_to_many
         seen: set[tuple[str, int]] = set()  # the parser shares equal references: scan once
