@@ -368,3 +368,17 @@ def test_a_scope_column_changed_behind_miqspecs_back_waits_for_a_full_compare(
         left = conn.execute(sa.text("select ems_id from vms where id = :i"), {"i": moved}).all()
     assert vms == 60 and left in ([], [(None,)])  # the moved row swept (or disconnected)
     assert carried(refresh(engine, keyring, "ac")) == 60
+
+
+def test_parsed_rows_are_the_saved_objects_rows() -> None:
+    """``_parsed_rows``: a digest per parsed record whose object has a row, looked up by the
+    object's in-memory key (a one-string ref is its own key; others go through mem_key)."""
+    from miqspec.persist_carry import _parsed_rows
+    from miqspec.persist_values import mem_key
+
+    ids = {("a",): 1, ("b",): 2, mem_key(("c", 3)): 3}
+    plain = [(10, ("a",)), (11, ("zz",)), (12, ("b",))]
+    assert list(_parsed_rows(ids, plain)) == [(10, 1), (12, 2)]
+    mixed = [*plain, (13, ("c", 3))]
+    assert list(_parsed_rows(ids, mixed)) == [(10, 1), (12, 2), (13, 3)]
+    assert list(_parsed_rows(ids, [])) == []

@@ -59,6 +59,7 @@ from .persist_values import (
 __all__ = ["Change", "CollectionReport", "Item", "PersistReport", "Saved", "persist"]
 
 _REF = attrgetter("ref")
+_MKEY, _ID = attrgetter("mkey"), attrgetter("id")
 
 
 def persist(
@@ -280,9 +281,9 @@ class Persister:
                 path = sums.ancestry.get(rid)
                 if path is not None:
                     paths_of[(table.name, rid)] = path
-        for item in items:
-            ids[item.mkey] = item.id
-            if ancestry:
+        ids.update(zip(map(_MKEY, items), map(_ID, items), strict=True))
+        if ancestry:
+            for item in items:
                 path = None if item.old is None else item.old[pos[ancestry]]
                 self.resolver.ancestry[(table.name, item.id)] = item.row.get(ancestry, path)
         for mkey, first in aliases:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Mapping, Sequence
-from operator import itemgetter
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,7 +38,7 @@ from .persist_db import CHUNK
 from .persist_digest import CollectionDigests
 from .persist_values import mem_key
 
-_SECOND = itemgetter(1)
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 MAPS_TABLE = "miqspec_record_maps"
 RECORDS, PAGES = "records", "pages"  # the two kinds of map a collection has
 
@@ -239,14 +240,23 @@ def store_maps(p: Persister) -> None:
         mapping: dict[int, int] = {}
         if usable:
             mapping.update(carried.pairs)
-            ids = p.resolver.ids.get(name, {})
-            for digest, ref in carried.parsed:
-                rid = ids.get(mem_key(ref))
-                if rid is not None:
-                    mapping[digest] = rid
+            mapping.update(_parsed_rows(p.resolver.ids.get(name, {}), carried.parsed))
         if mapping != carried.stored:
             data = pack_records(mapping) if mapping else None
             _write(p, table, owner, name, RECORDS, carried.fingerprint, data)
+
+
+def _parsed_rows(
+    ids: Mapping[tuple[Any, ...], int], parsed: Sequence[tuple[int, tuple[Any, ...]]]
+) -> Iterator[tuple[int, int]]:
+    """(record digest, row id) of the parsed records whose object was saved (``ids``: row id
+    by in-memory key); a ref of one string is its own key, so those are looked up in C."""
+    if not parsed:
+        return iter(())
+    digests, refs = zip(*parsed, strict=True)
+    plain = set(map(len, refs)) == {1} and set(map(type, map(_FIRST, refs))) == {str}
+    rids: list[Any] = list(map(ids.get, refs if plain else map(mem_key, refs)))
+    return compress(zip(digests, rids, strict=True), map(is_not, rids, repeat(None)))
 
 
 def _write(
