@@ -163,8 +163,8 @@ class Persister:
             if name in self.graph.deferred:
                 save_deferred(self, name)
         self.tick("deferred")
-        for name in self.graph.order:
-            if self.catalogue.collections[name].many_to_many:
+        for name in self.graph.order:  # a carrying collection's mapping sets no such link
+            if self.catalogue.collections[name].many_to_many and name not in inv.carried:
                 save_links(self, name)
         self.tick("links")
         sweep(self)
