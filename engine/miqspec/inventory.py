@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import SpecError
+from .yaml_cache import load_yaml
 
 COLUMN_TYPES = (
     "string",
@@ -202,6 +201,4 @@ def parse_catalogue(raw: Mapping[str, Any]) -> Catalogue:
 @functools.cache
 def load_catalogue() -> Catalogue:
     """The shipped catalogue (cached)."""
-    with open(catalogue_path(), encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return parse_catalogue(raw)
+    return parse_catalogue(load_yaml(catalogue_path().read_bytes()))

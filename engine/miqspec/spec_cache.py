@@ -12,23 +12,16 @@ nothing. Reads and writes files.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from .engine_code import engine_hash
-
-OFF = "off"
+from .yaml_cache import cache_root
 
 
 def cache_dir() -> Path | None:
     """Where the markers live; None when the cache is off."""
-    chosen = os.environ.get("MIQSPEC_CACHE_DIR")
-    if chosen == OFF:
-        return None
-    if chosen:
-        return Path(chosen) / "valid-specs"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "miqspec" / "valid-specs"
+    root = cache_root()
+    return None if root is None else root / "valid-specs"
 
 
 def _marker(data: bytes) -> Path | None:
