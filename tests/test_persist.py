@@ -654,3 +654,37 @@ def test_deleting_a_parent_deletes_its_children_and_links(lite: sa.Engine) -> No
     links = rows(lite, "network_ports_security_groups", "security_group_id")
     assert [r["security_group_id"] for r in links] == [group]
     assert save(lite, inv("g1")).rows_written == 0
+
+
+def test_secondary_lookups_in_a_managers_scope_lead_with_their_index(engine: sa.Engine) -> None:
+    """``Db.secondary_rows`` of an owned, scoped collection (vms by uid_ems): the rows of this
+    manager only, and on SQLite the uid_ems index leads the plan (an equality on the owner
+    index used to: every lookup of 500 values read all of the manager's vms)."""
+    from miqspec.persist_db import Db
+    from miqspec.persist_graph import SaveGraph
+
+    save(engine, build(*(vm(f"vm-{i}") for i in range(30))))
+    save(engine, build(vm("vm-x")), owners={**OWNERS, "vms": 2})  # another manager's vm
+    wanted = {("u-vm-3",), ("u-vm-17",), ("u-vm-x",), ("u-none",)}
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        statements.append((statement, parameters))
+
+    with engine.connect() as conn:
+        db = Db(conn, MD, CAT, OWNERS, dry_run=False)
+        db.graph = SaveGraph(order=[], secondary={("vms", "by_uid_ems"): wanted})
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            found = db.secondary_rows("vms", "by_uid_ems")
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+        ids = {r["ems_ref"]: r["id"] for r in rows(engine, "vms", "ems_ref", "ems_id")}
+        assert {k: v[0] for k, v in found.items()} == {
+            ("u-vm-3",): ids["vm-3"],
+            ("u-vm-17",): ids["vm-17"],
+        }
+        if engine.dialect.name == "sqlite":
+            ((query, params),) = [s for s in statements if "uid_ems IN" in s[0]]
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", tuple(params)).all()
+            assert "ix_vms_uid_ems" in str(plan), plan
