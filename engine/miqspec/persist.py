@@ -17,7 +17,8 @@ or compared (``persist_digest``), the other rows are loaded with one select; it 
 rows (reconnecting a disconnected row with the same manager_ref for ``delete: disconnect``
 collections), updates only changed columns, and leaves unchanged rows alone.
 Attributes closing a dependency cycle are written in an update-only pass afterwards, then
-many-to-many join rows, then (complete collections only, reverse order) rows not seen are
+many-to-many join rows (none for collections carrying records: their mappings set no such
+attribute), then (complete collections only, reverse order) rows not seen are
 deleted, with their owner-less children and join rows, or disconnected. An object whose
 manager_ref reference resolves to nothing is skipped and counted (``skipped``); any other
 unresolved reference is stored as its ``default`` (NULL) and counted (``unresolved``).

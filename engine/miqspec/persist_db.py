@@ -2,7 +2,8 @@
 
 Takes: a SQLAlchemy connection inside the caller's transaction, the metadata, the catalogue and
 the owner ids. Gives: the SQL scope of a collection (owner column and scope values, or through
-its parent reference for ``owner: none`` collections), loaded rows, and batched insert (with
+its parent reference for ``owner: none`` collections), loaded rows, a manager's row ids of a
+table read from the owner index alone (``owner_ids``), and batched insert (with
 ``RETURNING id`` in parameter order), update (grouped by changed columns) and delete (by id, in
 chunks of 500) helpers that count written rows and honour ``dry_run`` (no write at all).
 Raises: ``DatabaseError`` (one line: collection and DB error class) on any database error,
