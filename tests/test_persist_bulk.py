@@ -16,11 +16,13 @@ import sqlalchemy as sa
 from miqspec.persist_bulk import (
     BULK_ROWS,
     bind_tuples,
+    constant_columns,
     fetch,
     insert_copy,
     insert_sqlite,
     sqlite_bulk,
     sqlite_cache,
+    sqlite_literal,
 )
 from miqspec.tables_types import DecimalType, JsonText, StringArray
 
@@ -164,6 +166,43 @@ def test_extra_columns_are_one_value_for_every_row(conn: sa.Connection) -> None:
     assert [(r["name"], r["seen"], r["flag"]) for r in stored(conn, THINGS)] == [
         (f"r{i}", later, True) for i in range(3)
     ]
+
+
+@pytest.mark.parametrize("which", range(len(ROWS)))
+def test_columns_with_one_value_are_stored_as_bound_ones(conn: sa.Connection, which: int) -> None:
+    """Rows sharing every value but their name: on SQLite those columns go into the statement
+    as literals (``constant_columns``); the rows read back, and store the same SQLite storage
+    classes, as rows bound one by one."""
+    base = {**ROWS[which], "note": "O'Brien's \"quote\"", "big": 2**63 - 1}
+    rows = [{**base, "name": f"n{i}"} for i in range(3)]
+    nul = conn.dialect.name == "sqlite"  # PostgreSQL text holds no NUL at all
+    rows += [{**base, "name": "nul\x00inside" if nul else "last"}]  # varies: bound
+    insert(conn, THINGS, rows, {"count": 42})
+    conn.execute(THINGS.insert(), [{**r, "count": 42} for r in rows])
+    got = stored(conn, THINGS)
+    cols = [c for c in ROWS[0] if c != "count"]
+    assert [{k: r[k] for k in cols} for r in got[:4]] == [{k: r[k] for k in cols} for r in got[4:]]
+    assert {r["count"] for r in got} == {42}
+    if conn.dialect.name == "sqlite":
+        order = [c for c in rows[0] if c != "count"] + ["count"]
+        fixed = constant_columns(conn, THINGS, order, rows, {"count": 42})
+        assert {"note", "big", "count"} <= set(fixed) and "name" not in fixed
+        kinds = ", ".join(f"typeof({c})" for c in ROWS[0])
+        classes = conn.exec_driver_sql(f"SELECT {kinds} FROM things ORDER BY id").all()
+        assert classes[:4] == classes[4:]
+
+
+def test_sqlite_literals_only_where_they_store_what_binding_does() -> None:
+    assert [sqlite_literal(v) for v in (None, True, False, -(2**63), "a'b", "ü")] == [
+        "NULL",
+        "1",
+        "0",
+        str(-(2**63)),
+        "'a''b'",
+        "'ü'",
+    ]
+    for value in (2**63, 0.5, "nul\x00", "\ud800", b"bytes", Decimal("1")):
+        assert sqlite_literal(value) is None
 
 
 def test_fetch_applies_the_types_result_processing(conn: sa.Connection) -> None:

@@ -5,10 +5,11 @@ Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``sqlite_b
 (a large insert into a small SQLite table: its plain indexes dropped before and built again
 after, inside the caller's transaction), ``fetch`` (a select's
 rows as plain tuples, each column through its type's result processor: no ``Row`` objects),
-``bind_tuples`` (rows as driver parameters), ``insert_sqlite`` (one ``executemany`` of tuples;
-the new ids when SQLite numbered them in order, else None) and ``insert_copy`` (PostgreSQL
-with psycopg2: ids taken from the table's sequence, rows sent with ``COPY ... FROM STDIN``;
-None when the table or a value does not suit COPY).
+``bind_tuples`` (rows as driver parameters), ``insert_sqlite`` (one ``executemany`` of tuples,
+columns with one value in every row written as literals (``constant_columns``,
+``sqlite_literal``); the new ids when SQLite numbered them in order, else None) and
+``insert_copy`` (PostgreSQL with psycopg2: ids taken from the table's sequence, rows sent with
+``COPY ... FROM STDIN``; None when the table or a value does not suit COPY).
 Raises: the driver's and SQLAlchemy's errors unchanged (``Db.errors`` turns them into
 ``DatabaseError``). Does database I/O.
 """
@@ -154,6 +155,59 @@ def bind_tuples(
     return list(zip(*columns, strict=True))
 
 
+def sqlite_literal(value: Any) -> str | None:
+    """``value`` as an SQLite literal that stores what binding it would (None: it has none
+    here): NULL, booleans and 64-bit integers as numbers, text without NUL as a quoted string."""
+    kind = type(value)
+    if value is None:
+        return "NULL"
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is int and -(2**63) <= value < 2**63:
+        return str(value)
+    if kind is str and "\x00" not in value:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: binding decides
+            return None
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def constant_columns(
+    conn: sa.Connection,
+    table: sa.Table,
+    cols: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any],
+) -> dict[str, str]:
+    """The columns every row gives one value (``extra``'s, and a row column whose value, of
+    one type, is the same in all rows), with that value as it would be bound, as an SQLite
+    literal; columns without a literal stay bound."""
+    dialect = conn.dialect
+    out: dict[str, str] = {}
+    n = len(rows)
+    for col in cols:
+        if col in extra:
+            value = extra[col]
+        else:
+            first = rows[0][col]
+            if type(rows[-1][col]) is not type(first) or rows[-1][col] != first:
+                continue  # the cheap test: first and last differ
+            values = list(map(itemgetter(col), rows))
+            if values.count(first) != n or set(map(type, values)) != {type(first)}:
+                continue
+            value = first
+        column = table.c[col]
+        proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if value is not None and proc is not None and not isinstance(column.type, sa.Boolean):
+            value = proc(value)
+        text = sqlite_literal(value)
+        if text is not None:
+            out[col] = text
+    return out
+
+
 def insert_sqlite(
     conn: sa.Connection,
     table: sa.Table,
@@ -162,14 +216,21 @@ def insert_sqlite(
     extra: Mapping[str, Any] | None = None,
 ) -> list[int] | None:
     """One ``executemany``; the new ids in row order when they are ``max(id)+1 ...`` (SQLite
-    numbers rows so unless ids ran out), else None (the caller finds them by key)."""
+    numbers rows so unless ids ran out), else None (the caller finds them by key). Columns
+    with one value in every row are literals in the statement (``constant_columns``): the
+    driver binds only the others."""
     before = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
     quote = conn.dialect.identifier_preparer.quote
+    extra = extra or {}
+    fixed = constant_columns(conn, table, cols, rows, extra) if len(rows) > 1 else {}
+    bound = [c for c in cols if c not in fixed]
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-        f"VALUES ({', '.join('?' for _ in cols)})"
+        f"VALUES ({', '.join(fixed.get(c, '?') for c in cols)})"
     )
-    conn.exec_driver_sql(sql, bind_tuples(conn, table, cols, rows, extra))
+    left = {c: v for c, v in extra.items() if c not in fixed}
+    params = bind_tuples(conn, table, bound, rows, left) if bound else [()] * len(rows)
+    conn.exec_driver_sql(sql, params)
     n = len(rows)
     got = conn.execute(
         sa.select(sa.func.count(), sa.func.min(table.c.id), sa.func.max(table.c.id)).where(
