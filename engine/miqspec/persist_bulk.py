@@ -1,12 +1,12 @@
 """Driver-level bulk reads and inserts for persist, where SQLAlchemy's per-row work dominates.
 
 Takes: a SQLAlchemy connection inside the caller's transaction, a table, a statement or rows.
-Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``sqlite_bulk``
-(a large insert into a small SQLite table: its plain indexes dropped before and built again
-after, inside the caller's transaction), ``fetch`` (a select's
-rows as plain tuples, each column through its type's result processor: no ``Row`` objects),
-``bind_tuples`` (rows as driver parameters), ``insert_sqlite`` (one ``executemany`` of tuples,
-columns with one value in every row written as literals (``constant_columns``,
+Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``sqlite_bulk`` (a large
+insert into a small SQLite table: its plain indexes dropped before and built again after,
+inside the caller's transaction), ``fetch`` (a select's rows as plain tuples, each column
+through its type's result processor: no ``Row`` objects), ``bind_tuples`` (rows as driver
+parameters, each column through ``bind_processor``), ``insert_sqlite`` (one ``executemany`` of
+tuples, columns with one value in every row written as literals (``constant_columns``,
 ``sqlite_literal``); the new ids when SQLite numbered them in order, else None) and
 ``insert_copy`` (PostgreSQL with psycopg2: ids taken from the table's sequence, rows sent with
 ``COPY ... FROM STDIN``; None when the table or a value does not suit COPY).
@@ -104,6 +104,14 @@ def fetch(
     return list(zip(*cols, strict=True))
 
 
+def bind_processor(conn: sa.Connection, column: sa.Column[Any]) -> Any:
+    """What turns a value of ``column`` into its driver parameter (None: nothing; booleans go
+    as they are: the drivers store them as the processor would)."""
+    dialect = conn.dialect
+    proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return None if isinstance(column.type, sa.Boolean) else proc
+
+
 def bind_tuples(
     conn: sa.Connection,
     table: sa.Table,
@@ -115,13 +123,11 @@ def bind_tuples(
     as they are: the drivers store them as the processor would), once per distinct value
     object (timestamps are one object for a whole refresh). ``b_id`` is ``id``; a column of
     ``extra`` has that value in every row (``extra`` columns come last in ``cols``)."""
-    dialect = conn.dialect
     extra = extra or {}
     procs: dict[str, Any] = {}
     for col in cols:
-        column = table.c[col if col != "b_id" else "id"]
-        proc = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None and not isinstance(column.type, sa.Boolean):
+        proc = bind_processor(conn, table.c[col if col != "b_id" else "id"])
+        if proc is not None:
             procs[col] = proc
     own = [c for c in cols if c not in extra]
     const = tuple(
@@ -184,7 +190,6 @@ def constant_columns(
     """The columns every row gives one value (``extra``'s, and a row column whose value, of
     one type, is the same in all rows), with that value as it would be bound, as an SQLite
     literal; columns without a literal stay bound."""
-    dialect = conn.dialect
     out: dict[str, str] = {}
     n = len(rows)
     for col in cols:
@@ -198,9 +203,8 @@ def constant_columns(
             if values.count(first) != n or set(map(type, values)) != {type(first)}:
                 continue
             value = first
-        column = table.c[col]
-        proc = column.type.dialect_impl(dialect).bind_processor(dialect)
-        if value is not None and proc is not None and not isinstance(column.type, sa.Boolean):
+        proc = bind_processor(conn, table.c[col])
+        if value is not None and proc is not None:
             value = proc(value)
         text = sqlite_literal(value)
         if text is not None:
