@@ -196,11 +196,13 @@ def constant_columns(
         if col in extra:
             value = extra[col]
         else:
-            first = rows[0][col]
-            if type(rows[-1][col]) is not type(first) or rows[-1][col] != first:
-                continue  # the cheap test: first and last differ
+            first, kind = rows[0][col], type(rows[0][col])
+            if any(type(r[col]) is not kind or r[col] != first for r in (rows[-1], rows[n // 2])):
+                continue  # the cheap test: the last or the middle row differs
             values = list(map(itemgetter(col), rows))
-            if values.count(first) != n or set(map(type, values)) != {type(first)}:
+            if values.count(first) != n:  # equal values: of one type too (1 == True == 1.0)
+                continue
+            if kind is not str and set(map(type, values)) != {kind}:
                 continue
             value = first
         proc = bind_processor(conn, table.c[col])
