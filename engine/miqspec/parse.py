@@ -255,40 +255,39 @@ class SourceParser:
     ) -> list[tuple[int, tuple[Any, ...]]]:
         """``one`` of each (record, digest) of ``todo``, in order; (digest, ref) of each object
         built from a record with a digest. A source without ``where``, type shorthand or
-        computed secondary refs whose manager_ref is one attribute takes a loop of its own:
-        the generated call, the STI type, the ref, the object; any record that loop cannot
-        take (not an object, a rule failing, a ref not a string) goes through ``one``."""
+        computed secondary refs whose manager_ref is one attribute does ``one``'s work inline
+        (the generated call, the STI type, the ref, the object); a record the generated call
+        does not take (not an object, a rule failing) goes through ``one``."""
         parsed: list[tuple[int, tuple[Any, ...]]] = []
         append = parsed.append
         one = self.one
-        if (
-            self.source.where is not None
-            or self.type_prefix is not None
-            or self.secondary
-            or len(self.ref_names) != 1
-        ):
-            for record, digest in todo:
+        inline = (
+            self.source.where is None
+            and self.type_prefix is None
+            and not self.secondary
+            and len(self.ref_names) == 1
+        )
+        fast, sti, key, name = self.fast, self.sti, self.ref_names[0], self.coll.name
+        nil_ok = key in self.coll.manager_ref_allowed_nil
+        objects = inventory.objects
+        for record, digest in todo:
+            data = None
+            if inline:
+                try:
+                    data = fast(record, scope)
+                except Exception:  # ``one`` runs the rules one by one and names the failure
+                    data = None
+            if data is None:
                 obj = one(record, scope, inventory)
                 if obj is not None and digest is not None:
                     append((digest, obj.ref))
-            return parsed
-        fast, sti, key, name = self.fast, self.sti, self.ref_names[0], self.coll.name
-        objects = inventory.objects
-        for record, digest in todo:
-            try:
-                data = fast(record, scope)
-            except Exception:  # ``one`` runs the rules one by one and names the failure
-                data = None
-            value = None if data is None else data.get(key)
-            if type(value) is not str:
-                found = one(record, scope, inventory)
-                if found is not None and digest is not None:
-                    append((digest, found.ref))
                 continue
-            assert data is not None
             if sti is not None:
                 data["type"] = sti
-            ref = (value,)
+            value = data.get(key)
+            ref = (value if type(value) is str else ref_value(value),)
+            if ref[0] is None and not nil_ok:
+                continue  # no manager_ref: ``one`` skips it too
             bucket = objects.get(name)
             if bucket is None:
                 bucket = objects[name] = {}

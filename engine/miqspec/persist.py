@@ -233,13 +233,12 @@ class Persister:
                 kept.ids.extend(carried_ids)
                 kept.sigs.extend(map(sums.stored.__getitem__, carried_ids))
                 rep.carried += len(carried_ids)
-        build, one_key = plan.build, key_cols[0] if len(key_cols) == 1 else None
+        build = plan.build
         for obj, sig in rest:
             row = build(obj)
             if row is None:
                 continue
-            value = row.get(one_key) if one_key is not None else None
-            dbkey = (value,) if type(value) is str else row_key(row, key_cols)  # row_key's
+            dbkey = row_key(row, key_cols)
             first = by_key.get(dbkey)
             if first is not None:
                 aliases.append((mem_key(obj.ref), first))

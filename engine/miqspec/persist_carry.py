@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from .persist_db import CHUNK
 from .persist_digest import CollectionDigests
 from .persist_values import mem_key
 
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_SECOND = itemgetter(1)
 MAPS_TABLE = "miqspec_record_maps"
 RECORDS, PAGES = "records", "pages"  # the two kinds of map a collection has
 
@@ -250,11 +250,12 @@ def _parsed_rows(
     ids: Mapping[tuple[Any, ...], int], parsed: Sequence[tuple[int, tuple[Any, ...]]]
 ) -> Iterator[tuple[int, int]]:
     """(record digest, row id) of the parsed records whose object was saved (``ids``: row id
-    by in-memory key); a ref of one string is its own key, so those are looked up in C."""
+    by in-memory key); a ref of strings only is its own key (``mem_key``), so those are
+    looked up in C."""
     if not parsed:
         return iter(())
     digests, refs = zip(*parsed, strict=True)
-    plain = set(map(len, refs)) == {1} and set(map(type, map(_FIRST, refs))) == {str}
+    plain = set(map(type, chain.from_iterable(refs))) <= {str}
     rids: list[Any] = list(map(ids.get, refs if plain else map(mem_key, refs)))
     return compress(zip(digests, rids, strict=True), map(is_not, rids, repeat(None)))
 
