@@ -367,3 +367,9 @@ def test_safe_url_masks_secrets():
 )
 def test_retry_after_seconds(value: str | None, expected: float | None):
     assert retry_after_seconds(value) == expected
+
+
+def test_a_body_nested_too_deeply_is_a_one_line_api_error():
+    deep = HttpResponse(200, {}, b"[" * 200_000 + b"]" * 200_000, "http://x")
+    with pytest.raises(ApiError, match=r"^response is not valid JSON \(nested too deeply\)$"):
+        deep.json()

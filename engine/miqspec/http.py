@@ -3,8 +3,8 @@
 Takes: request parts (method, URL, params, headers, body), a retry policy and optionally a
 signer that sees each request as it will be sent (method, final URL, headers) and gives headers
 to set; values a recording transport must not write (``HttpClient.keep_secrets``).
-Gives: ``HttpResponse`` (status, headers, body bytes; on demand the body decoded as JSON or as
-XML data, see ``xml_data``, and the header map with lower-cased names).
+Gives: ``HttpResponse`` (status, headers, body bytes; on demand the body decoded as JSON, see
+``json_body``, or as XML data, see ``xml_data``, and the header map with lower-cased names).
 Raises: ``UnreachableError`` (connection refused, DNS, TLS, timeout, dropped connection after
 retries), ``ApiError`` (HTTP errors that retries did not cure, undecodable JSON; ``BadBody``
 from ``HttpResponse.xml`` for a body that is not XML). Secrets are
@@ -29,6 +29,7 @@ import requests.adapters
 import tenacity
 
 from .errors import ApiError, MiqspecError, UnreachableError, mask_secrets
+from .json_body import decode as decode_json
 from .model import Retry
 from .xml_data import XmlError, parse_xml
 
@@ -51,11 +52,13 @@ class HttpResponse:
     def json(self) -> Any:
         if not self._decoded:
             try:
-                self._json = json.loads(self.body) if self.body.strip() else None
+                self._json = decode_json(self.body) if self.body.strip() else None
             except json.JSONDecodeError as exc:
                 raise BadBody(f"response is not valid JSON ({exc.msg} at byte {exc.pos})") from None
             except ValueError:
                 raise BadBody("response is not valid JSON (undecodable bytes)") from None
+            except RecursionError:
+                raise BadBody("response is not valid JSON (nested too deeply)") from None
             self._decoded = True
         return self._json
 

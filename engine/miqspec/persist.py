@@ -346,8 +346,8 @@ class Persister:
             index = {items[0].dbkey: rows[0]} if rows and items else {}
             unmatched = []
         updates: dict[frozenset[str], list[dict[str, Any]]] = {}
-        new: list[Item] = []
-        for item in items:
+        new: list[Item] = [] if index else list(items)  # no stored row: every item is new
+        for item in items if index else ():
             old = index.pop(item.dbkey, None)
             if old is None:
                 new.append(item)

@@ -7,7 +7,8 @@ ManageIQ's ``ensure_managers``) and ``zones``, with endpoints and credentials wr
 back by :mod:`miqspec.providers_credentials`; ``args`` rebuilds the decrypted argument hash
 used to connect; ``record_auth_status`` records a verify result; ``info`` gives a
 ``ProviderInfo`` for list/show; ``delete`` is :mod:`miqspec.providers_delete`. Also ``now``,
-``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, built once).
+``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, once per
+process: ``tables_cache``).
 Form values are checked and reshaped by :mod:`miqspec.providers_form`.
 Raises ``UsageError`` (bad region, missing required field, duplicate name),
 ``NotFoundError``, ``DatabaseError``. Does database I/O.
@@ -26,13 +27,12 @@ import sqlalchemy as sa
 
 from .credentials import KeyRing
 from .errors import DatabaseError, NotFoundError, UsageError
-from .inventory import load_catalogue
 from .model import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from .parse import MANAGER_CLASS, camelize
 from .providers_credentials import read_credentials, write_credentials
 from .providers_delete import delete_provider
 from .providers_form import check_args, flatten_form, nest_form
-from .tables import build_metadata
+from .tables_cache import shipped_metadata
 
 
 def now() -> datetime:
@@ -292,5 +292,5 @@ _METADATA: sa.MetaData | None = None
 def build_metadata_cached() -> sa.MetaData:
     global _METADATA
     if _METADATA is None:
-        _METADATA = build_metadata(load_catalogue())
+        _METADATA = shipped_metadata()
     return _METADATA

@@ -1,0 +1,91 @@
+"""The shipped catalogue's tables, built once per engine and kept pickled in the cache dir.
+
+Takes: nothing (the shipped catalogue, ``engine_hash()`` and the cache directory of
+``yaml_cache.cache_root``).
+Gives: ``shipped_metadata()``: the ``MetaData`` ``build_metadata(load_catalogue())`` gives, read
+from ``tables/<key>.pickle`` in the cache dir when an earlier process wrote it under the same
+engine code, catalogue, SQLAlchemy and Python (about 15 ms instead of 40 to 70 ms for building
+90 tables and 1,900 columns, in every command that opens the inventory). A pickle runs code
+when it is loaded, so the file is read only when the current user owns it and nobody else may
+write it; a file that is foreign, unreadable or damaged is built again and rewritten. With
+``MIQSPEC_CACHE_DIR=off`` the tables are built every time.
+Raises what ``build_metadata`` raises for an inconsistent catalogue. Reads and writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import stat
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from .engine_code import engine_hash
+from .inventory import load_catalogue
+from .tables import build_metadata
+from .yaml_cache import cache_root
+
+FORMAT = "miqspec-tables-1"
+
+
+def _path() -> Path | None:
+    root = cache_root()
+    if root is None or not hasattr(os, "getuid"):
+        return None
+    key = "\n".join((FORMAT, engine_hash(), sa.__version__, sys.version))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return root / "tables" / f"{digest}.pickle"
+
+
+def _trusted(path: Path) -> bool:
+    """True when ``path`` is a regular file of this user that only this user may write."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid == os.getuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _read(path: Path) -> sa.MetaData | None:
+    if not _trusted(path):
+        return None
+    try:
+        value = pickle.loads(path.read_bytes())
+    except Exception:  # a damaged pickle can raise anything: build the tables again
+        return None
+    return value if isinstance(value, sa.MetaData) else None
+
+
+def _write(path: Path, md: sa.MetaData) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = pickle.dumps(md, protocol=pickle.HIGHEST_PROTOCOL)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        tmp.replace(path)
+    except (OSError, pickle.PicklingError):
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def shipped_metadata() -> sa.MetaData:
+    """The shipped catalogue's tables: from the cache dir when a trusted copy is there."""
+    path = _path()
+    if path is not None:
+        md = _read(path)
+        if md is not None:
+            return md
+    md = build_metadata(load_catalogue())
+    if path is not None:
+        _write(path, md)
+    return md

@@ -1,0 +1,83 @@
+"""tables_cache: the shipped tables from a trusted pickle in the cache dir, else built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from miqspec.inventory import load_catalogue
+from miqspec.tables import build_metadata
+from miqspec.tables_cache import shipped_metadata
+
+
+def ddl(md) -> list[str]:
+    out = []
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        for table in md.sorted_tables:
+            out.append(str(CreateTable(table).compile(dialect=dialect)))
+            out += sorted(str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes)
+    return out
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MIQSPEC_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def pickles(root: Path) -> list[Path]:
+    return sorted((root / "tables").glob("*.pickle"))
+
+
+def test_the_second_read_comes_from_the_pickle_and_gives_the_same_tables(cache: Path) -> None:
+    built = shipped_metadata()
+    [path] = pickles(cache)
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = shipped_metadata()
+    assert again is not built and ddl(again) == ddl(built) == ddl(build_metadata(load_catalogue()))
+    path.write_bytes(b"not a pickle")  # read it: a damaged file is built again and rewritten
+    assert ddl(shipped_metadata()) == ddl(built)
+    assert path.read_bytes() != b"not a pickle"
+
+
+def test_a_file_others_may_write_is_never_loaded(cache: Path) -> None:
+    shipped_metadata()
+    [path] = pickles(cache)
+    planted = b"cos\nsystem\n(S'echo planted > " + str(cache / "ran").encode() + b"'\ntR."
+    path.write_bytes(planted)
+    path.chmod(0o666)
+    assert ddl(shipped_metadata()) == ddl(build_metadata(load_catalogue()))
+    assert not (cache / "ran").exists()
+    assert path.read_bytes() != planted and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_pickle_of_something_else_is_not_taken(cache: Path) -> None:
+    import pickle
+
+    shipped_metadata()
+    [path] = pickles(cache)
+    path.write_bytes(pickle.dumps({"tables": []}))
+    assert len(shipped_metadata().tables) == len(build_metadata(load_catalogue()).tables)
+
+
+def test_cache_off_builds_every_time_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIQSPEC_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert len(shipped_metadata().tables) == len(build_metadata(load_catalogue()).tables)
+    assert not list(tmp_path.rglob("*.pickle"))
+
+
+def test_an_unwritable_cache_dir_still_gives_the_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache dir should be")
+    monkeypatch.setenv("MIQSPEC_CACHE_DIR", str(blocker))
+    assert len(shipped_metadata().tables) == len(build_metadata(load_catalogue()).tables)
+    assert not list(tmp_path.rglob("*.tmp"))
