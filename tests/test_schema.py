@@ -87,11 +87,30 @@ def test_committed_json_schema_is_up_to_date() -> None:
 
 
 def test_cerberus_accepts_every_schema_definition() -> None:
-    for name in schema_mod.schema_data()["definitions"]:
-        schema_mod.merged_definitions((name,))  # a definition is a mapping of rules
+    """The engine's validators skip cerberus's check of the shipped schema: it is here."""
+    data, registry = schema_mod.schema_data(), schema_mod._registry()
+    for name in data["definitions"]:
+        rules = schema_mod.merged_definitions((name,))  # a definition is a mapping of rules
+        cerberus.Validator(schema_mod._strip_meta(rules), schema_registry=registry)
         assert isinstance(schema_mod.is_well_formed({}, (name,)), bool)
+    cerberus.Validator(schema_mod._strip_meta(data["spec"]), schema_registry=registry)
     with pytest.raises(cerberus.SchemaError):
         cerberus.Validator({"x": {"type": "no-such-type"}})
+
+
+def test_unchecked_validators_find_what_checked_ones_find() -> None:
+    spec = AWESOME.read_text(encoding="utf-8")
+    bad = spec.replace("manager_type: cloud", "manager_type: 7\n  titel: x", 1)
+    registry = schema_mod._registry()
+    checked = cerberus.Validator(
+        schema_mod._strip_meta(schema_mod.schema_data()["spec"]), schema_registry=registry
+    )
+    for text in (spec, bad):
+        data = yaml.safe_load(text)
+        unchecked = schema_mod._root_validator()
+        assert unchecked.validate(data) is checked.validate(data)
+        assert unchecked.errors == checked.errors
+    assert checked.errors  # the bad spec has findings
 
 
 def test_auth_kinds_agree_with_the_schema() -> None:
