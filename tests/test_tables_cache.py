@@ -81,3 +81,13 @@ def test_an_unwritable_cache_dir_still_gives_the_tables(
     monkeypatch.setenv("MIQSPEC_CACHE_DIR", str(blocker))
     assert len(shipped_metadata().tables) == len(build_metadata(load_catalogue()).tables)
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_symlink_in_place_of_the_file_is_not_followed(cache: Path) -> None:
+    shipped_metadata()
+    [path] = pickles(cache)
+    elsewhere = cache / "elsewhere.pickle"
+    path.rename(elsewhere)
+    path.symlink_to(elsewhere)
+    assert ddl(shipped_metadata()) == ddl(build_metadata(load_catalogue()))
+    assert not path.is_symlink()  # written again as a file of its own

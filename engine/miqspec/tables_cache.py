@@ -41,12 +41,8 @@ def _path() -> Path | None:
     return root / "tables" / f"{digest}.pickle"
 
 
-def _trusted(path: Path) -> bool:
-    """True when ``path`` is a regular file of this user that only this user may write."""
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
+def _trusted(info: os.stat_result) -> bool:
+    """True for a regular file of this user that only this user may write."""
     return (
         stat.S_ISREG(info.st_mode)
         and info.st_uid == os.getuid()
@@ -55,10 +51,21 @@ def _trusted(path: Path) -> bool:
 
 
 def _read(path: Path) -> sa.MetaData | None:
-    if not _trusted(path):
-        return None
+    """The pickled tables at ``path``; None when the file is missing, not trusted (checked on
+    the opened file, never through a symlink) or not a pickle of tables."""
     try:
-        value = pickle.loads(path.read_bytes())
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            if not _trusted(os.fstat(handle.fileno())):
+                return None
+            data = handle.read()
+        except OSError:
+            return None
+    try:
+        value = pickle.loads(data)
     except Exception:  # a damaged pickle can raise anything: build the tables again
         return None
     return value if isinstance(value, sa.MetaData) else None
