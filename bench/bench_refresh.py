@@ -172,7 +172,8 @@ def main() -> None:
         print(
             f"\n{b['instances']}/{a['instances']} full-refresh time ratio: "
             f"{b['full']['median_s'] / a['full']['median_s']:.1f} (linear would be "
-            f"{scale:.0f})"
+            f"{scale:.0f}; the floor's own: "
+            f"{b['floor']['median_s'] / a['floor']['median_s']:.1f})"
         )
 
 
