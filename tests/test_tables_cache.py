@@ -91,3 +91,21 @@ def test_a_symlink_in_place_of_the_file_is_not_followed(cache: Path) -> None:
     path.symlink_to(elsewhere)
     assert ddl(shipped_metadata()) == ddl(build_metadata(load_catalogue()))
     assert not path.is_symlink()  # written again as a file of its own
+
+
+def test_writing_one_keeps_only_the_newest_few(cache: Path) -> None:
+    import os
+
+    from miqspec.tables_cache import KEEP
+
+    folder = cache / "tables"
+    folder.mkdir()
+    for i in range(KEEP + 3):  # pickles of earlier engines, oldest first
+        old = folder / f"old{i:02d}.pickle"
+        old.write_bytes(b"x")
+        os.utime(old, (1_000_000 + i, 1_000_000 + i))
+    shipped_metadata()
+    left = sorted(p.name for p in pickles(cache))
+    assert len(left) == KEEP
+    assert "old00.pickle" not in left and f"old{KEEP + 2:02d}.pickle" in left
+    assert ddl(shipped_metadata()) == ddl(build_metadata(load_catalogue()))  # ours is kept

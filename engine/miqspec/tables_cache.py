@@ -7,7 +7,8 @@ from ``tables/<key>.pickle`` in the cache dir when an earlier process wrote it u
 engine code, catalogue, SQLAlchemy and Python (about 15 ms instead of 40 to 70 ms for building
 90 tables and 1,900 columns, in every command that opens the inventory). A pickle runs code
 when it is loaded, so the file is read only when the current user owns it and nobody else may
-write it; a file that is foreign, unreadable or damaged is built again and rewritten. With
+write it; a file that is foreign, unreadable or damaged is built again and rewritten. Writing
+one removes all but the ``KEEP`` newest (every edit of the engine's code gives a new key). With
 ``MIQSPEC_CACHE_DIR=off`` the tables are built every time.
 Raises what ``build_metadata`` raises for an inconsistent catalogue. Reads and writes files.
 """
@@ -30,6 +31,7 @@ from .tables import build_metadata
 from .yaml_cache import cache_root
 
 FORMAT = "miqspec-tables-1"
+KEEP = 8  # pickles kept in the cache dir: engines installed side by side each keep theirs
 
 
 def _path() -> Path | None:
@@ -83,6 +85,16 @@ def _write(path: Path, md: sa.MetaData) -> None:
     except (OSError, pickle.PicklingError):
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        return
+    _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Keep the ``KEEP`` most recently written pickles (each engine edit writes a new one)."""
+    with contextlib.suppress(OSError):
+        found = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in found[KEEP:]:
+            old.unlink(missing_ok=True)
 
 
 def shipped_metadata() -> sa.MetaData:
