@@ -109,3 +109,16 @@ def test_writing_one_keeps_only_the_newest_few(cache: Path) -> None:
     assert len(left) == KEEP
     assert "old00.pickle" not in left and f"old{KEEP + 2:02d}.pickle" in left
     assert ddl(shipped_metadata()) == ddl(build_metadata(load_catalogue()))  # ours is kept
+
+
+def test_a_planted_link_at_the_temporary_name_is_not_written_through(cache: Path) -> None:
+    import os
+
+    shipped_metadata()
+    [path] = pickles(cache)
+    path.unlink()
+    target = cache / "target"
+    target.write_bytes(b"keep me")
+    path.with_name(f"{path.name}.{os.getpid()}.tmp").symlink_to(target)
+    assert ddl(shipped_metadata()) == ddl(build_metadata(load_catalogue()))
+    assert target.read_bytes() == b"keep me" and not path.exists()

@@ -78,7 +78,7 @@ def _write(path: Path, md: sa.MetaData) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = pickle.dumps(md, protocol=pickle.HIGHEST_PROTOCOL)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never through a link
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         tmp.replace(path)
