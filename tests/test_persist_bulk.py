@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from miqspec.persist_bulk import (
     BULK_ROWS,
+    MULTI_ROWS,
     bind_tuples,
     constant_columns,
     fetch,
@@ -190,6 +191,33 @@ def test_columns_with_one_value_are_stored_as_bound_ones(conn: sa.Connection, wh
         kinds = ", ".join(f"typeof({c})" for c in ROWS[0])
         classes = conn.exec_driver_sql(f"SELECT {kinds} FROM things ORDER BY id").all()
         assert classes[:4] == classes[4:]
+
+
+@pytest.mark.parametrize("vary", [("name",), ("name", "note", "count", "big", "ratio", "seen"), ()])
+def test_many_rows_go_in_statements_of_many_rows_in_order(
+    tmp_path: Path, vary: tuple[str, ...]
+) -> None:
+    """More rows than one statement holds, and a remainder: ids in row order, values and
+    SQLite storage classes as rows bound one by one; ``vary`` are the columns whose value
+    differs per row (bound), the others are literals (none bound at all for ``()``)."""
+    n = MULTI_ROWS * 2 + 7
+    rows = [
+        {**ROWS[i % len(ROWS)], **{c: ROWS[0][c] for c in ROWS[0] if c not in vary}}
+        for i in range(n)
+    ]
+    for i, row in enumerate(rows):
+        row.update({c: f"{c}-{i}" for c in vary if c in ("name", "note")})
+    with connection("sqlite", tmp_path) as conn:
+        ids = insert(conn, THINGS, rows)
+        conn.execute(THINGS.insert(), rows)
+        got = stored(conn, THINGS)
+        kinds = ", ".join(f"typeof({c})" for c in ROWS[0])
+        classes = conn.exec_driver_sql(f"SELECT {kinds} FROM things ORDER BY id").all()
+    assert ids == list(range(1, n + 1)) == [r["id"] for r in got[:n]]
+    assert [{k: r[k] for k in rows[0]} for r in got[:n]] == [
+        {k: r[k] for k in rows[0]} for r in got[n:]
+    ]
+    assert classes[:n] == classes[n:]
 
 
 def test_sqlite_literals_only_where_they_store_what_binding_does() -> None:

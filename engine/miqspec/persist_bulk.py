@@ -5,9 +5,10 @@ Gives: ``sqlite_cache`` (a larger page cache while a refresh writes), ``sqlite_b
 insert into a small SQLite table: its plain indexes dropped before and built again after,
 inside the caller's transaction), ``fetch`` (a select's rows as plain tuples, each column
 through its type's result processor: no ``Row`` objects), ``bind_tuples`` (rows as driver
-parameters, each column through ``bind_processor``), ``insert_sqlite`` (one ``executemany`` of
-tuples, columns with one value in every row written as literals (``constant_columns``,
-``sqlite_literal``); the new ids when SQLite numbered them in order, else None) and
+parameters, each column through ``bind_processor``), ``insert_sqlite`` (``executemany`` of
+statements of ``MULTI_ROWS`` rows each, columns with one value in every row written as literals
+(``constant_columns``, ``sqlite_literal``); the new ids when SQLite numbered them in order,
+else None) and
 ``insert_copy`` (PostgreSQL with psycopg2: ids taken from the table's sequence, rows sent with
 ``COPY ... FROM STDIN``; None when the table or a value does not suit COPY).
 Raises: the driver's and SQLAlchemy's errors unchanged (``Db.errors`` turns them into
@@ -21,6 +22,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -29,6 +31,8 @@ import sqlalchemy as sa
 NULL = "\\N"
 SQLITE_CACHE_KIB = 65536  # 64 MiB: the indexes of 100,000s of rows stay in memory while written
 BULK_ROWS = 5000  # from this many new rows (and at least as many as the table holds): sqlite_bulk
+MULTI_ROWS = 100  # rows per SQLite INSERT statement (``VALUES (...), (...), ...``)
+SQLITE_VARIABLES = 999  # parameters per statement any SQLite build takes (3.32+: 32766)
 
 
 @contextmanager
@@ -221,23 +225,29 @@ def insert_sqlite(
     rows: Sequence[Mapping[str, Any]],
     extra: Mapping[str, Any] | None = None,
 ) -> list[int] | None:
-    """One ``executemany``; the new ids in row order when they are ``max(id)+1 ...`` (SQLite
-    numbers rows so unless ids ran out), else None (the caller finds them by key). Columns
-    with one value in every row are literals in the statement (``constant_columns``): the
-    driver binds only the others."""
+    """Rows ``MULTI_ROWS`` to a statement (``VALUES (...), (...), ...``, one ``executemany``;
+    the rest one to a statement), in order; the new ids in row order when they are
+    ``max(id)+1 ...`` (SQLite numbers rows so unless ids ran out), else None (the caller finds
+    them by key). Columns with one value in every row are literals in the statement
+    (``constant_columns``): the driver binds only the others."""
     before = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
     quote = conn.dialect.identifier_preparer.quote
     extra = extra or {}
     fixed = constant_columns(conn, table, cols, rows, extra) if len(rows) > 1 else {}
     bound = [c for c in cols if c not in fixed]
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-        f"VALUES ({', '.join(fixed.get(c, '?') for c in cols)})"
-    )
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) VALUES "
+    one = f"({', '.join(fixed.get(c, '?') for c in cols)})"
     left = {c: v for c, v in extra.items() if c not in fixed}
     params = bind_tuples(conn, table, bound, rows, left) if bound else [()] * len(rows)
-    conn.exec_driver_sql(sql, params)
     n = len(rows)
+    per = min(MULTI_ROWS, SQLITE_VARIABLES // max(1, len(bound)))
+    whole = n // per * per if per > 1 else 0
+    if whole:  # 0.31-0.34 s instead of 0.36-0.41 s one row a statement (110,000 vms)
+        flat = chain.from_iterable
+        groups = [tuple(flat(params[i : i + per])) for i in range(0, whole, per)]
+        conn.exec_driver_sql(head + ", ".join([one] * per), groups)
+    if whole < n:
+        conn.exec_driver_sql(head + one, params[whole:])
     got = conn.execute(
         sa.select(sa.func.count(), sa.func.min(table.c.id), sa.func.max(table.c.id)).where(
             table.c.id > before
