@@ -79,6 +79,7 @@ def test_any_bytes_give_json_loads_value_or_its_error(body: bytes) -> None:
         b"\xef\xbb\xbf{}",  # a UTF-8 byte-order mark
         '{"a": [1, 2.5, "\u00e9"]}'.encode("utf-16"),
         b'{"a": 1, "a": 2}',  # the last one wins
+        b'{"a": 1, "b": 2, "a": {"c": 3}}',  # ... in the first one's place
         b"[1, 2,]",
         b"12345678901234567890123456789012345678901234567890",
         b"[" * 100_000 + b"]" * 100_000,
