@@ -7,9 +7,9 @@ from ``tables/<key>.pickle`` in the cache dir when an earlier process wrote it u
 engine code, catalogue, SQLAlchemy and Python (about 15 ms instead of 40 to 70 ms for building
 90 tables and 1,900 columns, in every command that opens the inventory). A pickle runs code
 when it is loaded, so the file is read only when the current user owns it and nobody else may
-write it; a file that is foreign, unreadable or damaged is built again and rewritten. Writing
-one removes all but the ``KEEP`` newest (every edit of the engine's code gives a new key). With
-``MIQSPEC_CACHE_DIR=off`` the tables are built every time.
+write it; a file that is foreign, unreadable or damaged is built again and rewritten
+(``yaml_cache.write_file``). Writing one removes all but the ``KEEP`` newest (every edit of the
+engine's code gives a new key). With ``MIQSPEC_CACHE_DIR=off`` the tables are built every time.
 Raises what ``build_metadata`` raises for an inconsistent catalogue. Reads and writes files.
 """
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from .engine_code import engine_hash
 from .inventory import load_catalogue
 from .tables import build_metadata
-from .yaml_cache import cache_root
+from .yaml_cache import cache_root, write_file
 
 FORMAT = "miqspec-tables-1"
 KEEP = 8  # pickles kept in the cache dir: engines installed side by side each keep theirs
@@ -74,19 +74,12 @@ def _read(path: Path) -> sa.MetaData | None:
 
 
 def _write(path: Path, md: sa.MetaData) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = pickle.dumps(md, protocol=pickle.HIGHEST_PROTOCOL)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never through a link
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        tmp.replace(path)
-    except (OSError, pickle.PicklingError):
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    except pickle.PicklingError:
         return
-    _prune(path.parent)
+    if write_file(path, data):
+        _prune(path.parent)
 
 
 def _prune(folder: Path) -> None:

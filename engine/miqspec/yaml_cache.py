@@ -2,7 +2,9 @@
 
 Takes: a YAML document's bytes. Gives: ``cache_root()`` (miqspec's cache directory:
 ``$MIQSPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/miqspec``, else ``~/.cache/miqspec``; None when
-``MIQSPEC_CACHE_DIR=off``) and ``load_yaml(data)``: the document as YAML's safe loader gives it,
+``MIQSPEC_CACHE_DIR=off``), ``write_file(path, data)`` (a cache file written whole or not at
+all: a temporary file of its own, created exclusively with mode 0600, renamed into place) and
+``load_yaml(data)``: the document as YAML's safe loader gives it,
 from ``parsed/<sha256 of the bytes>.json`` when an earlier call wrote it. A document that JSON
 cannot carry exactly (non-string keys, dates, ...) is parsed every time. A cache that cannot be
 read or written is no cache. Raises what the YAML loader raises for a bad document. Reads and
@@ -11,6 +13,7 @@ writes files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +36,23 @@ def cache_root() -> Path | None:
     return Path(base) / "miqspec"
 
 
+def write_file(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` through a temporary file created exclusively (never written
+    through a link planted at its name), mode 0600, renamed into place; False when it cannot."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return False
+    return True
+
+
 def load_yaml(data: bytes) -> Any:
     """``data`` parsed as YAML (safe loader), through the JSON cache."""
     root = cache_root()
@@ -46,11 +66,8 @@ def load_yaml(data: bytes) -> Any:
     if path is not None:
         try:
             text = json.dumps(value)
-            if json.loads(text) == value:  # JSON carries it exactly: remember it
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(path)
-        except (OSError, TypeError, ValueError):
-            pass
+        except (TypeError, ValueError):
+            return value
+        if json.loads(text) == value:  # JSON carries it exactly: remember it
+            write_file(path, text.encode("utf-8"))
     return value
