@@ -19,8 +19,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from miqspec.inventory import load_catalogue
-from miqspec.specs import check_file
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.load import check_file
 
 HEADER = """\
 version: 1

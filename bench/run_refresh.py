@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from miqspec.credentials import KeyRing
-from miqspec.database import open_database, upgrade
 from miqspec.pipeline import refresh_provider
-from miqspec.providers import ProviderStore
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.store.credentials import KeyRing
+from miqspec.store.database import open_database, upgrade
+from miqspec.store.providers import ProviderStore
 
 SPEC = Path(__file__).resolve().parents[1] / "provider_specs" / "awesome_cloud.yaml"
 

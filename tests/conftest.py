@@ -89,7 +89,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
-    from miqspec.database import open_database, upgrade
+    from miqspec.store.database import open_database, upgrade
 
     eng = open_database(db_url)
     upgrade(eng)
@@ -99,7 +99,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def keyring(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from miqspec.credentials import KeyRing
+    from miqspec.store.credentials import KeyRing
 
     return KeyRing.load(tmp_path / "keys" / "v2_key")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from miqspec.objects import InventoryObject, ParsedInventory
+from miqspec.parse.objects import InventoryObject, ParsedInventory
 
 from .conftest import PG_ADMIN_URL
 
@@ -80,7 +80,7 @@ def flavor(ref: Any, **data: Any) -> Spec3:
 def columns_after_migrating(path: Path, table: str, revision: str) -> set[str]:
     """The columns of ``table`` in an SQLite database at ``path`` that lacked it at
     ``revision`` and was then upgraded to the head (the migration after ``revision`` made it)."""
-    from miqspec.database import open_database, upgrade
+    from miqspec.store.database import open_database, upgrade
 
     eng = open_database(f"sqlite:///{path}")
     try:
@@ -98,9 +98,9 @@ def vm_plan(inv: ParsedInventory, name: str = "vms", sti_type: str | None = None
     """A ``RowPlan`` of collection ``name`` (table vms, owner 1, power states running -> on,
     stopped -> off, else unknown) whose resolver knows flavors f1 (11) and f2 (12) and zone z1
     (21), and nothing in any database."""
-    from miqspec.inventory import load_catalogue
-    from miqspec.persist_rows import Resolver, RowPlan
-    from miqspec.providers import build_metadata_cached
+    from miqspec.persist.rows import Resolver, RowPlan
+    from miqspec.spec.catalogue import load_catalogue
+    from miqspec.store.providers import build_metadata_cached
 
     cat = load_catalogue()
     md = build_metadata_cached()

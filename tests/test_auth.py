@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from miqspec import schema as schema_mod
-from miqspec.auth import AUTH_KINDS, decorate, oauth2_read_token, oauth2_token_request
-from miqspec.connect import build_context
+from miqspec.connect.auth import AUTH_KINDS, decorate, oauth2_read_token, oauth2_token_request
+from miqspec.connect.session import build_context
 from miqspec.errors import CredentialsError, MappingError
-from miqspec.model import Auth
+from miqspec.spec import schema as schema_mod
+from miqspec.spec.model import Auth
 
 from .test_connect import write_spec
 

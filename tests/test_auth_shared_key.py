@@ -14,15 +14,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from miqspec.auth_shared_key import (
+from miqspec.connect.http import HttpClient
+from miqspec.connect.shared_key import (
     DEFAULT_VERSION,
     canonicalized_resource,
     decode_key,
     sign,
     string_to_sign,
 )
-from miqspec.http import HttpClient
-from miqspec.model import Retry
+from miqspec.spec.model import Retry
 
 from .test_http import Answer, ScriptServer, Seen
 

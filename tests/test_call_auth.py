@@ -14,14 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests.adapters
 
-from miqspec.cassettes import Cassette, RecordingAdapter, ReplayAdapter
-from miqspec.collect import collect
-from miqspec.connect import ProviderSession
+from miqspec.collect.runner import collect
+from miqspec.connect.cassettes import Cassette, RecordingAdapter, ReplayAdapter
+from miqspec.connect.http import HttpClient
+from miqspec.connect.session import ProviderSession
 from miqspec.errors import ApiError
-from miqspec.http import HttpClient
-from miqspec.loader import load_text
-from miqspec.model import Spec
-from miqspec.model_build import build_spec
+from miqspec.spec.build import build_spec
+from miqspec.spec.document import load_text
+from miqspec.spec.model import Spec
 
 from .test_auth_shared_key import verify_received
 from .test_checks_extensions import HEAD, findings

@@ -1,4 +1,4 @@
-"""Tests for miqspec.cassettes / miqspec.cassette_match: Ruby VCR load, replay and record.
+"""Tests for connect.cassettes and connect.cassette_match: Ruby VCR load, replay and record.
 
 Replay and record go through a real ``requests.Session`` with the adapters mounted; recording
 talks to a real ThreadingHTTPServer on 127.0.0.1. The shared ManageIQ recordings are read from
@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import miqspec
-from miqspec.cassette_match import uri_key
-from miqspec.cassettes import Cassette, Interaction, RecordingAdapter, ReplayAdapter, mount
+from miqspec.connect.cassette_match import uri_key
+from miqspec.connect.cassettes import Cassette, Interaction, RecordingAdapter, ReplayAdapter, mount
 from miqspec.errors import ReplayError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "cassettes"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from miqspec.checks import check_document
 from miqspec.errors import Finding
-from miqspec.inventory import load_catalogue
-from miqspec.loader import load_file
-from miqspec.specs import check_file
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.checks.checker import check_document
+from miqspec.spec.document import load_file
+from miqspec.spec.load import check_file
 
 CASES_DIR = Path(__file__).parent / "spec_errors"
 CASES = sorted(CASES_DIR.glob("*.yaml"))

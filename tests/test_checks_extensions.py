@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from miqspec.checks import check_document
-from miqspec.inventory import load_catalogue
-from miqspec.loader import load_text
-from miqspec.model_build import build_spec
+from miqspec.spec.build import build_spec
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.checks.checker import check_document
+from miqspec.spec.document import load_text
 
 HEAD = """\
 version: 1

@@ -13,11 +13,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from miqspec.checks import check_document
-from miqspec.inventory import load_catalogue
-from miqspec.loader import load_text
-from miqspec.model_build import build_spec
-from miqspec.specs import check_file
+from miqspec.spec.build import build_spec
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.checks.checker import check_document
+from miqspec.spec.document import load_text
+from miqspec.spec.load import check_file
 
 CATALOGUE = load_catalogue()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from miqspec.cli import main
+from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
 from .conftest import AWESOME
@@ -173,7 +173,7 @@ def test_class_level_verify_with_manageiq_argument_hash(cli, sim, tmp_path):
 
 
 def test_class_level_verify_accepts_encrypted_password(cli, sim, tmp_path, monkeypatch):
-    from miqspec.credentials import KeyRing
+    from miqspec.store.credentials import KeyRing
 
     ring = KeyRing.load()
     args = {

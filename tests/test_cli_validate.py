@@ -9,8 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from miqspec.cli import main
-from miqspec.specs import check_file
+from miqspec.cli.app import main
+from miqspec.spec.load import check_file
 
 REPO = Path(__file__).resolve().parents[1]
 AWESOME = str(REPO / "provider_specs" / "awesome_cloud.yaml")

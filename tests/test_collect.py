@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from miqspec.collect import CollectResult, collect, needed_calls
-from miqspec.connect import ProviderSession
+from miqspec.collect.runner import CollectResult, collect, needed_calls
+from miqspec.connect.pagination import PaginationError
+from miqspec.connect.session import ProviderSession
 from miqspec.errors import ApiError, CredentialsError, UnreachableError
-from miqspec.model import Spec
-from miqspec.pagination import PaginationError
 from miqspec.simulator import Simulator
+from miqspec.spec.model import Spec
 
 from .test_connect import FAST_RETRY, SIM_LOGIN, sim_args, write_spec
 from .test_http import Answer, ScriptServer, Seen

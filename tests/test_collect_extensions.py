@@ -14,16 +14,16 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
-from miqspec.cli import main
-from miqspec.collect import CollectResult, collect
-from miqspec.connect import ProviderSession, build_context
-from miqspec.database import open_database, upgrade
+from miqspec.cli.app import main
+from miqspec.collect.runner import CollectResult, collect
+from miqspec.connect.session import ProviderSession, build_context
 from miqspec.errors import MappingError
-from miqspec.model import Spec
 from miqspec.pipeline import refresh_provider, verify
-from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.spec.model import Spec
+from miqspec.store.database import open_database, upgrade
+from miqspec.store.providers import ProviderStore
 
 from .test_connect import SIM_LOGIN
 
@@ -528,7 +528,7 @@ def test_simulator_per_instance_detail_and_console(sim):
 
 
 def test_the_create_form_leaves_column_out(tmp_path):
-    from miqspec.forms import params_for_create
+    from miqspec.spec.forms import params_for_create
 
     fields = params_for_create(spec_of(tmp_path, {}))["fields"]
     tenant = next(f for f in fields if f["name"] == "tenant_mapping_enabled")

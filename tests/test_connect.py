@@ -16,11 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from miqspec.connect import ProviderSession, build_context, secret_values
+from miqspec.connect.session import ProviderSession, build_context, secret_values
 from miqspec.errors import ApiError, CredentialsError, MiqspecError, UnreachableError
-from miqspec.model import Spec
 from miqspec.simulator import Simulator
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.spec.model import Spec
 
 from .conftest import AWESOME
 from .test_http import Answer, ScriptServer, Seen, free_port
@@ -258,7 +258,7 @@ def test_concurrent_requests_share_one_relogin(session, sim):
 
 
 def test_login_values_stay_usable_while_a_relogin_runs(session, sim):
-    from miqspec.auth import decorate
+    from miqspec.connect.auth import decorate
 
     session.ensure_login()
     old = session.ctx["login"]["token"]

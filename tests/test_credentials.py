@@ -1,4 +1,4 @@
-"""Tests for miqspec.credentials: real key files in a temporary directory, no mocks."""
+"""Tests for miqspec.store.credentials: real key files in a temporary directory, no mocks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ from urllib.parse import quote
 
 import pytest
 
-from miqspec.credentials import KeyRing, KeyRingError, default_key_path, is_encrypted, read_secret
-from miqspec.credentials import sanitize as sanitize_text
 from miqspec.errors import MASK, MiqspecError, UsageError
+from miqspec.store.credentials import (
+    KeyRing,
+    KeyRingError,
+    default_key_path,
+    is_encrypted,
+    read_secret,
+)
+from miqspec.store.credentials import sanitize as sanitize_text
 
 SECRET = "s3cr3t-pässword"
 

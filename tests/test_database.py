@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from miqspec.database import (
+from miqspec.errors import DatabaseError
+from miqspec.store.database import (
     SQLITE_PRAGMAS,
     current_revision,
     default_database_url,
@@ -19,8 +20,7 @@ from miqspec.database import (
     open_database,
     upgrade,
 )
-from miqspec.errors import DatabaseError
-from miqspec.tables import build_metadata
+from miqspec.store.tables import build_metadata
 
 from .persist_support import private_schema
 

@@ -1,4 +1,4 @@
-"""Tests for miqspec.expressions: fast paths equal JMESPath, roots, compile-time errors."""
+"""Tests for miqspec.spec.expressions: fast paths equal JMESPath, roots, compile-time errors."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from jmespath.visitor import TreeInterpreter
 
 from miqspec.errors import MappingError, MiqspecError
-from miqspec.expressions import ExpressionEvaluationError, compile_expression
-from miqspec.expressions_check import ROOTS, ExpressionSyntaxError
-from miqspec.functions import define_spec_functions
+from miqspec.spec.expression_syntax import ROOTS, ExpressionSyntaxError
+from miqspec.spec.expressions import ExpressionEvaluationError, compile_expression
+from miqspec.spec.functions.registry import define_spec_functions
 
 KEYS = ["a", "b", "c", "id", "a-b", "x y", "$oid"]
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

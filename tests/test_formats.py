@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from miqspec.cassettes import Cassette, ReplayAdapter
-from miqspec.collect import CallResult, collect
-from miqspec.connect import ProviderSession
+from miqspec.collect.runner import CallResult, collect
+from miqspec.connect.cassettes import Cassette, ReplayAdapter
+from miqspec.connect.http import HttpClient
+from miqspec.connect.session import ProviderSession
+from miqspec.connect.xml_data import XmlError, parse_xml
 from miqspec.errors import ApiError
-from miqspec.http import HttpClient
-from miqspec.model import Spec
-from miqspec.xml_data import XmlError, parse_xml
+from miqspec.spec.model import Spec
 
 from .test_connect import write_spec
 from .test_http import Answer, Script, ScriptServer, Seen

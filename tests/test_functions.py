@@ -1,4 +1,4 @@
-"""Tests for miqspec.functions: every custom function, the docs table, spec-declared functions."""
+"""Tests for spec.functions: every custom function, the docs table, spec-declared functions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import jmespath.functions
 import pytest
 
-from miqspec.expressions import ExpressionEvaluationError, compile_expression
-from miqspec.expressions_check import ExpressionSyntaxError
-from miqspec.functions import (
+from miqspec.spec.expression_syntax import ExpressionSyntaxError
+from miqspec.spec.expressions import ExpressionEvaluationError, compile_expression
+from miqspec.spec.functions.data import find_by_indexes
+from miqspec.spec.functions.registry import (
     BUILTIN_FUNCTIONS,
     DEFAULT_FUNCTIONS,
     FUNCTION_DOCS,
@@ -20,7 +21,6 @@ from miqspec.functions import (
     define_spec_functions,
     function_names,
 )
-from miqspec.functions_data import find_by_indexes
 
 GIB = 1024**3
 EPOCH = 1_700_000_000

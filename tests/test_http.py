@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from miqspec.connect.http import HttpClient, HttpResponse, retry_after_seconds, safe_url
 from miqspec.errors import ApiError, UnreachableError
-from miqspec.http import HttpClient, HttpResponse, retry_after_seconds, safe_url
-from miqspec.model import Retry
+from miqspec.spec.model import Retry
 
 
 @dataclass

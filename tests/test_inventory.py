@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from miqspec.errors import SpecError
-from miqspec.inventory import (
+from miqspec.spec.catalogue import (
     COLUMN_TYPES,
     Catalogue,
     catalogue_path,

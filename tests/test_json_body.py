@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from miqspec.json_body import decode
+from miqspec.connect.json_body import decode
 
 scalars = (
     st.none()

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from miqspec import loader
-from miqspec.cli import main
+from miqspec.cli.app import main
 from miqspec.errors import SpecError
-from miqspec.loader import format_path, load_file, load_text
-from miqspec.specs import check_file
+from miqspec.spec import document as loader
+from miqspec.spec.document import format_path, load_file, load_text
+from miqspec.spec.load import check_file
 
 REPO = Path(__file__).resolve().parents[1]
 LIMIT_SECONDS = 3.0

@@ -7,9 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from miqspec.pipeline import refresh_provider
-from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
-from miqspec.specs import check_file, load_spec
+from miqspec.spec.load import check_file, load_spec
+from miqspec.store.providers import ProviderStore
 
 from .conftest import AWESOME, sim_args
 

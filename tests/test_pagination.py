@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from miqspec import schema as schema_mod
-from miqspec.model_build import build_paginate
-from miqspec.pagination import (
+from miqspec.connect.pagination import (
     PAGINATORS,
     PageRequest,
     PageResponse,
@@ -20,6 +18,8 @@ from miqspec.pagination import (
     next_link,
     next_request,
 )
+from miqspec.spec import schema as schema_mod
+from miqspec.spec.build import build_paginate
 
 BASE = "https://api.example.com/v1/items"
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from miqspec.collect import CallResult, CollectResult
+from miqspec.collect.runner import CallResult, CollectResult
 from miqspec.errors import MappingError
-from miqspec.model import Spec
-from miqspec.objects import InventoryObject, LazyRef, ParsedInventory
-from miqspec.parse import SourceParser, parse
-from miqspec.specs import load_spec
+from miqspec.parse.objects import InventoryObject, LazyRef, ParsedInventory
+from miqspec.parse.parser import SourceParser, parse
+from miqspec.spec.load import load_spec
+from miqspec.spec.model import Spec
 
 HEADER = """\
 version: 1

@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from miqspec.collect import CallResult, CollectResult
-from miqspec.parse import parse
-from miqspec.parse_carry import Carry, carry_plans, page_digests, record_digests, split
-from miqspec.specs import load_spec
+from miqspec.collect.runner import CallResult, CollectResult
+from miqspec.parse.carry import Carry, carry_plans, page_digests, record_digests, split
+from miqspec.parse.parser import parse
+from miqspec.spec.load import load_spec
 
 from .conftest import AWESOME
 

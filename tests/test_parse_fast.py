@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from miqspec.errors import MappingError
-from miqspec.model import Spec
-from miqspec.objects import LazyRef
-from miqspec.parse import SourceParser
-from miqspec.parse_fast import compile_data
-from miqspec.parse_rules import compile_rule
-from miqspec.specs import load_spec
+from miqspec.parse.fast import compile_data
+from miqspec.parse.objects import LazyRef
+from miqspec.parse.parser import SourceParser
+from miqspec.parse.rules import compile_rule
+from miqspec.spec.load import load_spec
+from miqspec.spec.model import Spec
 
 SPEC = """\
 version: 1
@@ -124,7 +124,7 @@ def test_a_lazy_over_a_list_value_takes_the_rules(spec: Spec) -> None:
 def test_digested_builds_what_one_builds(spec: Spec) -> None:
     """``SourceParser.digested`` (the carry loop) against ``one`` record by record: the same
     objects, refs, first-wins and skipped records, and the same (digest, ref) pairs."""
-    from miqspec.objects import ParsedInventory
+    from miqspec.parse.objects import ParsedInventory
 
     coll, mapping = spec.catalogue.collections["vms"], spec.collections["vms"]
     scope = {"region": {"name": "eastus"}, "settings": {"wanted": "t1"}, "provider": {}}

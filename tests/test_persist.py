@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError, MappingError
-from miqspec.inventory import load_catalogue
-from miqspec.objects import LazyRef, ParsedInventory
-from miqspec.persist import PersistReport, persist
-from miqspec.tables import build_metadata
+from miqspec.parse.objects import LazyRef, ParsedInventory
+from miqspec.persist.persister import PersistReport, persist
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.store.tables import build_metadata
 
 from .persist_support import VM_TYPE, build, flavor, private_schema, vm
 
@@ -660,8 +660,8 @@ def test_secondary_lookups_in_a_managers_scope_lead_with_their_index(engine: sa.
     """``Db.secondary_rows`` of an owned, scoped collection (vms by uid_ems): the rows of this
     manager only, and on SQLite the uid_ems index leads the plan (an equality on the owner
     index used to: every lookup of 500 values read all of the manager's vms)."""
-    from miqspec.persist_db import Db
-    from miqspec.persist_graph import SaveGraph
+    from miqspec.persist.db import Db
+    from miqspec.persist.graph import SaveGraph
 
     save(engine, build(*(vm(f"vm-{i}") for i in range(30))))
     save(engine, build(vm("vm-x")), owners={**OWNERS, "vms": 2})  # another manager's vm

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from miqspec.errors import MappingError
-from miqspec.objects import InventoryObject, LazyRef
-from miqspec.persist_build import SLOW, compile_builder
+from miqspec.parse.objects import InventoryObject, LazyRef
+from miqspec.persist.build import SLOW, compile_builder
 
 from .persist_support import VM_TYPE, build, flavor, vm, vm_plan
 

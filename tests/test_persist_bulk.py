@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from miqspec.persist_bulk import (
+from miqspec.persist.bulk import (
     BULK_ROWS,
     MULTI_ROWS,
     bind_tuples,
@@ -25,7 +25,7 @@ from miqspec.persist_bulk import (
     sqlite_cache,
     sqlite_literal,
 )
-from miqspec.tables_types import DecimalType, JsonText, StringArray
+from miqspec.store.column_types import DecimalType, JsonText, StringArray
 
 from .persist_support import private_schema
 

@@ -15,11 +15,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from miqspec.collect import CallResult, CollectResult
-from miqspec.parse import parse
-from miqspec.parse_carry import Carry, carry_plans
-from miqspec.persist import PersistReport, persist
-from miqspec.persist_carry import (
+from miqspec.collect.runner import CallResult, CollectResult
+from miqspec.parse.carry import Carry, carry_plans
+from miqspec.parse.parser import parse
+from miqspec.persist.carry import (
     MAPS_TABLE,
     load_maps,
     pack_pages,
@@ -27,12 +26,13 @@ from miqspec.persist_carry import (
     unpack_pages,
     unpack_records,
 )
-from miqspec.persist_digest import DIGEST_TABLE, UNSIGNED, unpack
+from miqspec.persist.digest import DIGEST_TABLE, UNSIGNED, unpack
+from miqspec.persist.persister import PersistReport, persist
 from miqspec.pipeline import RefreshResult, refresh_provider
-from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
-from miqspec.specs import load_spec
-from miqspec.tables import build_metadata
+from miqspec.spec.load import load_spec
+from miqspec.store.providers import ProviderStore
+from miqspec.store.tables import build_metadata
 
 from .conftest import AWESOME, sim_args
 from .persist_support import columns_after_migrating
@@ -102,7 +102,7 @@ class Pair:
 @pytest.fixture
 def other(engine: sa.Engine, tmp_path: Path) -> Iterator[sa.Engine]:
     """A second, fresh SQLite database for the full-compare side (its own row ids)."""
-    from miqspec.database import open_database, upgrade
+    from miqspec.store.database import open_database, upgrade
 
     eng = open_database(f"sqlite:///{tmp_path / 'full.db'}")
     upgrade(eng)
@@ -297,7 +297,7 @@ def test_random_histories_end_as_a_full_compare_ends(
 ) -> None:
     """Random changes at the API (instances added, changed, removed; flavors removed), each
     followed by a refresh with record carry and one with a full compare: same database."""
-    from miqspec.database import open_database, upgrade
+    from miqspec.store.database import open_database, upgrade
 
     where = tmp_path_factory.mktemp("histories")
     engines = [open_database(f"sqlite:///{where / n}.db") for n in ("carry", "full")]
@@ -373,8 +373,8 @@ def test_a_scope_column_changed_behind_miqspecs_back_waits_for_a_full_compare(
 def test_parsed_rows_are_the_saved_objects_rows() -> None:
     """``_parsed_rows``: a digest per parsed record whose object has a row, looked up by the
     object's in-memory key (a one-string ref is its own key; others go through mem_key)."""
-    from miqspec.persist_carry import _parsed_rows
-    from miqspec.persist_values import mem_key
+    from miqspec.persist.carry import _parsed_rows
+    from miqspec.persist.values import mem_key
 
     ids = {("a",): 1, ("b",): 2, mem_key(("c", 3)): 3}
     plain = [(10, ("a",)), (11, ("zz",)), (12, ("b",))]

@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from miqspec.inventory import load_catalogue
-from miqspec.objects import LazyRef, ParsedInventory
-from miqspec.persist import PersistReport, persist
-from miqspec.persist_digest import DIGEST_TABLE, pack, unpack
-from miqspec.tables import build_metadata
+from miqspec.parse.objects import LazyRef, ParsedInventory
+from miqspec.persist.digest import DIGEST_TABLE, pack, unpack
+from miqspec.persist.persister import PersistReport, persist
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.store.tables import build_metadata
 
 from .persist_support import build, columns_after_migrating, flavor, private_schema, vm, vm_plan
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from miqspec.collect import CallResult, CollectResult
-from miqspec.inventory import load_catalogue
-from miqspec.model import Spec
-from miqspec.parse import parse
-from miqspec.persist import PersistReport, persist
-from miqspec.specs import load_spec
-from miqspec.tables import build_metadata
+from miqspec.collect.runner import CallResult, CollectResult
+from miqspec.parse.parser import parse
+from miqspec.persist.persister import PersistReport, persist
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.load import load_spec
+from miqspec.spec.model import Spec
+from miqspec.store.tables import build_metadata
 
 from .persist_support import private_schema
 

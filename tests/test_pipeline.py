@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from miqspec.errors import RefreshBusyError
 from miqspec.pipeline import RefreshLock, refresh_provider, verify_provider
-from miqspec.providers import ProviderStore
 from miqspec.simulator import Simulator
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.store.providers import ProviderStore
 
 from .conftest import AWESOME, sim_args
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from miqspec.inventory import load_catalogue
-from miqspec.objects import LazyRef, ParsedInventory
-from miqspec.persist import persist
+from miqspec.parse.objects import LazyRef, ParsedInventory
+from miqspec.persist.persister import persist
 from miqspec.pipeline import owners_for
-from miqspec.providers import ProviderStore
-from miqspec.specs import load_spec
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.load import load_spec
+from miqspec.store.providers import ProviderStore
 
 from .conftest import AWESOME
 from .persist_support import Spec3, build, flavor, vm

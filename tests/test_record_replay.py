@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from miqspec.cli import main
+from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
 from .conftest import AWESOME

@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from miqspec.credentials import KeyFileBusyError, KeyRing, KeyRingError, key_file_lock
-from miqspec.database import open_database, upgrade
-from miqspec.providers import ProviderStore
-from miqspec.providers_credentials import ENCRYPTED
-from miqspec.rotation import rotate_credentials
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.store.credentials import KeyFileBusyError, KeyRing, KeyRingError, key_file_lock
+from miqspec.store.database import open_database, upgrade
+from miqspec.store.provider_credentials import ENCRYPTED
+from miqspec.store.providers import ProviderStore
+from miqspec.store.rotation import rotate_credentials
 
 from .conftest import AWESOME
 
 ROTATE = """
 import sys, time
 from pathlib import Path
-from miqspec.database import open_database
-from miqspec.rotation import rotate_credentials
+from miqspec.store.database import open_database
+from miqspec.store.rotation import rotate_credentials
 url, go, times = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 engine = open_database(url)
 while not go.exists():

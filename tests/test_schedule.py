@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from miqspec.providers import ProviderStore
-from miqspec.schedule import due, run_worker
 from miqspec.simulator import Simulator
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.store.providers import ProviderStore
+from miqspec.workers.schedule import due, run_worker
 
 from .conftest import AWESOME, sim_args
 

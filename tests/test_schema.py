@@ -15,12 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from miqspec import schema as schema_mod
-from miqspec.auth import AUTH_KINDS
-from miqspec.cli import main
-from miqspec.loader import load_text
-from miqspec.pagination import PAGINATORS
-from miqspec.schema_json import json_schema
+from miqspec.cli.app import main
+from miqspec.connect.auth import AUTH_KINDS
+from miqspec.connect.pagination import PAGINATORS
+from miqspec.spec import schema as schema_mod
+from miqspec.spec.document import load_text
+from miqspec.spec.schema_json import json_schema
 
 REPO = Path(__file__).resolve().parents[1]
 AWESOME = REPO / "provider_specs" / "awesome_cloud.yaml"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from miqspec.errors import SpecError
-from miqspec.spec_cache import cache_dir, known_valid
-from miqspec.specs import load_spec
+from miqspec.spec.load import load_spec
+from miqspec.spec.valid_cache import cache_dir, known_valid
 
 from .conftest import AWESOME
 

@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from miqspec.checks import check_document
-from miqspec.cli import main
+from miqspec.cli.app import main
 from miqspec.errors import SpecError
-from miqspec.inventory import load_catalogue
-from miqspec.loader import load_text
-from miqspec.scaffold import FIRST_COLLECTION
-from miqspec.specs import check_file, load_spec
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.checks.checker import check_document
+from miqspec.spec.document import load_text
+from miqspec.spec.load import check_file, load_spec
+from miqspec.spec.scaffold import FIRST_COLLECTION
 
 REPO = Path(__file__).resolve().parents[1]
 PROVIDER_SPECS = sorted((REPO / "provider_specs").glob("*.yaml"))

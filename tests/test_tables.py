@@ -14,15 +14,15 @@ import sqlalchemy as sa
 import yaml
 
 from miqspec.errors import SpecError
-from miqspec.inventory import Catalogue, load_catalogue, parse_catalogue
-from miqspec.tables import (
+from miqspec.spec.catalogue import Catalogue, load_catalogue, parse_catalogue
+from miqspec.store.column_types import DecimalType, JsonText, StringArray, column_type
+from miqspec.store.tables import (
     CORE_TABLES,
     attribute_columns,
     build_metadata,
     build_tables,
     catalogue_problems,
 )
-from miqspec.tables_types import DecimalType, JsonText, StringArray, column_type
 
 from .persist_support import private_schema
 

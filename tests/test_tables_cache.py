@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from miqspec.inventory import load_catalogue
-from miqspec.tables import build_metadata
-from miqspec.tables_cache import shipped_metadata
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.store.tables import build_metadata
+from miqspec.store.tables_cache import shipped_metadata
 
 
 def ddl(md) -> list[str]:
@@ -96,7 +96,7 @@ def test_a_symlink_in_place_of_the_file_is_not_followed(cache: Path) -> None:
 def test_writing_one_keeps_only_the_newest_few(cache: Path) -> None:
     import os
 
-    from miqspec.tables_cache import KEEP
+    from miqspec.store.tables_cache import KEEP
 
     folder = cache / "tables"
     folder.mkdir()

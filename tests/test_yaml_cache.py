@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from miqspec.inventory import catalogue_path, parse_catalogue
-from miqspec.yaml_cache import cache_root, load_yaml
+from miqspec.cache.files import cache_root, load_yaml
+from miqspec.spec.catalogue import catalogue_path, parse_catalogue
 
 DOC = b"a: 1\nb: [x, {c: true, d: null}]\n"
 

@@ -1,3 +1,5 @@
 """miqspec: ManageIQ-style providers as one YAML spec, interpreted by a generic engine."""
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["__version__"]

@@ -6,23 +6,18 @@ Raises ``MiqspecError`` subclasses. Starts a local HTTP server, writes the datab
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from .collect import Progress
-from .credentials import KeyRing
-from .pipeline import RefreshResult, refresh_provider
-from .providers import ProviderStore
-from .simulator import Simulator
-from .specs import load_spec
+from miqspec.collect import Progress
+from miqspec.pipeline import RefreshResult, refresh_provider
+from miqspec.resources import shipped_spec
+from miqspec.simulator import Simulator
+from miqspec.spec import load_spec
+from miqspec.store import KeyRing, ProviderStore
 
 DEMO_NAME = "Awesome Cloud demo"
-
-
-def shipped_spec(name: str) -> Path:
-    return Path(__file__).resolve().parents[2] / "provider_specs" / f"{name}.yaml"
 
 
 def run_demo(

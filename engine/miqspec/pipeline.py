@@ -16,31 +16,24 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from .collect import CollectResult, Progress, collect
-from .connect import ProviderSession, secret_values
-from .credentials import KeyRing
-from .errors import (
+from miqspec.collect import CollectResult, Progress, collect
+from miqspec.connect import HttpClient, ProviderSession, secret_values
+from miqspec.errors import (
     ApiError,
     CredentialsError,
     DatabaseError,
     MiqspecError,
-    NotFoundError,
     RefreshBusyError,
     UnreachableError,
 )
-from .http import HttpClient
-from .model import Spec
-from .parse import parse
-from .parse_carry import Carry, carry_plans
-from .persist import PersistReport, persist
-from .persist_carry import load_maps
-from .providers import ProviderStore, now
-from .specs import load_spec
+from miqspec.parse import Carry, carry_plans, parse
+from miqspec.persist import PersistReport, load_maps, persist
+from miqspec.spec import Spec
+from miqspec.store import KeyRing, ProviderStore, now, spec_for
 
 LOCK_STALE_AFTER = timedelta(hours=2)
 
@@ -64,18 +57,6 @@ class RefreshResult:
     phases: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
-
-
-def spec_for(ems: Mapping[str, Any]) -> Spec:
-    path = ems["spec_path"]
-    if not path or not Path(path).exists():
-        shipped = (
-            Path(__file__).resolve().parents[2] / "provider_specs" / f"{ems['spec_name']}.yaml"
-        )
-        if not shipped.exists():
-            raise NotFoundError(f"spec for provider {ems['name']!r} not found at {path}")
-        path = str(shipped)
-    return load_spec(path)
 
 
 def make_session(
@@ -197,8 +178,8 @@ class RefreshLock:
 
 def metadata_for(engine: sa.Engine, spec: Spec, base: sa.MetaData) -> sa.MetaData:
     """Tables for the spec: the catalogue's, plus its own ``models`` (created if missing)."""
-    from .inventory import load_catalogue
-    from .tables import build_metadata
+    from miqspec.spec import load_catalogue
+    from miqspec.store import build_metadata
 
     own = set(spec.catalogue.collections) - set(load_catalogue().collections)
     if not own:

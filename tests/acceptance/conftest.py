@@ -163,8 +163,8 @@ def acceptance_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_
 
 
 def load_cassette(case: Case) -> Any:
-    from miqspec.cassettes import Cassette
-    from miqspec.specs import load_spec
+    from miqspec.connect.cassettes import Cassette
+    from miqspec.spec.load import load_spec
 
     ignore = case.ignore_query_params
     if ignore is None:
@@ -174,7 +174,7 @@ def load_cassette(case: Case) -> Any:
 
 def replay_refresh(run: Replayed, cassette: Any) -> Any:
     """One refresh of ``run`` through a new ReplayAdapter over ``cassette``."""
-    from miqspec.cassettes import ReplayAdapter
+    from miqspec.connect.cassettes import ReplayAdapter
     from miqspec.pipeline import refresh_provider
 
     adapter = ReplayAdapter(cassette)
@@ -193,10 +193,10 @@ def replay(
     tables: Sequence[str] = (),
 ) -> Replayed:
     """A fresh database with ``case`` added and refreshed ``passes`` times by replay."""
-    from miqspec.credentials import KeyRing
-    from miqspec.database import open_database, upgrade
-    from miqspec.providers import ProviderStore
-    from miqspec.specs import load_spec
+    from miqspec.spec.load import load_spec
+    from miqspec.store.credentials import KeyRing
+    from miqspec.store.database import open_database, upgrade
+    from miqspec.store.providers import ProviderStore
 
     cassette_dir(case.provider)
     skip_draft(case.spec_path)

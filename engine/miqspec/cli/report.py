@@ -1,0 +1,148 @@
+"""Human and JSON renderings of results: refresh summaries, provider details, inventory rows.
+
+Takes: ``RefreshResult``, ``ProviderInfo``, row lists. Gives: strings. No I/O, raises nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from miqspec.pipeline import RefreshResult, VerifyResult
+from miqspec.store import ProviderInfo, describe_ref
+
+COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "unchanged")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    numeric = [
+        all(r[i].replace(".", "", 1).isdigit() or r[i] == "" for r in cells) and cells
+        for i in range(len(headers))
+    ]
+
+    def fmt(row: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if numeric[i] else v.ljust(w)
+            for i, (v, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]
+    lines.extend(fmt(r) for r in cells)
+    return "\n".join(lines)
+
+
+def refresh_counts(result: RefreshResult) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    report = result.report
+    if report is None:
+        return out
+    for name, stats in report.collections.items():
+        row = {c: int(getattr(stats, c, 0) or 0) for c in COUNT_COLUMNS}
+        row["reconnected"] = int(getattr(stats, "reconnected", 0) or 0)
+        row["carried"] = int(getattr(stats, "carried", 0) or 0)  # of unchanged: not parsed
+        out[name] = row
+    return out
+
+
+def refresh_text(result: RefreshResult) -> str:
+    head = f"{'Dry run of' if result.dry_run else 'Refresh of'} {result.provider}: "
+    if not result.ok:
+        return head + f"FAILED: {result.error}\n(inventory unchanged)"
+    lines = [head + "ok"]
+    if result.collected:
+        rows = [
+            (c.name, c.status, c.pages, c.requests, len(c.records), f"{c.seconds:.2f}")
+            for c in result.collected.calls.values()
+        ]
+        lines += ["", table(("call", "status", "pages", "requests", "records", "seconds"), rows)]
+    counts = refresh_counts(result)
+    if counts:
+        rows2 = [(n, *(c[k] for k in COUNT_COLUMNS)) for n, c in counts.items()]
+        lines += ["", table(("collection", *COUNT_COLUMNS), rows2)]
+    if result.report is not None:
+        lines.append(
+            f"\nrows written: {result.report.rows_written}"
+            + (" (dry run: nothing was written)" if result.dry_run else "")
+        )
+        sample = getattr(result.report, "changes", None) or []
+        if sample:
+            lines.append("sample of changes:")
+            for ch in sample:
+                lines.append(
+                    f"  {ch.collection} {ch.ref}: {ch.attribute}: {ch.old!r} -> {ch.new!r}"
+                )
+    phases = "  ".join(f"{k} {v:.2f}s" for k, v in result.phases.items())
+    lines.append(f"time: {phases}")
+    return "\n".join(lines)
+
+
+def refresh_json(result: RefreshResult) -> dict[str, Any]:
+    return {
+        "provider": result.provider,
+        "ok": result.ok,
+        "error": result.error,
+        "dry_run": result.dry_run,
+        "exit_code": result.exit_code,
+        "rows_written": result.report.rows_written if result.report else 0,
+        "collections": refresh_counts(result),
+        "calls": {
+            c.name: {
+                "status": c.status,
+                "pages": c.pages,
+                "requests": c.requests,
+                "records": len(c.records),
+                "seconds": round(c.seconds, 4),
+            }
+            for c in (result.collected.calls.values() if result.collected else [])
+        },
+        "phases": {k: round(v, 4) for k, v in result.phases.items()},
+    }
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "never"
+
+
+def provider_text(info: ProviderInfo) -> str:
+    rows = [
+        ("name", info.name),
+        ("type", info.type),
+        ("spec", describe_ref(info.spec_path)),
+        ("region", info.region or "-"),
+        ("zone", info.zone or "-"),
+        ("child managers", ", ".join(info.children) or "-"),
+        ("credentials", info.auth_status or "not verified"),
+        ("credential details", info.auth_status_details or "-"),
+        ("last refresh", _when(info.last_refresh_date)),
+        ("last success", _when(info.last_refresh_success_date)),
+        ("last error", info.last_refresh_error or "-"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def provider_json(info: ProviderInfo) -> dict[str, Any]:
+    data = asdict(info)
+    for k, v in data.items():
+        if isinstance(v, datetime):
+            data[k] = v.isoformat()
+    return data
+
+
+def verify_text(result: VerifyResult, label: str) -> str:
+    word = (
+        "valid"
+        if result.valid
+        else "invalid"
+        if result.status == "Invalid"
+        else (result.status.lower())
+    )
+    return f"{label}: {word}: {result.details}"
+
+
+def rows_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    return table(columns, [[r.get(c) for c in columns] for r in rows])

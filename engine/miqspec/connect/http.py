@@ -1,0 +1,286 @@
+"""The only user of ``requests``: sessions, timeouts, retries with backoff, error classification.
+
+Takes: request parts (method, URL, params, headers, body), a retry policy and optionally a
+signer that sees each request as it will be sent (method, final URL, headers) and gives headers
+to set; values a recording transport must not write (``HttpClient.keep_secrets``).
+Gives: ``HttpResponse`` (status, headers, body bytes; on demand the body decoded as JSON, see
+``json_body``, or as XML data, see ``xml_data``, and the header map with lower-cased names).
+Raises: ``UnreachableError`` (connection refused, DNS, TLS, timeout, dropped connection after
+retries), ``ApiError`` (HTTP errors that retries did not cure, undecodable JSON; ``BadBody``
+from ``HttpResponse.xml`` for a body that is not XML). Secrets are
+masked in every message. Does network I/O (or replays through a mounted cassette adapter).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import requests.adapters
+import tenacity
+
+from miqspec.connect.json_body import decode as decode_json
+from miqspec.connect.xml_data import XmlError, parse_xml
+from miqspec.errors import ApiError, MiqspecError, UnreachableError, mask_secrets
+from miqspec.spec import Retry
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    _json: Any = None
+    _decoded: bool = False
+    _xml: tuple[tuple[str, ...], Any] | None = None  # (force_list, data) of the last parse
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        if not self._decoded:
+            try:
+                self._json = decode_json(self.body) if self.body.strip() else None
+            except json.JSONDecodeError as exc:
+                raise BadBody(f"response is not valid JSON ({exc.msg} at byte {exc.pos})") from None
+            except ValueError:
+                raise BadBody("response is not valid JSON (undecodable bytes)") from None
+            except RecursionError:
+                raise BadBody("response is not valid JSON (nested too deeply)") from None
+            self._decoded = True
+        return self._json
+
+    def xml(self, force_list: Iterable[str] = ()) -> Any:
+        """The body as XML data (``xml_data.parse_xml``; parsed once per ``force_list``);
+        ``BadBody`` if it is not XML."""
+        names = tuple(force_list)
+        if self._xml is not None and self._xml[0] == names:
+            return self._xml[1]
+        try:
+            data = parse_xml(self.body, names)
+        except XmlError as exc:
+            raise BadBody(f"response is not valid XML ({exc})") from None
+        self._xml = (names, data)
+        return data
+
+    def header_map(self) -> dict[str, str]:
+        """The response headers, names lower-cased, values as strings."""
+        return {name.lower(): str(value) for name, value in self.headers.items()}
+
+
+class BadBody(ApiError):
+    """A response body that could not be decoded (retried as transient)."""
+
+
+class RetryableStatus(ApiError):
+    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def safe_url(url: str, secrets: Iterable[str | None] = ()) -> str:
+    """The URL without userinfo and fragment, with secret values masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]  # keeps IPv6 brackets and the port as written
+    return mask_secrets(urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), secrets)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000" dates: RFC 5322 says UTC
+            when = when.replace(tzinfo=datetime.UTC)
+        return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+# (method, final URL with its query, headers as they will be sent) -> headers to set.
+Signer = Callable[[str, str, Mapping[str, str]], Mapping[str, str]]
+
+
+class HttpClient:
+    """A pooled session with per-request timeouts and retry policy."""
+
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        pool_size: int = 8,
+        secrets: Callable[[], Iterable[str | None]] = lambda: (),
+        adapter: requests.adapters.BaseAdapter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.session.trust_env = False
+        self.adapter = adapter or requests.adapters.HTTPAdapter(
+            pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
+        )
+        self.session.mount("http://", self.adapter)
+        self.session.mount("https://", self.adapter)
+        self.secrets = secrets
+        self.sleep = sleep
+        self.lock = threading.Lock()
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        cookies: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        sign: Signer | None = None,
+    ) -> HttpResponse:
+        """One request, no retries; connection problems become ``UnreachableError``.
+
+        ``sign`` gets the prepared request (method, URL with its query, headers as they will be
+        sent) and gives headers to set on it, e.g. a signature over them.
+        """
+        with self.lock:
+            self.requests_made += 1
+        try:
+            prepared = self.session.prepare_request(
+                requests.Request(
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    json=json_body,
+                    data=data,
+                    cookies=dict(cookies) if cookies else None,
+                )
+            )
+            if sign is not None:
+                prepared.headers.update(
+                    sign(prepared.method or method, prepared.url or url, dict(prepared.headers))
+                )
+            resp = self.session.send(prepared, timeout=timeout, allow_redirects=True, stream=False)
+            body = resp.content
+        except MiqspecError:
+            raise
+        except requests.exceptions.SSLError:
+            raise UnreachableError(f"TLS error talking to {self.where(url)}") from None
+        except requests.exceptions.Timeout:
+            raise UnreachableError(f"timed out talking to {self.where(url)}") from None
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            reason = _connection_reason(exc)
+            if reason == "timed out":  # a read timeout while the body was streaming in
+                raise UnreachableError(f"timed out talking to {self.where(url)}") from None
+            raise UnreachableError(f"cannot reach {self.where(url)}: {reason}") from None
+        except requests.exceptions.RequestException as exc:
+            raise ApiError(f"request to {self.where(url)} failed: {type(exc).__name__}") from None
+        return HttpResponse(
+            resp.status_code, resp.headers, body, resp.url, cookies=resp.cookies.get_dict()
+        )
+
+    def where(self, url: str) -> str:
+        return safe_url(url, self.secrets())
+
+    def keep_secrets(self, values: Iterable[str]) -> None:
+        """Tell the transport adapter about values it must not write: a recording adapter
+        (one with ``add_secrets``) replaces them with placeholders."""
+        add = getattr(self.adapter, "add_secrets", None)
+        if callable(add):
+            add(list(values))
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry: Retry,
+        expect_json: bool = True,
+        expect_xml: Iterable[str] | None = None,
+        retry_statuses: bool = True,
+        **kwargs: Any,
+    ) -> HttpResponse:
+        """A request with retries on connection errors, ``retry.on`` statuses and bad bodies
+        (JSON with ``expect_json``; XML with ``expect_xml``, the names to force into lists).
+
+        Waits honour ``Retry-After``; otherwise exponential backoff capped at
+        ``retry.max_backoff``. Non-retryable statuses are returned to the caller.
+        """
+
+        def attempt() -> HttpResponse:
+            resp = self.send_once(method, url, **kwargs)
+            if retry_statuses and resp.status in retry.on:
+                raise RetryableStatus(
+                    f"{method} {self.where(url)} answered {resp.status} after "
+                    f"{retry.attempts} attempt(s)",
+                    resp.status,
+                    retry_after_seconds(resp.headers.get("Retry-After")),
+                )
+            if expect_json and 200 <= resp.status < 300:
+                resp.json()
+            if expect_xml is not None and 200 <= resp.status < 300:
+                resp.xml(expect_xml)
+            return resp
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
+                return min(exc.retry_after, retry.max_backoff)
+            return float(min(retry.backoff * (2 ** (state.attempt_number - 1)), retry.max_backoff))
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max(1, retry.attempts)),
+            wait=wait,
+            retry=tenacity.retry_if_exception_type((UnreachableError, RetryableStatus, BadBody)),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except BadBody as exc:
+            raise ApiError(f"{method} {self.where(url)}: {exc}") from None
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for needle, reason in (
+        ("Name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("Temporary failure in name resolution", "unknown host"),
+        ("Failed to resolve", "unknown host"),
+        ("Connection refused", "connection refused"),
+        ("RemoteDisconnected", "connection closed without a response"),
+        ("Connection aborted", "connection dropped"),
+        ("Connection reset", "connection reset"),
+        ("IncompleteRead", "response cut short"),
+        ("timed out", "timed out"),
+    ):
+        if needle in text:
+            return reason
+    return "connection error"

@@ -1,0 +1,317 @@
+"""An authenticated provider session: URLs from services, login flows, OAuth2 tokens, re-login.
+
+Takes: a ``Spec``, the nested argument hash ManageIQ's UI sends (``provider_region``,
+``endpoints.<role>.*``, ``authentications.<type>.*``), already decrypted, and the provider row
+when there is one (``$provider``: name, id, guid, top-level form values, spec facts).
+Gives: ``ProviderSession.request(...)`` returning ``HttpResponse`` (decorated, and signed when
+the auth kind signs, by the spec's auth or the call's own ``auth``); the secrets it knows (form
+secrets, login values, values rendered from a call's own auth: for masking and cassette
+filtering). Raises ``CredentialsError`` (401/403 from login or a request after one re-login),
+``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urljoin
+
+from miqspec.connect import auth as auth_mod
+from miqspec.connect.http import HttpClient, HttpResponse
+from miqspec.errors import ApiError, CredentialsError, MiqspecError
+from miqspec.spec import INPUT_COMPONENTS, Auth, Body, Retry, Spec, render_value
+
+
+def provider_facts(
+    spec: Spec, args: Mapping[str, Any], row: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``$provider``: the provider row's ``name``, ``id``, ``guid`` (null before a row exists,
+    as in a class-level verify), every top-level form value (declared fields default to null)
+    and the spec's ``spec_name``, ``title``, ``vendor`` and ``type`` (the manager type)."""
+    out: dict[str, Any] = {
+        f.name: None for f in spec.form if "." not in f.name and f.component in INPUT_COMPONENTS
+    }
+    out.update(
+        (k, v) for k, v in args.items() if k not in ("endpoints", "authentications", "settings")
+    )
+    row = row or {}
+    out.update(
+        name=row.get("name"),
+        id=row.get("id"),
+        guid=row.get("guid"),
+        spec_name=spec.provider.name,
+        title=spec.provider.title,
+        vendor=spec.provider.vendor,
+        type=spec.provider.manager_type,
+    )
+    return out
+
+
+def build_context(
+    spec: Spec, args: Mapping[str, Any], provider: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The template context for a provider: region, form values, settings, and ``provider``
+    (see ``provider_facts``; ``provider`` is the ext_management_systems row when there is one).
+    """
+    region = spec.region(args.get("provider_region"))
+    ctx: dict[str, Any] = {
+        k: v for k, v in args.items() if k not in ("endpoints", "authentications")
+    }
+    ctx["endpoints"] = _with_defaults(args.get("endpoints"), spec, "endpoints")
+    ctx["authentications"] = _with_defaults(args.get("authentications"), spec, "authentications")
+    ctx["region"] = dict(region.attributes) if region else {}
+    ctx["settings"] = {**spec.provider.settings, **(args.get("settings") or {})}
+    ctx["provider"] = provider_facts(spec, args, provider)
+    ctx["login"] = {}
+    return ctx
+
+
+def _with_defaults(given: Any, spec: Spec, head: str) -> dict[str, Any]:
+    """Nested form values with every declared field present (None when not given)."""
+    out: dict[str, Any] = {}
+    for f in spec.form:
+        parts = f.name.split(".")
+        if parts[0] != head or len(parts) != 3:
+            continue
+        out.setdefault(parts[1], {}).setdefault(parts[2], None)
+    for role, values in (given or {}).items():
+        if isinstance(values, Mapping):
+            out.setdefault(role, {}).update(values)
+    return out
+
+
+def secret_values(spec: Spec, args: Mapping[str, Any]) -> list[str]:
+    """Values of the form's secret fields in ``args``."""
+    out = []
+    for name in spec.secret_fields:
+        node: Any = args
+        for part in name.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, str) and node:
+            out.append(node)
+    return out
+
+
+class ProviderSession:
+    """Talks to one provider with its credentials; thread-safe for fan-out requests."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        args: Mapping[str, Any],
+        client: HttpClient | None = None,
+        provider: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.ctx = build_context(spec, args, provider)
+        self._secrets = secret_values(spec, args)
+        self.client = client or HttpClient(pool_size=max(4, spec.connection.concurrency * 2))
+        self.client.secrets = self.secrets
+        self.timeout = (spec.connection.connect_timeout, spec.connection.timeout)
+        self._login_lock = threading.Lock()
+        self._logged_in = False
+        self._expires_at = float("inf")
+        self._generation = 0
+        self._pending_login: dict[str, Any] = {}
+        self._call_secrets: set[str] = set()  # rendered from calls' own auth
+        self._secrets_lock = threading.Lock()
+
+    def secrets(self) -> list[str]:
+        values = [*self.ctx["login"].values(), *self._pending_login.values()]
+        with self._secrets_lock:
+            own = list(self._call_secrets)
+        return [*self._secrets, *own, *(str(v) for v in values if isinstance(v, str | int))]
+
+    def _keep_secrets(self, values: list[str]) -> None:
+        """Remember secrets rendered from a call's own auth (masked in messages, in every
+        spelling: ``errors.mask_secrets``); tell a recorder about new ones."""
+        with self._secrets_lock:
+            new = [v for v in values if v not in self._call_secrets]
+            self._call_secrets.update(new)
+        if new:
+            self.client.keep_secrets(new)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- URLs ------------------------------------------------------------------------------
+    def url(self, service: str, path: str, ctx: Mapping[str, Any] | None = None) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        base = self.spec.connection.services[service].render(ctx or self.ctx).rstrip("/")
+        if not base:
+            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        return base + "/" + path.lstrip("/") if path else base
+
+    def join(self, service: str, link: str, ctx: Mapping[str, Any] | None = None) -> str:
+        """``link`` resolved against the service base URL as RFC 3986 resolves a reference;
+        the base counts as a directory: ``x/y`` lands under it, ``/x`` at the host root,
+        ``//host/x`` on another host, ``https://...`` as given."""
+        base = self.spec.connection.services[service].render(ctx or self.ctx)
+        if not base:
+            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        return urljoin(base if base.endswith("/") else base + "/", link) if link else base
+
+    # -- login -----------------------------------------------------------------------------
+    def ensure_login(self, *, force: bool = False, generation: int | None = None) -> None:
+        """Run the login steps / fetch an OAuth2 token when needed.
+
+        New login values are gathered aside and swapped in at the end, so requests running on
+        other threads meanwhile keep rendering their templates with the old values.
+        """
+        with self._login_lock:
+            if generation is not None and generation != self._generation:
+                return  # another thread already logged in again
+            if self._logged_in and not force and time.monotonic() < self._expires_at:
+                return
+            login: dict[str, Any] = {}
+            self._pending_login = login
+            try:
+                ctx = {**self.ctx, "login": login}
+                expires_at = float("inf")
+                auth = self.spec.auth
+                for step in auth.login:
+                    self._run_login_step(step, ctx, login)
+                if auth.type == "oauth2_client_credentials":
+                    req = auth_mod.oauth2_token_request(auth, ctx)
+                    resp = self.client.send(
+                        "POST",
+                        req.url,
+                        retry=self.spec.connection.retry,
+                        data=req.data,
+                        headers=req.headers,
+                        timeout=self.timeout,
+                        retry_statuses=True,
+                    )
+                    self._check_login_status(resp, "token request")
+                    token, lifetime = auth_mod.oauth2_read_token(auth, resp.json())
+                    login["access_token"] = token
+                    # renew a little before expiry: 10% of the lifetime, at most 30 s
+                    expires_at = time.monotonic() + lifetime - min(30.0, lifetime * 0.1)
+                self.ctx["login"] = login
+                self._expires_at = expires_at
+            finally:
+                self._pending_login = {}
+            self._logged_in = True
+            self._generation += 1
+
+    def _run_login_step(self, step: Any, ctx: Mapping[str, Any], login: dict[str, Any]) -> None:
+        url = self.url(step.service, step.path.render(ctx), ctx)
+        headers = {k: t.render(ctx) for k, t in step.headers.items()}
+        params = render_value(dict(step.query), ctx)
+        json_body, data = _body(step.body, ctx)
+        resp = self.client.send(
+            step.method,
+            url,
+            retry=self.spec.connection.retry,
+            params=params,
+            headers=headers,
+            json_body=json_body,
+            data=data,
+            timeout=self.timeout,
+            expect_json=False,
+        )
+        self._check_login_status(resp, f"login step '{step.name}'")
+        for ex in step.extract:
+            if ex.kind == "body":
+                value = ex.expression.search(resp.json()) if ex.expression else None
+            elif ex.kind == "header":
+                value = resp.headers.get(ex.source)
+            else:
+                value = resp.cookies.get(ex.source)
+            if value in (None, ""):
+                raise CredentialsError(
+                    f"login step '{step.name}' gave no {ex.kind} '{ex.source}' for '{ex.var}'"
+                )
+            login[ex.var] = value
+
+    def _check_login_status(self, resp: HttpResponse, what: str) -> None:
+        if resp.status in self.spec.invalid_statuses or (
+            resp.status == 400 and self.spec.auth.type == "oauth2_client_credentials"
+        ):
+            raise CredentialsError(
+                f"invalid credentials: {what} at "
+                f"{self.client.where(resp.url)} answered {resp.status}",
+                secrets=self.secrets(),
+            )
+        if not 200 <= resp.status < 300:
+            raise ApiError(
+                f"{what} at {self.client.where(resp.url)} answered {resp.status}",
+                secrets=self.secrets(),
+            )
+
+    # -- requests --------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Body | None = None,
+        extra_ctx: Mapping[str, Any] | None = None,
+        retry: Retry | None = None,
+        timeout: float | None = None,
+        expect_json: bool = True,
+        expect_xml: Iterable[str] | None = None,
+        auth: Auth | None = None,
+    ) -> HttpResponse:
+        """Send with auth decoration (and signing); on a 401 log in again once and resend.
+
+        ``auth`` (a call's own) replaces the spec's auth for this request: its params render
+        with the call's context, the spec's headers, cookies and query are not added, and a 401
+        does not log in again.
+        """
+        self.ensure_login()
+        for attempt in (1, 2):
+            generation = self._generation
+            ctx = {**self.ctx, **extra_ctx} if extra_ctx else self.ctx  # after a re-login too
+            if auth is None:
+                dec = auth_mod.decorate(self.spec.auth, self.ctx)
+                sign = auth_mod.signer(self.spec.auth, self.ctx)
+            else:
+                self._keep_secrets(auth_mod.secrets_of(auth, ctx))
+                dec = auth_mod.decorate(auth, ctx)
+                sign = auth_mod.signer(auth, ctx)
+            json_body, data = _body(body, ctx)
+            resp = self.client.send(
+                method,
+                url,
+                retry=retry or self.spec.connection.retry,
+                params={**dec.query, **(params or {})},
+                headers={**dec.headers, **(headers or {})},
+                cookies=dec.cookies or None,
+                json_body=json_body,
+                data=data,
+                expect_json=expect_json,
+                expect_xml=expect_xml,
+                timeout=(self.timeout[0], timeout or self.timeout[1]),
+                sign=sign,
+            )
+            if (
+                auth is None
+                and resp.status in self.spec.auth.relogin_on
+                and attempt == 1
+                and (self.spec.auth.login or self.spec.auth.type == "oauth2_client_credentials")
+            ):
+                self.ensure_login(force=True, generation=generation)
+                continue
+            return resp
+        return resp
+
+
+def _body(body: Body | None, ctx: Mapping[str, Any]) -> tuple[Any, Any]:
+    if body is None:
+        return None, None
+    value = render_value(body.value, ctx)
+    if body.kind == "json":
+        return value, None
+    if body.kind == "form":
+        return None, value
+    return None, str(value).encode()
+
+
+def absolute(base: str, link: str) -> str:
+    return urljoin(base, link)

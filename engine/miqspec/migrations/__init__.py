@@ -1,6 +1,0 @@
-"""Alembic migration scripts of the miqspec database (run through ``miqspec.database.upgrade``).
-
-Revision files live in ``versions/``. A revision must not change meaning when the catalogue
-grows: revision 0001 builds its tables from the catalogue snapshot in ``snapshot_0001``; later
-revisions add what changes with explicit ``op`` calls.
-"""

@@ -1,0 +1,437 @@
+"""Parse: turn collected records into inventory objects through the spec's mappings.
+
+Takes: a ``Spec`` and a ``CollectResult``. Gives: ``ParsedInventory`` (objects by collection,
+first build of a manager_ref wins, lazy references as ``LazyRef``; completeness per collection;
+the computed secondary-ref indexes). Each attribute rule is compiled once
+(:mod:`miqspec.parse.rules`); plain field paths are read directly. Raises ``MappingError``
+naming the spec location, collection, attribute and record. No I/O.
+
+Sources: a call's records (``from``) or ``items`` evaluated once (roots ``$region``,
+``$provider``, ``$settings``, ``$calls``). ``each`` is one expression or a list of levels:
+level k runs on each item of level k-1 (level 1 on the record). Scopes: ``$parent`` is the
+enclosing item (the record for level-1 items; the fan-out parent outside ``each``), and
+``$ancestors`` is ``[$parent, its parent, ..., the record, the record's fan-out parents...]``.
+Work for ``$ancestors`` is only done by sources that use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from miqspec.collect import CallResult, CollectResult
+from miqspec.errors import MappingError
+from miqspec.parse.carry import Carry, CarryPlan, page_digests, split
+from miqspec.parse.fast import compile_data
+from miqspec.parse.objects import Carried, InventoryObject, ParsedInventory
+from miqspec.parse.rules import (
+    MANAGER_CLASS,
+    attribute_templates,
+    camelize,
+    class_prefix,
+    compile_rule,
+    ref_value,
+    secondary_key,
+    sti_type,
+)
+from miqspec.spec import (
+    CollectionDef,
+    CollectionMapping,
+    Source,
+    Spec,
+    find_by_indexes,
+    source_expressions,
+    template_references,
+)
+
+__all__ = ["MANAGER_CLASS", "Ancestry", "SourceParser", "camelize", "parse", "sti_type"]
+
+Scope = dict[str, Any]
+Chains = Callable[[int], list[Any]]
+
+
+def _describe(record: Any) -> str:
+    if isinstance(record, dict):
+        for key in ("id", "name", "uid", "ems_ref"):
+            if key in record:
+                return f"{key}={record[key]!r}"
+    text = json.dumps(record, default=str)
+    return text[:60] + ("..." if len(text) > 60 else "")
+
+
+def _as_list(found: Any) -> list[Any]:
+    return found if isinstance(found, list) else ([] if found is None else [found])
+
+
+class Ancestry:
+    """The fan-out ancestors of call records: ``[parent, grandparent, ...]`` per record.
+
+    Uses ``CallResult.ancestors`` when the collector provides it, else climbs
+    ``CallResult.parents`` through each call's ``for_each`` call (memoised per record).
+    """
+
+    def __init__(self, spec: Spec, collected: CollectResult) -> None:
+        self.spec, self.calls = spec, collected.calls
+        self._positions: dict[str, dict[int, int]] = {}
+        self._memo: dict[tuple[str, int], list[Any]] = {}
+
+    def chains(self, call: str) -> Chains:
+        res = self.calls.get(call)
+        ready = res.ancestors if res is not None else None
+        if ready is not None:  # shared lists: read only (the parser builds new ones)
+            return ready.__getitem__
+        return lambda index: self.chain(call, index)
+
+    def chain(self, call: str, index: int) -> list[Any]:
+        memo = self._memo.get((call, index))
+        if memo is not None:
+            return memo
+        res = self.calls.get(call)
+        if res is None or res.parents is None or index >= len(res.parents):
+            return []
+        parent = res.parents[index]
+        chain = [parent]
+        for_each = self.spec.calls[call].for_each if call in self.spec.calls else None
+        if for_each is not None and for_each.call in self.calls:
+            above = self._position(self.calls[for_each.call], parent)
+            if above is not None:
+                chain.extend(self.chain(for_each.call, above))
+        self._memo[(call, index)] = chain
+        return chain
+
+    def _position(self, res: CallResult, record: Any) -> int | None:
+        positions = self._positions.get(res.name)
+        if positions is None:
+            positions = self._positions[res.name] = {}
+            for i, r in enumerate(res.records):
+                positions.setdefault(id(r), i)
+        return positions.get(id(record))
+
+
+class SourceParser:
+    """Builds the objects of one source of one collection."""
+
+    def __init__(
+        self, spec: Spec, coll: CollectionDef, mapping: CollectionMapping, source: Source
+    ) -> None:
+        self.spec, self.coll, self.source = spec, coll, source
+        self.where_at = f"{source.location}: collections.{coll.name}"
+        self.rules = [(a, compile_rule(a, spec)) for a in source.attributes]
+        self.named_rules = [(a.name, rule) for a, rule in self.rules]
+        # all rules in one generated call for JSON-object records (parse_fast)
+        self.fast = compile_data(spec, source.attributes, [r for _, r in self.rules], self.where_at)
+        names = [a.name for a in source.attributes]
+        self.ref_names = coll.manager_ref
+        self.sti = sti_type(spec, coll) if coll.sti and "type" not in names else None
+        # STI shorthand: a type without "::" is a class of this provider's manager
+        self.type_prefix = class_prefix(spec, coll) if coll.sti and "type" in names else None
+        self._types: dict[str, str] = {}
+        exprs = [e for e in source_expressions(source) if e is not source.items]
+        roots: set[str] = set().union(*(e.roots for e in exprs)) if exprs else set()
+        templates = [t for a in source.attributes for t in attribute_templates(a)]
+        self.needs_scope = bool(roots) or bool(templates)
+        self.needs_ancestors = "ancestors" in roots or any(
+            any(ref.split(".")[0] == "ancestors" for ref in template_references(t.text))
+            for t in templates
+        )
+        self.secondary = source.secondary_refs
+
+    def run(
+        self,
+        records: list[Any],
+        parents: list[Any] | None,
+        chains: Chains | None,
+        base: Scope,
+        inventory: ParsedInventory,
+    ) -> None:
+        """Build from ``records`` (``parents[i]`` is record i's fan-out parent, ``chains(i)``
+        its fan-out ancestors)."""
+        levels = self.source.each
+        if not levels:
+            if not self.needs_scope:
+                for record in records:
+                    self.one(record, base, inventory)
+                return
+            for index, record in enumerate(records):
+                scope = {
+                    **base,
+                    "parent": parents[index] if parents is not None else None,
+                    "index": index,
+                }
+                if self.needs_ancestors:
+                    scope["ancestors"] = chains(index) if chains is not None else []
+                self.one(record, scope, inventory)
+            return
+        if len(levels) == 1 and not self.needs_ancestors:
+            for index, record in enumerate(records):
+                parent = parents[index] if parents is not None else None
+                found = self.level(0, record, {**base, "parent": parent, "index": index})
+                for i, item in enumerate(found):
+                    self.one(item, {**base, "parent": record, "index": i}, inventory)
+            return
+        for index, record in enumerate(records):
+            if self.needs_ancestors:
+                chain = chains(index) if chains is not None else []
+            else:
+                chain = [parents[index]] if parents is not None else []
+            self.descend(record, chain, 0, index, base, inventory)
+
+    def descend(
+        self,
+        subject: Any,
+        chain: list[Any],
+        depth: int,
+        index: int,
+        base: Scope,
+        inventory: ParsedInventory,
+    ) -> None:
+        """Evaluate level ``depth`` on ``subject`` (whose enclosing items are ``chain``)."""
+        scope = {**base, "parent": chain[0] if chain else None, "index": index}
+        if self.needs_ancestors:
+            scope["ancestors"] = chain
+        found = self.level(depth, subject, scope)
+        inner = [subject, *chain]
+        if depth == len(self.source.each) - 1:
+            for i, item in enumerate(found):
+                final = {**base, "parent": subject, "index": i}
+                if self.needs_ancestors:
+                    final["ancestors"] = inner
+                self.one(item, final, inventory)
+        else:
+            for i, item in enumerate(found):
+                self.descend(item, inner, depth + 1, i, base, inventory)
+
+    def level(self, depth: int, subject: Any, scope: Scope) -> list[Any]:
+        expr = self.source.each[depth]
+        try:
+            return _as_list(expr.search(subject, scope) if expr.roots else expr.search(subject))
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            path = "each" if len(self.source.each) == 1 else f"each[{depth}]"
+            raise self.error(path, exc, subject) from None
+
+    def error(self, what: str, exc: Exception, record: Any) -> MappingError:
+        return MappingError(
+            f"{self.where_at}.{what}: {type(exc).__name__}: {exc} (record {_describe(record)})"
+        )
+
+    def one(self, record: Any, scope: Scope, inventory: ParsedInventory) -> InventoryObject | None:
+        """Build ``record``'s object; it, or None when the record gives none (filtered out,
+        no manager_ref, or its ref was built before)."""
+        where = self.source.where
+        if where is not None:
+            try:
+                ok = where.search(record, scope) if where.roots else where.search(record)
+            except Exception as exc:  # any evaluation failure becomes a located MappingError
+                raise self.error("where", exc, record) from None
+            if not ok:
+                return None
+        try:
+            data = self.fast(record, scope)
+        except Exception:  # the rules one by one (``data``) say which attribute failed
+            data = None
+        if data is None:
+            data = self.data(record, scope)
+        if self.sti is not None:
+            data["type"] = self.sti
+        elif self.type_prefix is not None:
+            short = data.get("type")
+            if type(short) is str and "::" not in short:
+                full = self._types.get(short)
+                if full is None:
+                    full = self._types[short] = self.type_prefix + short
+                data["type"] = full
+        ref = tuple([v if type(v) is str else ref_value(v) for v in map(data.get, self.ref_names)])
+        if None in ref and any(
+            v is None
+            for v, n in zip(ref, self.ref_names, strict=True)
+            if n not in self.coll.manager_ref_allowed_nil
+        ):
+            return None  # ManageIQ cannot index an object without its manager_ref; skip it
+        obj = InventoryObject(self.coll.name, ref, data)
+        if inventory.build(obj) is not obj:
+            return None
+        if self.secondary:
+            self.index(obj, inventory)
+        return obj
+
+    def digested(
+        self, todo: list[tuple[Any, int | None]], scope: Scope, inventory: ParsedInventory
+    ) -> list[tuple[int, tuple[Any, ...]]]:
+        """``one`` of each (record, digest) of ``todo``, in order; (digest, ref) of each object
+        built from a record with a digest. A source without ``where``, type shorthand or
+        computed secondary refs whose manager_ref is one attribute does ``one``'s work inline
+        (the generated call, the STI type, the ref, the object); a record the generated call
+        does not take (not an object, a rule failing) goes through ``one``."""
+        parsed: list[tuple[int, tuple[Any, ...]]] = []
+        append = parsed.append
+        one = self.one
+        inline = (
+            self.source.where is None
+            and self.type_prefix is None
+            and not self.secondary
+            and len(self.ref_names) == 1
+        )
+        fast, sti, key, name = self.fast, self.sti, self.ref_names[0], self.coll.name
+        nil_ok = key in self.coll.manager_ref_allowed_nil
+        objects = inventory.objects
+        for record, digest in todo:
+            data = None
+            if inline:
+                try:
+                    data = fast(record, scope)
+                except Exception:  # ``one`` runs the rules one by one and names the failure
+                    data = None
+            if data is None:
+                obj = one(record, scope, inventory)
+                if obj is not None and digest is not None:
+                    append((digest, obj.ref))
+                continue
+            if sti is not None:
+                data["type"] = sti
+            value = data.get(key)
+            ref = (value if type(value) is str else ref_value(value),)
+            if ref[0] is None and not nil_ok:
+                continue  # no manager_ref: ``one`` skips it too
+            bucket = objects.get(name)
+            if bucket is None:
+                bucket = objects[name] = {}
+            elif ref in bucket:  # an object with this ref was built before: the first wins
+                continue
+            bucket[ref] = InventoryObject(name, ref, data)
+            if digest is not None:
+                append((digest, ref))
+        return parsed
+
+    def data(self, record: Any, scope: Scope) -> dict[str, Any]:
+        """The attributes of ``record``, rule by rule (a failure names its attribute)."""
+        data: dict[str, Any] = {}
+        try:
+            for name, rule in self.named_rules:
+                data[name] = rule(record, scope)
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            attr = self.rules[len(data)][0]
+            raise MappingError(
+                f"{attr.location}: collections.{self.coll.name}.{attr.name}: "
+                f"{type(exc).__name__}: {exc} (record {_describe(record)})"
+            ) from None
+        return data
+
+    def index(self, obj: InventoryObject, inventory: ParsedInventory) -> None:
+        for name, expr in self.secondary:
+            try:
+                key = secondary_key(expr.search(obj.data))
+            except Exception as exc:  # any evaluation failure becomes a located MappingError
+                raise self.error(f"secondary_refs.{name}", exc, obj.data) from None
+            if key is not None:
+                inventory.index_secondary(obj, name, key)
+
+    def items(self, base: Scope, calls: Mapping[str, CallResult]) -> tuple[list[Any], bool]:
+        """An ``items`` source's records, and whether every call it reads completed."""
+        expr = self.source.items
+        assert expr is not None
+        try:
+            found = _as_list(expr.search({}, base))  # no record: `{}`, so that [..] and {..} work
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            raise self.error("items", exc, None) from None
+        names = set(calls) if "*" in expr.calls else expr.calls
+        return found, all(n in calls and calls[n].complete for n in names)
+
+
+def parse(
+    spec: Spec,
+    collected: CollectResult,
+    context: Mapping[str, Any] | None = None,
+    carry: Carry | None = None,
+) -> ParsedInventory:
+    """Build every collection of the spec from the collected records.
+
+    ``context`` is the session's template context (region, settings, provider); expressions
+    read it as ``$region``, ``$settings``, ``$provider``; ``$calls.<name>`` is a call's records.
+    ``carry``: the collections of ``carry.plans`` take record digests, and leave unparsed the
+    records whose digest their stored map holds (``ParsedInventory.carried``).
+    """
+    ctx = context or {}
+    inventory = ParsedInventory()
+    base: Scope = {
+        "region": ctx.get("region", {}),
+        "provider": ctx.get(
+            "provider", {"name": spec.provider.name, "vendor": spec.provider.vendor}
+        ),
+        "settings": ctx.get("settings", dict(spec.provider.settings)),
+        "calls": {name: res.records for name, res in collected.calls.items()},
+    }
+    ancestry = Ancestry(spec, collected)
+    with find_by_indexes():
+        for name, mapping in spec.collections.items():
+            coll = spec.catalogue.collections[name]
+            inventory.objects.setdefault(name, {})
+            complete = mapping.complete
+            for source in mapping.all_sources or mapping.sources:
+                for key_name, _ in source.secondary_refs:
+                    inventory.declare_secondary(name, key_name)
+                parser = SourceParser(spec, coll, mapping, source)
+                if source.items is not None:
+                    records, ok = parser.items(base, collected.calls)
+                    complete = complete and ok
+                    parser.run(records, None, None, base, inventory)
+                    continue
+                res = collected.calls.get(source.call)
+                if res is None:
+                    complete = False
+                    continue
+                complete = complete and res.complete
+                if carry is not None and name in carry.plans:
+                    plan = carry.plans[name]
+                    digests, pages, changed = page_digests(
+                        res.records, res.page_digests, carry.pages.get(name, {}), plan.fields
+                    )
+                    carried = _carry(
+                        parser,
+                        plan,
+                        res.records,
+                        digests,
+                        carry.stored.get(name, {}),
+                        base,
+                        inventory,
+                    )
+                    carried.pages, carried.pages_changed = pages, changed
+                    inventory.carried[name] = carried
+                    continue
+                chains = ancestry.chains(source.call) if parser.needs_ancestors else None
+                parser.run(res.records, res.parents, chains, base, inventory)
+            inventory.complete[name] = complete
+    return inventory
+
+
+def _carry(
+    parser: SourceParser,
+    plan: CarryPlan,
+    records: list[Any],
+    digests: list[int | None],
+    stored: dict[int, int],
+    base: Scope,
+    inventory: ParsedInventory,
+) -> Carried:
+    """Parse the records of a carrying collection whose digest (``digests[i]`` is record
+    i's) ``stored`` lacks (the parser needs no scope beyond ``base``: ``carry_plans`` saw to
+    it)."""
+    pairs, rest = split(records, digests, stored)
+    name = plan.collection
+
+    def build(todo: list[tuple[Any, int | None]]) -> list[tuple[int, tuple[Any, ...]]]:
+        return parser.digested(todo, base, inventory)
+
+    carried = Carried(
+        plan.refs, plan.fingerprint, stored, pairs, build(rest), lambda: None, plan.referenced
+    )
+
+    def expand() -> None:  # every record, in order: what a plain parse builds
+        if not carried.pairs:
+            return
+        inventory.objects[name] = {}
+        carried.pairs = []
+        carried.parsed = build(list(zip(records, digests, strict=True)))
+
+    carried.expand = expand
+    return carried

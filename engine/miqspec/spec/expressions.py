@@ -1,0 +1,252 @@
+"""Compile spec JMESPath expressions once; evaluate them fast, with ``$`` roots.
+
+Takes: expression text from a spec and optionally a registry from ``spec.functions.registry``.
+Gives: ``compile_expression(text) -> Expression`` (cached per text and registry) with ``text``,
+``kind`` (the evaluator chosen), ``roots`` (``$`` roots used, without ``$``), ``calls`` (names
+read as ``$calls.<name>``), ``functions`` (functions called) and ``search(record, scope=None)``,
+which returns exactly what JMESPath returns for ``record``.
+Raises: ``ExpressionSyntaxError`` (from :mod:`miqspec.spec.expression_syntax`, which parses and
+checks the text) at compile time, with ``column``, a 0-based offset into the original text;
+``ExpressionEvaluationError`` (a MappingError) from ``search`` when a function rejects its input.
+Does no I/O.
+
+Fast paths, chosen from the parsed AST: ``name`` and ``a."b-c".d`` read the record with chained
+``.get`` (JMESPath's own field semantics), ``@`` is the identity, a literal is a constant,
+``$parent.x`` chains on the scope. Everything else runs on one shared JMESPath interpreter.
+
+Roots: ``$name`` (name in ``ROOTS``) may stand wherever an identifier may, also inside filters
+and projections: ``join('/', [$parent.name, name])``, ``tags[?key==$settings.tag].value``.
+``$item`` is the record itself; the others come from the ``scope`` mapping passed to ``search``
+(``{"parent": {...}, "index": 3, "calls": {"list_regions": [...]}}``); a missing one is null.
+``$ancestors`` is the list ``[$parent, $parent's parent, ...]`` the parser builds (nested
+``each`` levels, then the record, then its fan-out parents).
+A record key spelled like a root (``"$parent"``) is shadowed; other ``$`` keys such as
+``_id."$oid"`` read the record as usual.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from jmespath import exceptions as jp_errors
+from jmespath.visitor import Options, TreeInterpreter
+
+from miqspec.errors import MappingError
+from miqspec.spec.expression_syntax import ROOTS, Node, parse_expression
+from miqspec.spec.functions.registry import DEFAULT_FUNCTIONS, CustomFunctions
+
+_ROOT_FIELDS: dict[str, str] = {"$" + name: name for name in ROOTS}
+_CACHE_LIMIT = 20_000
+_LEADING_CHILD = frozenset(
+    {"index_expression", "projection", "filter_projection", "flatten", "subexpression"}
+)
+
+Scope = Mapping[str, Any]
+SearchFn = Callable[..., Any]
+
+#: (record, scope) of the search running in this thread/task, for roots inside projections
+_CURRENT: ContextVar[tuple[Any, Scope | None]] = ContextVar("miqspec_expression_scope")
+
+
+class ExpressionEvaluationError(MappingError):
+    """A compiled expression failed on a record (a function rejected its arguments)."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"expression {text!r} failed: {reason}")
+        self.text = text
+        self.reason = reason
+
+
+class Expression:
+    """A compiled expression; ``search(record, scope=None)`` is picked at compile time."""
+
+    __slots__ = ("ast", "calls", "functions", "kind", "roots", "search", "text")
+
+    def __init__(
+        self, text: str, kind: str, ast: Node, search: SearchFn, nodes: list[Node]
+    ) -> None:
+        self.text = text
+        self.kind = kind  # "field", "path", "identity", "literal", "root" or "jmespath"
+        self.ast = ast
+        self.search: SearchFn = search
+        self.roots = frozenset(_ROOT_FIELDS[n["value"]] for n in nodes if _is_root(n))
+        self.calls = frozenset(_called_calls(nodes))
+        self.functions = frozenset(n["value"] for n in nodes if n["type"] == "function_expression")
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r}, kind={self.kind!r})"
+
+
+class _ScopedInterpreter(TreeInterpreter):
+    """JMESPath's interpreter, except that root fields (``"$parent"``) read the scope."""
+
+    def visit_field(self, node: Node, value: Any) -> Any:
+        name = node["value"]
+        root = _ROOT_FIELDS.get(name)
+        if root is None:
+            try:
+                return value.get(name)
+            except AttributeError:
+                return None
+        record, scope = _CURRENT.get((None, None))
+        if root == "item":
+            return record
+        return None if scope is None else scope.get(root)
+
+
+class _Engine:
+    """Per-registry state: the compile cache and two shared interpreters."""
+
+    def __init__(self, registry: CustomFunctions) -> None:
+        options = Options(custom_functions=registry)
+        self.table: Mapping[str, Any] = registry.FUNCTION_TABLE
+        self.visit: SearchFn = TreeInterpreter(options).visit
+        self.visit_scoped: SearchFn = _ScopedInterpreter(options).visit
+        self.cache: dict[str, Expression] = {}
+
+
+def compile_expression(text: str, functions: CustomFunctions | None = None) -> Expression:
+    """Compile ``text`` once (cached per registry); raise ExpressionSyntaxError when invalid."""
+    registry = DEFAULT_FUNCTIONS if functions is None else functions
+    engine: _Engine | None = registry.engine
+    if engine is None:
+        engine = registry.engine = _Engine(registry)
+    found = engine.cache.get(text)
+    if found is None:
+        found = _compile(text, engine)
+        if len(engine.cache) >= _CACHE_LIMIT:
+            engine.cache.clear()
+        engine.cache[text] = found
+    return found
+
+
+def _compile(text: str, engine: _Engine) -> Expression:
+    ast, nodes = parse_expression(text, engine.table)
+    kind, search = _fast_path(ast)
+    if search is None:
+        scoped = any(_is_root(node) for node in nodes)
+        search = _general(text, ast, engine.visit_scoped if scoped else engine.visit, scoped)
+    return Expression(text, kind, ast, search, nodes)
+
+
+def _is_root(node: Node) -> bool:
+    return node["type"] == "field" and node["value"] in _ROOT_FIELDS
+
+
+def _is_field(node: Node, name: str) -> bool:
+    return node["type"] == "field" and node["value"] == name
+
+
+def _called_calls(nodes: list[Node]) -> set[str]:
+    """Names ``x`` read as ``$calls.x``; ``"*"`` when ``$calls`` is used whole."""
+    names: set[str] = set()
+    whole = sum(1 for node in nodes if _is_field(node, "$calls"))
+    for node in nodes:
+        if node["type"] == "subexpression":
+            for first, second in itertools.pairwise(node["children"]):
+                while second["type"] in _LEADING_CHILD:
+                    second = second["children"][0]
+                if _is_field(first, "$calls") and second["type"] == "field":
+                    names.add(second["value"])
+                    whole -= 1
+    return names | ({"*"} if whole else set())
+
+
+# -- evaluators -------------------------------------------------------------------------------
+
+
+def _fast_path(ast: Node) -> tuple[str, SearchFn | None]:
+    kind = ast["type"]
+    if kind in ("current", "identity"):
+        return "identity", _identity
+    if kind == "literal":
+        return "literal", _constant(ast["value"])
+    if kind == "field":
+        chain = [ast]
+    elif kind == "subexpression" and all(c["type"] == "field" for c in ast["children"]):
+        chain = ast["children"]
+    else:
+        return "jmespath", None
+    keys = [node["value"] for node in chain]
+    if any(key in _ROOT_FIELDS for key in keys[1:]):
+        return "jmespath", None
+    root = _ROOT_FIELDS.get(keys[0])
+    if root == "item":
+        return ("path", _chain(keys[1:])) if keys[1:] else ("identity", _identity)
+    if root is not None:
+        return "root", _root_chain(root, keys[1:])
+    return ("field" if len(keys) == 1 else "path"), _chain(keys)
+
+
+def _identity(record: Any, scope: Scope | None = None) -> Any:
+    return record
+
+
+def _constant(value: Any) -> SearchFn:
+    def search(record: Any, scope: Scope | None = None) -> Any:
+        return value
+
+    return search
+
+
+def _chain(keys: list[str]) -> SearchFn:
+    """Chained ``.get``: what JMESPath's visit_field does, None once a step has no ``.get``."""
+    if len(keys) == 1:
+        (key,) = keys
+
+        def search(record: Any, scope: Scope | None = None) -> Any:
+            try:
+                return record.get(key)
+            except AttributeError:
+                return None
+
+        return search
+    steps = tuple(keys)
+
+    def search_path(record: Any, scope: Scope | None = None) -> Any:
+        try:
+            for step in steps:
+                record = record.get(step)
+        except AttributeError:
+            return None
+        return record
+
+    return search_path
+
+
+def _root_chain(root: str, keys: list[str]) -> SearchFn:
+    rest = _chain(keys) if keys else None
+
+    def search(record: Any, scope: Scope | None = None) -> Any:
+        try:
+            value = scope.get(root)  # type: ignore[union-attr]
+        except AttributeError:
+            return None
+        return value if rest is None else rest(value)
+
+    return search
+
+
+def _general(text: str, ast: Node, visit: SearchFn, scoped: bool) -> SearchFn:
+    def search(record: Any, scope: Scope | None = None) -> Any:
+        token = _CURRENT.set((record, scope)) if scoped else None
+        try:
+            return visit(ast, record)
+        except ValueError as exc:
+            raise ExpressionEvaluationError(text, _evaluation_reason(exc)) from None
+        finally:
+            if token is not None:
+                _CURRENT.reset(token)
+
+    return search
+
+
+def _evaluation_reason(exc: ValueError) -> str:
+    if isinstance(exc, jp_errors.JMESPathTypeError):
+        # leave the offending value itself out of the message
+        expected = " or ".join(exc.expected_types)
+        return f"{exc.function_name}() expected {expected}, got {exc.actual_type}"
+    return " ".join(str(exc).split())

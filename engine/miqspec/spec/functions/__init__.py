@@ -1,0 +1,1 @@
+"""The custom JMESPath functions a spec's expressions call, by family, and their registry."""

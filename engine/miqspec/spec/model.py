@@ -1,0 +1,350 @@
+"""The typed, frozen model of a valid spec: ``Spec`` and its parts, and the spec vocabulary.
+
+Takes: nothing at import; its values are built by ``model_build.build_spec``.
+Gives: the frozen dataclasses (``Spec``, ``Provider``, ``Connection``, ``Auth``, ``Call``,
+``CollectionMapping``, ``Source``, ``Attribute``, ...), ``attribute_expressions`` and
+``source_expressions`` (every compiled expression of a rule or source), and the form and
+provider-row vocabulary shared by checks, the builder and providers (``INPUT_COMPONENTS``,
+``SECRET_COMPONENTS``, ``PROVIDER_ROW_FIELDS``, ``ENGINE_ROW_COLUMNS``, ``PROVIDER_FACTS``).
+Raises nothing. No I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from miqspec.errors import Location
+from miqspec.spec.catalogue import Catalogue
+from miqspec.spec.expressions import Expression
+from miqspec.spec.templating import Template
+
+SECRET_COMPONENTS = {"password-field"}
+INPUT_COMPONENTS = {
+    "select",
+    "text-field",
+    "password-field",
+    "checkbox",
+    "switch",
+    "textarea",
+    "hidden",
+}
+# ManageIQ ext_management_systems columns a create form may set; such top-level form fields
+# are stored on the provider row (or in its options when the table lacks the column).
+PROVIDER_ROW_FIELDS = frozenset(
+    {
+        "provider_region",
+        "uid_ems",
+        "subscription",
+        "project",
+        "realm",
+        "api_version",
+        "hostname",
+        "port",
+        "tenant_mapping_enabled",
+        "keystone_v3_domain_id",
+        "host_default_vnc_port_start",
+        "host_default_vnc_port_end",
+    }
+)
+# Provider-row columns the engine itself writes; never taken from a form.
+ENGINE_ROW_COLUMNS = frozenset(
+    {
+        "id",
+        "name",
+        "type",
+        "guid",
+        "zone_id",
+        "parent_ems_id",
+        "enabled",
+        "tenant_id",
+        "provider_id",
+        "capabilities",
+        "options",
+        "spec_name",
+        "spec_path",
+        "created_on",
+        "updated_on",
+        "last_refresh_date",
+        "last_refresh_error",
+        "last_refresh_success_date",
+        "last_inventory_date",
+        "last_metrics_error",
+        "last_metrics_update_date",
+        "last_metrics_success_date",
+    }
+)
+# What ``$provider`` / template ``provider`` hold besides the top-level form values.
+PROVIDER_FACTS = ("name", "id", "guid", "spec_name", "title", "vendor", "type")
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    hostname: str | None
+    description: str | None
+    attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    component: str
+    label: str
+    required: bool
+    secret: bool
+    raw: Mapping[str, Any]
+    column: bool = False  # stored on the provider row (``column: true`` or a known column)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    title: str
+    manager_type: str
+    vendor: str
+    child_managers: tuple[str, ...]
+    refresh_interval: int
+    supports: tuple[str, ...]
+    settings: Mapping[str, Any]
+    power_map: Mapping[str, str]
+    power_match: tuple[tuple[re.Pattern[str], str], ...]
+    power_default: str
+
+    def power_state(self, raw: Any) -> str:
+        """ManageIQ's ``calculate_power_state`` for this provider."""
+        if raw is None:
+            return self.power_default
+        text = str(raw)
+        if text in self.power_map:
+            return self.power_map[text]
+        for pattern, value in self.power_match:
+            if pattern.search(text):
+                return value
+        return "never" if text == "never" else self.power_default
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 4
+    on: tuple[int, ...] = (429, 500, 502, 503, 504)
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    services: Mapping[str, Template]
+    verify_ssl: bool | Template
+    ca_file: str | None
+    timeout: float
+    connect_timeout: float
+    concurrency: int
+    max_pages: int
+    retry: Retry
+
+
+@dataclass(frozen=True)
+class Body:
+    kind: str  # json | form | text
+    value: Any
+
+
+@dataclass(frozen=True)
+class Extract:
+    var: str
+    kind: str  # body | header | cookie
+    source: str
+    expression: Expression | None
+
+
+@dataclass(frozen=True)
+class LoginStep:
+    name: str
+    service: str
+    method: str
+    path: Template
+    query: Mapping[str, Any]
+    headers: Mapping[str, Template]
+    body: Body | None
+    extract: tuple[Extract, ...]
+
+
+# Kinds a call's own ``auth`` may not use: they log in, which only the spec's auth does.
+LOGIN_KINDS = frozenset({"login", "oauth2_client_credentials"})
+
+
+@dataclass(frozen=True)
+class Auth:
+    type: str
+    params: Mapping[str, Any]
+    headers: Mapping[str, Template]
+    cookies: Mapping[str, Template]
+    query: Mapping[str, Template]
+    login: tuple[LoginStep, ...]
+    relogin_on: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Paginate:
+    type: str
+    params: Mapping[str, Any]
+    expressions: Mapping[str, Expression]
+    max_pages: int
+
+
+@dataclass(frozen=True)
+class ForEach:
+    call: str
+    where: Expression | None
+    concurrency: int | None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    call: str
+    on: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Embed:
+    """``embed: {as, first}``: a fan-out call's records set as a field of each parent record."""
+
+    field: str
+    first: bool
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    service: str
+    method: str
+    path: Template
+    query: Mapping[str, Any]
+    headers: Mapping[str, Template]
+    body: Body | None
+    format: str  # json | text | xml | headers (the record is the header map)
+    records: Expression | None
+    paginate: Paginate
+    for_each: ForEach | None
+    skip_on: tuple[int, ...]
+    fallback: Fallback | None
+    retry: Retry
+    when: Template | None
+    timeout: float
+    location: Location
+    where: Expression | None = None  # call-level record filter (every reader sees the rest)
+    embed: Embed | None = None
+    url_join: bool = False  # ``url:`` (RFC 3986 join with the base) instead of ``path:``
+    auth: Auth | None = None  # the call's own auth, replacing the spec's for its requests
+    xml_force_list: tuple[str, ...] = ()  # ``format: xml``: element names that are always lists
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute rule: how a mapping computes ``name`` for each record.
+
+    ``switch``: ``expression`` is the switch, ``cases`` the expression per case (by the
+    switch's value and its string form) and ``default_expression`` the fallback.
+    ``ref_parts`` of a lazy: (manager_ref attribute or "" for a single ref, expression or a
+    nested attribute rule, e.g. an inner lazy).
+    """
+
+    name: str
+    kind: str  # const | expr | template | switch | lazy | lazy_many
+    location: Location
+    value: Any = None
+    expression: Expression | None = None
+    template: Template | None = None
+    value_map: Mapping[Any, Any] | None = None
+    match: tuple[tuple[re.Pattern[str], Any], ...] = ()
+    default: Any = None
+    has_default: bool = False
+    lazy: str | None = None
+    ref_parts: tuple[tuple[str, Expression | Attribute], ...] = ()
+    key: str | None = None
+    by: str | None = None
+    cases: Mapping[Any, Expression] | None = None
+    default_expression: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source of a collection: a call's records (``call``) or ``items`` computed once.
+
+    ``each``: the nested levels (empty: the records themselves). ``attributes`` include the
+    collection-level shared ones. ``secondary_refs``: computed secondary refs (name, expression
+    over the built object's attributes).
+    """
+
+    call: str  # "" for an items source
+    each: tuple[Expression, ...]
+    where: Expression | None
+    attributes: tuple[Attribute, ...]
+    location: Location
+    items: Expression | None = None
+    secondary_refs: tuple[tuple[str, Expression], ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectionMapping:
+    """A collection's mapping. ``sources`` are the sources that read a call; ``all_sources``
+    are every source in spec order (with ``items`` sources), which is what the parser runs."""
+
+    name: str
+    complete: bool
+    sources: tuple[Source, ...]
+    all_sources: tuple[Source, ...] = ()
+
+    @property
+    def calls(self) -> tuple[str, ...]:
+        """Every call this mapping reads: its sources' calls and ``$calls.<name>`` names."""
+        names = [s.call for s in self.sources]
+        for source in self.all_sources or self.sources:
+            for expr in source_expressions(source):
+                names.extend(n for n in expr.calls if n != "*")
+        return tuple(dict.fromkeys(names))
+
+
+def attribute_expressions(attr: Attribute) -> list[Expression]:
+    """Every compiled expression of an attribute rule (nested ref parts included)."""
+    found = [e for e in (attr.expression, attr.default_expression) if e is not None]
+    found.extend((attr.cases or {}).values())
+    for _, part in attr.ref_parts:
+        found.extend(attribute_expressions(part) if isinstance(part, Attribute) else [part])
+    return found
+
+
+def source_expressions(source: Source) -> list[Expression]:
+    """Every compiled expression of a source: items, each levels, where, attributes."""
+    found = [e for e in (source.items, source.where) if e is not None]
+    found.extend(source.each)
+    for attr in source.attributes:
+        found.extend(attribute_expressions(attr))
+    return found
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    provider: Provider
+    regions: tuple[Region, ...]
+    form: tuple[FormField, ...]
+    connection: Connection
+    auth: Auth
+    verify_call: str | None
+    invalid_statuses: tuple[int, ...]
+    calls: Mapping[str, Call]
+    collections: Mapping[str, CollectionMapping]
+    catalogue: Catalogue
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    replay_ignore_query_params: tuple[str, ...] = ()
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.form if f.secret)
+
+    def region(self, name: str | None) -> Region | None:
+        return next((r for r in self.regions if r.name == name), None)

@@ -1,0 +1,82 @@
+"""Deleting a provider: its managers, credentials, endpoints and inventory, in one transaction.
+
+Takes: a ``ProviderStore`` (engine, tables) and a provider name.
+Gives: ``delete_provider(store, name)``: how many manager rows went.
+Raises: ``NotFoundError`` (no such provider), ``DatabaseError`` (the database refused).
+Does database I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from miqspec.errors import DatabaseError, MiqspecError
+from miqspec.persist import Db, cascade
+from miqspec.spec import Catalogue, load_catalogue
+from miqspec.store.spec_refs import spec_for
+from miqspec.store.tables import build_metadata
+
+if TYPE_CHECKING:
+    from miqspec.store.providers import ProviderStore
+
+
+def delete_provider(store: ProviderStore, name: str) -> int:
+    """Delete a provider, its child managers, credentials, endpoints and inventory (its
+    spec's own ``models`` included): the rows owned through ``ems_id``/``manager_id``/
+    ``resource``, then (``cascade``, as
+    persist's sweep does) the owner-less rows hanging off them (hardwares and disks of the
+    vms, ...) and the join rows naming any deleted row; one transaction. Returns how many
+    manager rows went."""
+    ems = store.row(name)
+    ids = [ems["id"], *store.children(ems["id"]).values()]
+    catalogue, metadata = _schema(store, ems)
+    try:
+        with store.engine.begin() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+            gone: dict[str, list[int]] = {store.ems.name: ids}  # table -> deleted ids
+            for table in metadata.sorted_tables:
+                owned = _owned_by(table, ids)
+                if table.name == store.ems.name or owned is None or table.name not in present:
+                    continue
+                if "id" in table.c:
+                    found = conn.execute(sa.select(table.c.id).where(owned)).scalars()
+                    gone[table.name] = list(found)
+                conn.execute(table.delete().where(owned))
+            conn.execute(store.ems.delete().where(store.ems.c.id.in_(ids)))
+            db = Db(conn, metadata, catalogue, {}, dry_run=False)
+            for collection, cdef in catalogue.collections.items():
+                if gone.get(cdef.table) and db.has_table(collection):
+                    cascade(catalogue, db, collection, gone[cdef.table])
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot delete provider {name!r}: {type(exc).__name__}") from None
+    return len(ids)
+
+
+def _schema(store: ProviderStore, ems: Mapping[str, Any]) -> tuple[Catalogue, sa.MetaData]:
+    """The catalogue and tables of the provider's spec, its own ``models`` included; the
+    shipped ones when the spec cannot be loaded (a provider is deletable all the same)."""
+
+    shipped = load_catalogue()
+    try:
+        spec = spec_for(ems)
+    except MiqspecError:
+        return shipped, store.md
+    if set(spec.catalogue.collections) <= set(shipped.collections):
+        return shipped, store.md
+    return spec.catalogue, build_metadata(spec.catalogue)
+
+
+def _owned_by(table: sa.Table, ids: list[int]) -> sa.ColumnElement[bool] | None:
+    """Rows of ``table`` owned by one of the managers ``ids`` (None: no owner column)."""
+    cols = table.c
+    conds: list[sa.ColumnElement[bool]] = [
+        cols[c].in_(ids) for c in ("ems_id", "manager_id") if c in cols
+    ]
+    if "resource_id" in cols and "resource_type" in cols:
+        conds.append(
+            sa.and_(cols.resource_type == "ExtManagementSystem", cols.resource_id.in_(ids))
+        )
+    return sa.or_(*conds) if conds else None

@@ -1,0 +1,297 @@
+"""Provider records: the manager row, its child managers, zone, and what list/show read.
+
+Takes: a ``Spec``, a provider name, region, zone and form values (nested like the ManageIQ UI
+sends them), a database ``Engine`` and a ``KeyRing``.
+Gives: ``ProviderStore``: rows in ``ext_management_systems`` (and child managers, like
+ManageIQ's ``ensure_managers``) and ``zones``, with endpoints and credentials written and read
+back by :mod:`miqspec.store.provider_credentials`; ``args`` rebuilds the decrypted argument hash
+used to connect; ``record_auth_status`` records a verify result; ``info`` gives a
+``ProviderInfo`` for list/show; ``delete`` is :mod:`miqspec.store.provider_delete`. Also ``now``,
+``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, once per
+process: ``tables_cache``).
+Form values are checked and reshaped by :mod:`miqspec.store.provider_form`.
+Raises ``UsageError`` (bad region, missing required field, duplicate name),
+``NotFoundError``, ``DatabaseError``. Does database I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from miqspec.errors import DatabaseError, NotFoundError, UsageError
+from miqspec.parse import MANAGER_CLASS, camelize
+from miqspec.spec import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
+from miqspec.store.credentials import KeyRing
+from miqspec.store.provider_credentials import read_credentials, write_credentials
+from miqspec.store.provider_delete import delete_provider
+from miqspec.store.provider_form import check_args, flatten_form, nest_form
+from miqspec.store.spec_refs import spec_ref
+from miqspec.store.tables_cache import shipped_metadata
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def manager_type(spec: Spec, kind: str | None = None) -> str:
+    return (
+        f"ManageIQ::Providers::{camelize(spec.provider.name)}::"
+        + MANAGER_CLASS[kind or spec.provider.manager_type]
+    )
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    id: int
+    name: str
+    type: str
+    spec_name: str
+    spec_path: str
+    region: str | None
+    zone: str | None
+    last_refresh_date: datetime | None
+    last_refresh_success_date: datetime | None
+    last_refresh_error: str | None
+    auth_status: str | None
+    auth_status_details: str | None
+    children: tuple[str, ...]
+    refresh_interval: int | None = None
+
+
+class ProviderStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.md = build_metadata_cached()
+        self.ems = self.md.tables["ext_management_systems"]
+        self.endpoints = self.md.tables["endpoints"]
+        self.auths = self.md.tables["authentications"]
+        self.zones = self.md.tables["zones"]
+
+    def _zone_id(self, conn: sa.Connection, zone: str) -> int:
+        row = conn.execute(sa.select(self.zones.c.id).where(self.zones.c.name == zone)).first()
+        if row:
+            return int(row[0])
+        ts = now()
+        res = conn.execute(
+            self.zones.insert().values(name=zone, description=zone, created_on=ts, updated_on=ts)
+        )
+        key = res.inserted_primary_key
+        return int(key[0]) if key else 0
+
+    def add(
+        self,
+        spec: Spec,
+        name: str,
+        args: Mapping[str, Any],
+        keyring: KeyRing,
+        zone: str = "default",
+    ) -> int:
+        check_args(spec, args)
+        ts = now()
+        flat = flatten_form(args)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.select(self.ems.c.id).where(self.ems.c.name == name)).first():
+                    raise UsageError(f"a provider named {name!r} exists already")
+                zone_id = self._zone_id(conn, zone)
+                base = dict(
+                    zone_id=zone_id,
+                    provider_region=args.get("provider_region"),
+                    spec_name=spec.provider.name,
+                    spec_path=spec_ref(spec),
+                    enabled=True,
+                    created_on=ts,
+                    updated_on=ts,
+                )
+                inserted = conn.execute(
+                    self.ems.insert().values(
+                        name=name,
+                        type=manager_type(spec),
+                        guid=str(uuid.uuid4()),
+                        uid_ems=flat.get("uid_ems"),
+                        **self._form_values(spec, flat),
+                        **base,
+                    )
+                ).inserted_primary_key
+                ems_id = int(inserted[0]) if inserted else 0
+                for kind in spec.provider.child_managers:
+                    label = MANAGER_CLASS[kind].replace("Manager", " Manager")
+                    conn.execute(
+                        self.ems.insert().values(
+                            name=f"{name} {label}",
+                            type=manager_type(spec, kind),
+                            guid=str(uuid.uuid4()),
+                            parent_ems_id=ems_id,
+                            **base,
+                        )
+                    )
+                write_credentials(self, conn, ems_id, flat, keyring, ts)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot add provider {name!r}: {type(exc).__name__}") from None
+        return ems_id
+
+    def _row_columns(self) -> set[str]:
+        """ext_management_systems columns a form field may set (the rest the engine owns)."""
+        return set(self.ems.c.keys()) - ENGINE_ROW_COLUMNS
+
+    def _form_values(self, spec: Spec, flat: Mapping[str, Any]) -> dict[str, Any]:
+        """Top-level form values for the provider row: fields marked ``column`` that the table
+        has go to their column, the others to ``options`` (``{"form": {...}}``)."""
+        columns, extra = {}, {}
+        for f in spec.form:
+            if (
+                "." in f.name
+                or f.component not in INPUT_COMPONENTS
+                or f.name not in flat
+                or (f.name in ("provider_region", "uid_ems"))
+            ):
+                continue
+            if f.column and f.name in self._row_columns():
+                columns[f.name] = flat[f.name]
+            else:
+                extra[f.name] = flat[f.name]
+        if extra:
+            columns["options"] = {"form": extra}
+        return columns
+
+    def row(self, name: str) -> Mapping[str, Any]:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(self.ems).where(
+                        self.ems.c.name == name, self.ems.c.parent_ems_id.is_(None)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"no provider named {name!r} (see miqspec provider list)")
+        return dict(row)
+
+    def names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    sa.select(self.ems.c.name)
+                    .where(self.ems.c.parent_ems_id.is_(None))
+                    .order_by(self.ems.c.name)
+                )
+            ]
+
+    def children(self, ems_id: int) -> dict[str, int]:
+        """Child managers by kind (network, storage)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(self.ems.c.id, self.ems.c.type).where(self.ems.c.parent_ems_id == ems_id)
+            ).all()
+        out = {}
+        for rid, rtype in rows:
+            for kind, cls in MANAGER_CLASS.items():
+                if str(rtype).endswith("::" + cls):
+                    out[kind] = int(rid)
+        return out
+
+    def args(self, ems: Mapping[str, Any], keyring: KeyRing) -> dict[str, Any]:
+        """The decrypted nested argument hash to connect with (never printed)."""
+        flat: dict[str, Any] = {
+            "provider_region": ems["provider_region"],
+            "uid_ems": ems["uid_ems"],
+            "zone_id": ems["zone_id"],
+        }
+        flat.update(
+            (c, ems[c])
+            for c in sorted(self._row_columns())
+            if ems.get(c) is not None and c not in flat
+        )
+        options = _json_mapping(ems.get("options"))
+        flat.update(_json_mapping(options.get("form")))
+        flat.update(read_credentials(self, ems["id"], keyring))
+        return nest_form(flat)
+
+    def record_auth_status(self, ems_id: int, status: str, details: str) -> None:
+        ts = now()
+        values: dict[str, Any] = {"status": status, "status_details": details, "updated_on": ts}
+        if status == "Valid":
+            values["last_valid_on"] = ts
+        else:
+            values["last_invalid_on"] = ts
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.auths.update()
+                .where(
+                    self.auths.c.resource_type == "ExtManagementSystem",
+                    self.auths.c.resource_id == ems_id,
+                    self.auths.c.authtype.is_not(None),
+                )
+                .values(**values)
+            )
+
+    def info(self, name: str) -> ProviderInfo:
+        ems = self.row(name)
+        with self.engine.connect() as conn:
+            auth = conn.execute(
+                sa.select(self.auths.c.status, self.auths.c.status_details).where(
+                    self.auths.c.resource_type == "ExtManagementSystem",
+                    self.auths.c.resource_id == ems["id"],
+                    self.auths.c.authtype == "default",
+                )
+            ).first()
+            zone = conn.execute(
+                sa.select(self.zones.c.name).where(self.zones.c.id == ems["zone_id"])
+            ).scalar()
+            kids = (
+                conn.execute(
+                    sa.select(self.ems.c.name).where(self.ems.c.parent_ems_id == ems["id"])
+                )
+                .scalars()
+                .all()
+            )
+        return ProviderInfo(
+            id=ems["id"],
+            name=ems["name"],
+            type=ems["type"],
+            spec_name=ems["spec_name"],
+            spec_path=ems["spec_path"],
+            region=ems["provider_region"],
+            zone=zone,
+            last_refresh_date=ems["last_refresh_date"],
+            last_refresh_success_date=ems["last_refresh_success_date"],
+            last_refresh_error=ems["last_refresh_error"],
+            auth_status=auth[0] if auth else None,
+            auth_status_details=auth[1] if auth else None,
+            children=tuple(kids),
+        )
+
+    def delete(self, name: str) -> int:
+        """Delete a provider and all it owns (see :mod:`miqspec.store.provider_delete`); returns
+        how many manager rows went."""
+        return delete_provider(self, name)
+
+
+def _json_mapping(value: Any) -> dict[str, Any]:
+    """A JSON column's mapping (stored as text or already decoded); {} for anything else."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+_METADATA: sa.MetaData | None = None
+
+
+def build_metadata_cached() -> sa.MetaData:
+    global _METADATA
+    if _METADATA is None:
+        _METADATA = shipped_metadata()
+    return _METADATA

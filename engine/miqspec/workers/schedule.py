@@ -1,0 +1,64 @@
+"""The refresh worker: every provider refreshed at its spec's interval, one at a time each.
+
+Takes: a database engine, key ring, a stop event and a log callback. Gives: nothing; logs one
+line per refresh. Raises nothing for a failing provider (it is logged and retried at the next
+interval). Does database and network I/O through ``pipeline``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from miqspec.errors import MiqspecError, RefreshBusyError
+from miqspec.pipeline import refresh_provider, spec_for
+from miqspec.store import KeyRing, ProviderStore, now
+
+
+def due(last: datetime | None, interval: int, at: datetime) -> bool:
+    """Whether a provider refreshed at ``last`` is due at ``at`` (interval 0: never)."""
+    if interval <= 0:
+        return False
+    return last is None or (at - last).total_seconds() >= interval
+
+
+def run_worker(
+    engine: sa.Engine,
+    keyring: KeyRing,
+    *,
+    stop: threading.Event,
+    log: Callable[[str], None],
+    once: bool = False,
+    poll: float = 5.0,
+) -> None:
+    store = ProviderStore(engine)
+    log("worker started")
+    while not stop.is_set():
+        for name in store.names():
+            if stop.is_set():
+                break
+            try:
+                ems = store.row(name)
+                interval = spec_for(ems).provider.refresh_interval
+                if not due(ems["last_refresh_date"], interval, now()):
+                    continue
+                started = time.perf_counter()
+                result = refresh_provider(engine, name, keyring)
+                took = time.perf_counter() - started
+                if result.ok:
+                    written = result.report.rows_written if result.report else 0
+                    log(f"{name}: refreshed in {took:.1f}s, {written} row(s) written")
+                else:
+                    log(f"{name}: refresh failed: {result.error}")
+            except RefreshBusyError as exc:
+                log(f"{name}: skipped: {exc}")
+            except MiqspecError as exc:
+                log(f"{name}: error: {exc}")
+        if once:
+            break
+        stop.wait(poll)
+    log("worker stopped")

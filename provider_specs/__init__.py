@@ -1,0 +1,1 @@
+"""Shipped provider specs, read as the package resource ``miqspec.provider_specs``."""
