@@ -51,7 +51,11 @@ def shipped_spec(name: str) -> Path:
     return _folder(SPECS_PACKAGE) / f"{name}.yaml"
 
 
+def package_root() -> Path:
+    """The folder of the installed ``miqspec`` package."""
+    return Path(__file__).resolve().parent
+
+
 def package_sources() -> list[Path]:
     """Every ``.py`` file of the miqspec package, subpackages included, sorted."""
-    root = Path(__file__).resolve().parent
-    return sorted(root.rglob("*.py"))
+    return sorted(package_root().rglob("*.py"))

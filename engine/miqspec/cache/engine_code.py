@@ -10,16 +10,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-from pathlib import Path
-
-from miqspec.resources import package_sources, schema_file
+from miqspec.resources import package_root, package_sources, schema_file
 
 
 @functools.cache
 def engine_hash() -> str:
     """The hash of the engine's sources, its spec schema and its catalogue."""
     h = hashlib.sha1(b"miqspec-engine-2", usedforsecurity=False)
-    root = Path(__file__).resolve().parents[1]
+    root = package_root()
     for path in [
         *package_sources(),
         schema_file("spec-schema.yaml"),
