@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+
 from miqspec.resources import package_root, package_sources, schema_file
 
 
