@@ -17,11 +17,12 @@ Work for ``$ancestors`` is only done by sources that use it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from miqspec.collect import CallResult, CollectResult
 from miqspec.errors import MappingError
+from miqspec.parse.ancestry import Ancestry, Chains
 from miqspec.parse.carry import Carry, CarryPlan, page_digests, split
 from miqspec.parse.fast import compile_data
 from miqspec.parse.objects import Carried, InventoryObject, ParsedInventory
@@ -48,7 +49,6 @@ from miqspec.spec import (
 __all__ = ["MANAGER_CLASS", "Ancestry", "SourceParser", "camelize", "parse", "sti_type"]
 
 Scope = dict[str, Any]
-Chains = Callable[[int], list[Any]]
 
 
 def _describe(record: Any) -> str:
@@ -62,51 +62,6 @@ def _describe(record: Any) -> str:
 
 def _as_list(found: Any) -> list[Any]:
     return found if isinstance(found, list) else ([] if found is None else [found])
-
-
-class Ancestry:
-    """The fan-out ancestors of call records: ``[parent, grandparent, ...]`` per record.
-
-    Uses ``CallResult.ancestors`` when the collector provides it, else climbs
-    ``CallResult.parents`` through each call's ``for_each`` call (memoised per record).
-    """
-
-    def __init__(self, spec: Spec, collected: CollectResult) -> None:
-        self.spec, self.calls = spec, collected.calls
-        self._positions: dict[str, dict[int, int]] = {}
-        self._memo: dict[tuple[str, int], list[Any]] = {}
-
-    def chains(self, call: str) -> Chains:
-        res = self.calls.get(call)
-        ready = res.ancestors if res is not None else None
-        if ready is not None:  # shared lists: read only (the parser builds new ones)
-            return ready.__getitem__
-        return lambda index: self.chain(call, index)
-
-    def chain(self, call: str, index: int) -> list[Any]:
-        memo = self._memo.get((call, index))
-        if memo is not None:
-            return memo
-        res = self.calls.get(call)
-        if res is None or res.parents is None or index >= len(res.parents):
-            return []
-        parent = res.parents[index]
-        chain = [parent]
-        for_each = self.spec.calls[call].for_each if call in self.spec.calls else None
-        if for_each is not None and for_each.call in self.calls:
-            above = self._position(self.calls[for_each.call], parent)
-            if above is not None:
-                chain.extend(self.chain(for_each.call, above))
-        self._memo[(call, index)] = chain
-        return chain
-
-    def _position(self, res: CallResult, record: Any) -> int | None:
-        positions = self._positions.get(res.name)
-        if positions is None:
-            positions = self._positions[res.name] = {}
-            for i, r in enumerate(res.records):
-                positions.setdefault(id(r), i)
-        return positions.get(id(record))
 
 
 class SourceParser:
