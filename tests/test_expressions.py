@@ -16,7 +16,7 @@ from jmespath.visitor import TreeInterpreter
 from miqspec.errors import MappingError, MiqspecError
 from miqspec.spec.expression_syntax import ROOTS, ExpressionSyntaxError
 from miqspec.spec.expressions import ExpressionEvaluationError, compile_expression
-from miqspec.spec.functions.registry import define_spec_functions
+from miqspec.spec.spec_functions import define_spec_functions
 
 KEYS = ["a", "b", "c", "id", "a-b", "x y", "$oid"]
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

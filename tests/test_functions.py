@@ -17,10 +17,9 @@ from miqspec.spec.functions.registry import (
     DEFAULT_FUNCTIONS,
     FUNCTION_DOCS,
     CustomFunctions,
-    FunctionDefinitionError,
-    define_spec_functions,
     function_names,
 )
+from miqspec.spec.spec_functions import FunctionDefinitionError, define_spec_functions
 
 GIB = 1024**3
 EPOCH = 1_700_000_000

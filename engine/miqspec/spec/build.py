@@ -18,7 +18,7 @@ from miqspec.errors import Location
 from miqspec.spec.catalogue import Catalogue, load_catalogue
 from miqspec.spec.document import LoadedDocument, Path
 from miqspec.spec.expressions import Expression, compile_expression
-from miqspec.spec.functions.registry import CustomFunctions, define_spec_functions
+from miqspec.spec.functions.registry import CustomFunctions
 from miqspec.spec.model import (
     INPUT_COMPONENTS,
     PROVIDER_ROW_FIELDS,
@@ -42,6 +42,7 @@ from miqspec.spec.model import (
     Source,
     Spec,
 )
+from miqspec.spec.spec_functions import define_spec_functions
 from miqspec.spec.templating import Template, compile_template
 
 DEFAULT_REFRESH_INTERVAL = 15 * 60

@@ -1,6 +1,7 @@
 """Compile spec JMESPath expressions once; evaluate them fast, with ``$`` roots.
 
-Takes: expression text from a spec and optionally a registry from ``spec.functions.registry``.
+Takes: expression text from a spec and optionally a function registry (``CustomFunctions`` of
+``spec.functions.registry``, or one ``spec.spec_functions`` built with the spec's functions).
 Gives: ``compile_expression(text) -> Expression`` (cached per text and registry) with ``text``,
 ``kind`` (the evaluator chosen), ``roots`` (``$`` roots used, without ``$``), ``calls`` (names
 read as ``$calls.<name>``), ``functions`` (functions called) and ``search(record, scope=None)``,

@@ -30,7 +30,7 @@ from miqspec.spec.checks import mappings as checks_collections
 from miqspec.spec.document import LoadedDocument, Path, format_path
 from miqspec.spec.expression_syntax import ExpressionSyntaxError
 from miqspec.spec.expressions import compile_expression
-from miqspec.spec.functions.registry import FunctionDefinitionError, define_spec_functions
+from miqspec.spec.spec_functions import FunctionDefinitionError, define_spec_functions
 from miqspec.spec.templating import TemplateSyntaxError, template_references
 
 BASE_ROOTS = {"region", "endpoints", "authentications", "settings", "provider"}
