@@ -14,7 +14,7 @@ import pytest
 
 from miqspec.errors import Finding
 from miqspec.spec.catalogue import load_catalogue
-from miqspec.spec.checks.checker import check_document
+from miqspec.spec.checks import check_document
 from miqspec.spec.document import load_file
 from miqspec.spec.load import check_file
 

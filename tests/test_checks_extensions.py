@@ -11,7 +11,7 @@ import pytest
 
 from miqspec.spec.build import build_spec
 from miqspec.spec.catalogue import load_catalogue
-from miqspec.spec.checks.checker import check_document
+from miqspec.spec.checks import check_document
 from miqspec.spec.document import load_text
 
 HEAD = """\

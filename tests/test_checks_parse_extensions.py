@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from miqspec.spec.build import build_spec
 from miqspec.spec.catalogue import load_catalogue
-from miqspec.spec.checks.checker import check_document
+from miqspec.spec.checks import check_document
 from miqspec.spec.document import load_text
 from miqspec.spec.load import check_file
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from miqspec.cli.app import main
 from miqspec.errors import SpecError
 from miqspec.spec.catalogue import load_catalogue
-from miqspec.spec.checks.checker import check_document
+from miqspec.spec.checks import check_document
 from miqspec.spec.document import load_text
 from miqspec.spec.load import check_file, load_spec
 from miqspec.spec.scaffold import FIRST_COLLECTION

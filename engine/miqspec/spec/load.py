@@ -11,7 +11,7 @@ from pathlib import Path
 from miqspec.errors import Finding, SpecError
 from miqspec.spec.build import build_spec
 from miqspec.spec.catalogue import load_catalogue
-from miqspec.spec.checks.checker import check_document
+from miqspec.spec.checks import check_document
 from miqspec.spec.document import load_file
 from miqspec.spec.model import Spec
 from miqspec.spec.valid_cache import known_valid, remember_valid

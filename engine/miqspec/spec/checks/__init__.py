@@ -1,8 +1,14 @@
 """Semantic checks of a loaded spec (on top of the cerberus schema), one module per section.
 
 Offers: ``check_document`` (a ``LoadedDocument`` and the ``Catalogue`` -> every ``Finding``).
+
+Inside, dependencies run one way: ``sections`` (the order of the sections) imports the
+section modules (``functions``, ``form``, ``auth``, ``calls``, ``mappings``), which get the
+narrow collaborators they use from the modules below them: ``findings`` (the sink),
+``names`` (what the form and login steps declare) and ``texts`` (the expression and template
+checks).
 """
 
-from .checker import check_document
+from .sections import check_document
 
 __all__ = ["check_document"]

@@ -1,35 +1,32 @@
-"""Semantic checks of the ``calls`` section and the provider row, for ``checks``.
+"""Semantic checks of the ``calls`` and ``call_defaults`` sections, and of ``verify``.
 
-Takes: the ``Checker`` of ``checks`` (its document, findings and helpers) and the ``calls``
-mapping. Gives: findings for unknown calls (``verify``, ``for_each``, ``fallback``), unknown
-services, a call's own ``auth`` (through ``checks_auth``), pagination types (their keys and
-expressions), call templates and ``records`` expressions, calls that depend on each other in a
-cycle (``embed`` adds edges), ``path``/``url`` (one is needed), call-level ``where`` and
-``for_each.where`` roots, ``embed`` (needs a fan-out, object records of the parent, one field
-name per parent), ``ancestors[N]`` deeper than the fan-out chain, ``xml:`` without
-``format: xml``, ``call_defaults``, form fields marked ``column``, and ``$provider.x`` /
-``provider.x`` fields that do not exist. Raises nothing; no I/O.
+Takes: the spec's data, the ``Findings`` sink and the ``TextChecker``.
+Gives: ``check_calls``: findings for unknown calls (``verify``, ``for_each``, ``fallback``),
+unknown services, a call's own ``auth`` (through ``auth.check_call_auth``), pagination types
+(their keys and expressions), call templates and ``records`` expressions, calls that depend on
+each other in a cycle (``embed`` adds edges), ``path``/``url`` (one is needed), call-level
+``where`` and ``for_each.where`` roots, ``embed`` (needs a fan-out, object records of the
+parent, one field name per parent), ``ancestors[N]`` deeper than the fan-out chain, ``xml:``
+without ``format: xml`` and ``call_defaults``. Raises nothing; no I/O.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from miqspec.spec import schema as schema_mod
-from miqspec.spec.checks import auth as checks_auth
+from miqspec.spec.checks.auth import check_call_auth, check_service
+from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
-from miqspec.spec.model import ENGINE_ROW_COLUMNS, PROVIDER_FACTS, PROVIDER_ROW_FIELDS
 from miqspec.spec.templating import TemplateSyntaxError, template_references
-
-if TYPE_CHECKING:
-    from miqspec.spec.checks.checker import Checker
 
 TEMPLATED_CALL_KEYS = ("path", "url", "query", "headers", "body", "when", "auth")
 EXPRESSION_ROOTS = {"region", "provider", "settings"}
 FAN_OUT_ROOTS = {"parent", "ancestors"}
-_PROVIDER_FIELD = re.compile(r"\$provider\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+PAGINATE_EXPRESSIONS = ("next", "total", "total_pages", "cursor")
 _ANCESTOR = re.compile(r"^ancestors\.(\d+)")
 
 
@@ -87,82 +84,92 @@ def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
             yield from _strings(v, (*path, i))
 
 
-def check_calls(ck: Checker) -> None:
+def check_calls(data: Mapping[str, Any], findings: Findings, text: TextChecker) -> None:
     """The ``calls`` section: each call, its references and paginator, and cycles."""
-    calls = ck.data.get("calls")
+    calls = data.get("calls")
     if not isinstance(calls, dict):
         return
-    paginators = schema_mod.variants("paginate")
-    verify = ck.data.get("verify")
-    if (
-        isinstance(verify, dict)
-        and isinstance(verify.get("call"), str)
-        and (verify["call"] not in calls)
-    ):
-        ck.add(
-            ("verify", "call"),
-            f"unknown call '{verify['call']}'" + schema_mod.suggest(verify["call"], calls),
-        )
+    _check_verify(data, findings, calls)
     edges: dict[str, list[str]] = {}
     for name, call in calls.items():
-        if not isinstance(call, dict):
-            continue
-        path: Path = ("calls", name)
-        fe = call.get("for_each")
-        has_parent = isinstance(fe, dict)
-        roots = ck.base_roots() | {"login"} | ({"parent", "ancestors"} if has_parent else set())
-        for k in TEMPLATED_CALL_KEYS:
-            if k in call:
-                ck.templates_in((*path, k), call[k], roots)
-        ck._check_service((*path, "service"), call.get("service"))
-        if "records" in call:
-            ck.expression((*path, "records"), call["records"], set())
-        edges[name] = []
-        check_call(ck, name, call, calls)  # where, embed, url, ancestors
-        if "auth" in call:
-            checks_auth.check_call_auth(ck, name, call["auth"])
-        if isinstance(fe, dict) and isinstance(fe.get("call"), str):
-            _call_ref(ck, (*path, "for_each", "call"), fe["call"], calls)
-            edges[name].append(fe["call"])
-        fb = call.get("fallback")
-        if isinstance(fb, dict) and isinstance(fb.get("call"), str):
-            _call_ref(ck, (*path, "fallback", "call"), fb["call"], calls)
-            edges[name].append(fb["call"])
-        pg = call.get("paginate")
-        if isinstance(pg, dict):
-            kind = pg.get("type")
-            if not isinstance(kind, str) or kind not in paginators:
-                ck.add(
-                    (*path, "paginate", "type"),
-                    f"unknown pagination type '{kind}';"
-                    " expected one of: "
-                    + ", ".join(sorted(paginators))
-                    + schema_mod.suggest(str(kind), paginators),
-                )
-            else:
-                ck.findings.extend(
-                    schema_mod.validate_definitions(
-                        ck.doc,
-                        pg,
-                        ("paginate_common", f"paginate_{kind}"),
-                        (*path, "paginate"),
-                    )
-                )
-                for k in ("next", "total", "total_pages", "cursor"):
-                    if isinstance(pg.get(k), str):
-                        ck.expression((*path, "paginate", k), pg[k], set())
+        if isinstance(call, dict):
+            edges[name] = _check_call(data, findings, text, name, call, calls)
     for reader, embedding in embed_edges(calls).items():
         edges.setdefault(reader, []).extend(embedding)
-    _check_cycles(ck, edges)
-    check_call_defaults(ck)
+    _check_cycles(findings, edges)
+    check_call_defaults(data, findings, text)
 
 
-def _call_ref(ck: Checker, path: Path, name: str, calls: Mapping[str, Any]) -> None:
+def _check_verify(data: Mapping[str, Any], findings: Findings, calls: Mapping[str, Any]) -> None:
+    verify = data.get("verify")
+    if isinstance(verify, dict) and isinstance(verify.get("call"), str):
+        _check_call_ref(findings, ("verify", "call"), verify["call"], calls)
+
+
+def _check_call(
+    data: Mapping[str, Any],
+    findings: Findings,
+    text: TextChecker,
+    name: str,
+    call: Mapping[str, Any],
+    calls: Mapping[str, Any],
+) -> list[str]:
+    """One call; gives the calls it depends on (``for_each``, ``fallback``)."""
+    path: Path = ("calls", name)
+    fan_out = FAN_OUT_ROOTS if isinstance(call.get("for_each"), dict) else set()
+    roots = text.base_roots() | {"login"} | fan_out
+    for k in TEMPLATED_CALL_KEYS:
+        if k in call:
+            text.templates_in((*path, k), call[k], roots)
+    check_service(data, findings, (*path, "service"), call.get("service"))
+    if "records" in call:
+        text.expression((*path, "records"), call["records"], set())
+    _check_extensions(findings, text, name, call, calls)
+    if "auth" in call:
+        check_call_auth(findings, name, call["auth"])
+    depends: list[str] = []
+    for key in ("for_each", "fallback"):
+        ref = call.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("call"), str):
+            _check_call_ref(findings, (*path, key, "call"), ref["call"], calls)
+            depends.append(ref["call"])
+    pg = call.get("paginate")
+    if isinstance(pg, dict):
+        _check_paginate(findings, text, (*path, "paginate"), pg, hint=True)
+    return depends
+
+
+def _check_call_ref(findings: Findings, path: Path, name: str, calls: Mapping[str, Any]) -> None:
     if name not in calls:
-        ck.add(path, f"unknown call '{name}'" + schema_mod.suggest(name, calls))
+        findings.add(path, f"unknown call '{name}'" + schema_mod.suggest(name, calls))
 
 
-def _check_cycles(ck: Checker, edges: dict[str, list[str]]) -> None:
+def _check_paginate(
+    findings: Findings, text: TextChecker, path: Path, pg: Mapping[str, Any], *, hint: bool
+) -> None:
+    """A ``paginate:`` mapping: a known type, its keys (against the type's schema) and its
+    expressions; ``hint`` adds "did you mean" to an unknown type."""
+    kinds = schema_mod.variants("paginate")
+    kind = pg.get("type")
+    if not isinstance(kind, str) or kind not in kinds:
+        findings.add(
+            (*path, "type"),
+            f"unknown pagination type '{kind}'; expected one of: "
+            + ", ".join(sorted(kinds))
+            + (schema_mod.suggest(str(kind), kinds) if hint else ""),
+        )
+        return
+    findings.extend(
+        schema_mod.validate_definitions(
+            findings.doc, pg, ("paginate_common", f"paginate_{kind}"), path
+        )
+    )
+    for k in PAGINATE_EXPRESSIONS:
+        if isinstance(pg.get(k), str):
+            text.expression((*path, k), pg[k], set())
+
+
+def _check_cycles(findings: Findings, edges: dict[str, list[str]]) -> None:
     state: dict[str, int] = {}
     reported: set[frozenset[str]] = set()
 
@@ -174,7 +181,7 @@ def _check_cycles(ck: Checker, edges: dict[str, list[str]]) -> None:
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
-                    ck.add(
+                    findings.add(
                         ("calls", nxt),
                         "calls depend on each other in a cycle: " + " -> ".join(cycle),
                         key=True,
@@ -188,11 +195,18 @@ def _check_cycles(ck: Checker, edges: dict[str, list[str]]) -> None:
             visit(start, [start])
 
 
-def check_call(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]) -> None:
-    """The checks of one call that the language extensions add."""
+def _check_extensions(
+    findings: Findings,
+    text: TextChecker,
+    name: str,
+    call: Mapping[str, Any],
+    calls: Mapping[str, Any],
+) -> None:
+    """The checks of one call that the language extensions add: ``path``/``url``, ``where``
+    roots, ``ancestors[N]``, ``embed`` and ``xml``."""
     path: Path = ("calls", name)
     if "path" not in call and "url" not in call:
-        ck.add(
+        findings.add(
             path,
             "a call needs path: (appended to the service base URL) or url: "
             "(resolved against it like a link)",
@@ -201,25 +215,25 @@ def check_call(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[s
     depth = fan_out_depth(name, calls)
     roots = EXPRESSION_ROOTS | (FAN_OUT_ROOTS if depth else set())
     if "where" in call:
-        ck.expression((*path, "where"), call["where"], roots)
+        text.expression((*path, "where"), call["where"], roots)
     fe = _dict(call.get("for_each"))
     if "where" in fe:
         parent_roots = EXPRESSION_ROOTS | (FAN_OUT_ROOTS if depth > 1 else set())
-        ck.expression((*path, "for_each", "where"), fe["where"], parent_roots)
+        text.expression((*path, "for_each", "where"), fe["where"], parent_roots)
     for key in TEMPLATED_CALL_KEYS:
-        for spath, text in _strings(call.get(key), (*path, key)):
-            _check_ancestor_depth(ck, spath, text, depth)
-    _check_embed(ck, name, call, calls)
+        for spath, value in _strings(call.get(key), (*path, key)):
+            _check_ancestor_depth(findings, spath, value, depth)
+    _check_embed(findings, name, call, calls)
     if "xml" in call and call.get("format") != "xml":
         shown = call.get("format", "json")
-        ck.add(
+        findings.add(
             (*path, "xml"),
             f"xml: needs format: xml (this call's format is {shown})",
             key=True,
         )
 
 
-def _check_ancestor_depth(ck: Checker, path: Path, text: str, depth: int) -> None:
+def _check_ancestor_depth(findings: Findings, path: Path, text: str, depth: int) -> None:
     try:
         refs = template_references(text)
     except TemplateSyntaxError:
@@ -228,7 +242,7 @@ def _check_ancestor_depth(ck: Checker, path: Path, text: str, depth: int) -> Non
         m = _ANCESTOR.match(ref)
         if m and depth and int(m.group(1)) >= depth:  # depth 0: 'ancestors' is unknown
             at = re.search(rf"\bancestors\s*\[\s*{m.group(1)}\s*\]", text)
-            ck.syntax_error(
+            findings.syntax_error(
                 path,
                 at.start() if at else 0,
                 f"'ancestors[{m.group(1)}]' does not exist here: this call has "
@@ -236,14 +250,16 @@ def _check_ancestor_depth(ck: Checker, path: Path, text: str, depth: int) -> Non
             )
 
 
-def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]) -> None:
+def _check_embed(
+    findings: Findings, name: str, call: Mapping[str, Any], calls: Mapping[str, Any]
+) -> None:
     embed = call.get("embed")
     if not isinstance(embed, dict):
         return
     path: Path = ("calls", name, "embed")
     parent = _parent_of(call, calls)
     if not isinstance(call.get("for_each"), dict):
-        ck.add(
+        findings.add(
             path,
             "embed needs for_each: the records are set on each record of the parent call",
             key=True,
@@ -252,7 +268,9 @@ def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping
     if parent is None:
         return  # the unknown for_each call is reported already
     if _dict(calls.get(parent)).get("format") == "text":
-        ck.add(path, f"cannot embed into '{parent}': its records are text, not objects", key=True)
+        findings.add(
+            path, f"cannot embed into '{parent}': its records are text, not objects", key=True
+        )
     field = embed.get("as")
     if not isinstance(field, str):
         return
@@ -260,91 +278,23 @@ def _check_embed(ck: Checker, name: str, call: Mapping[str, Any], calls: Mapping
         if other == name:
             break
         if _dict(_dict(calls[other]).get("embed")).get("as") == field:
-            ck.add(
+            findings.add(
                 (*path, "as"),
                 f"'{parent}' records get '{field}' from '{other}' already; choose another name",
             )
             break
 
 
-def check_call_defaults(ck: Checker) -> None:
-    defaults = ck.data.get("call_defaults")
+def check_call_defaults(data: Mapping[str, Any], findings: Findings, text: TextChecker) -> None:
+    defaults = data.get("call_defaults")
     if not isinstance(defaults, dict):
         return
     path: Path = ("call_defaults",)
-    roots = ck.base_roots() | {"login"}
+    roots = text.base_roots() | {"login"}
     for key in ("query", "headers"):
         if key in defaults:
-            ck.templates_in((*path, key), defaults[key], roots)
-    ck._check_service((*path, "service"), defaults.get("service"))
+            text.templates_in((*path, key), defaults[key], roots)
+    check_service(data, findings, (*path, "service"), defaults.get("service"))
     pg = defaults.get("paginate")
     if isinstance(pg, dict):
-        kinds = schema_mod.variants("paginate")
-        kind = pg.get("type")
-        if not isinstance(kind, str) or kind not in kinds:
-            ck.add(
-                (*path, "paginate", "type"),
-                f"unknown pagination type '{kind}'; expected one of: " + ", ".join(sorted(kinds)),
-            )
-            return
-        ck.findings.extend(
-            schema_mod.validate_definitions(
-                ck.doc, pg, ("paginate_common", f"paginate_{kind}"), (*path, "paginate")
-            )
-        )
-        for k in ("next", "total", "total_pages", "cursor"):
-            if isinstance(pg.get(k), str):
-                ck.expression((*path, "paginate", k), pg[k], set())
-
-
-def check_form_column(ck: Checker, path: Path, field: Mapping[str, Any]) -> None:
-    """``column: true`` only on top-level fields the engine does not write itself."""
-    name = field.get("name")
-    if field.get("column") is not True or not isinstance(name, str):
-        return
-    if "." in name:
-        ck.add(
-            (*path, "column"),
-            f"'{name}' is nested; only top-level form fields can be provider-row columns",
-        )
-    elif name in ENGINE_ROW_COLUMNS:
-        ck.add(
-            (*path, "column"), f"'{name}' is written by the engine; it cannot come from the form"
-        )
-
-
-def is_row_field(field: Mapping[str, Any]) -> bool:
-    """A form field stored on the provider row: never "unused"."""
-    name = field.get("name")
-    return field.get("column") is True or (isinstance(name, str) and name in PROVIDER_ROW_FIELDS)
-
-
-def provider_fields(ck: Checker) -> set[str]:
-    top = {n for n in ck.form_names if "." not in n}
-    from miqspec.spec.checks.form import IMPLICIT_FORM_FIELDS
-
-    return set(PROVIDER_FACTS) | top | IMPLICIT_FORM_FIELDS | PROVIDER_ROW_FIELDS
-
-
-def check_provider_field(ck: Checker, path: Path, name: str, text: str) -> None:
-    """``$provider.<name>`` / ``provider.<name>`` in ``text``: mark a form field used, or
-    report it (at its offset in ``text``)."""
-    if name in ck.form_names:
-        ck.used_form.add(name)
-        return
-    known = provider_fields(ck)
-    if name not in known:
-        hint = schema_mod.suggest(name, known)
-        at = re.search(rf"\$?\bprovider\s*\.\s*{name}\b", text)
-        ck.syntax_error(
-            path,
-            at.start() if at else 0,
-            f"provider has no field '{name}'; it "
-            "holds " + ", ".join(PROVIDER_FACTS) + " and the top-level form fields" + hint,
-        )
-
-
-def provider_fields_in_expression(text: str) -> list[str]:
-    """Field names read as ``$provider.<name>`` (outside string literals, roughly)."""
-    stripped = re.sub(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`", "''", text)
-    return _PROVIDER_FIELD.findall(stripped)
+        _check_paginate(findings, text, (*path, "paginate"), pg, hint=False)

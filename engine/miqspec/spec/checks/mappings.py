@@ -1,6 +1,7 @@
 """Semantic checks of the ``collections`` section (mappings), for ``checks``.
 
-Takes: the ``Checker`` of ``checks`` (its document, data, catalogue, findings and helpers).
+Takes: the spec's data, the ``Findings`` sink, the ``TextChecker`` (and its function
+registry) and the inventory ``Catalogue`` extended by the spec's ``models``.
 Gives: findings for unknown collections, calls and attributes; sources without ``from`` or
 ``items``; ``each`` levels and the roots each may read (``$parent``/``$ancestors`` only where
 something encloses the subject; ``items`` reads no record, so no ``$item``/``$parent``);
@@ -15,16 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from miqspec.spec import schema as schema_mod
-from miqspec.spec.catalogue import CollectionDef
+from miqspec.spec.catalogue import Catalogue, CollectionDef
+from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
 from miqspec.spec.expression_syntax import ExpressionSyntaxError
 from miqspec.spec.expressions import compile_expression
-
-if TYPE_CHECKING:
-    from miqspec.spec.checks.checker import Checker
 
 BASE_ROOTS = {"region", "provider", "settings", "calls", "index"}
 ITEMS_ROOTS = {"region", "provider", "settings", "calls"}
@@ -43,17 +43,28 @@ def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def check_collections(ck: Checker) -> None:
-    cols = ck.data.get("collections")
+def check_collections(
+    data: Mapping[str, Any], findings: Findings, text: TextChecker, catalogue: Catalogue
+) -> None:
+    cols = data.get("collections")
     if not isinstance(cols, dict):
         return
-    CollectionChecks(ck, cols).run()
+    CollectionChecks(data, findings, text, catalogue, cols).run()
 
 
 class CollectionChecks:
-    def __init__(self, ck: Checker, cols: Mapping[str, Any]) -> None:
-        self.ck, self.cols = ck, cols
-        self.calls: Mapping[str, Any] = _dict(ck.data.get("calls"))
+    """The checks of every collection mapping, with what they share (calls, computed refs)."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        findings: Findings,
+        text: TextChecker,
+        catalogue: Catalogue,
+        cols: Mapping[str, Any],
+    ) -> None:
+        self.findings, self.text, self.catalogue, self.cols = findings, text, catalogue, cols
+        self.calls: Mapping[str, Any] = _dict(data.get("calls"))
         self.computed: dict[str, set[str]] = {}  # collection -> computed secondary ref names
         for cname, craw in cols.items():
             craw = _dict(craw)
@@ -68,20 +79,20 @@ class CollectionChecks:
             self.collection(str(cname), craw)
 
     def collection(self, cname: str, craw: Any) -> None:
-        ck, path = self.ck, ("collections", cname)
-        target = ck.catalogue.get(cname)
+        path: Path = ("collections", cname)
+        target = self.catalogue.get(cname)
         if target is None:
-            ck.add(
+            self.findings.add(
                 path,
                 f"unknown collection '{cname}'"
-                + schema_mod.suggest(cname, ck.catalogue.collections),
+                + schema_mod.suggest(cname, self.catalogue.collections),
                 key=True,
             )
         if not isinstance(craw, dict):
             return
         sources = craw.get("sources")
         if not any(k in craw for k in ("from", "items", "sources")):
-            ck.add(
+            self.findings.add(
                 path,
                 f"collection '{cname}' needs from: (a call), items: (an expression) or sources:",
                 key=True,
@@ -110,16 +121,16 @@ class CollectionChecks:
             )
 
     def expr(self, path: Path, text: Any, roots: set[str]) -> None:
-        """``Checker.expression``, and ``$calls.<name>`` must name a call."""
-        self.ck.expression(path, text, roots)
+        """``TextChecker.expression``, and ``$calls.<name>`` must name a call."""
+        self.text.expression(path, text, roots)
         if not isinstance(text, str) or "$calls" not in text:
             return
         try:
-            expr = compile_expression(text, self.ck.functions)
+            expr = compile_expression(text, self.text.functions)
         except ExpressionSyntaxError:
-            return  # reported by Checker.expression
+            return  # reported by TextChecker.expression
         for name in sorted(expr.calls - set(self.calls) - {"*"}):
-            self.ck.add(
+            self.findings.add(
                 path,
                 f"unknown call '{name}' in $calls.{name}" + schema_mod.suggest(name, self.calls),
             )
@@ -130,7 +141,7 @@ class CollectionChecks:
         for name, text in _dict(raw.get("secondary_refs")).items():
             kpath: Path = (*path, "secondary_refs", name)
             if target is not None and name in target.secondary_refs:
-                self.ck.add(
+                self.findings.add(
                     kpath,
                     f"secondary ref '{name}' of '{target.name}' is defined by "
                     "the catalogue; choose another name",
@@ -146,16 +157,15 @@ class CollectionChecks:
         shared: Mapping[str, Any],
     ) -> set[str]:
         """Check one source; return the roots its attributes may read."""
-        ck = self.ck
         call_name, items = src.get("from"), src.get("items")
         call = self.calls.get(call_name) if isinstance(call_name, str) else None
         if isinstance(call_name, str) and call is None:
-            ck.add(
+            self.findings.add(
                 (*path, "from"),
                 f"unknown call '{call_name}'" + schema_mod.suggest(call_name, self.calls),
             )
         if call_name is None and items is None:
-            ck.add(path, "a source needs from: (a call) or items: (an expression)")
+            self.findings.add(path, "a source needs from: (a call) or items: (an expression)")
         if isinstance(items, str):
             self.items((*path, "items"), items)
         fan_out = isinstance(call, dict) and "for_each" in call
@@ -163,11 +173,11 @@ class CollectionChecks:
         each = src.get("each")
         levels = [each] if isinstance(each, str) else each if isinstance(each, list) else []
         if isinstance(each, list) and not each:
-            ck.add((*path, "each"), "each: needs at least one level")
+            self.findings.add((*path, "each"), "each: needs at least one level")
         for depth, level in enumerate(levels):
             lpath: Path = (*path, "each") if isinstance(each, str) else (*path, "each", depth)
             if not isinstance(level, str):
-                ck.add(
+                self.findings.add(
                     lpath,
                     "an each: level must be a JMESPath string, got " + schema_mod.type_name(level),
                 )
@@ -179,12 +189,14 @@ class CollectionChecks:
         attrs = {**shared, **_dict(own)}
         if not attrs:
             if own is None:  # present but not a mapping is reported by the schema check
-                ck.add(path, "a source needs attributes: (here or at the collection level)")
+                self.findings.add(
+                    path, "a source needs attributes: (here or at the collection level)"
+                )
             return inner
         if target is not None:
             for ref_attr in target.manager_ref:
                 if ref_attr not in attrs:
-                    ck.add(
+                    self.findings.add(
                         (*path, "attributes") if isinstance(own, dict) else path,
                         f"collection '{target.name}' is identified by "
                         f"{list(target.manager_ref)} but '{ref_attr}' is not mapped",
@@ -196,11 +208,11 @@ class CollectionChecks:
     def items(self, path: Path, text: str) -> None:
         self.expr(path, text, ITEMS_ROOTS)
         try:
-            expr = compile_expression(text, self.ck.functions)
+            expr = compile_expression(text, self.text.functions)
         except ExpressionSyntaxError:
             return  # reported above
         if "item" in expr.roots:
-            self.ck.add(
+            self.findings.add(
                 path,
                 "expression root '$item' is not available here (items: is "
                 "evaluated once, on no record)",
@@ -209,9 +221,8 @@ class CollectionChecks:
     def attribute(
         self, path: Path, attr: str, value: Any, target: CollectionDef | None, roots: set[str]
     ) -> None:
-        ck = self.ck
         if target is not None and attr not in target.attribute_names():
-            ck.add(
+            self.findings.add(
                 path,
                 f"collection '{target.name}' has no attribute '{attr}'"
                 + schema_mod.suggest(attr, target.attribute_names()),
@@ -225,9 +236,11 @@ class CollectionChecks:
             return
         form = next((f for f in FORMS if f in value), None)
         if form is None:
-            ck.add(path, "an attribute mapping needs one of: " + ", ".join(FORMS))
+            self.findings.add(path, "an attribute mapping needs one of: " + ", ".join(FORMS))
             return
-        ck.findings.extend(schema_mod.validate_definitions(ck.doc, value, (FORMS[form],), path))
+        self.findings.extend(
+            schema_mod.validate_definitions(self.findings.doc, value, (FORMS[form],), path)
+        )
         if form == "expr":
             self.expr((*path, "expr"), value.get("expr"), roots)
             match = value.get("match")
@@ -237,9 +250,11 @@ class CollectionChecks:
                     try:
                         re.compile(pattern)
                     except re.error as exc:
-                        ck.add((*path, "match", i, "regex"), f"bad regular expression: {exc}")
+                        self.findings.add(
+                            (*path, "match", i, "regex"), f"bad regular expression: {exc}"
+                        )
         elif form == "template":
-            ck.template((*path, "template"), value.get("template"), TEMPLATE_ROOTS)
+            self.text.template((*path, "template"), value.get("template"), TEMPLATE_ROOTS)
         elif form == "switch":
             self.expr((*path, "switch"), value.get("switch"), roots)
             for case, text in _dict(value.get("cases")).items():
@@ -256,27 +271,26 @@ class CollectionChecks:
         owner: CollectionDef | None,
         roots: set[str],
     ) -> None:
-        ck = self.ck
         name = value.get("lazy")
         ref = value.get("refs", value.get("ref"))
-        target = ck.catalogue.get(name) if isinstance(name, str) else None
+        target = self.catalogue.get(name) if isinstance(name, str) else None
         if isinstance(ref, dict):
             self.ref_parts((*path, "ref"), ref, target, roots)
         else:
             self.expr((*path, "refs" if "refs" in value else "ref"), ref, roots)
         if target is None:
             if isinstance(name, str):
-                ck.add(
+                self.findings.add(
                     (*path, "lazy"),
                     f"lazy reference to unknown collection '{name}'"
-                    + schema_mod.suggest(name, ck.catalogue.collections),
+                    + schema_mod.suggest(name, self.catalogue.collections),
                 )
             return
         if owner is not None:
             self.owner_link(path, attr, value, owner, target)
         key = value.get("key")
         if isinstance(key, str) and key not in target.attribute_names() | {"id"}:
-            ck.add(
+            self.findings.add(
                 (*path, "key"),
                 f"collection '{target.name}' has no attribute '{key}'"
                 + schema_mod.suggest(key, target.attribute_names()),
@@ -285,19 +299,19 @@ class CollectionChecks:
         computed = self.computed.get(target.name, set())
         if isinstance(by, str) and by not in target.secondary_refs and by not in computed:
             known = ", ".join(map(str, [*target.secondary_refs, *sorted(computed)])) or "none"
-            ck.add(
+            self.findings.add(
                 (*path, "by"),
                 f"collection '{target.name}' has no secondary ref '{by}' (known: {known})",
             )
         if isinstance(by, str) and by in computed and isinstance(ref, dict):
-            ck.add(
+            self.findings.add(
                 (*path, "ref"),
                 f"'{by}' is a computed secondary ref: give one ref: expression, not a mapping",
             )
         if isinstance(ref, dict) and by is None:
             for k in ref:
                 if k not in target.manager_ref:
-                    ck.add(
+                    self.findings.add(
                         (*path, "ref", k),
                         f"'{k}' is not part of the manager_ref "
                         f"{list(target.manager_ref)} of '{target.name}'",
@@ -305,7 +319,7 @@ class CollectionChecks:
                     )
             missing = [k for k in target.manager_ref if k not in ref]
             if missing:
-                ck.add(
+                self.findings.add(
                     (*path, "ref"),
                     f"the manager_ref {list(target.manager_ref)} of "
                     f"'{target.name}' needs {', '.join(missing)} in ref:",
@@ -320,31 +334,30 @@ class CollectionChecks:
         target: CollectionDef,
     ) -> None:
         """Whether ``attr`` of ``owner`` may hold a reference to ``target`` (or refs)."""
-        ck = self.ck
         if "refs" in value:
             m2m = owner.many_to_many.get(attr)
             if m2m is None:
-                ck.add(
+                self.findings.add(
                     path,
                     f"'{attr}' of '{owner.name}' is not a many-to-many link; "
                     "use ref: for a single reference",
                     key=True,
                 )
             elif m2m.collection != target.name:
-                ck.add(
+                self.findings.add(
                     (*path, "lazy"), f"'{attr}' links to '{m2m.collection}', not '{target.name}'"
                 )
             return
         ref_def = owner.references.get(attr)
         if attr in owner.many_to_many and "key" not in value:
-            ck.add(
+            self.findings.add(
                 path,
                 f"'{attr}' of '{owner.name}' is a many-to-many link; use "
                 "refs: (an expression giving a list of references)",
                 key=True,
             )
         elif ref_def is None and "key" not in value:
-            ck.add(
+            self.findings.add(
                 path,
                 f"'{attr}' of '{owner.name}' is not a reference; add key: "
                 "to copy one attribute of the target",
@@ -353,7 +366,7 @@ class CollectionChecks:
         elif (
             ref_def is not None and target.name not in ref_def.collections and ("key" not in value)
         ):
-            ck.add(
+            self.findings.add(
                 (*path, "lazy"),
                 f"'{attr}' refers to {' or '.join(map(str, ref_def.collections))}, "
                 f"not '{target.name}'",
@@ -371,7 +384,7 @@ class CollectionChecks:
                 if "lazy" in v:
                     for extra in ("by", "key", "refs"):
                         if extra in v:
-                            self.ck.add(
+                            self.findings.add(
                                 (*ppath, extra),
                                 f"a lazy inside a composite ref finds "
                                 f"its object by manager_ref; {extra}: is not allowed "
