@@ -7,7 +7,7 @@ the inventory catalogue (``load_catalogue``, ``Catalogue``), the create form
 Imports only ``errors``, ``resources`` and ``cache``; no network, no database.
 """
 
-from .build import case_key
+from .build_mappings import case_key
 from .catalogue import (
     COLUMN_TYPES,
     MANAGER_KINDS,
