@@ -1,10 +1,26 @@
 """The spec language: load a YAML spec with positions, check it, build the typed model.
 
-Offers: ``load_spec`` (a checked, typed ``Spec``; raises ``SpecError``), ``check_file`` (all
-findings), the model (``Spec``, ``Call``, ``Auth``, ...), compiled expressions and templates,
-the inventory catalogue (``load_catalogue``, ``Catalogue``), the create form
-(``params_for_create``), ``new_spec`` (a starting spec) and ``json_schema`` (for editors).
-Imports only ``errors``, ``resources`` and ``cache``; no network, no database.
+Offers, by what other stages use them for:
+
+- loading and checking (api, store, demo): ``load_spec`` (a checked, typed ``Spec``; raises
+  ``SpecError`` with every finding), ``check_file`` (every finding; never raises for bad
+  input), ``new_spec`` and ``MANAGER_TYPES`` (a starting spec), ``json_schema`` (for editors),
+  ``params_for_create`` (the create form as ManageIQ's UI expects it);
+- the model (collect, connect, parse, store): ``Spec``, ``Call``, ``Auth``, ``Body``,
+  ``Paginate``, ``Retry``, ``CollectionMapping``, ``Source``, ``Attribute``,
+  ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``;
+- compiled expressions and templates (collect, connect, parse): ``Expression``,
+  ``compile_expression``, ``find_by_indexes``, ``Template``, ``compile_template``,
+  ``render_value``, ``template_references``, ``case_key``;
+- the inventory catalogue (parse, persist, store): ``load_catalogue``, ``Catalogue``,
+  ``CollectionDef``, ``ReferenceDef``, ``COLUMN_TYPES``, ``MANAGER_KINDS``, ``OWNER_KINDS``.
+
+Inside, modules run one way: ``load`` -> ``checks`` (the section checks) and ``build``
+(-> ``build_mappings``) -> ``model`` -> ``catalogue``, ``templating``, ``expressions``;
+``spec_functions`` (a spec's own functions) -> ``expressions`` -> ``expression_syntax`` ->
+``functions`` (the registry); ``schema`` -> ``document``. Imports only ``errors``,
+``resources`` and ``cache``; no network, no database (``load_spec`` and ``check_file`` read
+the spec file and the shipped schemas).
 """
 
 from .build_mappings import case_key
@@ -15,7 +31,6 @@ from .catalogue import (
     Catalogue,
     CollectionDef,
     ReferenceDef,
-    catalogue_path,
     load_catalogue,
 )
 from .expressions import Expression, compile_expression
@@ -37,7 +52,6 @@ from .model import (
     source_expressions,
 )
 from .scaffold import MANAGER_TYPES, new_spec
-from .schema import schema_path
 from .schema_json import json_schema
 from .templating import Template, compile_template, render_value, template_references
 
@@ -63,7 +77,6 @@ __all__ = [
     "Spec",
     "Template",
     "case_key",
-    "catalogue_path",
     "check_file",
     "compile_expression",
     "compile_template",
@@ -74,7 +87,6 @@ __all__ = [
     "new_spec",
     "params_for_create",
     "render_value",
-    "schema_path",
     "source_expressions",
     "template_references",
 ]
