@@ -1,10 +1,13 @@
-"""The spec schema: cerberus validation of a loaded spec, and its JSON Schema form.
+"""The spec schema: cerberus validation of a loaded spec against ``schemas/spec-schema.yaml``.
 
 Takes: a ``LoadedDocument`` (data plus positions) and the schema data in
 ``schemas/spec-schema.yaml`` (the one source of the spec language's shape).
-Gives: ``Finding``s (sorted by position) for wrong types, unknown keys ("did you mean"),
-missing keys, disallowed values; variant checks for auth kinds, paginators and attribute value
-forms; ``json_schema()`` for editors. Reads the schema file once; no other I/O.
+Gives: ``validate_document`` (``Finding``s sorted by position for wrong types, unknown keys
+with "did you mean", missing keys, disallowed values), ``validate_definitions`` (one value
+against named definitions: auth kinds, paginators, attribute value forms), ``variants`` (the
+kinds of a variant family), ``is_well_formed``, ``suggest``, ``type_name``, ``schema_data``
+and ``schema_path`` (the JSON Schema form is ``schema_json``'s).
+Raises nothing for a bad spec (it gives findings). Reads the schema file once; no other I/O.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """JSON Schema (draft 2020-12) generated from the cerberus spec schema, for editors.
 
 Takes: ``schemas/spec-schema.yaml``. Gives: a JSON-serialisable dict; auth kinds, paginators
-and attribute value forms become ``oneOf``/``if``-``then`` branches. No I/O beyond reading the
-schema data.
+and attribute value forms become ``oneOf``/``if``-``then`` branches. Raises nothing. No I/O
+beyond reading the schema data.
 """
 
 from __future__ import annotations

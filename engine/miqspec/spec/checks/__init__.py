@@ -1,6 +1,7 @@
 """Semantic checks of a loaded spec (on top of the cerberus schema), one module per section.
 
-Offers: ``check_document`` (a ``LoadedDocument`` and the ``Catalogue`` -> every ``Finding``).
+Offers: ``check_document``. Takes a ``LoadedDocument`` and the inventory ``Catalogue``; gives
+every ``Finding``, sorted by position. Raises nothing; no I/O.
 
 Inside, dependencies run one way: ``sections`` (the order of the sections) imports the
 section modules (``functions``, ``form``, ``auth``, ``calls``, ``mappings``), which get the
