@@ -7,7 +7,7 @@ Inside, dependencies run one way: ``sections`` (the order of the sections) impor
 section modules (``functions``, ``form``, ``auth``, ``calls``, ``mappings``), which get the
 narrow collaborators they use from the modules below them: ``findings`` (the sink),
 ``names`` (what the form and login steps declare) and ``texts`` (the expression and template
-checks).
+checks); ``calls`` also uses ``auth``'s checks of a call's own auth and of service names.
 """
 
 from .sections import check_document
