@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from miqspec.errors import RefreshBusyError
-from miqspec.pipeline import RefreshLock, refresh_provider, verify_provider
+from miqspec.pipeline import refresh_provider, verify_provider
 from miqspec.simulator import Simulator
 from miqspec.spec.load import load_spec
 from miqspec.store.providers import ProviderStore
+from miqspec.store.refresh_lock import RefreshLock
 
 from .conftest import AWESOME, sim_args
 

@@ -1,6 +1,8 @@
 """``miqspec demo``: simulator + Awesome Cloud provider + refresh, end to end.
 
-Takes: a database engine and key ring. Gives: the ``RefreshResult`` and where the data went.
+Takes: a database engine and key ring, the simulator's sizes and a progress callback.
+Gives: the ``RefreshResult`` of refreshing provider ``DEMO_NAME`` (replaced when it exists)
+from a bundled simulator that runs for the length of the call.
 Raises ``MiqspecError`` subclasses. Starts a local HTTP server, writes the database.
 """
 
@@ -8,27 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from miqspec.collect import Progress
 from miqspec.pipeline import RefreshResult, refresh_provider
 from miqspec.resources import shipped_spec
 from miqspec.simulator import Simulator
 from miqspec.spec import load_spec
-from miqspec.store import KeyRing, ProviderStore
+from miqspec.store import Engine, KeyRing, ProviderStore
 
 DEMO_NAME = "Awesome Cloud demo"
 
 
 def run_demo(
-    engine: sa.Engine,
+    engine: Engine,
     keyring: KeyRing,
     *,
     instances: int = 200,
     flavors: int = 8,
     images: int = 20,
     progress: Progress | None = None,
-) -> tuple[RefreshResult, str]:
+) -> RefreshResult:
+    """Start the simulator, (re)add provider ``DEMO_NAME`` for it and refresh it once."""
     spec = load_spec(str(shipped_spec("awesome_cloud")))
     store = ProviderStore(engine)
     with Simulator(instances=instances, flavors=flavors, images=images) as sim:
@@ -42,5 +43,4 @@ def run_demo(
             },
         }
         store.add(spec, DEMO_NAME, args, keyring)
-        result = refresh_provider(engine, DEMO_NAME, keyring, progress=progress)
-    return result, engine.url.render_as_string(hide_password=True)
+        return refresh_provider(engine, DEMO_NAME, keyring, progress=progress)

@@ -1,31 +1,36 @@
 """The one module that wires the stages: verify, collect, parse, persist, refresh status.
 
-Takes: a database engine, provider names or a spec plus an argument hash, and options.
-Gives: ``VerifyResult``, ``RefreshResult`` (counts per collection, time per phase, calls).
+Takes: a database engine, provider names or a spec plus an argument hash, and options (an
+HTTP adapter for recorded traffic among them).
+Gives: ``verify`` (class level) and ``verify_provider`` (instance level) -> ``VerifyResult``;
+``refresh_provider`` -> ``RefreshResult`` (counts per collection, time per phase, calls);
+``replay_adapter``/``recording_adapter`` (requests served from or recorded to a cassette) and
+``owners_for`` (which manager row owns each collection).
 Raises: ``MiqspecError`` subclasses; a failed refresh has rolled back every inventory write and
 recorded ``last_refresh_error``/``last_refresh_date`` on the provider row.
-Does network and database I/O through the stage modules.
+Does network and database I/O through the stage modules; the database only through ``store``.
 """
 
 from __future__ import annotations
 
 import gc
-import os
-import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from miqspec.collect import CollectResult, Progress, collect
-from miqspec.connect import HttpClient, ProviderSession, secret_values
+from miqspec.connect import (
+    Cassette,
+    HttpClient,
+    ProviderSession,
+    RecordingAdapter,
+    ReplayAdapter,
+    secret_values,
+)
 from miqspec.errors import (
     ApiError,
     CredentialsError,
-    DatabaseError,
     MiqspecError,
     RefreshBusyError,
     UnreachableError,
@@ -33,9 +38,16 @@ from miqspec.errors import (
 from miqspec.parse import Carry, carry_plans, parse
 from miqspec.persist import PersistReport, load_maps, persist
 from miqspec.spec import Spec
-from miqspec.store import KeyRing, ProviderStore, now, spec_for
-
-LOCK_STALE_AFTER = timedelta(hours=2)
+from miqspec.store import (
+    Engine,
+    KeyRing,
+    ProviderStore,
+    RefreshLock,
+    inventory_transaction,
+    now,
+    spec_for,
+    spec_metadata,
+)
 
 
 @dataclass
@@ -57,6 +69,7 @@ class RefreshResult:
     phases: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
+    unused_interactions: int = 0  # replaying: recorded requests the refresh did not make
 
 
 def make_session(
@@ -113,7 +126,7 @@ def verify(
 
 
 def verify_provider(
-    engine: sa.Engine, name: str, keyring: KeyRing, adapter: Any = None
+    engine: Engine, name: str, keyring: KeyRing, adapter: Any = None
 ) -> VerifyResult:
     store = ProviderStore(engine)
     ems = store.row(name)
@@ -136,63 +149,40 @@ def _dig(args: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+# -- recorded traffic ---------------------------------------------------------------------
+
+
+def secret_placeholders(spec: Spec, args: Mapping[str, Any]) -> dict[str, str]:
+    """Each secret form value in ``args`` -> the placeholder a cassette holds instead of it
+    (``authentications.default.password`` -> ``AUTHENTICATIONS_DEFAULT_PASSWORD``)."""
+    secrets = secret_values(spec, args)
+    out = {}
+    for name in spec.secret_fields:
+        value = _dig(args, name)
+        if isinstance(value, str) and value in secrets:
+            out[value] = name.upper().replace(".", "_")
+    return out
+
+
+def replay_adapter(
+    spec: Spec, path: str, ignore: tuple[str, ...] = (), args: Mapping[str, Any] | None = None
+) -> ReplayAdapter:
+    """Requests served from the cassette at ``path``, matched ignoring the query parameters
+    ``ignore`` and the spec's ``replay.ignore_query_params``; with ``args`` (the provider's
+    decrypted arguments) its placeholders stand for their secrets. Raises ``ReplayError`` for a
+    cassette it cannot read; reads the file."""
+    params = tuple(dict.fromkeys((*ignore, *spec.replay_ignore_query_params)))
+    placeholders = secret_placeholders(spec, args) if args is not None else None
+    return ReplayAdapter(Cassette.load(path, ignore_query_params=params, placeholders=placeholders))
+
+
+def recording_adapter(spec: Spec, path: str, args: Mapping[str, Any]) -> RecordingAdapter:
+    """Requests sent to the network and recorded for ``path`` (written by its ``save``), each
+    secret of ``args`` replaced by its placeholder."""
+    return RecordingAdapter(path, secrets=secret_placeholders(spec, args))
+
+
 # -- refresh --------------------------------------------------------------------------------
-
-
-class RefreshLock:
-    """Row in ``miqspec_refresh_locks``: one writer per provider, across processes."""
-
-    def __init__(self, engine: sa.Engine, ems_id: int, name: str) -> None:
-        self.engine, self.ems_id, self.name = engine, ems_id, name
-        self.table = ProviderStore(engine).md.tables["miqspec_refresh_locks"]
-
-    def __enter__(self) -> RefreshLock:
-        holder = f"{socket.gethostname()}:{os.getpid()}"
-        t = self.table
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    t.delete().where(
-                        t.c.ems_id == self.ems_id, t.c.acquired_at < now() - LOCK_STALE_AFTER
-                    )
-                )
-                conn.execute(
-                    t.insert().values(ems_id=self.ems_id, holder=holder, acquired_at=now())
-                )
-        except sa.exc.IntegrityError:
-            with self.engine.connect() as conn:
-                other = conn.execute(
-                    sa.select(t.c.holder, t.c.acquired_at).where(t.c.ems_id == self.ems_id)
-                ).first()
-            since = f" ({other[0]} since {other[1]:%Y-%m-%d %H:%M:%S})" if other else ""
-            raise RefreshBusyError(
-                f"provider {self.name!r} is being refreshed by another "
-                f"process{since}; try again when it finishes"
-            ) from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self.table.delete().where(self.table.c.ems_id == self.ems_id))
-
-
-def metadata_for(engine: sa.Engine, spec: Spec, base: sa.MetaData) -> sa.MetaData:
-    """Tables for the spec: the catalogue's, plus its own ``models`` (created if missing)."""
-    from miqspec.spec import load_catalogue
-    from miqspec.store import build_metadata
-
-    own = set(spec.catalogue.collections) - set(load_catalogue().collections)
-    if not own:
-        return base
-    md = build_metadata(spec.catalogue)
-    new_tables = [md.tables[spec.catalogue.collections[n].table] for n in sorted(own)]
-    try:
-        md.create_all(engine, tables=new_tables, checkfirst=True)
-    except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(
-            f"cannot create tables of the spec's models: {type(exc).__name__}"
-        ) from None
-    return md
 
 
 def owners_for(spec: Spec, ems_id: int, children: Mapping[str, int]) -> dict[str, int]:
@@ -207,7 +197,7 @@ def owners_for(spec: Spec, ems_id: int, children: Mapping[str, int]) -> dict[str
 
 
 def refresh_provider(
-    engine: sa.Engine,
+    engine: Engine,
     name: str,
     keyring: KeyRing,
     *,
@@ -226,7 +216,6 @@ def refresh_provider(
     store = ProviderStore(engine)
     ems = store.row(name)
     result = RefreshResult(provider=name, ok=False, dry_run=dry_run)
-    ems_table = store.ems
     try:
         with RefreshLock(engine, ems["id"], name):
             _refresh(
@@ -247,24 +236,13 @@ def refresh_provider(
         raise
     except MiqspecError as exc:
         result.error, result.exit_code = str(exc), exc.exit_code
-    stamp = now()
     if not dry_run:
-        values: dict[str, Any] = {"last_refresh_date": stamp, "updated_on": stamp}
-        if result.ok:
-            values.update(last_refresh_error=None, last_refresh_success_date=stamp)
-        else:
-            values["last_refresh_error"] = (result.error or "")[:4000]
-        try:
-            with engine.begin() as conn:
-                ids = [ems["id"], *store.children(ems["id"]).values()]
-                conn.execute(ems_table.update().where(ems_table.c.id.in_(ids)).values(**values))
-        except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot record refresh status: {type(exc).__name__}") from None
+        store.record_refresh(ems["id"], None if result.ok else (result.error or ""))
     return result
 
 
 def _refresh(
-    engine: sa.Engine,
+    engine: Engine,
     store: ProviderStore,
     ems: Mapping[str, Any],
     keyring: KeyRing,
@@ -304,35 +282,21 @@ def _refresh(
         result.counts = {n: inventory.count(n) for n in spec.collections}
         phase("persist")
         started = time.perf_counter()
+        tables = spec_metadata(engine, spec)
         secrets = secret_values(spec, args)
-        try:
-            with engine.connect() as conn:
-                tx = conn.begin()
-                try:
-                    result.report = persist(
-                        conn,
-                        metadata_for(engine, spec, store.md),
-                        spec.catalogue,
-                        inventory,
-                        owners,
-                        power_states=spec.provider.power_state,
-                        now=now(),
-                        dry_run=dry_run,
-                        sample_changes=sample_changes,
-                        digests=not full_compare,
-                    )
-                except BaseException:
-                    tx.rollback()
-                    raise
-                if dry_run:
-                    tx.rollback()
-                else:
-                    tx.commit()
-        except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(
-                f"saving inventory failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
-                secrets=secrets,
-            ) from None
+        with inventory_transaction(engine, dry_run=dry_run, secrets=secrets) as conn:
+            result.report = persist(
+                conn,
+                tables,
+                spec.catalogue,
+                inventory,
+                owners,
+                power_states=spec.provider.power_state,
+                now=now(),
+                dry_run=dry_run,
+                sample_changes=sample_changes,
+                digests=not full_compare,
+            )
         result.phases["persist"] = time.perf_counter() - started
     except (ApiError, CredentialsError, UnreachableError):
         raise

@@ -1,10 +1,12 @@
 """The ``miqspec`` command line: a thin layer over the public API (``miqspec.api``).
 
 Offers: ``main`` (the click group; the console script). ``app`` holds the group and the one
-place errors become exit codes; ``commands`` and ``refresh`` register their commands on it.
+place errors become exit codes; ``options`` the options several commands share; ``specs``,
+``providers`` and ``refresh`` register their commands on the group; ``report`` renders results.
+Imports only ``miqspec.api``, ``miqspec.errors`` and ``miqspec.version`` of miqspec.
 """
 
-from . import commands, refresh
+from . import providers, refresh, specs
 from .app import main
 
-__all__ = ["commands", "main", "refresh"]
+__all__ = ["main", "providers", "refresh", "specs"]

@@ -10,8 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from miqspec.pipeline import RefreshResult, VerifyResult
-from miqspec.store import ProviderInfo, describe_ref
+from miqspec.api import ProviderInfo, RefreshResult, VerifyResult
 
 COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "unchanged")
 
@@ -111,7 +110,7 @@ def provider_text(info: ProviderInfo) -> str:
     rows = [
         ("name", info.name),
         ("type", info.type),
-        ("spec", describe_ref(info.spec_path)),
+        ("spec", info.spec_source),
         ("region", info.region or "-"),
         ("zone", info.zone or "-"),
         ("child managers", ", ".join(info.children) or "-"),

@@ -1,36 +1,54 @@
 """Store: the inventory database, its tables and migrations, providers and their credentials.
 
-Offers: ``open_database``/``upgrade``/``default_database_url``, ``build_metadata`` (tables
-from the catalogue), ``ProviderStore`` (provider rows, endpoints, encrypted credentials,
-refresh status and locks), ``KeyRing`` (encryption at rest), ``rotate_credentials`` and the
-inventory listing (``collection_rows``, ``display_columns``). Owns sqlalchemy with ``persist``.
+Offers: ``open_database``/``upgrade``/``current_revision``/``default_database_url``/``mask_url``
+and the ``Engine`` type (what ``open_database`` gives; other stages name it from here, never
+from sqlalchemy), ``build_metadata`` (tables from the catalogue), ``ProviderStore`` (provider
+rows, endpoints, encrypted credentials, verify and refresh status), ``RefreshLock`` (one writer
+per provider), ``spec_metadata`` and ``inventory_transaction`` (where and how a refresh writes),
+``KeyRing`` (encryption at rest), ``rotate_credentials``, the inventory listing
+(``collection_rows``, ``display_columns``) and the spec a provider refers to (``spec_for``,
+``spec_ref``, ``describe_ref``). Owns sqlalchemy and alembic with ``persist``, and cryptography.
 """
 
 from .credentials import KeyRing, read_secret
-from .database import current_revision, default_database_url, open_database, upgrade
+from .database import (
+    Engine,
+    current_revision,
+    default_database_url,
+    mask_url,
+    open_database,
+    upgrade,
+)
 from .listing import collection_rows, display_columns
 from .provider_form import nest_form
 from .providers import ProviderInfo, ProviderStore, now
+from .refresh_lock import RefreshLock
 from .rotation import rotate_credentials
 from .spec_refs import describe_ref, spec_for, spec_ref
 from .tables import build_metadata
+from .transaction import inventory_transaction, spec_metadata
 
 __all__ = [
+    "Engine",
     "KeyRing",
     "ProviderInfo",
     "ProviderStore",
+    "RefreshLock",
     "build_metadata",
     "collection_rows",
     "current_revision",
     "default_database_url",
     "describe_ref",
     "display_columns",
+    "inventory_transaction",
+    "mask_url",
     "nest_form",
     "now",
     "open_database",
     "read_secret",
     "rotate_credentials",
     "spec_for",
+    "spec_metadata",
     "spec_ref",
     "upgrade",
 ]

@@ -1,7 +1,7 @@
 """A provider's endpoints and credentials: form values to rows and back.
 
-Takes: a ``ProviderStore`` (its engine and ``endpoints``/``authentications`` tables), a
-connection inside the store's transaction, flat form values (``endpoints.<role>.<field>``,
+Takes: ``CredentialTables`` (the ``endpoints`` and ``authentications`` tables), a connection
+(inside the caller's transaction) or an engine, flat form values (``endpoints.<role>.<field>``,
 ``authentications.<authtype>.<field>``) and a ``KeyRing``.
 Gives: ``write_credentials`` (endpoint and authentication rows; secrets encrypted, fields
 without a column kept as JSON ``options``), ``read_credentials`` (the flat form values back,
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from miqspec.store.credentials import KeyRing
-
-if TYPE_CHECKING:
-    from miqspec.store.providers import ProviderStore
 
 AUTH_COLUMNS = {
     "userid",
@@ -47,8 +45,20 @@ ENDPOINT_COLUMNS = {
 }
 
 
+@dataclass(frozen=True)
+class CredentialTables:
+    """The two tables a provider's endpoints and credentials live in."""
+
+    endpoints: sa.Table
+    auths: sa.Table
+
+    @classmethod
+    def of(cls, md: sa.MetaData) -> CredentialTables:
+        return cls(md.tables["endpoints"], md.tables["authentications"])
+
+
 def write_credentials(
-    store: ProviderStore,
+    tables: CredentialTables,
     conn: sa.Connection,
     ems_id: int,
     flat: Mapping[str, Any],
@@ -72,7 +82,7 @@ def write_credentials(
                 cols["verify_ssl"] = 1 if cols["verify_ssl"] not in (False, 0, "0") else 0
             extra = {k: v for k, v in values.items() if k not in ENDPOINT_COLUMNS}
             conn.execute(
-                store.endpoints.insert().values(
+                tables.endpoints.insert().values(
                     role=role,
                     options=json.dumps(extra) if extra else None,
                     created_at=ts,
@@ -89,7 +99,7 @@ def write_credentials(
             }
             extra = {k: v for k, v in values.items() if k not in AUTH_COLUMNS}
             conn.execute(
-                store.auths.insert().values(
+                tables.auths.insert().values(
                     name=f"{role} credentials",
                     authtype=role,
                     type="AuthUseridPassword",
@@ -103,27 +113,30 @@ def write_credentials(
             )
 
 
-def read_credentials(store: ProviderStore, ems_id: int, keyring: KeyRing) -> dict[str, Any]:
+def read_credentials(
+    engine: sa.Engine, tables: CredentialTables, ems_id: int, keyring: KeyRing
+) -> dict[str, Any]:
     """A provider's endpoint and credential values as flat form fields
     (``endpoints.<role>.<column>``, ``authentications.<authtype>.<column>``), passwords
     decrypted (never printed)."""
     flat: dict[str, Any] = {}
+    endpoints, auths = tables.endpoints, tables.auths
     owner = (
-        store.endpoints.c.resource_type == "ExtManagementSystem",
-        store.endpoints.c.resource_id == ems_id,
+        endpoints.c.resource_type == "ExtManagementSystem",
+        endpoints.c.resource_id == ems_id,
     )
-    with store.engine.connect() as conn:
-        for row in conn.execute(sa.select(store.endpoints).where(*owner)).mappings():
+    with engine.connect() as conn:
+        for row in conn.execute(sa.select(endpoints).where(*owner)).mappings():
             for col in ENDPOINT_COLUMNS:
                 if row[col] is not None:
                     flat[f"endpoints.{row['role']}.{col}"] = row[col]
             for k, v in json.loads(row["options"] or "{}").items():
                 flat[f"endpoints.{row['role']}.{k}"] = v
         for row in conn.execute(
-            sa.select(store.auths).where(
-                store.auths.c.resource_type == "ExtManagementSystem",
-                store.auths.c.resource_id == ems_id,
-                store.auths.c.authtype.is_not(None),
+            sa.select(auths).where(
+                auths.c.resource_type == "ExtManagementSystem",
+                auths.c.resource_id == ems_id,
+                auths.c.authtype.is_not(None),
             )
         ).mappings():
             for col in AUTH_COLUMNS:

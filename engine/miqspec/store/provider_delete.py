@@ -1,61 +1,62 @@
 """Deleting a provider: its managers, credentials, endpoints and inventory, in one transaction.
 
-Takes: a ``ProviderStore`` (engine, tables) and a provider name.
-Gives: ``delete_provider(store, name)``: how many manager rows went.
-Raises: ``NotFoundError`` (no such provider), ``DatabaseError`` (the database refused).
+Takes: a database engine, the shipped catalogue's tables, the provider's row and the ids of its
+manager rows (its own and its child managers').
+Gives: ``delete_provider(engine, md, ems, ids)``: how many manager rows went.
+Raises: ``DatabaseError`` (the database refused).
 Does database I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
+from miqspec import persist  # its face: ``persist.cascade`` (the function, not the module)
 from miqspec.errors import DatabaseError, MiqspecError
-from miqspec.persist import Db, cascade
 from miqspec.spec import Catalogue, load_catalogue
 from miqspec.store.spec_refs import spec_for
 from miqspec.store.tables import build_metadata
 
-if TYPE_CHECKING:
-    from miqspec.store.providers import ProviderStore
 
-
-def delete_provider(store: ProviderStore, name: str) -> int:
+def delete_provider(
+    engine: sa.Engine, md: sa.MetaData, ems: Mapping[str, Any], ids: Sequence[int]
+) -> int:
     """Delete a provider, its child managers, credentials, endpoints and inventory (its
     spec's own ``models`` included): the rows owned through ``ems_id``/``manager_id``/
     ``resource``, then (``cascade``, as
     persist's sweep does) the owner-less rows hanging off them (hardwares and disks of the
     vms, ...) and the join rows naming any deleted row; one transaction. Returns how many
-    manager rows went."""
-    ems = store.row(name)
-    ids = [ems["id"], *store.children(ems["id"]).values()]
-    catalogue, metadata = _schema(store, ems)
+    manager rows went. ``md`` holds the shipped catalogue's tables; ``ids`` are the provider's
+    own manager row and its child managers'."""
+    name, ids = ems["name"], list(ids)
+    ems_table = md.tables["ext_management_systems"]
+    catalogue, metadata = _schema(md, ems)
     try:
-        with store.engine.begin() as conn:
+        with engine.begin() as conn:
             present = set(sa.inspect(conn).get_table_names())
-            gone: dict[str, list[int]] = {store.ems.name: ids}  # table -> deleted ids
+            gone: dict[str, list[int]] = {ems_table.name: ids}  # table -> deleted ids
             for table in metadata.sorted_tables:
                 owned = _owned_by(table, ids)
-                if table.name == store.ems.name or owned is None or table.name not in present:
+                if table.name == ems_table.name or owned is None or table.name not in present:
                     continue
                 if "id" in table.c:
                     found = conn.execute(sa.select(table.c.id).where(owned)).scalars()
                     gone[table.name] = list(found)
                 conn.execute(table.delete().where(owned))
-            conn.execute(store.ems.delete().where(store.ems.c.id.in_(ids)))
-            db = Db(conn, metadata, catalogue, {}, dry_run=False)
+            conn.execute(ems_table.delete().where(ems_table.c.id.in_(ids)))
+            db = persist.Db(conn, metadata, catalogue, {}, dry_run=False)
             for collection, cdef in catalogue.collections.items():
                 if gone.get(cdef.table) and db.has_table(collection):
-                    cascade(catalogue, db, collection, gone[cdef.table])
+                    persist.cascade(catalogue, db, collection, gone[cdef.table])
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"cannot delete provider {name!r}: {type(exc).__name__}") from None
     return len(ids)
 
 
-def _schema(store: ProviderStore, ems: Mapping[str, Any]) -> tuple[Catalogue, sa.MetaData]:
+def _schema(md: sa.MetaData, ems: Mapping[str, Any]) -> tuple[Catalogue, sa.MetaData]:
     """The catalogue and tables of the provider's spec, its own ``models`` included; the
     shipped ones when the spec cannot be loaded (a provider is deletable all the same)."""
 
@@ -63,9 +64,9 @@ def _schema(store: ProviderStore, ems: Mapping[str, Any]) -> tuple[Catalogue, sa
     try:
         spec = spec_for(ems)
     except MiqspecError:
-        return shipped, store.md
+        return shipped, md
     if set(spec.catalogue.collections) <= set(shipped.collections):
-        return shipped, store.md
+        return shipped, md
     return spec.catalogue, build_metadata(spec.catalogue)
 
 

@@ -5,8 +5,9 @@ sends them), a database ``Engine`` and a ``KeyRing``.
 Gives: ``ProviderStore``: rows in ``ext_management_systems`` (and child managers, like
 ManageIQ's ``ensure_managers``) and ``zones``, with endpoints and credentials written and read
 back by :mod:`miqspec.store.provider_credentials`; ``args`` rebuilds the decrypted argument hash
-used to connect; ``record_auth_status`` records a verify result; ``info`` gives a
-``ProviderInfo`` for list/show; ``delete`` is :mod:`miqspec.store.provider_delete`. Also ``now``,
+used to connect; ``record_auth_status`` records a verify result, ``record_refresh`` a refresh's
+outcome; ``info`` gives a ``ProviderInfo`` for list/show; ``delete`` deletes it all
+(:mod:`miqspec.store.provider_delete`). Also ``now``,
 ``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, once per
 process: ``tables_cache``).
 Form values are checked and reshaped by :mod:`miqspec.store.provider_form`.
@@ -29,10 +30,14 @@ from miqspec.errors import DatabaseError, NotFoundError, UsageError
 from miqspec.parse import MANAGER_CLASS, camelize
 from miqspec.spec import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from miqspec.store.credentials import KeyRing
-from miqspec.store.provider_credentials import read_credentials, write_credentials
+from miqspec.store.provider_credentials import (
+    CredentialTables,
+    read_credentials,
+    write_credentials,
+)
 from miqspec.store.provider_delete import delete_provider
 from miqspec.store.provider_form import check_args, flatten_form, nest_form
-from miqspec.store.spec_refs import spec_ref
+from miqspec.store.spec_refs import describe_ref, spec_ref
 from miqspec.store.tables_cache import shipped_metadata
 
 
@@ -49,6 +54,8 @@ def manager_type(spec: Spec, kind: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class ProviderInfo:
+    """A provider as ``provider list``/``show`` tell it (never its credentials)."""
+
     id: int
     name: str
     type: str
@@ -64,6 +71,12 @@ class ProviderInfo:
     children: tuple[str, ...]
     refresh_interval: int | None = None
 
+    @property
+    def spec_source(self) -> str:
+        """Where the spec comes from: ``awesome_cloud (shipped with miqspec)`` or
+        ``/path/to/x.yaml (file)``."""
+        return describe_ref(self.spec_path)
+
 
 class ProviderStore:
     def __init__(self, engine: sa.Engine) -> None:
@@ -73,6 +86,7 @@ class ProviderStore:
         self.endpoints = self.md.tables["endpoints"]
         self.auths = self.md.tables["authentications"]
         self.zones = self.md.tables["zones"]
+        self.credential_tables = CredentialTables(self.endpoints, self.auths)
 
     def _zone_id(self, conn: sa.Connection, zone: str) -> int:
         row = conn.execute(sa.select(self.zones.c.id).where(self.zones.c.name == zone)).first()
@@ -132,7 +146,7 @@ class ProviderStore:
                             **base,
                         )
                     )
-                write_credentials(self, conn, ems_id, flat, keyring, ts)
+                write_credentials(self.credential_tables, conn, ems_id, flat, keyring, ts)
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot add provider {name!r}: {type(exc).__name__}") from None
         return ems_id
@@ -214,7 +228,7 @@ class ProviderStore:
         )
         options = _json_mapping(ems.get("options"))
         flat.update(_json_mapping(options.get("form")))
-        flat.update(read_credentials(self, ems["id"], keyring))
+        flat.update(read_credentials(self.engine, self.credential_tables, ems["id"], keyring))
         return nest_form(flat)
 
     def record_auth_status(self, ems_id: int, status: str, details: str) -> None:
@@ -234,6 +248,23 @@ class ProviderStore:
                 )
                 .values(**values)
             )
+
+    def record_refresh(self, ems_id: int, error: str | None) -> None:
+        """A refresh's outcome on the provider row and its child managers' rows:
+        ``last_refresh_date`` always; ``error`` None (success) clears ``last_refresh_error`` and
+        sets ``last_refresh_success_date``, else ``error`` (its first 4000 characters) is kept."""
+        stamp = now()
+        values: dict[str, Any] = {"last_refresh_date": stamp, "updated_on": stamp}
+        if error is None:
+            values.update(last_refresh_error=None, last_refresh_success_date=stamp)
+        else:
+            values["last_refresh_error"] = error[:4000]
+        try:
+            with self.engine.begin() as conn:
+                ids = [ems_id, *self.children(ems_id).values()]
+                conn.execute(self.ems.update().where(self.ems.c.id.in_(ids)).values(**values))
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot record refresh status: {type(exc).__name__}") from None
 
     def info(self, name: str) -> ProviderInfo:
         ems = self.row(name)
@@ -274,7 +305,9 @@ class ProviderStore:
     def delete(self, name: str) -> int:
         """Delete a provider and all it owns (see :mod:`miqspec.store.provider_delete`); returns
         how many manager rows went."""
-        return delete_provider(self, name)
+        ems = self.row(name)
+        ids = [ems["id"], *self.children(ems["id"]).values()]
+        return delete_provider(self.engine, self.md, ems, ids)
 
 
 def _json_mapping(value: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Workers: long-running refresh loops over the public API.
+"""Workers: long-running refresh loops over ``pipeline`` and ``store``.
 
 Offers: ``run_worker`` (every provider refreshed at its spec's interval, one at a time each).
+``miqspec.api.run_worker`` runs it on an open ``Database``.
 """
 
 from .schedule import run_worker

@@ -2,7 +2,7 @@
 
 Takes: a database engine, key ring, a stop event and a log callback. Gives: nothing; logs one
 line per refresh. Raises nothing for a failing provider (it is logged and retried at the next
-interval). Does database and network I/O through ``pipeline``.
+interval). Does database and network I/O through ``pipeline`` and ``store``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from miqspec.errors import MiqspecError, RefreshBusyError
-from miqspec.pipeline import refresh_provider, spec_for
-from miqspec.store import KeyRing, ProviderStore, now
+from miqspec.pipeline import refresh_provider
+from miqspec.store import Engine, KeyRing, ProviderStore, now, spec_for
 
 
 def due(last: datetime | None, interval: int, at: datetime) -> bool:
@@ -27,7 +25,7 @@ def due(last: datetime | None, interval: int, at: datetime) -> bool:
 
 
 def run_worker(
-    engine: sa.Engine,
+    engine: Engine,
     keyring: KeyRing,
     *,
     stop: threading.Event,
@@ -35,6 +33,9 @@ def run_worker(
     once: bool = False,
     poll: float = 5.0,
 ) -> None:
+    """Refresh each provider when its spec's ``refresh_interval`` has passed since its last
+    refresh, one provider at a time, checking every ``poll`` seconds until ``stop`` is set (or
+    after one pass with ``once``); ``log`` gets one line per refresh, skip or error."""
     store = ProviderStore(engine)
     log("worker started")
     while not stop.is_set():

@@ -1,0 +1,79 @@
+"""Options and arguments more than one command takes, declared once, and small shared helpers.
+
+Takes: nothing. Gives: ``database_option``, ``format_option``, ``replay_options`` (``--replay``
+and ``--replay-ignore-param``), ``spec_argument`` (a spec file or a shipped spec's name),
+``open_db`` (the database of ``--database``, migrated), ``parse_pairs`` (``FIELD=VALUE``) and
+``echo_json``. Raises ``UsageError`` (``parse_pairs``) and what ``api.open_database`` raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from miqspec import api
+from miqspec.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+database_option = click.option(
+    "--database",
+    metavar="URL",
+    envvar="MIQSPEC_DATABASE_URL",
+    help="SQLAlchemy URL (default: MIQSPEC_DATABASE_URL, else a SQLite file in "
+    "~/.local/share/miqspec/miqspec.db).",
+)
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output as text for people or as JSON for programs.",
+)
+
+spec_argument = click.argument("spec", metavar="SPEC", type=click.Path(dir_okay=False))
+
+_replay = click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve every request from this VCR cassette.",
+)
+_replay_ignore_param = click.option(
+    "--replay-ignore-param",
+    "replay_ignore",
+    multiple=True,
+    metavar="NAME",
+    help="Query parameter to ignore when matching (e.g. api-version), besides the "
+    "spec's replay.ignore_query_params.",
+)
+
+
+def replay_options(fn: F) -> F:
+    """``--replay CASSETTE`` and ``--replay-ignore-param NAME`` (repeatable)."""
+    return _replay(_replay_ignore_param(fn))
+
+
+def open_db(database: str | None) -> api.Database:
+    """The database of ``--database`` (default: ``MIQSPEC_DATABASE_URL`` or the SQLite file),
+    upgraded to the current schema."""
+    return api.open_database(database)
+
+
+def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    """``("a=1", "b=2")`` -> ``{"a": "1", "b": "2"}``; ``UsageError`` naming option ``what``."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UsageError(f"{what} expects FIELD=VALUE, got {pair!r}")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
