@@ -29,6 +29,7 @@ import requests.adapters
 import tenacity
 
 from miqspec.connect.json_body import decode as decode_json
+from miqspec.connect.origins import origin_of
 from miqspec.connect.xml_data import XmlError, parse_xml
 from miqspec.errors import ApiError, MiqspecError, UnreachableError, mask_secrets
 from miqspec.spec import Retry
@@ -119,8 +120,45 @@ def retry_after_seconds(value: str | None) -> float | None:
 Signer = Callable[[str, str, Mapping[str, str]], Mapping[str, str]]
 
 
+#: headers a redirect to an untrusted origin keeps; every other one (auth, API keys, cookies,
+#: signatures, anything a spec added) is dropped
+REDIRECT_SAFE_HEADERS = frozenset(
+    {"user-agent", "accept", "accept-encoding", "connection", "content-type", "content-length"}
+)
+
+
+def same_origin(a: str, b: str) -> bool:
+    try:
+        return origin_of(a) == origin_of(b)
+    except ApiError:
+        return False
+
+
+class _Session(requests.Session):
+    """requests' session, but a redirect to an origin the client does not trust carries no
+    credential at all (requests itself strips only ``Authorization``)."""
+
+    def __init__(self, trusts: Callable[[str], bool]) -> None:
+        super().__init__()
+        self.trusts = trusts
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        new = prepared_request.url or ""
+        old = response.request.url or ""
+        if same_origin(old, new) or self.trusts(new):
+            return
+        for name in list(prepared_request.headers):
+            if name.lower() not in REDIRECT_SAFE_HEADERS:
+                del prepared_request.headers[name]
+
+
 class HttpClient:
-    """A pooled session with per-request timeouts and retry policy."""
+    """A pooled session with per-request timeouts and retry policy.
+
+    ``trusts(url)`` says whether credentials may follow a redirect to ``url`` (default: only
+    to the same origin); a ``ProviderSession`` sets it to its own origin rule."""
 
     def __init__(
         self,
@@ -131,7 +169,8 @@ class HttpClient:
         adapter: requests.adapters.BaseAdapter | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.session = requests.Session()
+        self.trusts: Callable[[str], bool] = lambda url: False
+        self.session = _Session(lambda url: self.trusts(url))
         self.session.verify = verify
         self.session.trust_env = False
         self.adapter = adapter or requests.adapters.HTTPAdapter(

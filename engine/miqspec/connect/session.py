@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 from miqspec.connect import auth as auth_mod
 from miqspec.connect.http import HttpClient, HttpResponse
+from miqspec.connect.origins import Origin, OriginPattern, literal_origin, origin_of, show
 from miqspec.errors import ApiError, CredentialsError, MiqspecError
 from miqspec.spec import INPUT_COMPONENTS, Auth, Body, Retry, Spec, render_value
 
@@ -109,6 +110,7 @@ class ProviderSession:
         self._secrets = secret_values(spec, args)
         self.client = client or HttpClient(pool_size=max(4, spec.connection.concurrency * 2))
         self.client.secrets = self.secrets
+        self.client.trusts = self.trusts
         self.timeout = (spec.connection.connect_timeout, spec.connection.timeout)
         self._login_lock = threading.Lock()
         self._logged_in = False
@@ -117,6 +119,9 @@ class ProviderSession:
         self._pending_login: dict[str, Any] = {}
         self._call_secrets: set[str] = set()  # rendered from calls' own auth
         self._secrets_lock = threading.Lock()
+        # origins credentials may go to: the spec's own URLs (``origins``); see ``check_origin``
+        self._trusted: set[Origin] = spec_origins(spec)
+        self._allowed = tuple(OriginPattern(o) for o in spec.connection.allowed_origins)
 
     def secrets(self) -> list[str]:
         values = [*self.ctx["login"].values(), *self._pending_login.values()]
@@ -137,21 +142,48 @@ class ProviderSession:
         self.client.close()
 
     # -- URLs ------------------------------------------------------------------------------
+    def base(self, service: str, ctx: Mapping[str, Any] | None = None) -> str:
+        """The service's base URL rendered from the spec; its origin becomes trusted."""
+        base = self.spec.connection.services[service].render(ctx or self.ctx)
+        if not base:
+            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        self._trusted.add(origin_of(base))
+        return base
+
+    def trusts(self, url: str) -> bool:
+        """Whether credentials may go to ``url``: an origin of the spec's own URLs, or one its
+        ``connection.allowed_origins`` allow."""
+        try:
+            origin = origin_of(url)
+        except ApiError:
+            return False
+        return origin in self._trusted or any(p.matches(origin) for p in self._allowed)
+
+    def check_origin(self, url: str) -> None:
+        """Refuse a URL off the trusted origins (one an API handed back), before sending."""
+        if not self.trusts(url):
+            origin = origin_of(url)
+            trusted = ", ".join(
+                [*sorted(show(o) for o in self._trusted), *(p.text for p in self._allowed)]
+            )
+            raise ApiError(
+                f"refusing to send credentials to {show(origin)}: a URL from an API answer "
+                f"leads off the provider's origins ({trusted}); list it in "
+                "connection.allowed_origins if it belongs to the provider",
+                secrets=self.secrets(),
+            )
+
     def url(self, service: str, path: str, ctx: Mapping[str, Any] | None = None) -> str:
         if path.startswith(("http://", "https://")):
             return path
-        base = self.spec.connection.services[service].render(ctx or self.ctx).rstrip("/")
-        if not base:
-            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        base = self.base(service, ctx).rstrip("/")
         return base + "/" + path.lstrip("/") if path else base
 
     def join(self, service: str, link: str, ctx: Mapping[str, Any] | None = None) -> str:
         """``link`` resolved against the service base URL as RFC 3986 resolves a reference;
         the base counts as a directory: ``x/y`` lands under it, ``/x`` at the host root,
         ``//host/x`` on another host, ``https://...`` as given."""
-        base = self.spec.connection.services[service].render(ctx or self.ctx)
-        if not base:
-            raise MiqspecError(f"service '{service}' has an empty base URL; set the endpoint")
+        base = self.base(service, ctx)
         return urljoin(base if base.endswith("/") else base + "/", link) if link else base
 
     # -- login -----------------------------------------------------------------------------
@@ -264,6 +296,7 @@ class ProviderSession:
         with the call's context, the spec's headers, cookies and query are not added, and a 401
         does not log in again.
         """
+        self.check_origin(url)
         self.ensure_login()
         for attempt in (1, 2):
             generation = self._generation
@@ -300,6 +333,19 @@ class ProviderSession:
                 continue
             return resp
         return resp
+
+
+def spec_origins(spec: Spec) -> set[Origin]:
+    """Origins the spec names in plain text: absolute URLs at the start of call and login-step
+    paths (service base URLs join as they are rendered; ``allowed_origins`` are patterns)."""
+    found: set[Origin] = set()
+    texts = [call.path.text for call in spec.calls.values()]
+    texts += [step.path.text for step in spec.auth.login]
+    for text in texts:
+        origin = literal_origin(text)
+        if origin is not None:
+            found.add(origin)
+    return found
 
 
 def _body(body: Body | None, ctx: Mapping[str, Any]) -> tuple[Any, Any]:

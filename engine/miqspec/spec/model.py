@@ -144,6 +144,8 @@ class Connection:
     concurrency: int
     max_pages: int
     retry: Retry
+    # origins (scheme://host[:port], scheme://*.domain) URLs from API answers may lead to
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
