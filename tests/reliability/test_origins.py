@@ -95,9 +95,8 @@ def test_a_next_link_to_another_origin_is_refused_naming_both(tmp_path, stranger
         return page([{"id": "a"}], next=f"{stranger.url}/things?page=2")
 
     spec = spec_for(tmp_path, AUTHS[kind], {"paginate": {"type": "next_url", "next": "next"}})
-    with ScriptServer(provider) as home:
-        with pytest.raises(ApiError) as err:
-            run(spec, home.url)
+    with ScriptServer(provider) as home, pytest.raises(ApiError) as err:
+        run(spec, home.url)
     message = str(err.value)
     assert f"refusing to send credentials to {stranger.url}" in message
     assert home.url in message
