@@ -171,6 +171,7 @@ def build_connection(c: Mapping[str, Any]) -> Connection:
         concurrency=int(c.get("concurrency", 4)),
         max_pages=int(c.get("max_pages", 10_000)),
         retry=_retry(c.get("retry"), Retry()),
+        allowed_origins=tuple(c.get("allowed_origins") or ()),
     )
 
 
