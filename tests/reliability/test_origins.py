@@ -179,3 +179,39 @@ def test_a_record_url_to_another_origin_is_refused(tmp_path, stranger):
         finally:
             session.close()
     assert stranger.seen == []
+
+
+def test_an_origin_the_spec_allows_is_followed_with_credentials(tmp_path, stranger):
+    def provider(req: Seen, n: int) -> Answer:
+        return page([{"id": "a"}], next=f"{stranger.url}/things?page=2")
+
+    spec = spec_for(
+        tmp_path,
+        AUTHS["bearer"],
+        {"paginate": {"type": "next_url", "next": "next"}},
+        allowed_origins=[stranger.url],
+    )
+    assert spec.connection.allowed_origins == (stranger.url,)
+    with ScriptServer(provider) as home:
+        result = run(spec, home.url)
+    assert [r["id"] for r in result.calls["list_things"].records] == ["a", "evil"]
+    assert len(leaked(stranger.seen)) == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url", "allowed"),
+    [
+        ("https://*.blob.core.windows.net", "https://acct.blob.core.windows.net/c", True),
+        ("https://*.blob.core.windows.net", "https://blob.core.windows.net/c", False),
+        ("https://*.blob.core.windows.net", "https://acct.blob.core.windows.net.evil.io", False),
+        ("https://*.blob.core.windows.net", "http://acct.blob.core.windows.net/c", False),
+        ("https://*.blob.core.windows.net", "https://acct.blob.core.windows.net:444/", False),
+        ("https://api.example.com", "https://API.example.com:443/x", True),
+        ("https://api.example.com", "https://api.example.com.evil.io/x", False),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8081/", False),
+    ],
+)
+def test_origin_patterns(pattern, url, allowed):
+    from miqspec.connect.origins import OriginPattern, origin_of
+
+    assert OriginPattern(pattern).matches(origin_of(url)) is allowed
