@@ -14,6 +14,7 @@ Exit codes (documented in docs/cli.md):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
@@ -34,15 +35,20 @@ class Location:
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-trivial secret value found in ``text`` by ``********``, also as it is
-    spelled in a URL (percent- and form-encoded) or inside a JSON string."""
+    """Replace every secret value found in ``text`` by ``********``, also as it is spelled in a
+    URL (percent- and form-encoded) or inside a JSON string. Secrets of one or two characters
+    are masked where they stand alone (not inside a longer word or number), so that a short
+    password is hidden without garbling every word that contains its letters."""
     spellings: set[str] = set()
-    for secret in {str(s) for s in secrets if s and len(str(s)) >= 3}:
-        spellings.update(
-            (secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1])
-        )
+    short: set[str] = set()
+    for secret in {str(s) for s in secrets if s}:
+        forms = (secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1])
+        (spellings if len(secret) >= 3 else short).update(forms)
     for spelling in sorted(spellings, key=len, reverse=True):
         text = text.replace(spelling, MASK)
+    if short:
+        alternatives = "|".join(re.escape(s) for s in sorted(short, key=len, reverse=True))
+        text = re.sub(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", MASK, text)
     return text
 
 
