@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
-from .conftest import AWESOME
+from .conftest import AWESOME, sim_args
 
 SECRET = "sim-secret"
 
@@ -43,11 +43,13 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     return run
 
 
-def add(cli, sim: Simulator, name: str = "ac1", region: str = "us-east-1", code: int = 0) -> str:  # type: ignore[no-untyped-def]
+def add(  # type: ignore[no-untyped-def]
+    cli, sim: Simulator, name: str = "ac1", region: str = "us-east-1", code: int = 0, spec: str = ""
+) -> str:
     return cli(
         "provider",
         "add",
-        str(AWESOME),
+        spec or str(AWESOME),
         "--name",
         name,
         "--region",
@@ -235,3 +237,50 @@ def test_keys_rotate_keeps_credentials_usable(cli, sim):
     add(cli, sim)
     assert "re-encrypted 1" in cli("keys", "rotate")
     assert "ac1: valid" in cli("provider", "verify", "ac1")
+
+
+def test_provider_added_by_shipped_name_refers_to_it_by_name(cli, sim, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file called awesome_cloud here
+    assert "added provider 'byname'" in add(cli, sim, name="byname", spec="awesome_cloud")
+    assert "awesome_cloud (shipped with miqspec)" in cli("provider", "show", "byname")
+    show = json.loads(cli("provider", "show", "byname", "--format", "json"))
+    assert show["spec_path"] == "shipped:awesome_cloud"
+    assert "byname: valid" in cli("provider", "verify", "byname")
+    assert json.loads(cli("refresh", "byname", "--format", "json"))[0]["ok"]
+
+
+def test_provider_added_from_a_file_keeps_its_path(cli, sim, tmp_path):
+    copy = tmp_path / "specs" / "my_cloud.yaml"
+    copy.parent.mkdir()
+    copy.write_text(AWESOME.read_text())
+    add(cli, sim, name="byfile", spec=str(copy))
+    assert f"{copy.resolve()} (file)" in cli("provider", "show", "byfile")
+    show = json.loads(cli("provider", "show", "byfile", "--format", "json"))
+    assert show["spec_path"] == str(copy.resolve())
+
+
+def test_spec_commands_take_a_shipped_name(cli, sim, tmp_path):
+    assert json.loads(cli("form", "awesome_cloud")) == json.loads(cli("form", str(AWESOME)))
+    assert cli("regions", "awesome_cloud") == cli("regions", str(AWESOME))
+    assert cli("validate", "awesome_cloud", str(AWESOME)) == "2 spec(s) valid\n"
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps(sim_args(sim)))
+    assert "awesome_cloud: valid" in cli("verify", "awesome_cloud", "--args", str(args))
+
+
+def test_an_existing_file_wins_over_a_shipped_name(cli, sim, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = AWESOME.read_text()
+    assert "us-east-1.awesome.cloud" in text
+    Path("awesome_cloud").write_text(text.replace("us-east-1.awesome.cloud", "local.example"))
+    assert "local.example" in cli("regions", "awesome_cloud")
+    add(cli, sim, name="local", spec="awesome_cloud")
+    assert f"{(tmp_path / 'awesome_cloud').resolve()} (file)" in cli("provider", "show", "local")
+
+
+def test_neither_a_file_nor_a_shipped_name_cannot_be_read(cli, sim, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "no_such_spec:1:1: cannot read" in cli("form", "no_such_spec", code=1)
+    assert "cannot read" in cli("regions", "no_such_spec", code=1)
+    assert "cannot read" in add(cli, sim, spec="no_such_spec", code=1)
+    assert "no_such_spec: no such file" in cli("validate", "no_such_spec", code=2)

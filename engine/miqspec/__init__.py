@@ -1,5 +1,118 @@
-"""miqspec: ManageIQ-style providers as one YAML spec, interpreted by a generic engine."""
+"""miqspec: ManageIQ-style providers as one YAML spec, interpreted by a generic engine.
+
+The public Python API (``miqspec.api``, described in docs/python-api.md) is importable from here:
+``import miqspec; spec = miqspec.load_spec("awesome_cloud")``. Its names are loaded on first
+use, so ``import miqspec.errors`` (or ``miqspec.version``) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from .api import (
+        DEMO_NAME,
+        MANAGER_TYPES,
+        CredentialsError,
+        Database,
+        DatabaseError,
+        Finding,
+        InventoryRows,
+        MiqspecError,
+        NotFoundError,
+        Progress,
+        ProviderInfo,
+        RefreshBusyError,
+        RefreshResult,
+        Spec,
+        SpecError,
+        UnreachableError,
+        UsageError,
+        VerifyResult,
+        add_provider,
+        delete_provider,
+        inventory_counts,
+        json_schema,
+        list_providers,
+        load_spec,
+        nest_form,
+        new_spec,
+        open_database,
+        params_for_create,
+        provider_info,
+        provider_names,
+        read_inventory,
+        read_secret,
+        refresh,
+        rotate_keys,
+        run_demo,
+        run_simulator,
+        run_worker,
+        shipped_specs,
+        spec_path,
+        validate_spec,
+        verify,
+        verify_provider,
+    )
+
+__all__ = [
+    "DEMO_NAME",
+    "MANAGER_TYPES",
+    "CredentialsError",
+    "Database",
+    "DatabaseError",
+    "Finding",
+    "InventoryRows",
+    "MiqspecError",
+    "NotFoundError",
+    "Progress",
+    "ProviderInfo",
+    "RefreshBusyError",
+    "RefreshResult",
+    "Spec",
+    "SpecError",
+    "UnreachableError",
+    "UsageError",
+    "VerifyResult",
+    "__version__",
+    "add_provider",
+    "delete_provider",
+    "inventory_counts",
+    "json_schema",
+    "list_providers",
+    "load_spec",
+    "nest_form",
+    "new_spec",
+    "open_database",
+    "params_for_create",
+    "provider_info",
+    "provider_names",
+    "read_inventory",
+    "read_secret",
+    "refresh",
+    "rotate_keys",
+    "run_demo",
+    "run_simulator",
+    "run_worker",
+    "shipped_specs",
+    "spec_path",
+    "validate_spec",
+    "verify",
+    "verify_provider",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """A public API name, imported from ``miqspec.api`` when first asked for."""
+    if name in __all__:
+        value = getattr(importlib.import_module("miqspec.api"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

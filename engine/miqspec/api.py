@@ -21,7 +21,17 @@ from typing import Any
 
 from miqspec import demo, pipeline, store
 from miqspec.collect import Progress
-from miqspec.errors import Finding
+from miqspec.errors import (
+    CredentialsError,
+    DatabaseError,
+    Finding,
+    MiqspecError,
+    NotFoundError,
+    RefreshBusyError,
+    SpecError,
+    UnreachableError,
+    UsageError,
+)
 from miqspec.pipeline import RefreshResult, VerifyResult
 from miqspec.resources import is_shipped_name, shipped_spec, shipped_spec_names
 from miqspec.simulator import SimulatorOptions, run_forever
@@ -40,13 +50,21 @@ from miqspec.workers import run_worker as _run_worker
 __all__ = [
     "DEMO_NAME",
     "MANAGER_TYPES",
+    "CredentialsError",
     "Database",
+    "DatabaseError",
     "Finding",
     "InventoryRows",
+    "MiqspecError",
+    "NotFoundError",
     "Progress",
     "ProviderInfo",
+    "RefreshBusyError",
     "RefreshResult",
     "Spec",
+    "SpecError",
+    "UnreachableError",
+    "UsageError",
     "VerifyResult",
     "add_provider",
     "delete_provider",
