@@ -13,6 +13,7 @@ from miqspec.errors import MASK, MiqspecError, UsageError
 from miqspec.store.credentials import (
     KeyRing,
     KeyRingError,
+    decrypt_values,
     default_key_path,
     is_encrypted,
     read_secret,
@@ -175,3 +176,21 @@ def test_unreadable_key_file(tmp_path: Path) -> None:
     (tmp_path / "empty").touch(mode=0o600)
     with pytest.raises(KeyRingError, match="holds no keys"):
         KeyRing.load(tmp_path / "empty")
+
+
+def test_decrypt_values_decrypts_encrypted_strings_of_nested_mappings(key_path: Path) -> None:
+    ring = KeyRing.load(key_path)
+    encrypted = ring.encrypt(SECRET)
+    args = {"authentications": {"default": {"password": encrypted, "userid": "u"}}, "zone_id": 1}
+    args["list"] = [encrypted]  # only mappings are walked, as ManageIQ's hash nests them
+    assert decrypt_values(args, lambda: ring) == {
+        "authentications": {"default": {"password": SECRET, "userid": "u"}},
+        "zone_id": 1,
+        "list": [encrypted],
+    }
+    assert encrypted in str(args)  # the input is left as it was
+
+    def no_ring() -> KeyRing:
+        raise AssertionError("the key ring is loaded only for an encrypted value")
+
+    assert decrypt_values({"a": {"b": "plain"}}, no_ring) == {"a": {"b": "plain"}}

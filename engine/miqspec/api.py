@@ -249,7 +249,7 @@ def verify(
     any provider exists. Values encrypted as ``v2:{...}`` are decrypted with the key file.
     ``replay`` serves the requests from a cassette (ignoring the query parameters
     ``replay_ignore`` besides the spec's). The outcome is in the result, not raised."""
-    plain = _decrypted(args, functools.cache(lambda: KeyRing.load(key_file)))
+    plain = store.decrypt_values(args, functools.cache(lambda: KeyRing.load(key_file)))
     adapter = pipeline.replay_adapter(spec, str(replay), replay_ignore) if replay else None
     return pipeline.verify(spec, plain, adapter)
 
@@ -399,13 +399,3 @@ def run_simulator(**options: Any) -> None:
     are ``SimulatorOptions`` fields (sizes, port, credentials, faults). ``UsageError`` for bad
     ones."""
     run_forever(SimulatorOptions.from_kwargs(**options))
-
-
-def _decrypted(node: Any, ring: Callable[[], KeyRing]) -> Any:
-    """``node`` with every ``v2:{...}`` string of its mappings decrypted (the ring is loaded
-    only when one is found)."""
-    if isinstance(node, Mapping):
-        return {k: _decrypted(v, ring) for k, v in node.items()}
-    if isinstance(node, str) and KeyRing.is_encrypted(node):
-        return ring().decrypt(node)
-    return node

@@ -10,7 +10,7 @@ per provider), ``spec_metadata`` and ``inventory_transaction`` (where and how a 
 ``spec_ref``, ``describe_ref``). Owns sqlalchemy and alembic with ``persist``, and cryptography.
 """
 
-from .credentials import KeyRing, read_secret
+from .credentials import KeyRing, decrypt_values, read_secret
 from .database import (
     Engine,
     current_revision,
@@ -37,6 +37,7 @@ __all__ = [
     "build_metadata",
     "collection_rows",
     "current_revision",
+    "decrypt_values",
     "default_database_url",
     "describe_ref",
     "display_columns",

@@ -5,7 +5,8 @@ defaults to ``$XDG_DATA_HOME/miqspec`` or ``~/.local/share/miqspec``) holding on
 per line, newest first; plain or encrypted strings; a secret source (env variable, file, prompt).
 Gives: ``KeyRing`` (encrypt, decrypt, try_decrypt, recrypt, rotate), ``key_file_lock`` (an
 exclusive ``flock`` on ``<key file>.lock`` that serializes rotations across processes),
-``is_encrypted``, ``sanitize`` (masks ``v2:{...}`` and its URL-encoded form) and ``read_secret``.
+``is_encrypted``, ``sanitize`` (masks ``v2:{...}`` and its URL-encoded form), ``decrypt_values``
+(an argument hash with its encrypted values decrypted) and ``read_secret``.
 Raises: ``KeyRingError`` (key file missing, unsafe mode, invalid, or a value that does not
 decrypt), ``KeyFileBusyError`` (the lock was not free within the timeout) and ``UsageError`` (no
 secret available). Messages never contain secrets.
@@ -22,8 +23,9 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -205,6 +207,16 @@ class KeyRing:
 
     is_encrypted = staticmethod(is_encrypted)
     sanitize = staticmethod(sanitize)
+
+
+def decrypt_values(node: Any, ring: Callable[[], KeyRing]) -> Any:
+    """``node`` with every ``v2:{...}`` string in its (nested) mappings decrypted, as ManageIQ's
+    UI may send passwords; ``ring`` is called for the key ring when the first one is found."""
+    if isinstance(node, Mapping):
+        return {k: decrypt_values(v, ring) for k, v in node.items()}
+    if isinstance(node, str) and is_encrypted(node):
+        return ring().decrypt(node)
+    return node
 
 
 def read_secret(
