@@ -657,11 +657,12 @@ def test_deleting_a_parent_deletes_its_children_and_links(lite: sa.Engine) -> No
 
 
 def test_secondary_lookups_in_a_managers_scope_lead_with_their_index(engine: sa.Engine) -> None:
-    """``Db.secondary_rows`` of an owned, scoped collection (vms by uid_ems): the rows of this
+    """``Lookups.secondary_rows`` of an owned, scoped collection (vms by uid_ems): the rows of this
     manager only, and on SQLite the uid_ems index leads the plan (an equality on the owner
     index used to: every lookup of 500 values read all of the manager's vms)."""
     from miqspec.persist.db import Db
     from miqspec.persist.graph import SaveGraph
+    from miqspec.persist.lookups import Lookups
 
     save(engine, build(*(vm(f"vm-{i}") for i in range(30))))
     save(engine, build(vm("vm-x")), owners={**OWNERS, "vms": 2})  # another manager's vm
@@ -673,10 +674,10 @@ def test_secondary_lookups_in_a_managers_scope_lead_with_their_index(engine: sa.
 
     with engine.connect() as conn:
         db = Db(conn, MD, CAT, OWNERS, dry_run=False)
-        db.graph = SaveGraph(order=[], secondary={("vms", "by_uid_ems"): wanted})
+        lookups = Lookups(db, SaveGraph(order=[], secondary={("vms", "by_uid_ems"): wanted}))
         sa.event.listen(engine, "before_cursor_execute", seen)
         try:
-            found = db.secondary_rows("vms", "by_uid_ems")
+            found = lookups.secondary_rows("vms", "by_uid_ems")
         finally:
             sa.event.remove(engine, "before_cursor_execute", seen)
         ids = {r["ems_ref"]: r["id"] for r in rows(engine, "vms", "ems_ref", "ems_id")}

@@ -19,12 +19,12 @@ from miqspec.persist.bulk import (
     bind_tuples,
     constant_columns,
     fetch,
-    insert_copy,
     insert_sqlite,
     sqlite_bulk,
     sqlite_cache,
     sqlite_literal,
 )
+from miqspec.persist.pgcopy import insert_copy
 from miqspec.store.column_types import DecimalType, JsonText, StringArray
 
 from .persist_support import private_schema

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from miqspec.collect.runner import CallResult, CollectResult
 from miqspec.parse.carry import Carry, carry_plans
 from miqspec.parse.parser import parse
-from miqspec.persist.carry import (
+from miqspec.persist.digest import DIGEST_TABLE, UNSIGNED, unpack
+from miqspec.persist.maps import (
     MAPS_TABLE,
     load_maps,
     pack_pages,
@@ -26,7 +27,6 @@ from miqspec.persist.carry import (
     unpack_pages,
     unpack_records,
 )
-from miqspec.persist.digest import DIGEST_TABLE, UNSIGNED, unpack
 from miqspec.persist.persister import PersistReport, persist
 from miqspec.pipeline import RefreshResult, refresh_provider
 from miqspec.simulator import Simulator

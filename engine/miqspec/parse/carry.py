@@ -24,7 +24,7 @@ record again. When every expression of the source is a plain field path (or a li
 record's digest covers only the top-level fields they read: a change elsewhere in the record
 (a timestamp the mapping ignores) parses nothing.
 Whether a carried record's row is still what its object would give is persist's
-question (``persist_carry``).
+question (``persist.carry``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """One generated row builder per plan and attribute names: ``RowPlan.build`` in a single call.
 
-Takes: a ``RowPlan`` (its handlers, base columns, defaults, STI type, power states and
-reference memo) and a tuple of attribute names (the keys of an object's data, in order).
+Takes: a ``BuildPlan`` (what a ``RowPlan`` shows a builder: its handlers, base columns,
+defaults, STI type, power states and reference memo) and a tuple of attribute names (the keys
+of an object's data, in order).
 Gives: ``compile_builder(plan, keys)``: a function of an object with exactly those attribute
 names returning the row ``plan.build`` would give (same columns, same order, same counts of
 unresolved references), or ``SLOW`` when only ``build`` can tell (a value of a type the
@@ -16,20 +17,45 @@ assignments. Raises what ``build`` raises (reference errors from the resolver). 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from miqspec.errors import MappingError
 from miqspec.parse import InventoryObject, LazyRef
+from miqspec.spec import CollectionDef
 
-if TYPE_CHECKING:
-    from miqspec.persist.rows import RowPlan
-
-_COL, _REF, _SKIP = 0, 1, 2  # as persist_rows'
+_COL, _REF, _SKIP = 0, 1, 2  # as persist.rows'
 SLOW = object()  # what a builder returns when ``build`` must decide
 Builder = Callable[[InventoryObject], Any]
+#: id(reference) -> (reference, resolved, columns it gives, unresolved count, attribute)
+Memo = dict[int, tuple[Any, bool, dict[str, Any], int, str]]
 
 
-def compile_builder(plan: RowPlan, keys: tuple[str, ...]) -> Builder | None:
+class BuildPlan(Protocol):
+    """What a builder reads of its ``RowPlan`` (``persist.rows``)."""
+
+    cdef: CollectionDef
+    base: dict[str, Any]
+    sti_type: str | None
+    has_raw: bool
+    power_states: Callable[[Any], str] | None
+    unresolved: int
+    _plain: dict[str, type]
+    _power: dict[Any, str]
+    _fixed_defaults: dict[str, Any]
+    _other_defaults: dict[str, Any]
+    _handlers: dict[str, tuple[Any, ...]]
+    _memo: Memo
+
+    def _handler(self, attr: str) -> tuple[Any, ...]: ...
+
+    def _resolved(
+        self, attr: str, value: Any, h: tuple[Any, ...], obj: InventoryObject
+    ) -> tuple[bool, dict[str, Any]]: ...
+
+    def _power_of(self, raw: Any) -> str: ...
+
+
+def compile_builder(plan: BuildPlan, keys: tuple[str, ...]) -> Builder | None:
     """The generated builder of objects with attribute names ``keys`` (see module doc)."""
     if plan._other_defaults:
         return None
@@ -132,7 +158,7 @@ def compile_builder(plan: RowPlan, keys: tuple[str, ...]) -> Builder | None:
 
 
 def _ref_part(
-    plan: RowPlan, attr: str, h: tuple[Any, ...]
+    plan: BuildPlan, attr: str, h: tuple[Any, ...]
 ) -> Callable[[Any, InventoryObject], dict[str, Any]]:
     """The columns a reference object gives (``plan._resolved``: resolved once per object and
     plan, its unresolved count added per use)."""

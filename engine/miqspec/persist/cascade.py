@@ -14,14 +14,11 @@ Raises: ``DatabaseError`` (through ``Db``). Does database I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
+from miqspec.persist.db import Db
 from miqspec.persist.graph import parent_reference
 from miqspec.persist.values import poly_type
 from miqspec.spec import Catalogue, ReferenceDef
-
-if TYPE_CHECKING:
-    from miqspec.persist.db import Db
 
 Counted = Callable[[str, int], None]
 

@@ -1,10 +1,11 @@
 """Database statements for persist: scopes, one-select loads and batched writes.
 
-Takes: a SQLAlchemy connection inside the caller's transaction, the metadata, the catalogue and
-the owner ids. Gives: the SQL scope of a collection (owner column and scope values, or through
-its parent reference for ``owner: none`` collections), loaded rows, a manager's row ids of a
-table read from the owner index alone (``owner_ids``), and batched insert (with
-``RETURNING id`` in parameter order), update (grouped by changed columns) and delete (by id, in
+Takes: a SQLAlchemy connection inside the caller's transaction, the metadata, the catalogue,
+the owner ids and optionally the driver's bulk writes (``persist.driver``: a fast path).
+Gives: ``Db``: the SQL scope of a collection (owner column and scope values, or through its
+parent reference for ``owner: none`` collections), loaded rows, a manager's row ids of a table
+read from the owner index alone (``owner_ids``), and batched insert (``RETURNING id`` in
+parameter order, or the driver's), update (grouped by changed columns) and delete (by id, in
 chunks of 500) helpers that count written rows and honour ``dry_run`` (no write at all).
 Raises: ``DatabaseError`` (one line: collection and DB error class) on any database error,
 ``MappingError`` when a collection cannot be scoped. Does database I/O.
@@ -20,17 +21,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError, MappingError
-from miqspec.persist.bulk import bind_tuples, fetch, insert_copy, insert_sqlite, sqlite_bulk
-from miqspec.persist.graph import SaveGraph, parent_reference
+from miqspec.persist.bulk import fetch
+from miqspec.persist.driver import DriverWrites
+from miqspec.persist.graph import parent_reference
 from miqspec.persist.values import (
     EMS_TABLE,
     OWNER_COLUMNS,
     OWNER_TYPE,
     coercer,
-    key_columns,
-    key_of,
     poly_type,
-    secondary_value,
     stored_keys,
 )
 from miqspec.spec import Catalogue
@@ -53,6 +52,7 @@ class Db:
         catalogue: Catalogue,
         owners: Mapping[str, int],
         dry_run: bool,
+        driver: DriverWrites | None = None,
     ) -> None:
         self.conn = conn
         self.metadata = metadata
@@ -60,11 +60,18 @@ class Db:
         self.owners = owners
         self.dry_run = dry_run
         self.written = 0
+        self.driver = driver
         self._fake_ids = itertools.count(-1, -1)
-        self.graph = SaveGraph(order=[])
-        self._db_cache: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-        self._sec_cache: dict[tuple[str, str], dict[tuple[Any, ...], tuple[int, str | None]]] = {}
         self._owner_ids: dict[tuple[str, str, int], list[int]] = {}  # ``owner_ids``' reads
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """The run's statements: inside the driver's session when it writes."""
+        if self.driver is None:
+            yield
+            return
+        with self.driver.session(self.conn):
+            yield
 
     @contextmanager
     def errors(self, name: str) -> Iterator[None]:
@@ -74,7 +81,7 @@ class Db:
         try:
             yield
         except (sa.exc.SQLAlchemyError, OverflowError, driver_error) as exc:  # OverflowError:
-            # sqlite3's int out of range; driver errors: COPY and cursor reads (persist_bulk)
+            # sqlite3's int out of range; driver errors: COPY and cursor reads (persist.pgcopy)
             orig = getattr(exc, "orig", None) or exc
             text = (str(orig).strip().splitlines() or [""])[0][:200]
             raise DatabaseError(
@@ -217,37 +224,37 @@ class Db:
         extra: Mapping[str, Any] | None = None,
     ) -> list[int]:
         """Insert rows (all with the same columns, plus the values of ``extra`` in every row,
-        overriding theirs); return their ids in the same order.
-
-        PostgreSQL: ``COPY`` with ids taken from the sequence (``persist_bulk.insert_copy``),
-        else ``INSERT ... RETURNING id`` batched in parameter order. SQLite would run that one
-        row at a time, so there: one executemany; the ids are ``max(id)+1 ...`` when SQLite
-        numbered them so, else one select of the new ids by manager_ref key (``keys[i]`` is row
-        i's identity key; the refresh lock makes it unique).
-        """
+        overriding theirs); return their ids in the same order: through ``driver`` where it
+        takes them (``keys[i]`` is row i's identity key: the new rows are found by it when
+        SQLite did not number them in order; the refresh lock makes it unique), else
+        ``INSERT ... RETURNING id`` batched in parameter order."""
         if not rows:
             return []
         self.written += len(rows)
         if self.dry_run:
             return [next(self._fake_ids) for _ in rows]
         table = self.table(name)
+        extra = extra or {}
         with self.errors(name):
-            extra = extra or {}
             cols = [c for c in rows[0] if c not in extra] + list(extra)
             defaults = any(c.default is not None and c.name not in cols for c in table.c)
-            if not defaults and not self.raw:
-                copied = insert_copy(self.conn, table, cols, rows, extra)
-                if copied is not None:
-                    return copied
-            if not self.raw or defaults:
-                stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-                merged = [{**r, **extra} for r in rows] if extra else list(rows)
-                return list(self.conn.execute(stmt, merged).scalars())
-            before = self.conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-            with sqlite_bulk(self.conn, table, len(rows)):
-                numbered = insert_sqlite(self.conn, table, cols, rows, extra)
-            if numbered is not None:
-                return numbered
+            if self.driver is not None and not defaults:
+
+                def find(before: int) -> list[int]:
+                    return self._inserted(name, before, keys, key_cols)
+
+                ids = self.driver.insert(self.conn, table, cols, rows, extra, find)
+                if ids is not None:
+                    return ids
+            stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            merged = [{**r, **extra} for r in rows] if extra else list(rows)
+            return list(self.conn.execute(stmt, merged).scalars())
+
+    def _inserted(
+        self, name: str, before: int, keys: Sequence[tuple[Any, ...]], key_cols: Sequence[str]
+    ) -> list[int]:
+        """The ids of the rows with identity ``keys`` among those past id ``before``."""
+        table = self.table(name)
         got, pos = self.select(
             name, ["id", *key_cols], sa.and_(table.c.id > before, self.scope(name))
         )
@@ -260,34 +267,19 @@ class Db:
         return ids  # type: ignore[return-value]
 
     def update(self, name: str, groups: Mapping[frozenset[str], list[dict[str, Any]]]) -> None:
-        """Executemany ``UPDATE ... WHERE id = :b_id``, one statement per set of columns."""
+        """Executemany ``UPDATE ... WHERE id = :b_id``, one statement per set of columns
+        (through ``driver`` where it takes them)."""
         table = self.table(name)
         stmt = table.update().where(table.c.id == sa.bindparam("b_id"))
-        quote = self.conn.dialect.identifier_preparer.quote
         for params in groups.values():
             self.written += len(params)
             if self.dry_run:
                 continue
             with self.errors(name):
-                if not self.raw:
-                    for part in chunks(params, 5000):
-                        self.conn.execute(stmt, list(part))
+                if self.driver is not None and self.driver.update(self.conn, table, params):
                     continue
-                cols = [c for c in params[0] if c != "b_id"]
-                sql = (
-                    f"UPDATE {quote(table.name)} SET "
-                    f"{', '.join(f'{quote(c)} = ?' for c in cols)} WHERE {quote('id')} = ?"
-                )
-                self.conn.exec_driver_sql(
-                    sql,
-                    bind_tuples(self.conn, table, [*cols, "b_id"], params),
-                )
-
-    @property
-    def raw(self) -> bool:
-        """Write through the driver's executemany (SQLite: SQLAlchemy's per-row work dominates)."""
-        dialect = self.conn.dialect
-        return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
+                for part in chunks(params, 5000):
+                    self.conn.execute(stmt, list(part))
 
     def delete_ids(self, name: str, table: sa.Table, ids: Sequence[int]) -> None:
         self.written += len(ids)
@@ -355,67 +347,3 @@ class Db:
                 count += self.conn.execute(join.delete().where(join.c[col].in_(part))).rowcount
         self.written += count
         return count
-
-    # -- read-only lookups for the resolver (cached) ------------------------------------------
-    def db_rows(self, name: str) -> Mapping[tuple[Any, ...], Mapping[str, Any]]:
-        """Rows of a collection in scope by manager_ref key, for lazies into unsaved data."""
-        cached = self._db_cache.get(name)
-        if cached is not None:
-            return cached
-        cached = self._db_cache[name] = {}
-        cdef = self.catalogue.collections[name]
-        if self.scopable(name):
-            where = self.scope(name)
-        elif cdef.delete == "none" and self.has_table(name):  # read-only lookup, any manager
-            where = sa.and_(sa.true(), *self.values_clause(name))
-        else:
-            return cached
-        table = self.table(name)
-        keys = key_columns(cdef, table)
-        extra: list[str] = []
-        for key in self.graph.lazy_keys.get(name, ()):
-            rdef = cdef.references.get(key)
-            cols = (rdef.column, rdef.type_column) if rdef else (key,)
-            extra += [c for c in cols if c and c in table.c]
-        rows, pos = self.select(name, ["id", *keys, *extra], where)
-        idx = [pos[c] for c in keys]
-        for r in sorted(rows, key=lambda r: r[0], reverse=True):
-            cached[key_of(tuple(r[i] for i in idx))] = {c: r[i] for c, i in pos.items()}
-        return cached
-
-    def secondary_rows(
-        self, name: str, ref: str
-    ) -> Mapping[tuple[Any, ...], tuple[int, str | None]]:
-        """Rows found by a secondary ref (e.g. ``cross_link_vms`` by ``uid_ems``)."""
-        cached = self._sec_cache.get((name, ref))
-        if cached is not None:
-            return cached
-        cached = self._sec_cache[(name, ref)] = {}
-        cdef = self.catalogue.collections[name]
-        if not self.has_table(name):
-            return cached
-        table = self.table(name)
-        attrs = [cdef.references[a].column if a in cdef.references else a
-                 for a in cdef.secondary_refs[ref]]  # fmt: skip
-        # prefer rows still connected to a manager (lowest id first)
-        owner = OWNER_COLUMNS.get(cdef.owner, ())[:1] or (
-            ("ems_id",) if "ems_id" in table.c else ()
-        )
-        values = sorted(self.graph.secondary.get((name, ref), ()), key=repr)
-        if cdef.delete != "none" and self.scopable(name):
-            where = self.scope(name, keyed=True)  # the secondary ref's index leads
-        else:
-            where = sa.and_(sa.true(), *self.values_clause(name))
-        cols = ["id", *attrs, *owner]
-        found: list[Any] = []
-        col = table.c[attrs[0]] if len(attrs) == 1 else sa.tuple_(*(table.c[a] for a in attrs))
-        for start in range(0, len(values), 500):
-            part = values[start : start + 500]
-            wanted = [v[0] for v in part] if len(attrs) == 1 else part
-            rows, _ = self.select(name, cols, sa.and_(where, col.in_(wanted)))
-            found += rows
-        connected = len(owner) > 0
-        for r in sorted(found, key=lambda r: (connected and r[-1] is None, r[0])):
-            key = tuple(secondary_value(r[i + 1]) for i in range(len(attrs)))
-            cached.setdefault(key, (r[0], poly_type(cdef)))
-        return cached

@@ -1,7 +1,7 @@
 """Row digests for persist: tell unchanged objects without loading or comparing their rows.
 
 Takes: the ``Db`` of a persist run, a collection's ``RowPlan`` and owning manager id, and
-afterwards the collection's saved items.
+afterwards the run's saved collections (``Saved``).
 Gives: ``Digests`` (one per persist run): ``open(name, plan, owner_id)`` loads the ids and
 identity keys of the collection's rows in scope (one select of those columns only) and the
 digests stored for them (one row of ``miqspec_digests``), and returns a ``CollectionDigests``
@@ -9,7 +9,7 @@ whose ``hit(key, signature)`` is the row id when the stored digest of the row wi
 equals the object's; ``finish`` stores each collection's new digests when they changed.
 Raises: ``DatabaseError`` (through ``Db``). Does database I/O.
 
-A row's digest is the signature (``persist_sign``: 64-bit BLAKE2b over the object's attribute
+A row's digest is the signature (``persist.sign``: 64-bit BLAKE2b over the object's attribute
 names and values with each reference replaced by the row id and type it resolves to now,
 resolved reference defaults and the mapped power state) of the object it was last saved from.
 Under one plan fingerprint (the table's columns and types, the collection definition, owner
@@ -30,22 +30,19 @@ import base64
 import hashlib
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import compress, filterfalse
 from operator import eq, itemgetter, not_
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from miqspec.parse import InventoryObject
+from miqspec.persist.db import Db
+from miqspec.persist.items import Item, Kept, Rest, Saved
+from miqspec.persist.rows import RowPlan
 from miqspec.persist.values import stored_keys
-
-if TYPE_CHECKING:
-    from miqspec.parse import InventoryObject
-    from miqspec.persist.db import Db
-    from miqspec.persist.persister import Item, Persister
-    from miqspec.persist.rows import RowPlan
 
 DIGEST_TABLE = "miqspec_digests"
 #: the stored digest of a row saved without its object's signature (a collection of carried
@@ -118,21 +115,6 @@ def unpack(text: str | None) -> dict[int, int]:
         ids.byteswap()
         sums.byteswap()
     return dict(zip(ids, sums, strict=True))
-
-
-@dataclass
-class Kept:
-    """The objects whose stored digest matched (unchanged rows, neither built nor loaded), as
-    parallel lists: object, identity key, row id, signature; ids and signatures past the last
-    object are rows of records carried unparsed (``persist_carry``)."""
-
-    objs: list[InventoryObject] = field(default_factory=list)
-    keys: list[tuple[Any, ...]] = field(default_factory=list)
-    ids: list[int] = field(default_factory=list)
-    sigs: list[int] = field(default_factory=list)
-
-
-Rest = list[tuple["InventoryObject", "int | None"]]  # an object and its signature
 
 
 class CollectionDigests:
@@ -284,32 +266,30 @@ class Digests:
         with self.db.errors(DIGEST_TABLE):
             self.db.conn.execute(t.delete().where(t.c.ems_id == owner_id, t.c.collection == name))
 
-    def finish(self, p: Persister) -> None:
-        """Store the digests of every opened collection whose digests changed."""
+    def finish(self, saved: Mapping[str, Saved], sweeps: Callable[[str], bool]) -> None:
+        """Store the digests of every opened collection whose digests changed (``saved``:
+        the run's saved collections; ``sweeps(name)``: whether its unseen rows went)."""
         if self.table is None or self.db.dry_run:
             return
         for name, sums in self.open_.items():
-            saved = p.saved.get(name)
-            if saved is None:
+            done = saved.get(name)
+            if done is None:
                 continue
-            items, kept = saved.items, saved.kept
-            if not items and not saved.unmatched and len(kept.ids) == len(sums.stored):
+            items, kept = done.items, done.kept
+            if not items and not done.unmatched and len(kept.ids) == len(sums.stored):
                 continue  # every object matched its stored digest: nothing changed
-            mapping = self._mapping(p, name, sums, items, kept, saved.unmatched)
+            mapping = self._mapping(sweeps(name), sums, items, kept, done.unmatched)
             if mapping != sums.stored:
                 self._write(name, sums, mapping)
 
+    @staticmethod
     def _mapping(
-        self,
-        p: Persister,
-        name: str,
+        sweeps: bool,
         sums: CollectionDigests,
         items: list[Item],
         kept: Kept,
         unmatched: list[Any],
     ) -> dict[int, int]:
-        cdef = p.catalogue.collections[name]
-        sweeps = p.inventory.complete.get(name, True) and cdef.delete != "none"
         out: dict[int, int] = {}
         if not sweeps:  # rows not seen stay as they are: so do their digests
             for r in unmatched:

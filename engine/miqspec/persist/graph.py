@@ -3,7 +3,9 @@
 Takes: the catalogue, the parsed inventory and the names of the collections being saved.
 Gives: a ``SaveGraph``: the save order (topological, stable), the attributes that close a cycle
 and are therefore written in a later update-only pass, the ``key`` attributes each collection
-is looked up by, and the secondary-ref values each collection is looked up by.
+is looked up by, and the secondary-ref values each collection is looked up by;
+``parent_reference`` (the reference an owner-less collection is scoped by) and ``sweeps``
+(whether a collection's unseen rows go).
 Raises: ``MappingError`` on a reference to an unknown collection or a cycle among attributes
 that cannot be deferred (manager_ref parts and parent collections). No I/O.
 
@@ -27,7 +29,7 @@ from typing import Any
 from miqspec.errors import MappingError
 from miqspec.parse import InventoryObject, LazyRef, ParsedInventory
 from miqspec.persist.values import secondary_value
-from miqspec.spec import Catalogue, ReferenceDef
+from miqspec.spec import Catalogue, CollectionDef, ReferenceDef
 
 PARENT_EDGE = "__parent_collections"
 _REF_KINDS = frozenset({LazyRef, InventoryObject, list, tuple})
@@ -226,3 +228,9 @@ def parent_reference(catalogue: Catalogue, name: str) -> ReferenceDef | None:
         if any(t is not None and t.owner == "none" and t.name != name for t in targets):
             return rdef
     return None
+
+
+def sweeps(cdef: CollectionDef, complete: Mapping[str, bool]) -> bool:
+    """True when the rows of ``cdef``'s collection that this refresh did not see go (deleted
+    or disconnected): the collection is complete and its ``delete`` is not ``none``."""
+    return complete.get(cdef.name, True) and cdef.delete != "none"

@@ -10,23 +10,26 @@ reference an attribute does not allow). Does database I/O.
 
 Semantics (ManageIQ's: reference/manageiq-model.md §2, §3.8): collections present in
 ``inventory.objects`` or marked complete in ``inventory.complete`` are saved in dependency
-order (lookup-only collections such as ``cross_link_vms`` are never saved); each matches its
-objects to the rows in scope by manager_ref (as strings; reference parts by row id): an object
-whose signature equals its row's stored digest is unchanged without its row being built, loaded
-or compared (``persist_digest``), the other rows are loaded with one select; it inserts new
-rows (reconnecting a disconnected row with the same manager_ref for ``delete: disconnect``
-collections), updates only changed columns, and leaves unchanged rows alone.
-Attributes closing a dependency cycle are written in an update-only pass afterwards, then
-many-to-many join rows (none for collections carrying records: their mappings set no such
-attribute), then (complete collections only, reverse order) rows not seen are
-deleted, with their owner-less children and join rows, or disconnected. An object whose
-manager_ref reference resolves to nothing is skipped and counted (``skipped``); any other
-unresolved reference is stored as its ``default`` (NULL) and counted (``unresolved``).
+order (lookup-only collections such as ``cross_link_vms`` are never saved). Each collection
+(``Persister.save``): its objects become rows (``RowPlan.build``); the rows in scope are loaded
+with one select and matched by manager_ref (as strings; reference parts by row id); new rows
+are inserted (a disconnected row with the same manager_ref reconnected instead, for ``delete:
+disconnect`` collections), changed columns updated, unchanged rows left alone. Then the
+attributes closing a dependency cycle are written in an update-only pass, then many-to-many
+join rows (none for collections carrying records: their mappings set no such attribute), then
+(complete collections only, reverse order) rows not seen are deleted, with their owner-less
+children and join rows, or disconnected (``persist.sweep``). An object whose manager_ref
+reference resolves to nothing is skipped and counted (``skipped``); any other unresolved
+reference is stored as its ``default`` (NULL) and counted (``unresolved``).
+
+Work that can be skipped without changing the result (objects whose stored row digest matches,
+records carried unparsed, maps for the next refresh) is the ``SaveStrategy``'s
+(``persist.strategy``; ``persist.fast``), bulk writes through the driver ``Db``'s
+(``persist.driver``): ``fast=False`` turns both off.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from operator import attrgetter
@@ -36,31 +39,34 @@ import sqlalchemy as sa
 
 from miqspec.errors import MappingError
 from miqspec.parse import ParsedInventory
-from miqspec.persist.bulk import sqlite_cache
-from miqspec.persist.carry import carried_rows, lean_ids, store_maps
+from miqspec.persist.changes import Changes, Stamps, Updates
 from miqspec.persist.db import Db
-from miqspec.persist.digest import Digests, Kept, Rest
-from miqspec.persist.graph import SaveGraph, plan_save
-from miqspec.persist.model import Change, CollectionReport, Item, PersistReport, Saved
-from miqspec.persist.passes import parent_columns, reconnect, save_deferred, save_links, sweep
+from miqspec.persist.driver import DriverWrites
+from miqspec.persist.fast import FastSave
+from miqspec.persist.graph import plan_save
+from miqspec.persist.items import Item, Saved
+from miqspec.persist.lookups import Lookups
+from miqspec.persist.passes import parent_columns, reconnect, save_deferred, save_links
+from miqspec.persist.report import Clock, PersistReport
 from miqspec.persist.rows import Resolver, RowPlan
+from miqspec.persist.strategy import Known, PlainSave, SaveStrategy
+from miqspec.persist.sweep import sweep
 from miqspec.persist.values import (
     EMS_TABLE,
     OWNER_COLUMNS,
     ancestry_column,
-    coercer,
     mem_key,
-    ref_text,
     row_key,
     stored_keys,
     timestamp_columns,
 )
 from miqspec.spec import Catalogue, CollectionDef
 
-__all__ = ["Change", "CollectionReport", "Item", "PersistReport", "Saved", "persist"]
+__all__ = ["PersistReport", "persist"]
 
 _REF = attrgetter("ref")
 _MKEY, _ID = attrgetter("mkey"), attrgetter("id")
+Alias = tuple[tuple[Any, ...], Item | int]  # a later object's key, and the first one's
 
 
 def persist(
@@ -76,11 +82,14 @@ def persist(
     dry_run: bool = False,
     sample_changes: int = 0,
     digests: bool = True,
+    fast: bool = True,
 ) -> PersistReport:
     """Save ``inventory`` (see the module docstring); ``vendor_types`` gives the STI ``type``
     per collection for objects that set none. ``digests`` (default on): objects whose stored
-    row digest matches are unchanged without loading their rows (``persist_digest``); off,
-    every row in scope is loaded and compared (and the digests are stored afresh)."""
+    row digest matches are unchanged without loading their rows (``persist.digest``); off,
+    every row in scope is loaded and compared (and the digests are stored afresh). ``fast``
+    False: the plain path (no digests, no record carry, SQLAlchemy's writes), which the fast
+    paths are tested against."""
     return Persister(
         conn,
         metadata,
@@ -93,10 +102,13 @@ def persist(
         dry_run,
         sample_changes,
         digests,
+        fast,
     ).run()
 
 
 class Persister:
+    """One persist run (see the module docstring)."""
+
     def __init__(
         self,
         conn: sa.Connection,
@@ -110,78 +122,84 @@ class Persister:
         dry_run: bool,
         sample_changes: int,
         digests: bool = True,
+        fast: bool = True,
     ) -> None:
         self.catalogue, self.inventory, self.owners = catalogue, inventory, owners
-        self.vendor_types, self.power_states, self.now = vendor_types, power_states, now
-        self.sample = sample_changes
-        self.db = Db(conn, metadata, catalogue, owners, dry_run)
-        self.digests = Digests(self.db, digests)
+        self.vendor_types, self.power_states = vendor_types, power_states
+        self.trust, self.fast = digests, fast
         self.report = PersistReport(dry_run=dry_run)
+        self.clock = Clock(self.report.timings)
+        self.changes = Changes(self.report, now, sample_changes)
+        driver = DriverWrites() if fast else None
+        self.db = Db(conn, metadata, catalogue, owners, dry_run, driver)
         self.saved: dict[str, Saved] = {}
-        self.graph = SaveGraph(order=[])
-        self._clock = time.perf_counter()
-
-    def tick(self, phase: str) -> None:
-        now = time.perf_counter()
-        timings = self.report.timings
-        timings[phase] = timings.get(phase, 0.0) + now - self._clock
-        self._clock = now
-
-    def stamp(self, table: sa.Table, col: str) -> Any:
-        return coercer(table.c[col])[1](self.now)
-
-    def change(self, name: str, ref: str, col: str, old: Any, new: Any) -> None:
-        if len(self.report.changes) < self.sample:
-            self.report.changes.append(Change(name, ref, col, old, new))
 
     def run(self) -> PersistReport:
-        with sqlite_cache(self.db.conn):
-            return self._run()
+        inv, report, clock = self.inventory, self.report, self.clock
+        names = [n for n in self.collections() if not read_only(self.catalogue.collections[n])]
+        graph = self.graph = plan_save(self.catalogue, inv, names)
+        report.order = list(graph.order)
+        report.deferred = {n: sorted(a) for n, a in graph.deferred.items()}
+        lookups = Lookups(self.db, graph)
+        tables = {n: self.db.table(n) for n in self.catalogue.collections if self.db.has_table(n)}
+        resolver = Resolver(
+            self.catalogue, inv, set(names), tables, lookups.db_rows, lookups.secondary_rows
+        )
+        self.resolver = resolver
+        self.strategy = self.choose_strategy()
+        clock.tick("plan")
+        with self.db.session():
+            for name in graph.order:
+                self.save(name)
+            for name in graph.order:
+                if name in graph.deferred:
+                    save_deferred(
+                        self.db, resolver, self.changes, report.of(name), name, self.saved[name]
+                    )
+            clock.tick("deferred")
+            for name in graph.order:  # a carrying collection's mapping sets no such link
+                if self.catalogue.collections[name].many_to_many and name not in inv.carried:
+                    save_links(self.db, resolver, report.of(name), name, self.saved[name])
+            clock.tick("links")
+            sweep(
+                self.db, report, self.changes, graph.order, self.saved, inv.complete,
+                self.power_states,
+            )  # fmt: skip
+            clock.tick("delete")
+            report.digests_written = self.strategy.finish()
+            clock.tick("digests")
+        report.rows_written = self.db.written
+        clock.total()
+        return report
 
-    def _run(self) -> PersistReport:
-        start = time.perf_counter()
+    def collections(self) -> list[str]:
+        """The collections of this refresh: with objects, or complete (even with none)."""
         inv = self.inventory
         names = list(dict.fromkeys([*inv.objects, *(n for n, ok in inv.complete.items() if ok)]))
         for name in names:
             if self.catalogue.get(name) is None:
                 raise MappingError(f"unknown inventory collection {name!r}")
-        names = [n for n in names if not read_only(self.catalogue.collections[n])]
-        self.graph = self.db.graph = plan_save(self.catalogue, inv, names)
-        self.report.order = list(self.graph.order)
-        self.report.deferred = {n: sorted(a) for n, a in self.graph.deferred.items()}
-        self.resolver = Resolver(
-            self.catalogue,
-            inv,
-            set(names),
-            {n: self.db.table(n) for n in self.catalogue.collections if self.db.has_table(n)},
-            self.db.db_rows,
-            self.db.secondary_rows,
-        )
-        self.tick("plan")
-        for name in self.graph.order:
-            self.save(name)
-        for name in self.graph.order:
-            if name in self.graph.deferred:
-                save_deferred(self, name)
-        self.tick("deferred")
-        for name in self.graph.order:  # a carrying collection's mapping sets no such link
-            if self.catalogue.collections[name].many_to_many and name not in inv.carried:
-                save_links(self, name)
-        self.tick("links")
-        sweep(self)
-        self.tick("delete")
-        self.digests.finish(self)
-        store_maps(self)
-        self.report.digests_written = self.digests.written
-        self.tick("digests")
-        self.report.rows_written = self.db.written
-        self.report.timings["total"] = time.perf_counter() - start
-        return self.report
+        return names
 
-    # -- main pass ---------------------------------------------------------------------------
+    def choose_strategy(self) -> SaveStrategy:
+        if not self.fast:
+            return PlainSave(self.db, self.inventory, self.owners)
+        return FastSave(
+            self.db,
+            self.catalogue,
+            self.inventory,
+            self.owners,
+            self.graph,
+            self.saved,
+            self.resolver.ids,
+            self.clock,
+            self.trust,
+        )
+
+    # -- one collection ----------------------------------------------------------------------
     def save(self, name: str) -> None:
+        """Save one collection: build its rows, load the stored ones, compare, write."""
         cdef, table = self.catalogue.collections[name], self.db.table(name)
-        rep = self.report.of(name)
         plan = RowPlan(
             cdef,
             table,
@@ -191,50 +209,31 @@ class Persister:
             power_states=self.power_states,
             deferred=self.graph.deferred.get(name, set()),
         )
-        ids = self.resolver.ids.setdefault(name, {})
+        known = self.strategy.open(name, plan)  # objects to build, objects known unchanged
+        items, aliases, cols = self.build(name, plan, known)
+        rows, pos = self.load(name, plan, cols, known)
+        unmatched = self.compare(name, plan, items, rows, pos)
+        self.remember(name, plan, known, items, pos, aliases)
+        self.saved[name] = Saved(plan, items, pos, unmatched, known.kept)
+        rep, kept = self.report.of(name), known.kept
+        rep.unchanged += len(kept.ids) + sum(1 for i in items if i.state == "unchanged")
+        rep.carried += len(kept.ids) - len(kept.objs)
+        self.clock.tick("compare")
+
+    def build(
+        self, name: str, plan: RowPlan, known: Known
+    ) -> tuple[list[Item], list[Alias], set[str]]:
+        """The items of the objects to build (the first object per identity key; later ones
+        are aliases of it, or of a kept row), and the columns their rows set."""
+        kept = known.kept
+        by_key: dict[tuple[Any, ...], Item | int] = dict(
+            zip(kept.keys, kept.ids[: len(kept.keys)], strict=True)
+        )
         items: list[Item] = []
-        by_key: dict[tuple[Any, ...], Item | int] = {}
-        aliases: list[tuple[tuple[Any, ...], Item | int]] = []
+        aliases: list[Alias] = []
         cols: set[str] = set()
-        key_cols = plan.key_cols
-        ancestry = ancestry_column(self.catalogue, table.name)
-        objs = list(self.inventory.objects.get(name, {}).values())
-        kept: Kept = Kept()
-        rest: Rest = [(obj, None) for obj in objs]
-        sums = None
-        carried = self.inventory.carried.get(name)
-        paths = ancestry if ancestry and self.paths_read(table.name) else None
-        if table.name != EMS_TABLE and not plan.deferred:
-            owner = self.owners.get(name)
-            lean = lean_ids(carried, plan)
-            sums = self.digests.open(name, plan, owner, paths, lean, self.siblings(name))
-            self.tick("load")
-        elif table.name != EMS_TABLE:  # deferred attributes: compared in full, digests go
-            self.digests.forget(name, self.owners.get(name))
-        carried_ids: list[int] = []
-        carried_keys: list[tuple[Any, ...]] = []
-        if carried is not None and carried.pairs:
-            found = None if sums is None else carried_rows(self, name, plan, sums, carried, objs)
-            if found is None:  # the rows of carried records are in question: parse them all
-                carried.expand()
-                objs = list(self.inventory.objects.get(name, {}).values())
-                rest = [(obj, None) for obj in objs]
-                if sums is not None and sums.lean:  # the parsed objects need every key
-                    sums = self.digests.open(name, plan, self.owners.get(name), paths)
-            else:
-                carried_ids, carried_keys = [rid for _, rid in carried.pairs], found
-        if sums is not None:
-            # carried records are not parsed again while unchanged: a first save of their
-            # rows skips signing them (a row digest is read only when its record changes)
-            kept, rest, unresolved = sums.match(plan, objs, sign=carried is None)
-            plan.unresolved += unresolved
-            by_key.update(zip(kept.keys, kept.ids, strict=True))
-            if carried_ids:
-                kept.ids.extend(carried_ids)
-                kept.sigs.extend(map(sums.stored.__getitem__, carried_ids))
-                rep.carried += len(carried_ids)
-        build = plan.build
-        for obj, sig in rest:
+        key_cols, build = plan.key_cols, plan.build
+        for obj, sig in known.rest:
             row = build(obj)
             if row is None:
                 continue
@@ -246,94 +245,47 @@ class Persister:
             cols.update(row)
             item = by_key[dbkey] = Item(obj, mem_key(obj.ref), row, dbkey, sig)
             items.append(item)
-        if table.name == EMS_TABLE:  # the provider row itself: update only, first object wins
+        if plan.table.name == EMS_TABLE:  # the provider row itself: update only, first wins
             items = items[:1]
+        rep = self.report.of(name)
         rep.skipped += plan.skipped
         rep.unresolved += plan.unresolved
         plan.skipped = plan.unresolved = 0
-        self.tick("build")
-        cols.update(key_cols)
+        self.clock.tick("build")
+        return items, aliases, cols
+
+    def load(
+        self, name: str, plan: RowPlan, cols: set[str], known: Known
+    ) -> tuple[list[Any], dict[str, int]]:
+        """The stored rows in scope (``known.load``'s only, when it says), with the columns
+        the rows set and those the later passes read."""
+        cdef, table = plan.cdef, plan.table
+        cols.update(plan.key_cols)
         cols.update(c for c in ("raw_power_state", "power_state", "type") if c in table.c)
         cols.update(OWNER_COLUMNS.get(cdef.owner, ())[:1])
         for attr in plan.deferred:
             rdef = cdef.references.get(attr)
             cols.update(c for c in ((rdef.column, rdef.type_column) if rdef else (attr,)) if c)
         cols.update(parent_columns(self.catalogue, name))
+        ancestry = ancestry_column(self.catalogue, table.name)
         cols.update((ancestry,) if ancestry else ())
         cols.discard("id")
-        if sums is None:
-            rows, pos = self.db.select(name, ["id", *sorted(cols)], self.db.scope(name))
-        else:  # rows of changed objects and rows not seen: in full
-            rows, pos = self.db.select_ids(
-                name,
-                ["id", *sorted(cols)],
-                self.db.scope(name),
-                sums.unclaimed(kept.ids),
-                len(sums.ids),
+        select = ["id", *sorted(cols)]
+        if known.load is None:
+            found = self.db.select(name, select, self.db.scope(name))
+        else:
+            found = self.db.select_ids(
+                name, select, self.db.scope(name), known.load, known.in_scope
             )
-        self.tick("load")
-        unmatched = self.compare(name, plan, items, rows, pos)
-        n_objs = len(kept.objs)
-        ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids[:n_objs], strict=True))
-        if carried_keys:  # string keys; none are read when nothing refers to the collection
-            ids.update(zip(carried_keys, carried_ids, strict=True))
-        if ancestry and sums is not None:  # unchanged by digest: the stored path is theirs
-            paths_of = self.resolver.ancestry
-            for rid in kept.ids:
-                path = sums.ancestry.get(rid)
-                if path is not None:
-                    paths_of[(table.name, rid)] = path
-        ids.update(zip(map(_MKEY, items), map(_ID, items), strict=True))
-        if ancestry:
-            for item in items:
-                path = None if item.old is None else item.old[pos[ancestry]]
-                self.resolver.ancestry[(table.name, item.id)] = item.row.get(ancestry, path)
-        for mkey, first in aliases:
-            ids.setdefault(mkey, first if type(first) is int else first.id)  # type: ignore[union-attr]
-        self.saved[name] = Saved(plan, items, pos, unmatched, kept)
-        rep.unchanged += len(kept.ids) + sum(1 for i in items if i.state == "unchanged")
-        self.tick("compare")
-
-    def siblings(self, name: str) -> set[int]:
-        """The rows of records carried by the other collections of ``name``'s table and
-        manager (vms and miq_templates share one): not rows of ``name``."""
-        cdef = self.catalogue.collections[name]
-        owner = self.owners.get(name)
-        out: set[int] = set()
-        for other, carried in self.inventory.carried.items():
-            odef = self.catalogue.get(other)
-            if other == name or odef is None or odef.table != cdef.table:
-                continue
-            if odef.owner == cdef.owner and self.owners.get(other) == owner:
-                out.update(rid for _, rid in carried.pairs)
-        return out
-
-    def paths_read(self, table: str) -> bool:
-        """True when an object of this refresh holds an ``ancestry`` reference into ``table``
-        (whose rows' stored paths its path is then built on)."""
-        return any(
-            rdef.kind == "ancestry" and (cdef.name, attr) in self.graph.ref_attrs
-            for cdef in self.catalogue.collections.values()
-            if cdef.table == table
-            for attr, rdef in cdef.references.items()
-        )
-
-    def power_changes(
-        self, plan: RowPlan, row: Mapping[str, Any], old_raw: Any, changed: dict[str, Any]
-    ) -> None:
-        """previous_state / state_changed_on when raw_power_state changes (§3.8)."""
-        if "raw_power_state" in row and row["raw_power_state"] != old_raw:
-            if "previous_state" in plan.table.c:
-                changed["previous_state"] = old_raw
-            if "state_changed_on" in plan.table.c:
-                changed["state_changed_on"] = self.stamp(plan.table, "state_changed_on")
+        self.clock.tick("load")
+        return found
 
     def compare(
         self, name: str, plan: RowPlan, items: list[Item], rows: list[Any], pos: dict[str, int]
     ) -> list[Any]:
         """Match stored rows, write inserts and updates; return the rows not seen."""
         table, key_cols, rep = plan.table, plan.key_cols, self.report.of(name)
-        ts = timestamp_columns(self.catalogue.collections[name].timestamps, table)
+        ts = timestamp_columns(plan.cdef.timestamps, table)
         index: dict[tuple[Any, ...], Any] = {}
         unmatched: list[Any] = []
         rows.sort(key=lambda r: r[0])
@@ -345,7 +297,8 @@ class Persister:
         if table.name == EMS_TABLE:
             index = {items[0].dbkey: rows[0]} if rows and items else {}
             unmatched = []
-        updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+        updates: Updates = {}
+        queue_update = self.changes.queue_update
         new: list[Item] = [] if index else list(items)  # no stored row: every item is new
         for item in items if index else ():
             old = index.pop(item.dbkey, None)
@@ -359,59 +312,67 @@ class Persister:
                 continue
             item.state = "updated"
             rep.updated += 1
-            self.queue_update(name, plan, item, changed, pos, updates, ts)
+            queue_update(name, plan, item, changed, pos, updates, ts)
         unmatched.extend(index.values())
         if table.name == EMS_TABLE:
             new = []
-        if new and self.catalogue.collections[name].delete == "disconnect":
-            new = reconnect(self, name, plan, new, pos, updates, ts)
-        self.tick("compare")
+        if new and plan.cdef.delete == "disconnect":
+            new = reconnect(self.db, self.changes, rep, name, plan, new, pos, updates, ts)
+        self.clock.tick("compare")
         self.db.update(name, updates)
         self.insert(name, plan, new, ts)
-        self.tick("write")
+        self.clock.tick("write")
         return unmatched
 
-    def queue_update(
-        self,
-        name: str,
-        plan: RowPlan,
-        item: Item,
-        changed: dict[str, Any],
-        pos: Mapping[str, int],
-        updates: dict[frozenset[str], list[dict[str, Any]]],
-        ts: tuple[str | None, str | None],
-    ) -> None:
-        old = item.old
-        if len(self.report.changes) < self.sample:
-            text = ref_text(item.obj.ref)
-            for col, value in changed.items():
-                self.change(name, text, col, old[pos[col]], value)
-        if "raw_power_state" in pos:
-            self.power_changes(plan, item.row, old[pos["raw_power_state"]], changed)
-        if ts[1]:
-            changed[ts[1]] = self.stamp(plan.table, ts[1])
-        changed["b_id"] = item.id
-        updates.setdefault(frozenset(changed), []).append(changed)
-
-    def insert(
-        self, name: str, plan: RowPlan, new: list[Item], ts: tuple[str | None, str | None]
-    ) -> None:
-        table = plan.table
-        extra = {c: self.stamp(table, c) for c in ts if c}
+    def insert(self, name: str, plan: RowPlan, new: list[Item], ts: Stamps) -> None:
+        """Insert the new items' rows (grouped by their columns, in build order: ids follow
+        the API's order) and give each item its row id."""
+        table, stamp = plan.table, self.changes.stamp
+        extra = {c: stamp(table, c) for c in ts if c}
         changed_on = "state_changed_on" if "state_changed_on" in table.c else None
         groups: dict[tuple[str, ...], list[Item]] = {}
         for item in new:
-            assert item.row is not None
             groups.setdefault(tuple(item.row), []).append(item)
-        for keys, group in groups.items():  # in build order: ids follow the API's order
+        for keys, group in groups.items():
             add = dict(extra)
             if changed_on and "raw_power_state" in keys:
-                add[changed_on] = self.stamp(table, changed_on)
-            rows = [item.row for item in group if item.row is not None]
+                add[changed_on] = stamp(table, changed_on)
+            rows = [item.row for item in group]
             ids = self.db.insert(name, rows, [i.dbkey for i in group], plan.key_cols, add)
             for item, new_id in zip(group, ids, strict=True):
                 item.id = new_id
         self.report.of(name).created += len(new)
+
+    def remember(
+        self,
+        name: str,
+        plan: RowPlan,
+        known: Known,
+        items: list[Item],
+        pos: dict[str, int],
+        aliases: list[Alias],
+    ) -> None:
+        """Tell the resolver the row id (and ``ancestry`` path) of every object saved."""
+        ids = self.resolver.ids.setdefault(name, {})
+        paths_of, table = self.resolver.ancestry, plan.table.name
+        kept = known.kept
+        n_objs = len(kept.objs)
+        ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids[:n_objs], strict=True))
+        if known.keys:  # carried rows: string keys; none when nothing refers to the collection
+            ids.update(zip(known.keys, kept.ids[n_objs:], strict=True))
+        ancestry = ancestry_column(self.catalogue, table)
+        if ancestry and known.paths:  # unchanged by digest: the stored path is theirs
+            for rid in kept.ids:
+                path = known.paths.get(rid)
+                if path is not None:
+                    paths_of[(table, rid)] = path
+        ids.update(zip(map(_MKEY, items), map(_ID, items), strict=True))
+        if ancestry:
+            for item in items:
+                path = None if item.old is None else item.old[pos[ancestry]]
+                paths_of[(table, item.id)] = item.row.get(ancestry, path)
+        for mkey, first in aliases:
+            ids.setdefault(mkey, first if type(first) is int else first.id)  # type: ignore[union-attr]
 
 
 def read_only(cdef: CollectionDef) -> bool:

@@ -8,7 +8,7 @@ columns, defaults, coerced attributes, resolved foreign keys and ``_type`` colum
 :mod:`miqspec.persist.build`), plus ``diff`` against a stored row; ``key(obj)``:
 the identity key of that row from the manager_ref attributes alone; ``signature(obj)`` and
 ``signatures(objs)`` (:mod:`miqspec.persist.sign`): 64 bits that determine the row under the
-plan, which ``persist_digest`` compares to tell unchanged objects without building, loading or
+plan, which ``persist.digest`` compares to tell unchanged objects without building, loading or
 comparing rows. References resolve once per reference object and plan (the parser shares equal
 ``LazyRef``s).
 Raises: ``MappingError`` for values a column cannot hold, attributes without a column, and
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from miqspec.errors import MappingError
 from miqspec.parse import InventoryObject, LazyRef
-from miqspec.persist.build import SLOW, Builder, compile_builder
+from miqspec.persist.build import SLOW, Builder, Memo, compile_builder
 from miqspec.persist.resolve import DbRows, Resolver, SecondaryRows
 from miqspec.persist.sign import Layout, Signatures
 from miqspec.persist.values import (
@@ -43,7 +43,7 @@ from miqspec.spec import CollectionDef, ReferenceDef
 
 __all__ = ["DbRows", "Resolver", "RowPlan", "SecondaryRows"]
 
-_COL, _REF, _SKIP = 0, 1, 2  # as persist_sign's
+_COL, _REF, _SKIP = 0, 1, 2  # as persist.sign's
 _NO_BUILDER: Any = object()
 MAX_BUILDERS = 64  # generated builders per plan (objects of more shapes: build_one)
 _DATA = attrgetter("data")
@@ -83,7 +83,7 @@ class RowPlan(Signatures):
         self._power: dict[Any, str] = {}
         self._plain: dict[str, type] = {}
         # id(reference) -> (reference, what it resolved to, unresolved count, attribute)
-        self._memo: dict[int, tuple[Any, bool, dict[str, Any], int, str]] = {}
+        self._memo: Memo = {}
         self._values: dict[int, tuple[Any, Any]] = {}
         # signature: the layout per attribute tuple; reference forms by reference
         self._layouts: dict[tuple[str, ...], Layout] = {}

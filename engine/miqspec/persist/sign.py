@@ -9,9 +9,9 @@ the attribute names (a token per name tuple), the column attributes' values (one
 (row id and type, or the ``key`` attribute's value; many-to-many and deferred attributes count
 by their names only), the resolved reference defaults and the mapped power state, with the
 number of unresolved references ``build`` would count. A signature is never 0 (that value
-marks a row stored without one, ``persist_digest.UNSIGNED``). What the plan itself contributes
+marks a row stored without one, ``persist.digest.UNSIGNED``). What the plan itself contributes
 (columns, owner, scope, plain defaults, STI type) is the fingerprint's job
-(``persist_digest``). Equal signatures under one fingerprint give equal rows.
+(``persist.digest``). Equal signatures under one fingerprint give equal rows.
 Raises: ``MappingError`` where ``build`` would (an attribute without a column, a reference to
 a collection the attribute does not allow). No I/O.
 """
@@ -39,7 +39,7 @@ _PREFIX = b"M".__add__
 
 
 def _hash(body: bytes) -> int:
-    return _FROM_LE(_DIGEST(_BLAKE2B(body))) or 1  # never 0: ``persist_digest.UNSIGNED``
+    return _FROM_LE(_DIGEST(_BLAKE2B(body))) or 1  # never 0: ``persist.digest.UNSIGNED``
 
 
 class Signatures:
