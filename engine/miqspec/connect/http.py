@@ -13,6 +13,7 @@ masked in every message. Does network I/O (or replays through a mounted cassette
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import json
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import requests.adapters
 import tenacity
+import urllib3
 
 from miqspec.connect.json_body import decode as decode_json
 from miqspec.connect.origins import origin_of
@@ -120,6 +122,51 @@ def retry_after_seconds(value: str | None) -> float | None:
 Signer = Callable[[str, str, Mapping[str, str]], Mapping[str, str]]
 
 
+#: the most bytes one response body may have (decoded); more is an API error, never read
+MAX_BODY = 256 * 1024 * 1024
+_CHUNK = 256 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(resp: requests.Response, deadline: float, read_timeout: float, limit: int) -> bytes:
+    """The response body, read at most ``limit`` bytes, by deadline ``deadline``.
+
+    Reads one socket receive at a time (``read1``), so a body dripped a byte at a time cannot
+    outrun the deadline; before each receive the socket's timeout is cut to what is left.
+    Raises ``requests.exceptions.Timeout`` past the deadline, ``BodyTooLarge`` over ``limit``,
+    urllib3's errors for a broken stream.
+    """
+    if getattr(resp, "_content_consumed", False):  # a replayed cassette answer: in memory
+        body = resp.content or b""
+        if len(body) > limit:
+            raise BodyTooLarge()
+        return body
+    raw = resp.raw
+    conn = getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise requests.exceptions.Timeout()
+        if sock is not None and remaining < read_timeout:
+            with contextlib.suppress(OSError):
+                sock.settimeout(remaining)
+        chunk = raw.read1(_CHUNK, decode_content=True)
+        if not chunk:  # read1 decodes until it has bytes or the body ended
+            break
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    raw.release_conn()
+    return b"".join(chunks)
+
+
 #: headers a redirect to an untrusted origin keeps; every other one (auth, API keys, cookies,
 #: signatures, anything a spec added) is dropped
 REDIRECT_SAFE_HEADERS = frozenset(
@@ -168,6 +215,7 @@ class HttpClient:
         secrets: Callable[[], Iterable[str | None]] = lambda: (),
         adapter: requests.adapters.BaseAdapter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.trusts: Callable[[str], bool] = lambda url: False
         self.session = _Session(lambda url: self.trusts(url))
@@ -180,6 +228,7 @@ class HttpClient:
         self.session.mount("https://", self.adapter)
         self.secrets = secrets
         self.sleep = sleep
+        self.max_body = max_body
         self.lock = threading.Lock()
         self.requests_made = 0
 
@@ -198,12 +247,17 @@ class HttpClient:
         cookies: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
         sign: Signer | None = None,
+        deadline: float | None = None,
     ) -> HttpResponse:
         """One request, no retries; connection problems become ``UnreachableError``.
 
         ``sign`` gets the prepared request (method, URL with its query, headers as they will be
-        sent) and gives headers to set on it, e.g. a signature over them.
+        sent) and gives headers to set on it, e.g. a signature over them. ``deadline`` (a
+        ``time.monotonic()`` instant; default: connect + twice the read timeout from now) bounds
+        the whole request, body included: a body dripped slowly is cut off there.
         """
+        if deadline is None:
+            deadline = time.monotonic() + timeout[0] + 2 * timeout[1]
         with self.lock:
             self.requests_made += 1
         try:
@@ -222,8 +276,20 @@ class HttpClient:
                 prepared.headers.update(
                     sign(prepared.method or method, prepared.url or url, dict(prepared.headers))
                 )
-            resp = self.session.send(prepared, timeout=timeout, allow_redirects=True, stream=False)
-            body = resp.content
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise requests.exceptions.Timeout()
+            limits = (min(timeout[0], remaining), min(timeout[1], remaining))
+            resp = self.session.send(prepared, timeout=limits, allow_redirects=True, stream=True)
+            try:
+                body = read_body(resp, deadline, timeout[1], self.max_body)
+            except BodyTooLarge:
+                raise ApiError(
+                    f"{self.where(url)} answered more than {self.max_body:,} bytes "
+                    "(the limit of one response body)"
+                ) from None
+            finally:
+                resp.close()
         except MiqspecError:
             raise
         except requests.exceptions.SSLError:
@@ -240,6 +306,11 @@ class HttpClient:
             raise UnreachableError(f"cannot reach {self.where(url)}: {reason}") from None
         except requests.exceptions.RequestException as exc:
             raise ApiError(f"request to {self.where(url)} failed: {type(exc).__name__}") from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise UnreachableError(f"timed out talking to {self.where(url)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            reason = _connection_reason(exc)
+            raise UnreachableError(f"cannot reach {self.where(url)}: {reason}") from None
         return HttpResponse(
             resp.status_code, resp.headers, body, resp.url, cookies=resp.cookies.get_dict()
         )
@@ -263,6 +334,7 @@ class HttpClient:
         expect_json: bool = True,
         expect_xml: Iterable[str] | None = None,
         retry_statuses: bool = True,
+        deadline_for: Callable[[], float] | None = None,
         **kwargs: Any,
     ) -> HttpResponse:
         """A request with retries on connection errors, ``retry.on`` statuses and bad bodies
@@ -270,9 +342,12 @@ class HttpClient:
 
         Waits honour ``Retry-After``; otherwise exponential backoff capped at
         ``retry.max_backoff``. Non-retryable statuses are returned to the caller.
+        ``deadline_for()`` gives each attempt's deadline (see ``send_once``).
         """
 
         def attempt() -> HttpResponse:
+            if deadline_for is not None:  # each attempt its own deadline (within the session's)
+                kwargs["deadline"] = deadline_for()
             resp = self.send_once(method, url, **kwargs)
             if retry_statuses and resp.status in retry.on:
                 raise RetryableStatus(

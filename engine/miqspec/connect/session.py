@@ -12,6 +12,8 @@ filtering). Raises ``CredentialsError`` (401/403 from login or a request after o
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,7 +23,7 @@ from urllib.parse import urljoin
 from miqspec.connect import auth as auth_mod
 from miqspec.connect.http import HttpClient, HttpResponse
 from miqspec.connect.origins import Origin, OriginPattern, literal_origin, origin_of, show
-from miqspec.errors import ApiError, CredentialsError, MiqspecError
+from miqspec.errors import ApiError, CredentialsError, MiqspecError, UnreachableError
 from miqspec.spec import INPUT_COMPONENTS, Auth, Body, Retry, Spec, render_value
 
 
@@ -112,6 +114,8 @@ class ProviderSession:
         self.client.secrets = self.secrets
         self.client.trusts = self.trusts
         self.timeout = (spec.connection.connect_timeout, spec.connection.timeout)
+        # every request of this session (one refresh or verify) ends by this instant
+        self.refresh_deadline = time.monotonic() + spec.connection.refresh_deadline
         self._login_lock = threading.Lock()
         self._logged_in = False
         self._expires_at = float("inf")
@@ -122,6 +126,9 @@ class ProviderSession:
         # origins credentials may go to: the spec's own URLs (``origins``); see ``check_origin``
         self._trusted: set[Origin] = spec_origins(spec)
         self._allowed = tuple(OriginPattern(o) for o in spec.connection.allowed_origins)
+        for service in spec.connection.services:  # bases that render before any login
+            with contextlib.suppress(MiqspecError):
+                self.base(service)
 
     def secrets(self) -> list[str]:
         values = [*self.ctx["login"].values(), *self._pending_login.values()]
@@ -158,6 +165,18 @@ class ProviderSession:
         except ApiError:
             return False
         return origin in self._trusted or any(p.matches(origin) for p in self._allowed)
+
+    def deadline(self, read_timeout: float | None = None) -> float:
+        """The instant a request sent now must end by: its own deadline (``deadline``, else
+        connect + twice the read timeout), never past the session's ``refresh_deadline``."""
+        now = time.monotonic()
+        if now >= self.refresh_deadline:
+            limit = self.spec.connection.refresh_deadline
+            raise UnreachableError(f"the requests of this refresh ran past {limit:g} s in all")
+        own = self.spec.connection.deadline
+        if own is None:
+            own = self.timeout[0] + 2 * (read_timeout or self.timeout[1])
+        return min(now + own, self.refresh_deadline)
 
     def check_origin(self, url: str) -> None:
         """Refuse a URL off the trusted origins (one an API handed back), before sending."""
@@ -215,6 +234,7 @@ class ProviderSession:
                         data=req.data,
                         headers=req.headers,
                         timeout=self.timeout,
+                        deadline_for=self.deadline,
                         retry_statuses=True,
                     )
                     self._check_login_status(resp, "token request")
@@ -243,6 +263,7 @@ class ProviderSession:
             json_body=json_body,
             data=data,
             timeout=self.timeout,
+            deadline_for=self.deadline,
             expect_json=False,
         )
         self._check_login_status(resp, f"login step '{step.name}'")
@@ -309,6 +330,7 @@ class ProviderSession:
                 dec = auth_mod.decorate(auth, ctx)
                 sign = auth_mod.signer(auth, ctx)
             json_body, data = _body(body, ctx)
+            read_timeout = timeout or self.timeout[1]
             resp = self.client.send(
                 method,
                 url,
@@ -320,8 +342,9 @@ class ProviderSession:
                 data=data,
                 expect_json=expect_json,
                 expect_xml=expect_xml,
-                timeout=(self.timeout[0], timeout or self.timeout[1]),
+                timeout=(self.timeout[0], read_timeout),
                 sign=sign,
+                deadline_for=functools.partial(self.deadline, read_timeout),
             )
             if (
                 auth is None

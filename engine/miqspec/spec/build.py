@@ -172,6 +172,8 @@ def build_connection(c: Mapping[str, Any]) -> Connection:
         max_pages=int(c.get("max_pages", 10_000)),
         retry=_retry(c.get("retry"), Retry()),
         allowed_origins=tuple(c.get("allowed_origins") or ()),
+        deadline=float(c["deadline"]) if c.get("deadline") is not None else None,
+        refresh_deadline=float(c.get("refresh_deadline", 3600)),
     )
 
 

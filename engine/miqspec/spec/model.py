@@ -146,6 +146,8 @@ class Connection:
     retry: Retry
     # origins (scheme://host[:port], scheme://*.domain) URLs from API answers may lead to
     allowed_origins: tuple[str, ...] = ()
+    deadline: float | None = None  # one request in all; None: connect_timeout + 2 x timeout
+    refresh_deadline: float = 3600.0  # every request of one refresh or verify
 
 
 @dataclass(frozen=True)
