@@ -13,7 +13,6 @@ masked in every message. Does network I/O (or replays through a mounted cassette
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import email.utils
 import json
@@ -30,6 +29,7 @@ import requests.adapters
 import tenacity
 import urllib3
 
+from miqspec.connect.body import MAX_BODY, BodyTooLarge, read_body
 from miqspec.connect.json_body import decode as decode_json
 from miqspec.connect.origins import origin_of
 from miqspec.connect.xml_data import XmlError, parse_xml
@@ -120,51 +120,6 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 # (method, final URL with its query, headers as they will be sent) -> headers to set.
 Signer = Callable[[str, str, Mapping[str, str]], Mapping[str, str]]
-
-
-#: the most bytes one response body may have (decoded); more is an API error, never read
-MAX_BODY = 256 * 1024 * 1024
-_CHUNK = 256 * 1024
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-def read_body(resp: requests.Response, deadline: float, read_timeout: float, limit: int) -> bytes:
-    """The response body, read at most ``limit`` bytes, by deadline ``deadline``.
-
-    Reads one socket receive at a time (``read1``), so a body dripped a byte at a time cannot
-    outrun the deadline; before each receive the socket's timeout is cut to what is left.
-    Raises ``requests.exceptions.Timeout`` past the deadline, ``BodyTooLarge`` over ``limit``,
-    urllib3's errors for a broken stream.
-    """
-    if getattr(resp, "_content_consumed", False):  # a replayed cassette answer: in memory
-        body = resp.content or b""
-        if len(body) > limit:
-            raise BodyTooLarge()
-        return body
-    raw = resp.raw
-    conn = getattr(raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise requests.exceptions.Timeout()
-        if sock is not None and remaining < read_timeout:
-            with contextlib.suppress(OSError):
-                sock.settimeout(remaining)
-        chunk = raw.read1(_CHUNK, decode_content=True)
-        if not chunk:  # read1 decodes until it has bytes or the body ended
-            break
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-    raw.release_conn()
-    return b"".join(chunks)
 
 
 #: headers a redirect to an untrusted origin keeps; every other one (auth, API keys, cookies,
