@@ -7,7 +7,8 @@ recordings, see ``cassette_match`` for the match rule) and ``RecordingAdapter`` 
 network and writes a scrubbed cassette; ``add_secrets`` gives it values learnt while running,
 such as keys rendered from a call's own auth), both ``requests`` transport adapters that ``mount``
 puts on a session for ``http://`` and ``https://``, so replay goes through the same HTTP layer
-as live calls. Raises ``ReplayError`` (exit code 9): unreadable cassette, unmatched request.
+as live calls. Raises ``ReplayError`` (exit code 9): unreadable cassette (also YAML whose aliases
+would blow it up: ``spec.load_bounded``), unmatched request.
 Does I/O: reads and writes cassette files; ``RecordingAdapter`` talks to the network.
 """
 
@@ -49,6 +50,7 @@ from miqspec.connect.cassette_match import (
     scrub,
 )
 from miqspec.errors import ReplayError
+from miqspec.spec import load_bounded
 from miqspec.version import __version__
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -103,7 +105,7 @@ class Cassette:
         file = Path(path)
         try:
             with file.open("rb") as stream:
-                data = yaml.load(stream, Loader=_Loader)
+                data = load_bounded(stream, _Loader)  # alias bombs refused, as in specs
             interactions = [
                 interaction_from_vcr(number, item)
                 for number, item in enumerate(_interaction_list(data), start=1)

@@ -13,12 +13,15 @@ Offers, by what other stages use them for:
   ``compile_expression``, ``find_by_indexes``, ``Template``, ``compile_template``,
   ``render_value``, ``template_references``, ``case_key``;
 - the inventory catalogue (parse, persist, store): ``load_catalogue``, ``Catalogue``,
-  ``CollectionDef``, ``ReferenceDef``, ``COLUMN_TYPES``, ``MANAGER_KINDS``, ``OWNER_KINDS``.
+  ``CollectionDef``, ``ReferenceDef``, ``COLUMN_TYPES``, ``MANAGER_KINDS``, ``OWNER_KINDS``;
+- bounded YAML (connect's cassettes): ``load_bounded`` and ``YamlLimitError`` (alias bombs and
+  recursive aliases refused, as in specs and ``yaml_parse``).
 
 Inside, modules run one way: ``load`` -> ``checks`` (the section checks) and ``build``
 (-> ``build_mappings``) -> ``model`` -> ``catalogue``, ``templating``, ``expressions``;
 ``spec_functions`` (a spec's own functions) -> ``expressions`` -> ``expression_syntax`` ->
-``functions`` (the registry); ``schema`` -> ``document``. Imports only ``errors``,
+``functions`` (the registry); ``schema`` -> ``document``; ``document`` and ``functions`` ->
+``yaml_limits``. Imports only ``errors``,
 ``resources`` and ``cache``; no network, no database (``load_spec`` and ``check_file`` read
 the spec file and the shipped schemas).
 """
@@ -54,6 +57,7 @@ from .model import (
 from .scaffold import MANAGER_TYPES, new_spec
 from .schema_json import json_schema
 from .templating import Template, compile_template, render_value, template_references
+from .yaml_limits import YamlLimitError, load_bounded
 
 __all__ = [
     "COLUMN_TYPES",
@@ -76,12 +80,14 @@ __all__ = [
     "Source",
     "Spec",
     "Template",
+    "YamlLimitError",
     "case_key",
     "check_file",
     "compile_expression",
     "compile_template",
     "find_by_indexes",
     "json_schema",
+    "load_bounded",
     "load_catalogue",
     "load_spec",
     "new_spec",

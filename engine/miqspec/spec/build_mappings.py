@@ -12,13 +12,13 @@ compare, also used by the parser) and ``match_rules``. Raises nothing for checke
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from miqspec.errors import Location
 from miqspec.spec.document import LoadedDocument, Path
 from miqspec.spec.expressions import Expression, compile_expression
+from miqspec.spec.functions.patterns import Pattern, compile_pattern
 from miqspec.spec.model import Attribute, CollectionMapping, Source
 from miqspec.spec.templating import compile_template
 
@@ -30,9 +30,10 @@ def case_key(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def match_rules(raw: Any) -> tuple[tuple[re.Pattern[str], Any], ...]:
-    """``match:`` rules (``regex`` and ``value``), their patterns compiled."""
-    return tuple((re.compile(m["regex"]), m["value"]) for m in raw or [])
+def match_rules(raw: Any) -> tuple[tuple[Pattern, Any], ...]:
+    """``match:`` rules (``regex`` and ``value``), their patterns compiled (searches bounded in
+    time, ``functions.patterns``)."""
+    return tuple((compile_pattern(m["regex"]), m["value"]) for m in raw or [])
 
 
 def build_mapping(

@@ -6,27 +6,28 @@ Gives: ``LoadedDocument``: the plain data (dicts, lists, scalars) and a map from
 ``offset_location`` maps a character of a string value (quoted, plain or block scalar) to its
 line and column. YAML merge keys (``<<``) are honoured, explicit keys winning.
 Raises: ``SpecError`` with findings for YAML syntax errors, duplicate keys, binary, non-UTF-8 or
-oversized input, NUL bytes, alias bombs, recursive aliases and nesting too deep. Reads the file;
-no other I/O.
+oversized input (over 4 MB; no more than that is read), NUL bytes, integers too long to
+convert, non-finite numbers (``.nan``, ``.inf``), alias bombs and recursive aliases
+(``yaml_limits``) and nesting too deep. Reads the file; no other I/O.
 """
 
 from __future__ import annotations
 
-import os
+import math
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import yaml
 
 from miqspec.errors import Finding, Location, SpecError
+from miqspec.spec.yaml_limits import MAX_NODES, SafeLoader, expanded_size
 
 MAX_BYTES = 4 * 1024 * 1024
-MAX_NODES = 500_000
 MAX_DEPTH = 200
 
 Path = tuple[str | int, ...]
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader: type[Any] = SafeLoader
 
 
 def format_path(path: Path) -> str:
@@ -172,43 +173,18 @@ class _Converter:
 
     def construct_scalar(self, node: yaml.Node) -> Any:
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            self.constructor = yaml.constructor.SafeConstructor()
-            self.findings.append(Finding(self.loc(node), "", _one_line(str(exc))))
-            return None
+            return self._bad_scalar(node, _one_line(str(exc)))
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            return self._bad_scalar(node, "number with too many digits")
+        if isinstance(value, float) and not math.isfinite(value):
+            return self._bad_scalar(node, f"{node.value} is not a finite number")
+        return value
 
-
-def _expanded_size(root: yaml.Node, limit: int) -> int | None:
-    """Nodes the document has once aliases are expanded, capped at ``limit + 1``; None when an
-    alias refers to a node that contains it (a recursive document)."""
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        key = id(node)
-        if key in sizes:
-            continue
-        children = _children(node)
-        if children_done:
-            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), limit + 1)
-            open_nodes.discard(key)
-            continue
-        if key in open_nodes:  # reached again from one of its own descendants
-            return None
-        open_nodes.add(key)
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
+    def _bad_scalar(self, node: yaml.Node, message: str) -> None:
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.findings.append(Finding(self.loc(node), "", message))
 
 
 def _fail(where: Location, message: str) -> NoReturn:
@@ -260,7 +236,7 @@ def load_text(text: str, file: str) -> LoadedDocument:
     if node is None:
         _fail(Location(file, 1, 1), "the spec is empty")
     conv = _Converter(doc)
-    size = _expanded_size(node, MAX_NODES) if "*" in text else 0  # only aliases expand
+    size = expanded_size(node, MAX_NODES) if "*" in text else 0  # only aliases expand
     if size is None:
         _fail(conv.loc(node), "an alias refers to a node that contains it (recursive YAML)")
     if size > MAX_NODES:
@@ -295,17 +271,15 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, doc: LoadedDocument) -> str:
 def load_file(path: str) -> LoadedDocument:
     """Read and parse the spec at ``path``."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            _fail(
-                Location(path, 1, 1),
-                f"file is {size / 1e6:.1f} MB; specs are limited to "
-                f"{MAX_BYTES // (1024 * 1024)} MB",
-            )
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_BYTES + 1)  # never more: /dev/zero has no size to check first
     except OSError as exc:
         _fail(Location(path, 1, 1), f"cannot read: {exc.strerror or exc}")
+    if len(raw) > MAX_BYTES:
+        _fail(
+            Location(path, 1, 1),
+            f"file is larger than {MAX_BYTES // (1024 * 1024)} MB, the limit for a spec",
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,8 +6,6 @@ Raises: ``SpecError`` carrying all findings when a spec is invalid. Reads files.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from miqspec.errors import Finding, SpecError
 from miqspec.spec.build import build_spec
 from miqspec.spec.catalogue import load_catalogue
@@ -41,18 +39,14 @@ def _finding_from_message(path: str, message: str) -> Finding:
 def load_spec(path: str) -> Spec:
     """The typed model of a valid spec; ``SpecError`` with all findings otherwise. A spec
     whose exact bytes passed the checks before under this engine is not checked again
-    (``spec_cache``)."""
+    (``valid_cache``); the bytes are those parsed, read once."""
     doc = load_file(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        data = None
-    if data is None or not known_valid(data):
+    data = doc.text.encode("utf-8")  # the bytes parsed (UTF-8 round-trips exactly)
+    if not known_valid(data):
         findings = check_document(doc, load_catalogue())
         if findings:
             raise SpecError(
                 f"{findings[0]} ({len(findings)} problem(s); run miqspec validate)", findings
             )
-        if data is not None:
-            remember_valid(data)
+        remember_valid(data)
     return build_spec(doc)

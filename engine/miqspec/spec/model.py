@@ -6,19 +6,21 @@ Gives: the frozen dataclasses (``Spec``, ``Provider``, ``Connection``, ``Auth``,
 ``source_expressions`` (every compiled expression of a rule or source), and the form and
 provider-row vocabulary shared by checks, the builder and providers (``INPUT_COMPONENTS``,
 ``SECRET_COMPONENTS``, ``PROVIDER_ROW_FIELDS``, ``ENGINE_ROW_COLUMNS``, ``PROVIDER_FACTS``).
-Raises nothing. No I/O.
+Raises ``MappingError`` from ``Provider.power_state`` when a ``match`` pattern runs out of time.
+No I/O.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from miqspec.errors import Location
+from miqspec.errors import Location, MappingError
 from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.expressions import Expression
+from miqspec.spec.functions.args import FunctionError
+from miqspec.spec.functions.patterns import Pattern
 from miqspec.spec.templating import Template
 
 SECRET_COMPONENTS = {"password-field"}
@@ -110,7 +112,7 @@ class Provider:
     supports: tuple[str, ...]
     settings: Mapping[str, Any]
     power_map: Mapping[str, str]
-    power_match: tuple[tuple[re.Pattern[str], str], ...]
+    power_match: tuple[tuple[Pattern, str], ...]
     power_default: str
 
     def power_state(self, raw: Any) -> str:
@@ -120,9 +122,12 @@ class Provider:
         text = str(raw)
         if text in self.power_map:
             return self.power_map[text]
-        for pattern, value in self.power_match:
-            if pattern.search(text):
-                return value
+        try:
+            for pattern, value in self.power_match:
+                if pattern.search(text):
+                    return value
+        except FunctionError as exc:  # a pattern that ran out of time
+            raise MappingError(f"provider.power_states.match: {exc}") from None
         return "never" if text == "never" else self.power_default
 
 
@@ -263,7 +268,7 @@ class Attribute:
     expression: Expression | None = None
     template: Template | None = None
     value_map: Mapping[Any, Any] | None = None
-    match: tuple[tuple[re.Pattern[str], Any], ...] = ()
+    match: tuple[tuple[Pattern, Any], ...] = ()
     default: Any = None
     has_default: bool = False
     lazy: str | None = None

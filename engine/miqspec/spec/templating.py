@@ -1,24 +1,32 @@
 """Sandboxed Jinja2 templates for URLs, queries, headers and bodies.
 
 Takes: template text from a spec. Gives: ``Template`` objects compiled once, rendering against
-a context mapping with undefined names as errors; ``template_references`` lists the dotted
-variable chains a template reads (for the validator). Strings without ``{{``/``{%`` are
-constants and skip Jinja entirely. Raises ``TemplateSyntaxError`` (with a column) at compile
-time and ``MappingError`` when rendering reads an undefined name. No I/O.
+a context mapping with undefined names as errors, in the bounded sandbox of ``sandbox``;
+``template_references`` lists the dotted variable chains a template reads and
+``unsupported_constructs`` what a spec template may not use (both for the validator). Strings
+without ``{{``/``{%`` are constants and skip Jinja entirely. Templates may not read other
+templates (``include``, ``import``, ``extends``: there are none), define macros or call blocks,
+capture blocks (``{% set x %}...{% endset %}``, ``{% filter %}``), loop recursively or nest a
+loop in a loop (the work of one render stays in proportion to its data), or call
+``format_map``.
+Raises ``TemplateSyntaxError`` (with a line and column) at compile time, also for those
+constructs, and ``MappingError`` when rendering fails in any way: an undefined name, a bound
+of the sandbox, an error of Python's (``KeyError`` of ``format``, ``ZeroDivisionError``, ...).
+No I/O.
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from miqspec.errors import MappingError, MiqspecError
+from miqspec.spec.sandbox import environment, rendering
 
 
 class TemplateSyntaxError(MiqspecError):
@@ -33,27 +41,67 @@ class TemplateSyntaxError(MiqspecError):
         self.column = column
 
 
-def _b64(value: str) -> str:
-    import base64
+#: node type -> (the tag that makes it, why a spec template may not use it)
+_REFUSED: dict[type[nodes.Node], tuple[str, str]] = {
+    nodes.Include: ("include", "templates cannot include other templates"),
+    nodes.Import: ("import", "templates cannot import other templates"),
+    nodes.FromImport: ("from", "templates cannot import other templates"),
+    nodes.Extends: ("extends", "templates cannot extend other templates"),
+    nodes.Macro: ("macro", "templates cannot define macros"),
+    nodes.CallBlock: ("call", "templates cannot use call blocks"),
+    nodes.AssignBlock: ("set", "templates cannot capture blocks ({% set x %}...{% endset %})"),
+    nodes.FilterBlock: ("filter", "templates cannot use filter blocks; use a filter (|)"),
+}
 
-    return base64.b64encode(str(value).encode()).decode()
+
+def unsupported_constructs(text: str) -> list[tuple[int, str]]:
+    """(offset in ``text``, reason) of each construct a spec template may not use; raises
+    ``TemplateSyntaxError`` for a template that does not parse."""
+    if not is_template(text):
+        return []
+    ast = _parse(text)
+    found: list[tuple[int, str]] = []
+    kinds: tuple[type[nodes.Node], ...] = (*_REFUSED, nodes.For, nodes.Getattr)
+    for node in ast.find_all(kinds):
+        if isinstance(node, nodes.Getattr):
+            if node.attr == "format_map":
+                at = _offset(text, node.lineno, r"\.\s*format_map\b")
+                found.append((at, "format_map is not available; use format() or the format filter"))
+            continue
+        if isinstance(node, nodes.For):
+            if node.recursive:
+                found.append((_tag(text, node.lineno, "for"), "loops cannot be recursive"))
+            if any(True for _ in node.find_all(nodes.For)):
+                inner = next(iter(node.find_all(nodes.For)))
+                found.append((_tag(text, inner.lineno, "for"), "a loop cannot be inside a loop"))
+            continue
+        tag, reason = _REFUSED[type(node)]
+        found.append((_tag(text, node.lineno, tag), reason))
+    return sorted(set(found))
 
 
-def _urlencode(value: Any) -> str:
-    from urllib.parse import quote
+def _offset(text: str, line: int, pattern: str) -> int:
+    """Offset of the first match of ``pattern`` on ``line`` (1-based) of ``text``, else of the
+    line's start."""
+    start = sum(len(part) + 1 for part in text.split("\n")[: max(line, 1) - 1])
+    end = text.find("\n", start)
+    found = re.compile(pattern).search(text, start, len(text) if end < 0 else end)
+    return found.start() if found else start
 
-    return quote(str(value), safe="")
+
+def _tag(text: str, line: int, tag: str) -> int:
+    return _offset(text, line, r"\{%[-+]?\s*" + tag + r"\b")
 
 
-@functools.cache
-def environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-    env.filters["b64encode"] = _b64
-    env.filters["urlencode"] = _urlencode
-    env.filters["tojson"] = lambda v: json.dumps(v)
-    return env
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> nodes.Template:
+    """The template's AST (cached: the validator reads it twice, specs repeat templates)."""
+    try:
+        return environment().parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateSyntaxError(
+            exc.message or "syntax error", exc.lineno or 1, _column_of(text, exc)
+        ) from None
 
 
 def is_template(text: str) -> bool:
@@ -69,6 +117,10 @@ class Template:
         self.text = text
         self._compiled: jinja2.Template | None = None
         if is_template(text):
+            refused = unsupported_constructs(text)
+            if refused:
+                at, reason = refused[0]
+                raise TemplateSyntaxError(reason, text.count("\n", 0, at) + 1, at)
             try:
                 self._compiled = environment().from_string(text)
             except jinja2.TemplateSyntaxError as exc:
@@ -80,11 +132,17 @@ class Template:
         if self._compiled is None:
             return self.text
         try:
-            return self._compiled.render(context)
+            with rendering():
+                return self._compiled.render(context)
         except jinja2.UndefinedError as exc:
             raise MappingError(f"template {self.text!r}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise MappingError(f"template {self.text!r}: {exc}") from None
+        except RecursionError:
+            raise MappingError(f"template {self.text!r}: nested too deeply") from None
+        except Exception as exc:  # any failure of the template's own code is the spec's
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise MappingError(f"template {self.text!r}: {reason}") from None
 
 
 def _column_of(text: str, exc: jinja2.TemplateSyntaxError) -> int:
@@ -116,12 +174,7 @@ def template_references(text: str) -> set[str]:
     """
     if not is_template(text):
         return set()
-    try:
-        ast = environment().parse(text)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateSyntaxError(
-            exc.message or "syntax error", exc.lineno or 1, _column_of(text, exc)
-        ) from None
+    ast = _parse(text)
     assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
     chains: set[str] = set()
 

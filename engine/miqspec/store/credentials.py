@@ -147,7 +147,10 @@ class KeyRing:
                 content = handle.read()
         except FileNotFoundError:
             if not create:
-                raise KeyRingError(f"key file {target} does not exist") from None
+                raise KeyRingError(
+                    f"key file {target} does not exist; put it back at that path (from your "
+                    "backup), or set MIQSPEC_KEY_FILE to where it is"
+                ) from None
             return cls._create(target)
         except OSError as exc:
             raise KeyRingError(f"cannot read key file {target}: {exc.strerror}") from None
@@ -219,13 +222,17 @@ def decrypt_values(node: Any, ring: Callable[[], KeyRing]) -> Any:
     return node
 
 
+MAX_SECRET_CHARS = 64 * 1024  # a secret file longer than this is not read (keys, tokens fit)
+
+
 def read_secret(
     value_from_env_name: str | None, file: str | None, prompt: Callable[[], str] | None
 ) -> str:
     """Read a secret from an environment variable, a file or a prompt; never from argv.
 
     Give at most one of ``value_from_env_name`` and ``file``; ``prompt`` is used only when
-    neither is given. A file loses one trailing newline. Raises ``UsageError``.
+    neither is given. A file loses one trailing newline; at most ``MAX_SECRET_CHARS`` of it are
+    read (more is refused). Raises ``UsageError``.
     """
     if value_from_env_name and file:
         raise UsageError("give the secret from an environment variable or a file, not both")
@@ -237,10 +244,14 @@ def read_secret(
     elif file:
         try:
             with open(Path(file).expanduser(), encoding="utf-8", newline="") as handle:
-                value = handle.read()
+                value = handle.read(MAX_SECRET_CHARS + 1)  # never more (/dev/zero has no end)
         except (OSError, UnicodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise UsageError(f"cannot read secret file {file}: {reason}") from None
+        if len(value) > MAX_SECRET_CHARS:
+            raise UsageError(
+                f"secret file {file} is longer than {MAX_SECRET_CHARS} characters (not a secret?)"
+            )
         value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
         source = f"file {file}"
     elif prompt is not None:

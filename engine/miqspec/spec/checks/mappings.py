@@ -14,7 +14,6 @@ Raises nothing; no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
 from miqspec.spec.expression_syntax import ExpressionSyntaxError
 from miqspec.spec.expressions import compile_expression
+from miqspec.spec.functions.patterns import pattern_problem
 
 BASE_ROOTS = {"region", "provider", "settings", "calls", "index"}
 ITEMS_ROOTS = {"region", "provider", "settings", "calls"}
@@ -246,13 +246,9 @@ class CollectionChecks:
             match = value.get("match")
             for i, rule in enumerate(match if isinstance(match, list) else []):
                 pattern = _dict(rule).get("regex")
-                if isinstance(pattern, str):
-                    try:
-                        re.compile(pattern)
-                    except re.error as exc:
-                        self.findings.add(
-                            (*path, "match", i, "regex"), f"bad regular expression: {exc}"
-                        )
+                problem = pattern_problem(pattern) if isinstance(pattern, str) else None
+                if problem:
+                    self.findings.add((*path, "match", i, "regex"), problem)
         elif form == "template":
             self.text.template((*path, "template"), value.get("template"), TEMPLATE_ROOTS)
         elif form == "switch":

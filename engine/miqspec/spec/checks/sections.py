@@ -5,7 +5,8 @@ Gives: ``check_document``: every ``Finding`` at once, sorted by position: schema
 variant errors (auth kinds, paginators, attribute forms), JMESPath and Jinja2 syntax errors
 with a caret, unknown collections, attributes, lazy references and keys, unknown or cyclic
 calls, template variables that do not exist where used, form fields used but not declared
-(and declared but unused), region attributes no region defines. Raises nothing; no I/O.
+(and declared but unused), region attributes no region defines, patterns that do not
+compile. Raises nothing; no I/O.
 
 The order matters where one section declares what later ones read: ``functions`` gives the
 registry every expression compiles against, ``form`` the field names templates may read,
@@ -29,6 +30,7 @@ from miqspec.spec.checks.mappings import check_collections
 from miqspec.spec.checks.names import Names
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import LoadedDocument
+from miqspec.spec.functions.patterns import pattern_problem
 
 
 def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
@@ -50,7 +52,20 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
     check_collections(data, findings, text, catalogue.with_models(_models(data)))
     check_form_usage(data, findings, names)
+    _check_power_patterns(data, findings)
     return findings.sorted()
+
+
+def _check_power_patterns(data: Mapping[str, Any], findings: Findings) -> None:
+    """``provider.power_states.match`` patterns compile (the schema checks their shape)."""
+    provider = data.get("provider")
+    states = provider.get("power_states") if isinstance(provider, dict) else None
+    rules = states.get("match") if isinstance(states, dict) else None
+    for i, rule in enumerate(rules if isinstance(rules, list) else []):
+        pattern = rule.get("regex") if isinstance(rule, dict) else None
+        problem = pattern_problem(pattern) if isinstance(pattern, str) else None
+        if problem:
+            findings.add(("provider", "power_states", "match", i, "regex"), problem)
 
 
 def _models(data: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -5,7 +5,8 @@ Takes: the ``Findings`` sink, the spec's data (its regions and ``provider.settin
 shared one).
 Gives: ``TextChecker``: ``expression`` (syntax with a caret, ``$`` roots not available where
 the expression stands, ``$provider.<field>``), ``template`` (syntax with a caret at the block,
-variables that do not exist there, form fields the form does not declare (others are marked
+constructs a spec template may not use (``templating.unsupported_constructs``), variables that
+do not exist there, form fields the form does not declare (others are marked
 used), ``login.<var>`` no login step extracts, region attributes no region defines, settings
 ``provider.settings`` does not declare, ``provider.<field>``), ``templates_in`` (every string
 of a value) and ``base_roots``. Raises nothing; no I/O.
@@ -26,7 +27,11 @@ from miqspec.spec.expression_syntax import ExpressionSyntaxError
 from miqspec.spec.expressions import compile_expression
 from miqspec.spec.functions.registry import CustomFunctions
 from miqspec.spec.model import PROVIDER_FACTS
-from miqspec.spec.templating import TemplateSyntaxError, template_references
+from miqspec.spec.templating import (
+    TemplateSyntaxError,
+    template_references,
+    unsupported_constructs,
+)
 
 _PROVIDER_FIELD = re.compile(r"\$provider\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -131,6 +136,8 @@ class TextChecker:
                 path, _template_error_offset(text, exc), f"template syntax error: {reason}"
             )
             return
+        for at, reason in unsupported_constructs(text):
+            self.findings.syntax_error(path, at, reason)
         for ref in sorted(refs):
             self._check_reference(path, text, ref, roots)
 

@@ -2,9 +2,11 @@
 
 Takes: plain JSON-like data. Gives: ``find(items, field, value, fold)`` (the first object whose
 ``field`` equals ``value``; within ``find_by_indexes()`` long lists are indexed once per
-field), ``parse_yaml`` (YAML or JSON text as JSON data, None when blank or invalid),
+field), ``parse_yaml`` (YAML or JSON text as JSON data, None when blank or invalid; aliases
+bounded by ``yaml_limits``),
 ``truncate_utf8`` (a prefix of at most n UTF-8 bytes, whole characters) and ``same``
-(JMESPath equality: booleans never equal numbers). Raises nothing. No I/O.
+(JMESPath equality: booleans never equal numbers). Raises ``FunctionError`` for YAML whose
+aliases expand past ``YAML_NODES`` nodes. No I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from datetime import date, datetime
 from typing import Any
 
 import yaml
+
+from miqspec.spec.functions.args import FunctionError
+from miqspec.spec.yaml_limits import SafeLoader, YamlLimitError, load_bounded
 
 
 def same(left: Any, right: Any) -> bool:
@@ -96,7 +101,8 @@ def find(items: list[Any] | None, key: str, value: Any, fold: bool) -> Any:
 
 # -- yaml_parse --------------------------------------------------------------------------------
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_LOADER = SafeLoader
+YAML_NODES = 100_000  # what aliases may expand a yaml_parse text to (its own nodes count too)
 
 
 def _plain(value: Any) -> Any:
@@ -120,11 +126,14 @@ def _plain_key(key: Any) -> str:
 
 
 def parse_yaml(text: str) -> Any:
-    """YAML (JSON is YAML) as JSON data; None for blank or invalid text."""
+    """YAML (JSON is YAML) as JSON data; None for blank or invalid text; ``FunctionError``
+    when aliases would expand it past ``YAML_NODES`` nodes (an alias bomb in API data)."""
     if not text.strip():
         return None
     try:
-        return _plain(yaml.load(text, Loader=_YAML_LOADER))  # a safe loader
+        return _plain(load_bounded(text, _YAML_LOADER, YAML_NODES))  # a safe loader
+    except YamlLimitError as exc:
+        raise FunctionError(f"yaml_parse(): {exc.problem}") from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         return None
 

@@ -9,29 +9,21 @@ Gives: ``func_lower``, ``func_upper``, ``func_split``, ``func_replace``, ``func_
 JMESPath signature; its docstring is its one-line reference) and ``TEXT_CHECKS`` (compile-time
 checks of their literal arguments: function name -> argument index -> check).
 Raises: ``FunctionError`` for a bad pattern, replacement, separator or byte count at search
-time. A null subject gives null. No I/O.
+time, and for a pattern that runs longer than ``patterns.PATTERN_SECONDS`` (patterns run on
+``patterns``, bounded in time). A null subject gives null. No I/O.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from jmespath.functions import signature
 
 from miqspec.spec.functions.args import STR, TEXT, FunctionError
 from miqspec.spec.functions.data import truncate_utf8
-
-
-@lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise FunctionError(f"bad regular expression {pattern!r}: {exc}") from None
+from miqspec.spec.functions.patterns import compile_pattern, pattern_problem
 
 
 @signature(STR)
@@ -65,25 +57,24 @@ def func_regex_replace(_registry: object, s: str | None, pattern: str, repl: str
     """regex_replace(s, pattern, repl): re.sub(pattern, repl, s) (\\1 for groups)"""
     if s is None:
         return None
-    try:
-        return _regex(pattern).sub(repl, s)
-    except (re.error, IndexError) as exc:
-        raise FunctionError(f"bad replacement {repl!r}: {exc}") from None
+    return compile_pattern(pattern).sub(repl, s)
 
 
 @signature(STR, TEXT)
 def func_regex_match(_registry: object, s: str | None, pattern: str) -> bool:
     """regex_match(s, pattern): true when pattern matches anywhere in s (anchor: ^$)"""
-    return s is not None and _regex(pattern).search(s) is not None
+    return s is not None and compile_pattern(pattern).search(s) is not None
 
 
 @signature(STR, TEXT)
 def func_regex_extract(_registry: object, s: str | None, pattern: str) -> str | None:
     """regex_extract(s, pattern): first group, else the whole match, else null"""
-    found = None if s is None else _regex(pattern).search(s)
+    compiled = compile_pattern(pattern)
+    found = None if s is None else compiled.search(s)
     if found is None:
         return None
-    return found.group(1) if found.re.groups else found.group(0)
+    group: str | None = found.group(1) if compiled.groups else found.group(0)
+    return group
 
 
 @signature(STR)
@@ -124,16 +115,6 @@ def func_truncate_bytes(_registry: object, s: str | None, limit: Any) -> str | N
     return truncate_utf8(s, int(limit))
 
 
-def _check_regex(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return "the pattern must be a string"
-    try:
-        re.compile(value)
-    except re.error as exc:
-        return f"bad regular expression: {exc}"
-    return None
-
-
 def _check_separator(value: Any) -> str | None:
     return None if isinstance(value, str) and value else "the separator must be a non-empty string"
 
@@ -145,9 +126,9 @@ def _check_byte_count(value: Any) -> str | None:
 
 #: function name -> argument index -> check of a literal argument (returns a reason or None)
 TEXT_CHECKS: dict[str, dict[int, Callable[[Any], str | None]]] = {
-    "regex_replace": {1: _check_regex},
-    "regex_match": {1: _check_regex},
-    "regex_extract": {1: _check_regex},
+    "regex_replace": {1: pattern_problem},
+    "regex_match": {1: pattern_problem},
+    "regex_extract": {1: pattern_problem},
     "split": {1: _check_separator},
     "last_segment": {1: _check_separator},
     "truncate_bytes": {1: _check_byte_count},
