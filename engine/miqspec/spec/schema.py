@@ -140,6 +140,12 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
+def _short(value: Any) -> str:
+    """``value`` as text for a message: long values cut (a 4,000-digit number is one line)."""
+    text = str(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
 def _message(err: Any, key_choices: list[str]) -> str:
     rule, constraint, value = err.rule, err.constraint, err.value
     field = err.document_path[-1] if err.document_path else ""
@@ -154,13 +160,13 @@ def _message(err: Any, key_choices: list[str]) -> str:
         return f"must be {article} {want}, got {type_name(value)}"
     if rule == "allowed":
         allowed = ", ".join(str(c) for c in constraint)
-        shown = f"'{value}'" if isinstance(value, str) else _scalar(value)
+        shown = f"'{_short(value)}'" if isinstance(value, str) else _short(_scalar(value))
         return f"{shown} is not allowed; expected one of: {allowed}"
     if rule == "regex":
-        return f"'{value}' does not match the pattern {constraint}"
+        return f"'{_short(value)}' does not match the pattern {constraint}"
     if rule in ("min", "max"):
         word = "at least" if rule == "min" else "at most"
-        return f"must be {word} {constraint}, got {value}"
+        return f"must be {word} {constraint}, got {_short(value)}"
     if rule in ("minlength", "maxlength"):
         word = "at least" if rule == "minlength" else "at most"
         return f"must have {word} {constraint} item(s)"

@@ -69,28 +69,31 @@ def unsupported_constructs(text: str) -> list[tuple[int, str]]:
                 found.append((at, "format_map is not available; use format() or the format filter"))
             continue
         if isinstance(node, nodes.For):
+            outer = _tag(text, node.lineno, "for")
             if node.recursive:
-                found.append((_tag(text, node.lineno, "for"), "loops cannot be recursive"))
-            if any(True for _ in node.find_all(nodes.For)):
-                inner = next(iter(node.find_all(nodes.For)))
-                found.append((_tag(text, inner.lineno, "for"), "a loop cannot be inside a loop"))
+                found.append((outer, "loops cannot be recursive"))
+            inner = next(iter(node.find_all(nodes.For)), None)
+            if inner is not None:
+                at = _tag(text, inner.lineno, "for", after=outer)
+                found.append((at, "a loop cannot be inside a loop"))
             continue
         tag, reason = _REFUSED[type(node)]
         found.append((_tag(text, node.lineno, tag), reason))
     return sorted(set(found))
 
 
-def _offset(text: str, line: int, pattern: str) -> int:
-    """Offset of the first match of ``pattern`` on ``line`` (1-based) of ``text``, else of the
-    line's start."""
+def _offset(text: str, line: int, pattern: str, after: int = -1) -> int:
+    """Offset of the first match of ``pattern`` on ``line`` (1-based) of ``text`` past offset
+    ``after``, else of the line's start."""
     start = sum(len(part) + 1 for part in text.split("\n")[: max(line, 1) - 1])
+    start = max(start, after + 1)
     end = text.find("\n", start)
     found = re.compile(pattern).search(text, start, len(text) if end < 0 else end)
     return found.start() if found else start
 
 
-def _tag(text: str, line: int, tag: str) -> int:
-    return _offset(text, line, r"\{%[-+]?\s*" + tag + r"\b")
+def _tag(text: str, line: int, tag: str, after: int = -1) -> int:
+    return _offset(text, line, r"\{%[-+]?\s*" + tag + r"\b", after)
 
 
 @functools.lru_cache(maxsize=4096)
