@@ -229,6 +229,9 @@ def test_dry_run_writes_nothing(cli, sim):
 
 
 def test_unknown_provider_is_not_found(cli):
+    out = cli("refresh", "nope", code=10)  # no database yet: read commands do not create one
+    assert "no database at" in out and not cli.db.exists()
+    assert "created database" in cli("db")
     out = cli("refresh", "nope", code=10)
     assert "no provider named 'nope'" in out
 

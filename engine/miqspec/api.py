@@ -87,12 +87,14 @@ __all__ = [
     "run_worker",
     "shipped_specs",
     "spec_path",
+    "unlock_provider",
     "validate_spec",
     "verify",
     "verify_provider",
 ]
 
 DEMO_NAME = demo.DEMO_NAME
+MAX_LIMIT = 2**63 - 1  # the largest LIMIT SQLite and PostgreSQL take
 
 
 # -- specs ----------------------------------------------------------------------------------
@@ -137,12 +139,16 @@ class Database:
 
     ``engine`` is the SQLAlchemy engine (for reading the inventory tables directly); the key
     ring is read from ``key_file`` (default: ``MIQSPEC_KEY_FILE``, else ``$MIQSPEC_HOME/v2_key``)
-    when first needed, and created with one new key when missing. Use as a context manager, or
+    when first needed, and created with one new key when missing, unless the database holds
+    encrypted secrets (``KeyRingError``, exit 11, saying how to restore it). ``created``: the
+    SQLite file ``open_database`` created (None: it existed). Use as a context manager, or
     ``close`` it.
     """
 
-    def __init__(self, engine: Engine, key_file: str | Path | None = None) -> None:
-        self.engine = engine
+    def __init__(
+        self, engine: Engine, key_file: str | Path | None = None, created: Path | None = None
+    ) -> None:
+        self.engine, self.created = engine, created
         self.key_file = Path(key_file) if key_file is not None else None
         self._keyring: KeyRing | None = None
 
@@ -154,7 +160,7 @@ class Database:
     @property
     def keyring(self) -> KeyRing:
         if self._keyring is None:
-            self._keyring = KeyRing.load(self.key_file)
+            self._keyring = store.open_keyring(self.engine, self.key_file)
         return self._keyring
 
     def revision(self) -> str | None:
@@ -177,15 +183,21 @@ class Database:
 
 
 def open_database(
-    url: str | None = None, *, key_file: str | Path | None = None, upgrade: bool = True
+    url: str | None = None,
+    *,
+    key_file: str | Path | None = None,
+    upgrade: bool = True,
+    create: bool = True,
 ) -> Database:
     """Open the database at ``url`` (default: ``MIQSPEC_DATABASE_URL``, else a SQLite file in
-    ``$MIQSPEC_HOME``), migrated to the current schema unless ``upgrade`` is false.
+    ``$MIQSPEC_HOME``), migrated to the current schema unless ``upgrade`` is false. A SQLite
+    file that does not exist is created only with ``create`` (else ``NotFoundError``).
     ``DatabaseError`` (password masked) when it cannot be opened or migrated."""
-    engine = store.open_database(url)
+    fresh = store.new_database_file(url) if create else None
+    engine = store.open_database(url, create=create)
     if upgrade:
         store.upgrade(engine)
-    return Database(engine, key_file)
+    return Database(engine, key_file, fresh)
 
 
 def rotate_keys(db: Database) -> int:
@@ -205,8 +217,9 @@ def add_provider(
 ) -> ProviderInfo:
     """Create provider ``name`` of ``spec`` with its child managers, endpoints and encrypted
     credentials from ``args`` (nested as ManageIQ's UI sends them: ``provider_region``,
-    ``endpoints.default.*``, ``authentications.default.*``). ``UsageError`` for an unknown
-    region, a missing required field or a name in use. A shipped spec is stored by its name,
+    ``endpoints.default.*``, ``authentications.default.*``). ``UsageError`` for a name in use
+    or against the rule (docs/cli.md), an unknown region, a missing required field or a
+    password inside a URL. A shipped spec is stored by its name,
     a file by its path."""
     ProviderStore(db.engine).add(spec, name, args, db.keyring, zone=zone)
     return provider_info(db, name)
@@ -228,10 +241,19 @@ def provider_info(db: Database, name: str) -> ProviderInfo:
     return ProviderStore(db.engine).info(name)
 
 
-def delete_provider(db: Database, name: str) -> int:
+def delete_provider(db: Database, name: str, *, wait: float = 60.0) -> int:
     """Delete provider ``name`` with its child managers, credentials and inventory in one
-    transaction; gives how many manager rows went."""
-    return ProviderStore(db.engine).delete(name)
+    transaction, under its refresh lock: a running refresh is waited for up to ``wait``
+    seconds (then ``RefreshBusyError``, nothing deleted); gives how many manager rows went."""
+    return ProviderStore(db.engine).delete(name, wait=wait)
+
+
+def unlock_provider(db: Database, name: str, *, force: bool = False) -> str | None:
+    """Remove provider ``name``'s refresh lock, left by a process that cannot release it;
+    gives who held it (None: it was not locked). A holder running on this host keeps it
+    unless ``force`` (``RefreshBusyError``)."""
+    holder = ProviderStore(db.engine).unlock(name, force=force)
+    return None if holder is None else holder.describe()
 
 
 # -- verify and refresh ---------------------------------------------------------------------
@@ -249,7 +271,9 @@ def verify(
     any provider exists. Values encrypted as ``v2:{...}`` are decrypted with the key file.
     ``replay`` serves the requests from a cassette (ignoring the query parameters
     ``replay_ignore`` besides the spec's). The outcome is in the result, not raised."""
-    plain = store.decrypt_values(args, functools.cache(lambda: KeyRing.load(key_file)))
+    plain = store.decrypt_values(
+        args, functools.cache(lambda: KeyRing.load(key_file, create=False))
+    )
     adapter = pipeline.replay_adapter(spec, str(replay), replay_ignore) if replay else None
     return pipeline.verify(spec, plain, adapter)
 
@@ -282,6 +306,7 @@ def refresh(
     replay_ignore: tuple[str, ...] = (),
     record: str | Path | None = None,
     sample_changes: int | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> RefreshResult:
     """Refresh provider ``name``: collect, parse and save its inventory in one transaction.
 
@@ -290,18 +315,12 @@ def refresh(
     when there is no such provider. ``dry_run`` writes nothing and keeps ``sample_changes``
     (default 10) changes; ``full_compare`` compares every row; ``progress`` is called with
     (call, pages, records). ``replay`` serves the requests from a cassette (the result counts
-    its ``unused_interactions``); ``record`` writes the traffic to one, secrets replaced.
+    its ``unused_interactions``); ``record`` writes the traffic to one, secrets replaced;
+    ``on_phase`` is called with each phase's name (collect, parse, persist) as it starts.
     """
-    adapter: Any = None
-    if replay or record:
-        providers = ProviderStore(db.engine)
-        ems = providers.row(name)
-        spec = store.spec_for(ems)
-        args = providers.args(ems, db.keyring)
-        if replay:
-            adapter = pipeline.replay_adapter(spec, str(replay), replay_ignore, args)
-        else:
-            adapter = pipeline.recording_adapter(spec, str(record), args)
+    adapter: Any = pipeline.provider_adapter(
+        db.engine, name, db.keyring, replay, replay_ignore, record
+    )
     result = pipeline.refresh_provider(
         db.engine,
         name,
@@ -311,6 +330,7 @@ def refresh(
         adapter=adapter,
         sample_changes=(10 if dry_run else 0) if sample_changes is None else sample_changes,
         full_compare=full_compare,
+        on_phase=on_phase,
     )
     if record:
         adapter.save()
@@ -343,7 +363,10 @@ def read_inventory(
     db: Database, name: str, collection: str, *, limit: int | None = None
 ) -> InventoryRows:
     """The rows of ``collection`` (``vms``, ``flavors``, ...) saved for provider ``name``, at
-    most ``limit``; ``NotFoundError`` for an unknown provider or collection."""
+    most ``limit`` (0 or None: all; ``UsageError`` outside 0 to ``MAX_LIMIT``);
+    ``NotFoundError`` for an unknown provider or collection."""
+    if limit is not None and not 0 <= limit <= MAX_LIMIT:
+        raise UsageError(f"limit must be a whole number from 0 to {MAX_LIMIT}, got {limit}")
     spec, owners, md = _inventory_scope(db, name)
     rows = store.collection_rows(db.engine, md, spec, collection, owners, limit or None)
     columns = store.display_columns(rows, spec.catalogue.collections[collection])

@@ -4,16 +4,21 @@ Takes: a database engine, provider names or a spec plus an argument hash, and op
 HTTP adapter for recorded traffic among them).
 Gives: ``verify`` (class level) and ``verify_provider`` (instance level) -> ``VerifyResult``;
 ``refresh_provider`` -> ``RefreshResult`` (counts per collection, time per phase, calls);
-``replay_adapter``/``recording_adapter`` (requests served from or recorded to a cassette) and
+``replay_adapter``/``recording_adapter``/``provider_adapter`` (requests served from or recorded
+to a cassette) and
 ``owners_for`` (which manager row owns each collection).
 Raises: ``MiqspecError`` subclasses; a failed refresh has rolled back every inventory write and
-recorded ``last_refresh_error``/``last_refresh_date`` on the provider row.
+recorded ``last_refresh_error``/``last_refresh_date`` on the provider row (an interrupted one
+too, before ``KeyboardInterrupt`` goes on). A refresh holds the provider's ``RefreshLock``.
 Does network and database I/O through the stage modules; the database only through ``store``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +34,8 @@ from miqspec.connect import (
     secret_values,
 )
 from miqspec.errors import (
-    ApiError,
     CredentialsError,
+    DatabaseError,
     MiqspecError,
     RefreshBusyError,
     UnreachableError,
@@ -39,11 +44,13 @@ from miqspec.parse import Carry, carry_plans, parse
 from miqspec.persist import PersistReport, load_maps, persist
 from miqspec.spec import Spec
 from miqspec.store import (
+    REPLACEMENT,
     Engine,
     KeyRing,
     ProviderStore,
     RefreshLock,
     inventory_transaction,
+    make_storable,
     now,
     spec_for,
     spec_metadata,
@@ -70,6 +77,7 @@ class RefreshResult:
     counts: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
     unused_interactions: int = 0  # replaying: recorded requests the refresh did not make
+    warnings: list[str] = field(default_factory=list)  # e.g. text stored with U+FFFD
 
 
 def make_session(
@@ -182,6 +190,28 @@ def recording_adapter(spec: Spec, path: str, args: Mapping[str, Any]) -> Recordi
     return RecordingAdapter(path, secrets=secret_placeholders(spec, args))
 
 
+def provider_adapter(
+    engine: Engine,
+    name: str,
+    keyring: KeyRing,
+    replay: str | os.PathLike[str] | None = None,
+    replay_ignore: tuple[str, ...] = (),
+    record: str | os.PathLike[str] | None = None,
+) -> ReplayAdapter | RecordingAdapter | None:
+    """What a refresh of provider ``name`` sends its requests through: the cassette ``replay``
+    (its placeholders standing for the provider's secrets), a recorder for ``record``, or
+    None (the network)."""
+    if not (replay or record):
+        return None
+    store = ProviderStore(engine)
+    ems = store.row(name)
+    spec = spec_for(ems)
+    args = store.args(ems, keyring)
+    if replay:
+        return replay_adapter(spec, os.fspath(replay), replay_ignore, args)
+    return recording_adapter(spec, os.fspath(record or ""), args)
+
+
 # -- refresh --------------------------------------------------------------------------------
 
 
@@ -210,63 +240,122 @@ def refresh_provider(
 ) -> RefreshResult:
     """Refresh one provider; every failure is recorded on its row, never half-written.
 
+    The provider's ``RefreshLock`` is held throughout (``RefreshBusyError`` when another
+    process holds it); before the inventory commits, the lock must still be held and the
+    provider still exist. API text the database refuses (NUL on PostgreSQL, lone surrogates)
+    is replaced by U+FFFD and the save tried once more, with a warning in the result.
+    An interruption (Ctrl+C, SIGTERM) or an internal error is recorded too, then raised.
     ``full_compare`` ignores the stored row digests and record maps, parses every record and
     compares every row (repairing rows edited outside miqspec), then stores fresh ones.
     """
     store = ProviderStore(engine)
     ems = store.row(name)
     result = RefreshResult(provider=name, ok=False, dry_run=dry_run)
+    lock = RefreshLock(engine, ems["id"], name)
+    held = False
     try:
-        with RefreshLock(engine, ems["id"], name):
-            _refresh(
+        with lock:
+            held = True
+            spec = spec_for(ems)
+            args = store.args(ems, keyring)
+            session = make_session(spec, args, adapter, provider=ems)
+            run = functools.partial(
+                _refresh,
                 engine,
                 store,
                 ems,
-                keyring,
+                spec,
+                args,
+                session,
                 result,
+                before_commit=lock.confirm,
                 dry_run=dry_run,
                 progress=progress,
-                adapter=adapter,
                 sample_changes=sample_changes,
                 on_phase=on_phase,
                 full_compare=full_compare,
             )
+            try:
+                try:
+                    run()
+                except DatabaseError:
+                    if not _make_storable(engine, result):
+                        raise
+                    run(collected=result.collected)
+            finally:
+                session.close()
         result.ok = True
-    except RefreshBusyError:
-        raise
+    except RefreshBusyError as exc:
+        if not held:
+            raise  # another process refreshes it: its outcome is its own to record
+        result.error, result.exit_code = str(exc), exc.exit_code
     except MiqspecError as exc:
         result.error, result.exit_code = str(exc), exc.exit_code
+    except BaseException as exc:  # interrupted, or a bug: recorded, then raised
+        if not dry_run:
+            reason = (
+                "interrupted" + (f" ({exc})" if str(exc) else "")
+                if isinstance(exc, KeyboardInterrupt)
+                else f"internal error: {type(exc).__name__}: {exc}"
+            )
+            with contextlib.suppress(MiqspecError):
+                store.record_refresh(ems["id"], reason)
+        raise
     if not dry_run:
         store.record_refresh(ems["id"], None if result.ok else (result.error or ""))
     return result
+
+
+def _make_storable(engine: Engine, result: RefreshResult) -> bool:
+    """Replace, in the collected records, the text ``engine``'s database cannot store; True
+    when some was (the records are then no longer their pages' bytes: no page digests)."""
+    if result.collected is None:
+        return False
+    changed = 0
+    for call in result.collected.calls.values():
+        count = make_storable(call.records, engine) + make_storable(call.parents or [], engine)
+        if count:
+            call.page_digests = None
+        changed += count
+    if changed:
+        result.warnings.append(
+            f"{changed} text value(s) from the API held characters the database cannot store "
+            f"(NUL on PostgreSQL, lone UTF-16 surrogates); saved with {REPLACEMENT!r} "
+            "(U+FFFD) in their place"
+        )
+    return changed > 0
 
 
 def _refresh(
     engine: Engine,
     store: ProviderStore,
     ems: Mapping[str, Any],
-    keyring: KeyRing,
+    spec: Spec,
+    args: Mapping[str, Any],
+    session: ProviderSession,
     result: RefreshResult,
     *,
+    before_commit: Callable[[Any], None] | None,
     dry_run: bool,
     progress: Progress | None,
-    adapter: Any,
     sample_changes: int,
     on_phase: Callable[[str], None] | None,
     full_compare: bool = False,
+    collected: CollectResult | None = None,
 ) -> None:
-    spec = spec_for(ems)
-    args = store.args(ems, keyring)
-    session = make_session(spec, args, adapter, provider=ems)
+    """Collect (unless ``collected`` is given), parse and persist with ``session``."""
     phase = on_phase or (lambda _: None)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the inventory only grows during a refresh; rescans cost time, not memory
     try:
-        phase("collect")
-        started = time.perf_counter()
-        roots = [c for m in spec.collections.values() for c in m.calls]
-        result.collected = collect(session, roots, progress)
-        result.phases["collect"] = time.perf_counter() - started
+        if collected is None:
+            phase("collect")
+            started = time.perf_counter()
+            roots = [c for m in spec.collections.values() for c in m.calls]
+            result.collected = collect(session, roots, progress)
+            result.phases["collect"] = time.perf_counter() - started
+        else:
+            result.collected = collected
         phase("parse")
         started = time.perf_counter()
         owners = owners_for(spec, ems["id"], store.children(ems["id"]))
@@ -284,7 +373,9 @@ def _refresh(
         started = time.perf_counter()
         tables = spec_metadata(engine, spec)
         secrets = secret_values(spec, args)
-        with inventory_transaction(engine, dry_run=dry_run, secrets=secrets) as conn:
+        with inventory_transaction(
+            engine, dry_run=dry_run, secrets=secrets, before_commit=before_commit
+        ) as conn:
             result.report = persist(
                 conn,
                 tables,
@@ -298,10 +389,7 @@ def _refresh(
                 digests=not full_compare,
             )
         result.phases["persist"] = time.perf_counter() - started
-    except (ApiError, CredentialsError, UnreachableError):
-        raise
     finally:
-        session.close()
         if gc_was_enabled:
             # what the refresh allocated goes to the oldest generation unscanned: enabling
             # the collector as is would scan it all at the next allocation

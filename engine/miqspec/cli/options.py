@@ -2,7 +2,8 @@
 
 Takes: nothing. Gives: ``database_option``, ``format_option``, ``replay_options`` (``--replay``
 and ``--replay-ignore-param``), ``spec_argument`` (a spec file or a shipped spec's name),
-``open_db`` (the database of ``--database``, migrated), ``parse_pairs`` (``FIELD=VALUE``) and
+``open_db`` (the database of ``--database``, migrated; created only by commands that write),
+``parse_pairs`` (``FIELD=VALUE``) and
 ``echo_json``. Raises ``UsageError`` (``parse_pairs``) and what ``api.open_database`` raises.
 """
 
@@ -58,10 +59,14 @@ def replay_options(fn: F) -> F:
     return _replay(_replay_ignore_param(fn))
 
 
-def open_db(database: str | None) -> api.Database:
+def open_db(database: str | None, *, write: bool = True) -> api.Database:
     """The database of ``--database`` (default: ``MIQSPEC_DATABASE_URL`` or the SQLite file),
-    upgraded to the current schema."""
-    return api.open_database(database)
+    upgraded to the current schema. Only a command that writes (``write``) creates a SQLite
+    file that does not exist, and says where on stderr; others get ``NotFoundError``."""
+    db = api.open_database(database, create=write)
+    if db.created is not None:
+        click.echo(f"miqspec: created database {db.created}", err=True)
+    return db
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Provider commands: ``provider add|list|show|delete|verify``, ``verify``, ``keys rotate``, ``db``.
+"""Provider commands: ``provider add|list|show|delete|unlock|verify``, ``verify``, ``keys
+rotate``, ``db``.
 
 Registered on the ``miqspec`` group. Parses options, reads secrets from the environment, files
 or a hidden prompt (never from the command line), calls ``miqspec.api`` and prints through
@@ -31,7 +32,7 @@ from miqspec.errors import UsageError
 
 @main.group()
 def provider() -> None:
-    """Add, list, show, verify and delete providers."""
+    """Add, list, show, verify, delete and unlock providers."""
 
 
 @provider.command("add")
@@ -104,7 +105,7 @@ def provider_add(
 @database_option
 def provider_list(fmt: str, database: str | None) -> None:
     """List providers with region, credential status and last refresh."""
-    infos = api.list_providers(open_db(database))
+    infos = api.list_providers(open_db(database, write=False))
     if fmt == "json":
         echo_json([provider_json(i) for i in infos])
         return
@@ -132,7 +133,7 @@ def provider_list(fmt: str, database: str | None) -> None:
 @database_option
 def provider_show(name: str, fmt: str, database: str | None) -> None:
     """Status, spec, region, last refresh and credential status of NAME (never the password)."""
-    info = api.provider_info(open_db(database), name)
+    info = api.provider_info(open_db(database, write=False), name)
     if fmt == "json":
         echo_json(provider_json(info))
     else:
@@ -142,13 +143,49 @@ def provider_show(name: str, fmt: str, database: str | None) -> None:
 @provider.command("delete")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 86400),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for a running refresh of NAME to finish (then exit 8).",
+)
 @database_option
-def provider_delete(name: str, yes: bool, database: str | None) -> None:
-    """Delete NAME with its child managers, credentials and inventory."""
+def provider_delete(name: str, yes: bool, wait: float, database: str | None) -> None:
+    """Delete NAME with its child managers, credentials and inventory.
+
+    \b
+    The delete takes NAME's refresh lock: a running refresh is waited for (--wait), and a
+    refresh cannot start while the delete runs.
+    """
+    db = open_db(database, write=False)
     if not yes and not click.confirm(f"Delete provider {name!r} and its inventory?"):
         raise UsageError("not confirmed")
-    api.delete_provider(open_db(database), name)
+    api.delete_provider(db, name, wait=wait)
     click.echo(f"deleted provider {name!r}")
+
+
+@provider.command("unlock")
+@click.argument("name")
+@click.option(
+    "--force", is_flag=True, help="Unlock even when the holder runs on this host (it loses it)."
+)
+@database_option
+def provider_unlock(name: str, force: bool, database: str | None) -> None:
+    """Remove NAME's refresh lock, left by a process that cannot release it.
+
+    \b
+    A lock dies with its process on this host (and on PostgreSQL with its session); this is
+    for the rest: a holder on a crashed host, a session the server still keeps. A holder
+    still running on this host keeps its lock unless --force (exit 8). A refresh whose lock
+    was removed saves nothing.
+    """
+    holder = api.unlock_provider(open_db(database, write=False), name, force=force)
+    if holder is None:
+        click.echo(f"provider {name!r} was not locked")
+    else:
+        click.echo(f"removed the refresh lock of provider {name!r}, held by {holder}")
 
 
 @provider.command("verify")
@@ -160,7 +197,7 @@ def provider_verify(
 ) -> None:
     """Verify NAME's stored credentials and record the result (Valid, Invalid, ...)."""
     result = api.verify_provider(
-        open_db(database), name, replay=replay, replay_ignore=replay_ignore
+        open_db(database, write=False), name, replay=replay, replay_ignore=replay_ignore
     )
     click.echo(verify_text(result, name))
     sys.exit(result.exit_code)

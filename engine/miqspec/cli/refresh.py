@@ -6,6 +6,7 @@ terminal, plain lines otherwise); results to stdout. Calls ``miqspec.api``. Term
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from miqspec import api
-from miqspec.cli.app import main
+from miqspec.cli.app import main, sigterm_interrupts
 from miqspec.cli.options import database_option, echo_json, format_option, open_db, replay_options
 from miqspec.cli.report import refresh_json, refresh_text, rows_text, table
 from miqspec.errors import UsageError
@@ -47,6 +48,11 @@ class ProgressView:
                 bar.update(records - bar.n)
                 bar.set_postfix(pages=pages, refresh=False)
             self.last[call] = (pages, records)
+
+    def phase(self, provider: str, name: str) -> None:
+        """A phase starts (collect, parse, persist): one line on stderr, without a terminal."""
+        if self.enabled and not self.tty:
+            click.echo(f"{provider}: {name}", err=True)
 
     def close(self) -> None:
         for bar in self.bars.values():
@@ -93,7 +99,8 @@ def refresh(
 
     \b
     Exit codes: 0 ok; 3 invalid credentials; 4 unreachable; 5 API error; 6 mapping error;
-    7 database error; 8 another refresh holds the provider; 9 replay mismatch.
+    7 database error; 8 another refresh holds the provider; 9 replay mismatch; 10 not
+    found; 130 Ctrl+C; 143 SIGTERM (both roll back and release the provider's lock).
     Examples:
       miqspec refresh aws1
       miqspec refresh --all --format json
@@ -101,7 +108,7 @@ def refresh(
     """
     if replay and record:
         raise UsageError("--replay and --record cannot be used together")
-    db = open_db(database)
+    db = open_db(database, write=False)
     targets = api.provider_names(db) if all_ else list(names)
     if not targets:
         raise UsageError("name a provider or use --all")
@@ -110,16 +117,18 @@ def refresh(
     for name in targets:
         view = ProgressView(enabled=not quiet and fmt == "text")
         try:
-            result = api.refresh(
-                db,
-                name,
-                dry_run=dry_run,
-                full_compare=full_compare,
-                progress=view,
-                replay=replay,
-                replay_ignore=replay_ignore,
-                record=record,
-            )
+            with sigterm_interrupts():  # unwinds like Ctrl+C: lock released, nothing saved
+                result = api.refresh(
+                    db,
+                    name,
+                    dry_run=dry_run,
+                    full_compare=full_compare,
+                    progress=view,
+                    replay=replay,
+                    replay_ignore=replay_ignore,
+                    record=record,
+                    on_phase=functools.partial(view.phase, name),
+                )
         finally:
             view.close()
         if record:
@@ -143,14 +152,18 @@ def refresh(
 @click.argument("collection", required=False)
 @format_option
 @click.option(
-    "--limit", type=int, default=50, show_default=True, help="Rows per collection (0: all)."
+    "--limit",
+    type=click.IntRange(0, api.MAX_LIMIT),
+    default=50,
+    show_default=True,
+    help="Rows per collection (0: all).",
 )
 @database_option
 def inventory(
     name: str, collection: str | None, fmt: str, limit: int, database: str | None
 ) -> None:
     """Show what was persisted for provider NAME (one COLLECTION, or counts of all)."""
-    db = open_db(database)
+    db = open_db(database, write=False)
     if collection is None:
         counts = api.inventory_counts(db, name)
         if fmt == "json":

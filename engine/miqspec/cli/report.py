@@ -74,6 +74,7 @@ def refresh_text(result: RefreshResult) -> str:
                 lines.append(
                     f"  {ch.collection} {ch.ref}: {ch.attribute}: {ch.old!r} -> {ch.new!r}"
                 )
+    lines.extend(f"warning: {w}" for w in result.warnings)
     phases = "  ".join(f"{k} {v:.2f}s" for k, v in result.phases.items())
     lines.append(f"time: {phases}")
     return "\n".join(lines)
@@ -99,6 +100,7 @@ def refresh_json(result: RefreshResult) -> dict[str, Any]:
             for c in (result.collected.calls.values() if result.collected else [])
         },
         "phases": {k: round(v, 4) for k, v in result.phases.items()},
+        "warnings": list(result.warnings),
     }
 
 

@@ -3,9 +3,12 @@
 Offers: ``open_database``/``upgrade``/``current_revision``/``default_database_url``/``mask_url``
 and the ``Engine`` type (what ``open_database`` gives; other stages name it from here, never
 from sqlalchemy), ``build_metadata`` (tables from the catalogue), ``ProviderStore`` (provider
-rows, endpoints, encrypted credentials, verify and refresh status), ``RefreshLock`` (one writer
-per provider), ``spec_metadata`` and ``inventory_transaction`` (where and how a refresh writes),
-``KeyRing`` (encryption at rest), ``rotate_credentials``, the inventory listing
+rows, endpoints, encrypted credentials, verify and refresh status, delete, unlock),
+``RefreshLock`` (one writer per provider; dies with its holder), ``Holder`` (who holds it),
+``spec_metadata`` and ``inventory_transaction`` (where and how a refresh writes),
+``make_storable`` (API text the database cannot store, replaced), ``KeyRing`` (encryption at
+rest), ``open_keyring`` (never a new key while encrypted secrets exist),
+``rotate_credentials``, ``new_database_file``, ``check_name``, the inventory listing
 (``collection_rows``, ``display_columns``) and the spec a provider refers to (``spec_for``,
 ``spec_ref``, ``describe_ref``). Owns sqlalchemy and alembic with ``persist``, and cryptography.
 """
@@ -16,25 +19,32 @@ from .database import (
     current_revision,
     default_database_url,
     mask_url,
+    new_database_file,
     open_database,
     upgrade,
 )
+from .key_guard import open_keyring
 from .listing import collection_rows, display_columns
-from .provider_form import nest_form
+from .lock_holder import Holder
+from .provider_form import check_name, nest_form
 from .providers import ProviderInfo, ProviderStore, now
 from .refresh_lock import RefreshLock
 from .rotation import rotate_credentials
 from .spec_refs import describe_ref, spec_for, spec_ref
+from .storable import REPLACEMENT, make_storable
 from .tables import build_metadata
 from .transaction import inventory_transaction, spec_metadata
 
 __all__ = [
+    "REPLACEMENT",
     "Engine",
+    "Holder",
     "KeyRing",
     "ProviderInfo",
     "ProviderStore",
     "RefreshLock",
     "build_metadata",
+    "check_name",
     "collection_rows",
     "current_revision",
     "decrypt_values",
@@ -42,10 +52,13 @@ __all__ = [
     "describe_ref",
     "display_columns",
     "inventory_transaction",
+    "make_storable",
     "mask_url",
     "nest_form",
+    "new_database_file",
     "now",
     "open_database",
+    "open_keyring",
     "read_secret",
     "rotate_credentials",
     "spec_for",

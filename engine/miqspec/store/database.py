@@ -3,12 +3,17 @@
 Takes: a SQLAlchemy database URL (default: ``MIQSPEC_DATABASE_URL``, else a SQLite file at
 ``$MIQSPEC_HOME/miqspec.db``; ``MIQSPEC_HOME`` defaults to ``$XDG_DATA_HOME/miqspec`` or
 ``~/.local/share/miqspec``).
-Gives: ``open_database(url) -> Engine`` (SQLite: directory created; pragmas foreign_keys off,
-WAL journal, busy_timeout 30000, synchronous NORMAL), ``upgrade(engine)`` (alembic migrations in
-``miqspec/migrations`` to head, no alembic.ini needed, silent unless logging is configured),
+Gives: ``open_database(url, create=True) -> Engine`` (SQLite: file and directory created only
+with ``create``, else ``NotFoundError``; pragmas foreign_keys off, WAL journal, busy_timeout
+30000, synchronous NORMAL), ``new_database_file(url)`` (the SQLite file a URL names when it does
+not exist yet), ``error_reason(exc)`` (the first line the database said), ``upgrade(engine)``
+(alembic migrations in ``miqspec/migrations`` to head, no alembic.ini needed, silent unless
+logging is configured),
 ``current_revision(engine)``, ``head_revision()``, ``mask_url(url)``.
 Raises: ``DatabaseError`` (one line, password masked) when the database cannot be opened or
-migrated. Does I/O: filesystem (SQLite directory) and database connections.
+migrated, naming the package to install when the URL's driver is missing; ``NotFoundError``
+for a SQLite file that does not exist when ``create`` is off. Does I/O: filesystem (SQLite
+directory) and database connections.
 """
 
 from __future__ import annotations
@@ -25,9 +30,20 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from miqspec.errors import DatabaseError, MiqspecError
+from miqspec.errors import DatabaseError, MiqspecError, NotFoundError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DRIVER_PACKAGES = {  # driver module -> what to install for it
+    "psycopg2": "'miqspec[postgres]'",
+    "psycopg": "'psycopg[binary]'",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "PyMySQL",
+    "mysql": "mysql-connector-python",
+    "oracledb": "oracledb",
+    "pyodbc": "pyodbc",
+}
 SQLITE_PRAGMAS = (
     ("foreign_keys", "OFF"),
     ("journal_mode", "WAL"),
@@ -67,7 +83,8 @@ def _password(url: URL | None) -> str | None:
     return None if url is None or url.password is None else str(url.password)
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
+    """The first line of what the database (or driver) said, without SQLAlchemy's SQL dump."""
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -89,8 +106,33 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def open_database(url: str | URL | None = None, **engine_options: Any) -> Engine:
-    """An ``Engine`` for ``url`` (default: ``default_database_url()``), checked by connecting."""
+def new_database_file(url: str | URL | None = None) -> Path | None:
+    """The SQLite file ``url`` names when it does not exist yet (None: it exists, or the URL is
+    not a SQLite file's)."""
+    try:
+        parsed = make_url(url if url is not None else default_database_url())
+    except (ArgumentError, ValueError, TypeError):
+        return None
+    path = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    return path if path is not None and not path.exists() else None
+
+
+def _missing_driver(masked: str, parsed: URL | None, exc: ImportError) -> DatabaseError:
+    module = (exc.name or "").split(".")[0] or "?"
+    package = DRIVER_PACKAGES.get(module, module)
+    backend = parsed.get_backend_name() if parsed is not None else "database"
+    return DatabaseError(
+        f"cannot open database {masked}: its {backend} driver (the Python module {module!r}) "
+        f"is not installed; install it with: pip install {package}",
+        secrets=[_password(parsed)],
+    )
+
+
+def open_database(
+    url: str | URL | None = None, *, create: bool = True, **engine_options: Any
+) -> Engine:
+    """An ``Engine`` for ``url`` (default: ``default_database_url()``), checked by connecting.
+    A SQLite file that does not exist is created (with its directory) only when ``create``."""
     raw = url if url is not None else default_database_url()
     masked = mask_url(raw)
     parsed: URL | None = None
@@ -98,12 +140,19 @@ def open_database(url: str | URL | None = None, **engine_options: Any) -> Engine
         parsed = make_url(raw)
         if parsed.get_backend_name() == "sqlite":
             path = _sqlite_file(parsed)
+            if path is not None and not create and not path.exists():
+                raise NotFoundError(
+                    f"no database at {path} (commands that write, such as `miqspec db` or "
+                    "`miqspec provider add`, create it)"
+                )
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **engine_options)
+    except ImportError as exc:
+        raise _missing_driver(masked, parsed, exc) from None
     except (ArgumentError, ValueError, TypeError, OSError, SQLAlchemyError) as exc:
         raise DatabaseError(
-            f"cannot open database {masked}: {_reason(exc)}", secrets=[_password(parsed)]
+            f"cannot open database {masked}: {error_reason(exc)}", secrets=[_password(parsed)]
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
@@ -113,7 +162,7 @@ def open_database(url: str | URL | None = None, **engine_options: Any) -> Engine
     except SQLAlchemyError as exc:
         engine.dispose()
         raise DatabaseError(
-            f"cannot open database {masked}: {_reason(exc)}", secrets=[_password(parsed)]
+            f"cannot open database {masked}: {error_reason(exc)}", secrets=[_password(parsed)]
         ) from None
     return engine
 
@@ -140,7 +189,7 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
         raise DatabaseError(
-            f"cannot read the schema revision of {mask_url(engine.url)}: {_reason(exc)}",
+            f"cannot read the schema revision of {mask_url(engine.url)}: {error_reason(exc)}",
             secrets=[_password(engine.url)],
         ) from None
 
@@ -156,6 +205,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise
     except Exception as exc:  # alembic raises plain exceptions as well as SQLAlchemy ones
         raise DatabaseError(
-            f"cannot migrate database {mask_url(engine.url)}: {_reason(exc)}",
+            f"cannot migrate database {mask_url(engine.url)}: {error_reason(exc)}",
             secrets=[_password(engine.url)],
         ) from None

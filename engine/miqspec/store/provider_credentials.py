@@ -6,7 +6,8 @@ Takes: ``CredentialTables`` (the ``endpoints`` and ``authentications`` tables), 
 Gives: ``write_credentials`` (endpoint and authentication rows; secrets encrypted, fields
 without a column kept as JSON ``options``), ``read_credentials`` (the flat form values back,
 secrets decrypted) and the column sets ``AUTH_COLUMNS``, ``ENCRYPTED``, ``ENDPOINT_COLUMNS``.
-Raises: ``sqlalchemy`` errors for the caller to wrap; ``KeyRing`` errors for a secret it cannot
+Raises: ``UsageError`` (a password inside an endpoint URL); ``sqlalchemy`` errors for the caller
+to wrap; ``KeyRing`` errors for a secret it cannot
 decrypt. Does database I/O.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from miqspec.store.credentials import KeyRing
+from miqspec.store.provider_form import check_urls
 
 AUTH_COLUMNS = {
     "userid",
@@ -65,6 +67,9 @@ def write_credentials(
     keyring: KeyRing,
     ts: datetime,
 ) -> None:
+    """Insert the endpoint and authentication rows of ``flat`` (secrets encrypted); an endpoint
+    value holding a URL with a password is refused (``UsageError``), whatever path writes."""
+    check_urls({k: v for k, v in flat.items() if k.startswith("endpoints.")})
     roles: dict[tuple[str, str], dict[str, Any]] = {}
     for field_name, value in flat.items():
         parts = field_name.split(".")

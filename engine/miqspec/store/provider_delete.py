@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from miqspec import persist  # its face: ``persist.cascade`` (the function, not the module)
 from miqspec.errors import DatabaseError, MiqspecError
 from miqspec.spec import Catalogue, load_catalogue
+from miqspec.store.database import error_reason
 from miqspec.store.spec_refs import spec_for
 from miqspec.store.tables import build_metadata
 
@@ -52,7 +53,7 @@ def delete_provider(
                 if gone.get(cdef.table) and db.has_table(collection):
                     persist.cascade(catalogue, db, collection, gone[cdef.table])
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot delete provider {name!r}: {type(exc).__name__}") from None
+        raise DatabaseError(f"cannot delete provider {name!r}: {error_reason(exc)}") from None
     return len(ids)
 
 

@@ -2,15 +2,21 @@
 
 Takes: a ``Spec`` (its regions and form fields) and form values nested like
 ``{"endpoints": {"default": {"url": x}}}``.
-Gives: ``flatten_form`` (``{"endpoints.default.url": x}``), ``nest_form`` (the inverse) and
-``check_args`` (rejects a region the spec does not list and missing required fields).
-Raises: ``UsageError`` from ``check_args``. No I/O.
+Gives: ``flatten_form`` (``{"endpoints.default.url": x}``), ``nest_form`` (the inverse),
+``check_args`` (rejects a region the spec does not list, missing required fields, an endpoint URL
+that is not one, and a password typed into a URL, which would be stored unencrypted) and
+``check_name`` (the provider name rule: 1 to ``MAX_NAME`` characters, not blank, no leading or
+trailing whitespace, no control characters, line separators, bidirectional controls or
+undecodable bytes).
+Raises: ``UsageError`` from ``check_args`` and ``check_name``. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from miqspec.errors import UsageError
 from miqspec.spec import INPUT_COMPONENTS, Spec
@@ -60,3 +66,79 @@ def check_args(spec: Spec, args: Mapping[str, Any]) -> None:
     ]
     if missing:
         raise UsageError("missing required field(s): " + ", ".join(missing))
+    check_urls(flat, spec.secret_fields)
+
+
+def check_urls(flat: Mapping[str, Any], secret_fields: Iterable[str] = ()) -> None:
+    """Every ``*.url`` field must parse as a URL, and no plain (non-secret) field may hold a URL
+    with a password in it (``https://user:password@host``): it would be stored unencrypted."""
+    secret = set(secret_fields)
+    for key, value in flat.items():
+        if not isinstance(value, str) or key in secret:
+            continue
+        is_url = key.endswith(".url") or key == "url"
+        if not is_url and "://" not in value:
+            continue
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            if is_url:
+                raise UsageError(f"{key} is not a valid URL: {exc}") from None
+            continue
+        if parts.password:
+            raise UsageError(
+                f"{key} holds a password (user:password@ in the URL), which would be stored "
+                "unencrypted; remove it from the URL and give the user and password in the "
+                "credential fields (authentications.<role>.userid with --set, "
+                "authentications.<role>.password with --secret-env or --secret-file)"
+            )
+
+
+MAX_NAME = 255
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+NAME_RULE = (
+    f"a provider name is 1 to {MAX_NAME} characters, not blank, without leading or trailing "
+    "whitespace, control characters (newline, tab, NUL, ...), line separators or "
+    "bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)"
+)
+
+
+def _bad_character(name: str) -> str | None:
+    """Why the first character ``check_name`` refuses is refused (None: none)."""
+    for index, char in enumerate(name):
+        category = unicodedata.category(char)
+        what = (
+            "a control character"
+            if category == "Cc"
+            else "a line separator"
+            if category in ("Zl", "Zp")
+            else "a bidirectional control"
+            if char in BIDI_CONTROLS
+            else "bytes that are not UTF-8 text"
+            if category == "Cs"
+            else None
+        )
+        if what:
+            return f"holds {what} (U+{ord(char):04X}) at position {index + 1}"
+    return None
+
+
+def check_name(name: object) -> str:
+    """``name`` when it is a valid provider name (see ``NAME_RULE``), else ``UsageError``."""
+    if not isinstance(name, str):
+        raise UsageError(f"the provider name must be text; {NAME_RULE}")
+    shown = repr(name if len(name) <= 40 else name[:40] + "...")
+    if not name.strip():
+        reason = "is empty" if not name else "is blank"
+    elif len(name) > MAX_NAME:
+        reason = f"is {len(name)} characters long"
+    elif name != name.strip():
+        reason = "starts or ends with whitespace"
+    else:
+        reason = _bad_character(name) or ""
+    if reason:
+        raise UsageError(f"provider name {shown} {reason}; {NAME_RULE}")
+    return name

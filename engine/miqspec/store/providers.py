@@ -7,12 +7,13 @@ ManageIQ's ``ensure_managers``) and ``zones``, with endpoints and credentials wr
 back by :mod:`miqspec.store.provider_credentials`; ``args`` rebuilds the decrypted argument hash
 used to connect; ``record_auth_status`` records a verify result, ``record_refresh`` a refresh's
 outcome; ``info`` gives a ``ProviderInfo`` for list/show; ``delete`` deletes it all
-(:mod:`miqspec.store.provider_delete`). Also ``now``,
+(:mod:`miqspec.store.provider_delete`) under the provider's refresh lock; ``unlock`` removes
+that lock. Also ``now``,
 ``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, once per
 process: ``tables_cache``).
 Form values are checked and reshaped by :mod:`miqspec.store.provider_form`.
-Raises ``UsageError`` (bad region, missing required field, duplicate name),
-``NotFoundError``, ``DatabaseError``. Does database I/O.
+Raises ``UsageError`` (bad name, region, URL, missing required field, duplicate name),
+``NotFoundError``, ``RefreshBusyError`` (delete, unlock), ``DatabaseError``. Does database I/O.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,20 +30,20 @@ import sqlalchemy as sa
 from miqspec.errors import DatabaseError, NotFoundError, UsageError
 from miqspec.parse import MANAGER_CLASS, camelize
 from miqspec.spec import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
+from miqspec.store.clock import now
 from miqspec.store.credentials import KeyRing
+from miqspec.store.database import error_reason
+from miqspec.store.lock_holder import Holder
 from miqspec.store.provider_credentials import (
     CredentialTables,
     read_credentials,
     write_credentials,
 )
 from miqspec.store.provider_delete import delete_provider
-from miqspec.store.provider_form import check_args, flatten_form, nest_form
+from miqspec.store.provider_form import check_args, check_name, flatten_form, nest_form
+from miqspec.store.refresh_lock import RefreshLock, unlock_refresh
 from miqspec.store.spec_refs import describe_ref, spec_ref
-from miqspec.store.tables_cache import shipped_metadata
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from miqspec.store.tables_cache import build_metadata_cached
 
 
 def manager_type(spec: Spec, kind: str | None = None) -> str:
@@ -107,6 +108,7 @@ class ProviderStore:
         keyring: KeyRing,
         zone: str = "default",
     ) -> int:
+        check_name(name)
         check_args(spec, args)
         ts = now()
         flat = flatten_form(args)
@@ -148,7 +150,7 @@ class ProviderStore:
                     )
                 write_credentials(self.credential_tables, conn, ems_id, flat, keyring, ts)
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot add provider {name!r}: {type(exc).__name__}") from None
+            raise DatabaseError(f"cannot add provider {name!r}: {error_reason(exc)}") from None
         return ems_id
 
     def _row_columns(self) -> set[str]:
@@ -264,7 +266,7 @@ class ProviderStore:
                 ids = [ems_id, *self.children(ems_id).values()]
                 conn.execute(self.ems.update().where(self.ems.c.id.in_(ids)).values(**values))
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot record refresh status: {type(exc).__name__}") from None
+            raise DatabaseError(f"cannot record refresh status: {error_reason(exc)}") from None
 
     def info(self, name: str) -> ProviderInfo:
         ems = self.row(name)
@@ -302,12 +304,19 @@ class ProviderStore:
             children=tuple(kids),
         )
 
-    def delete(self, name: str) -> int:
-        """Delete a provider and all it owns (see :mod:`miqspec.store.provider_delete`); returns
-        how many manager rows went."""
+    def delete(self, name: str, wait: float = 0.0) -> int:
+        """Delete a provider and all it owns (see :mod:`miqspec.store.provider_delete`) under
+        its refresh lock, waiting up to ``wait`` seconds for a running refresh to finish
+        (``RefreshBusyError`` after that); returns how many manager rows went."""
         ems = self.row(name)
         ids = [ems["id"], *self.children(ems["id"]).values()]
-        return delete_provider(self.engine, self.md, ems, ids)
+        with RefreshLock(self.engine, ems["id"], name, wait=wait, purpose="delete"):
+            return delete_provider(self.engine, self.md, ems, ids)
+
+    def unlock(self, name: str, force: bool = False) -> Holder | None:
+        """Remove provider ``name``'s refresh lock (``refresh_lock.unlock_refresh``); gives
+        who held it (None: it was not locked)."""
+        return unlock_refresh(self.engine, self.row(name)["id"], name, force=force)
 
 
 def _json_mapping(value: Any) -> dict[str, Any]:
@@ -318,13 +327,3 @@ def _json_mapping(value: Any) -> dict[str, Any]:
         except ValueError:
             return {}
     return dict(value) if isinstance(value, Mapping) else {}
-
-
-_METADATA: sa.MetaData | None = None
-
-
-def build_metadata_cached() -> sa.MetaData:
-    global _METADATA
-    if _METADATA is None:
-        _METADATA = shipped_metadata()
-    return _METADATA

@@ -1,7 +1,8 @@
 """Key rotation: a new newest key, and every stored secret re-encrypted with it.
 
 Takes: a database engine (and optionally the ``KeyRing`` whose key file to rotate). Gives: the
-number of values re-encrypted. Raises ``KeyRingError`` (key file problems),
+number of values re-encrypted. A missing key file is created only for a database without
+encrypted secrets (``key_guard.open_keyring``). Raises ``KeyRingError`` (key file problems),
 ``KeyFileBusyError`` (another rotation held the lock past the timeout) and ``DatabaseError``.
 Holds an exclusive ``flock`` on ``<key file>.lock`` from reading the key file to committing, so
 rotations in separate processes run one after the other (each reads the keys the previous one
@@ -22,6 +23,7 @@ from miqspec.store.credentials import (
     is_encrypted,
     key_file_lock,
 )
+from miqspec.store.key_guard import open_keyring
 from miqspec.store.provider_credentials import ENCRYPTED
 from miqspec.store.providers import build_metadata_cached
 
@@ -38,7 +40,7 @@ def rotate_credentials(
     else:
         path = ring.path
     with key_file_lock(path, lock_timeout):
-        return _recrypt_all(engine, KeyRing.load(path).rotate())
+        return _recrypt_all(engine, open_keyring(engine, path).rotate())
 
 
 def _recrypt_all(engine: sa.Engine, new_ring: KeyRing) -> int:

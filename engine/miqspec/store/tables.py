@@ -61,7 +61,7 @@ _CORE_SPECS = {
         type:string manager_ref:string ems_ref:string options:json status:string
         status_details:string last_valid_on:datetime last_invalid_on:datetime
         credentials_changed_on:datetime created_on:datetime updated_on:datetime""",
-    "miqspec_refresh_locks": "holder:string acquired_at:datetime",
+    "miqspec_refresh_locks": "holder:string acquired_at:datetime heartbeat_at:datetime",
     # per manager and collection: packed (row id, row digest) pairs (miqspec.persist.digest)
     "miqspec_digests": "ems_id:bigint collection:string fingerprint:string digests:text",
     # per manager, collection and kind: the last refresh's record or page map (persist_carry)

@@ -5,7 +5,8 @@ secrets to mask (``inventory_transaction``).
 Gives: ``spec_metadata(engine, spec)``: the shipped catalogue's tables, or, for a spec that
 declares its own ``models``, the tables of its catalogue (its own ones created when missing);
 ``inventory_transaction``: a context manager giving one connection in one transaction, committed
-when the block ends, rolled back when it raises or for a dry run.
+when the block ends (after its ``before_commit`` check), rolled back when it raises or for a
+dry run.
 Raises: ``DatabaseError`` (one line, secrets masked) for any error the database reports, the
 transaction rolled back. Does database I/O (``CREATE TABLE`` for a spec's own models).
 """
@@ -13,14 +14,15 @@ transaction rolled back. Does database I/O (``CREATE TABLE`` for a spec's own mo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError
 from miqspec.spec import Spec, load_catalogue
-from miqspec.store.providers import build_metadata_cached
+from miqspec.store.database import error_reason
 from miqspec.store.tables import build_metadata
+from miqspec.store.tables_cache import build_metadata_cached
 
 
 def spec_metadata(engine: sa.Engine, spec: Spec) -> sa.MetaData:
@@ -42,16 +44,24 @@ def spec_metadata(engine: sa.Engine, spec: Spec) -> sa.MetaData:
 
 @contextlib.contextmanager
 def inventory_transaction(
-    engine: sa.Engine, *, dry_run: bool = False, secrets: Iterable[str | None] = ()
+    engine: sa.Engine,
+    *,
+    dry_run: bool = False,
+    secrets: Iterable[str | None] = (),
+    before_commit: Callable[[sa.Connection], None] | None = None,
 ) -> Iterator[sa.Connection]:
     """One connection in one transaction: committed when the block ends (rolled back for a
-    ``dry_run``), rolled back when it raises; a database error becomes ``DatabaseError``
-    ("saving inventory failed: ..."), with ``secrets`` masked."""
+    ``dry_run``), rolled back when it raises; ``before_commit(conn)`` runs last in the
+    transaction (what it raises rolls it back). A database error, or text the driver cannot
+    encode (a lone surrogate), becomes ``DatabaseError`` ("saving inventory failed: ..."),
+    with ``secrets`` masked."""
     try:
         with engine.connect() as conn:
             tx = conn.begin()
             try:
                 yield conn
+                if before_commit is not None:
+                    before_commit(conn)
             except BaseException:
                 tx.rollback()
                 raise
@@ -59,8 +69,8 @@ def inventory_transaction(
                 tx.rollback()
             else:
                 tx.commit()
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, UnicodeError) as exc:
         raise DatabaseError(
-            f"saving inventory failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            f"saving inventory failed: {type(exc).__name__}: {error_reason(exc)[:200]}",
             secrets=list(secrets),
         ) from None
