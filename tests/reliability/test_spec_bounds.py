@@ -22,7 +22,7 @@ import pytest
 
 from miqspec.collect import collect
 from miqspec.connect import Cassette
-from miqspec.errors import MappingError, ReplayError, SpecError
+from miqspec.errors import ApiError, MappingError, ReplayError, SpecError
 from miqspec.parse import parse
 from miqspec.pipeline import make_session
 from miqspec.spec import compile_expression, load_spec
@@ -279,13 +279,13 @@ def test_a_catastrophic_pattern_stops_with_a_mapping_error():
 # -- API data from a real server through collect and parse -------------------------------------
 
 
-def hostile_api(bodies: dict[str, Any]) -> ScriptServer:
+def hostile_api(bodies: dict[str, Any], token: Any = "t") -> ScriptServer:
     """The Awesome Cloud API on 127.0.0.1, answering each path from ``bodies``."""
 
     def script(seen: Seen, _n: int) -> Answer:
         path = seen.path.split("?")[0].removeprefix("/v1")
         if path == "/auth/tokens":
-            return Answer(body={"token": "t"})
+            return Answer(body={"token": token})
         return Answer(body=bodies.get(path, {"items": []}))
 
     return ScriptServer(script)
@@ -417,3 +417,11 @@ def test_a_template_that_runs_out_of_bounds_at_refresh_exits_6_in_one_line(tmp_p
     assert "4096 bits" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert time.monotonic() - started < 30
+
+
+def test_a_token_that_cannot_be_a_header_is_an_api_error(tmp_path):
+    """Found by bench/fuzz_bodies.py: a login token of non-Latin-1 text made http.client raise
+    UnicodeEncodeError (an internal error) when it was sent as ``Authorization: Bearer``."""
+    with hostile_api({}, token="\u6130\U000b8cfd") as api:
+        with pytest.raises(ApiError, match="not Latin-1"):
+            collect_and_parse(AWESOME, api.url)

@@ -261,6 +261,10 @@ class HttpClient:
             raise UnreachableError(f"cannot reach {self.where(url)}: {reason}") from None
         except requests.exceptions.RequestException as exc:
             raise ApiError(f"request to {self.where(url)} failed: {type(exc).__name__}") from None
+        except UnicodeEncodeError:  # a header from a template, or a token the API sent
+            raise ApiError(
+                f"request to {self.where(url)} not sent: a header value is not Latin-1 text"
+            ) from None
         except urllib3.exceptions.ReadTimeoutError:
             raise UnreachableError(f"timed out talking to {self.where(url)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
