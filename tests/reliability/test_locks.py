@@ -94,6 +94,7 @@ class Refresh:
     """A `miqspec refresh` subprocess; the phases it reports on stderr are collected."""
 
     def __init__(self, env: dict[str, str], db_url: str, name: str = NAME) -> None:
+        self.name = name
         self.proc = subprocess.Popen(
             [MIQSPEC, "refresh", name, "--database", db_url],
             env=env,
@@ -112,7 +113,7 @@ class Refresh:
             self.lines.append(line.rstrip("\n"))
 
     def phase(self, phase: str) -> bool:
-        return f"{NAME}: {phase}" in self.lines
+        return f"{self.name}: {phase}" in self.lines
 
     def finish(self, timeout: float = 180) -> int:
         code = self.proc.wait(timeout)
