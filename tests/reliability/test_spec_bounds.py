@@ -326,7 +326,7 @@ def test_hostile_api_data_gives_a_located_mapping_error(tmp_path, attribute, val
         with pytest.raises(MappingError, match=reason) as caught:
             collect_and_parse(spec, api.url)
     assert "flavors" in str(caught.value) and "name" in str(caught.value)  # where it failed
-    assert time.monotonic() - started < SOON + 1
+    assert time.monotonic() - started < 10  # collect and parse with a server, on a busy box
 
 
 def test_a_power_state_pattern_that_backtracks_stops(tmp_path):

@@ -18,8 +18,6 @@ import functools
 import re
 from typing import Any
 
-import regex
-
 from miqspec.spec.functions.args import FunctionError
 
 PATTERN_SECONDS = 0.5  # one search or substitution (the regex package overshoots by ~0.3 s)
@@ -28,37 +26,47 @@ PATTERN_SECONDS = 0.5  # one search or substitution (the regex package overshoot
 class Pattern:
     """A compiled spec pattern; ``search`` and ``sub`` are bounded in time."""
 
-    __slots__ = ("_compiled", "text")
+    __slots__ = ("_compiled", "groups", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        try:
-            re.compile(text)  # the language is Python's re (and so are its error messages)
-            self._compiled = regex.compile(text, regex.VERSION0)
-        except (re.error, regex.error, ValueError, OverflowError, RecursionError) as exc:
+        self._compiled: Any = None
+        try:  # the language is Python's re (and so are its error messages)
+            self.groups = re.compile(text).groups
+        except (re.error, ValueError, OverflowError, RecursionError) as exc:
             raise FunctionError(f"bad regular expression {text!r}: {exc}") from None
+
+    def _engine(self) -> Any:
+        """The pattern on the regex package, compiled at its first search (``validate`` never
+        imports the package: 20 ms and more)."""
+        if self._compiled is None:
+            import regex
+
+            try:
+                self._compiled = regex.compile(self.text, regex.VERSION0)
+            except (regex.error, ValueError, OverflowError, RecursionError) as exc:
+                raise FunctionError(f"bad regular expression {self.text!r}: {exc}") from None
+        return self._compiled
 
     def __repr__(self) -> str:
         return f"Pattern({self.text!r})"
 
-    @property
-    def groups(self) -> int:
-        return int(self._compiled.groups)
-
     def search(self, subject: str) -> Any:
         """The first match in ``subject`` (a ``regex`` match object), or None."""
         try:
-            return self._compiled.search(subject, timeout=PATTERN_SECONDS)
+            return self._engine().search(subject, timeout=PATTERN_SECONDS)
         except TimeoutError:
             raise FunctionError(self._too_slow()) from None
 
     def sub(self, replacement: str, subject: str) -> str:
         """``subject`` with every match replaced by ``replacement`` (``\\1`` for groups)."""
         try:
-            return str(self._compiled.sub(replacement, subject, timeout=PATTERN_SECONDS))
+            return str(self._engine().sub(replacement, subject, timeout=PATTERN_SECONDS))
         except TimeoutError:
             raise FunctionError(self._too_slow()) from None
-        except (regex.error, IndexError, ValueError) as exc:
+        except FunctionError:
+            raise
+        except Exception as exc:  # the regex package's error for a bad group reference
             raise FunctionError(f"bad replacement {replacement!r}: {exc}") from None
 
     def _too_slow(self) -> str:
