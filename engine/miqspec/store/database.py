@@ -3,7 +3,8 @@
 Takes: a SQLAlchemy database URL (default: ``MIQSPEC_DATABASE_URL``, else a SQLite file at
 ``$MIQSPEC_HOME/miqspec.db``; ``MIQSPEC_HOME`` defaults to ``$XDG_DATA_HOME/miqspec`` or
 ``~/.local/share/miqspec``).
-Gives: ``open_database(url, create=True) -> Engine`` (SQLite: file and directory created only
+Gives: ``open_database(url, create=True) -> Engine`` (``postgresql://`` uses psycopg2 when it is
+installed, else psycopg; SQLite: file and directory created only
 with ``create``, else ``NotFoundError``; pragmas foreign_keys off, WAL journal, busy_timeout
 30000, synchronous NORMAL), ``new_database_file(url)`` (the SQLite file a URL names when it does
 not exist yet), ``error_reason(exc)`` (the first line the database said), ``upgrade(engine)``
@@ -18,6 +19,8 @@ directory) and database connections.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -117,9 +120,23 @@ def new_database_file(url: str | URL | None = None) -> Path | None:
     return path if path is not None and not path.exists() else None
 
 
+def _with_driver(url: URL) -> URL:
+    """``postgresql://`` (no driver named) with the driver that is installed: psycopg2 (what
+    ``miqspec[postgres]`` installs), else psycopg; other URLs as they are."""
+    if url.drivername != "postgresql":
+        return url
+    for module in ("psycopg2", "psycopg"):
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec(module) is not None:
+                return url.set(drivername=f"postgresql+{module}")
+    return url
+
+
 def _missing_driver(masked: str, parsed: URL | None, exc: ImportError) -> DatabaseError:
     module = (exc.name or "").split(".")[0] or "?"
     package = DRIVER_PACKAGES.get(module, module)
+    if parsed is not None and parsed.drivername == "postgresql":  # none named, none installed
+        package = DRIVER_PACKAGES["psycopg2"]
     backend = parsed.get_backend_name() if parsed is not None else "database"
     return DatabaseError(
         f"cannot open database {masked}: its {backend} driver (the Python module {module!r}) "
@@ -147,7 +164,7 @@ def open_database(
                 )
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, **engine_options)
+        engine = create_engine(_with_driver(parsed), **engine_options)
     except ImportError as exc:
         raise _missing_driver(masked, parsed, exc) from None
     except (ArgumentError, ValueError, TypeError, OSError, SQLAlchemyError) as exc:

@@ -52,9 +52,9 @@ def inventory_transaction(
 ) -> Iterator[sa.Connection]:
     """One connection in one transaction: committed when the block ends (rolled back for a
     ``dry_run``), rolled back when it raises; ``before_commit(conn)`` runs last in the
-    transaction (what it raises rolls it back). A database error, or text the driver cannot
-    encode (a lone surrogate), becomes ``DatabaseError`` ("saving inventory failed: ..."),
-    with ``secrets`` masked."""
+    transaction (what it raises rolls it back). A database error, or a value the driver
+    refuses (``ValueError``: a lone surrogate it cannot encode, a NUL psycopg2 will not send),
+    becomes ``DatabaseError`` ("saving inventory failed: ..."), with ``secrets`` masked."""
     try:
         with engine.connect() as conn:
             tx = conn.begin()
@@ -69,7 +69,7 @@ def inventory_transaction(
                 tx.rollback()
             else:
                 tx.commit()
-    except (sa.exc.SQLAlchemyError, UnicodeError) as exc:
+    except (sa.exc.SQLAlchemyError, ValueError) as exc:  # ValueError: what a driver refuses
         raise DatabaseError(
             f"saving inventory failed: {type(exc).__name__}: {error_reason(exc)[:200]}",
             secrets=list(secrets),
