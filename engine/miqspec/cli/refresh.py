@@ -83,6 +83,7 @@ class ProgressView:
     "API (repairs rows edited outside miqspec).",
 )
 @database_option
+@sigterm_interrupts()  # SIGTERM unwinds like Ctrl+C: lock released, nothing saved
 def refresh(
     names: tuple[str, ...],
     all_: bool,
@@ -117,18 +118,17 @@ def refresh(
     for name in targets:
         view = ProgressView(enabled=not quiet and fmt == "text")
         try:
-            with sigterm_interrupts():  # unwinds like Ctrl+C: lock released, nothing saved
-                result = api.refresh(
-                    db,
-                    name,
-                    dry_run=dry_run,
-                    full_compare=full_compare,
-                    progress=view,
-                    replay=replay,
-                    replay_ignore=replay_ignore,
-                    record=record,
-                    on_phase=functools.partial(view.phase, name),
-                )
+            result = api.refresh(
+                db,
+                name,
+                dry_run=dry_run,
+                full_compare=full_compare,
+                progress=view,
+                replay=replay,
+                replay_ignore=replay_ignore,
+                record=record,
+                on_phase=functools.partial(view.phase, name),
+            )
         finally:
             view.close()
         if record:
