@@ -422,6 +422,40 @@ def test_a_template_that_runs_out_of_bounds_at_refresh_exits_6_in_one_line(tmp_p
 def test_a_token_that_cannot_be_a_header_is_an_api_error(tmp_path):
     """Found by bench/fuzz_bodies.py: a login token of non-Latin-1 text made http.client raise
     UnicodeEncodeError (an internal error) when it was sent as ``Authorization: Bearer``."""
-    with hostile_api({}, token="\u6130\U000b8cfd") as api:
-        with pytest.raises(ApiError, match="not Latin-1"):
-            collect_and_parse(AWESOME, api.url)
+    with (
+        hostile_api({}, token="\u6130\U000b8cfd") as api,
+        pytest.raises(ApiError, match="not Latin-1"),
+    ):
+        collect_and_parse(AWESOME, api.url)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("records: items\n", f"records: {'9' * 5000}\n", "number with too many digits"),
+        ("records: items\n", f"records: \"{'(' * 3000}a{')' * 3000}\"\n", "nested too deeply"),
+        ("    path: /regions\n", f"    path: \"{'{% if 1 %}' * 200}x{'{% endif %}' * 200}\"\n",
+         "nested more than 60 levels"),
+        ("    path: /regions\n", f"    path: \"{{{{ {'(' * 3000}1{')' * 3000} }}}}\"\n",
+         "nested too deeply"),
+        ("    path: /regions\n", f"    path: \"{{{{ {'9' * 5000} }}}}\"\n", "too many digits"),
+    ],
+    ids=["jmespath-digits", "jmespath-depth", "template-blocks", "template-parens",
+         "template-digits"],
+)  # fmt: skip
+def test_expressions_and_templates_past_pythons_limits_are_findings(tmp_path, old, new, reason):
+    """Found by bench/fuzz_specs.py (the first): they made check_file raise (exit 70)."""
+    spec = spec_with(tmp_path, old, new)
+    findings = check_file(str(spec))
+    assert any(reason in f.message for f in findings), findings
+    with pytest.raises(SpecError):
+        load_spec(str(spec))
+
+
+@pytest.mark.parametrize("key", ["~", "1.5", "? [a]", "2001-01-01"])
+def test_keys_of_any_scalar_kind_give_findings(tmp_path, key):
+    """Found by bench/fuzz_specs.py: a null or float key next to text keys made cerberus fail
+    to order its errors (exit 70)."""
+    spec = tmp_path / "keys.yaml"
+    spec.write_text(SPEC + f"{key}: x\n")
+    assert check_file(str(spec))

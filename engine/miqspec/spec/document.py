@@ -169,7 +169,8 @@ class _Converter:
             self.findings.append(Finding(self.loc(node), "", "mapping keys must be scalars"))
             return f"<complex key at {self.loc(node)}>"
         value = self.construct_scalar(node)
-        return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+        # keys stay str or int (bool is one); others as text: cerberus cannot order None or 1.5
+        return value if isinstance(value, str | int) else str(value)
 
     def construct_scalar(self, node: yaml.Node) -> Any:
         try:

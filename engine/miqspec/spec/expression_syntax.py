@@ -66,6 +66,13 @@ def parse_expression(text: str, table: Mapping[str, Any]) -> tuple[Node, list[No
     except jp_errors.ParseError as exc:
         column = origin[min(exc.lex_position, len(rewritten))]
         raise ExpressionSyntaxError(text, column, _parse_reason(exc)) from None
+    except ValueError:  # int() of a number of more than 4,300 digits, in the lexer
+        long = re.search(r"\d{100,}", text)
+        raise ExpressionSyntaxError(
+            text, long.start() if long else 0, "number with too many digits"
+        ) from None
+    except RecursionError:
+        raise ExpressionSyntaxError(text, 0, "expression nested too deeply") from None
     nodes = list(_walk(ast))
     _check_functions(text, rewritten, origin, nodes, table)
     return ast, nodes

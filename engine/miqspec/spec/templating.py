@@ -7,8 +7,8 @@ a context mapping with undefined names as errors, in the bounded sandbox of ``sa
 without ``{{``/``{%`` are constants and skip Jinja entirely. Templates may not read other
 templates (``include``, ``import``, ``extends``: there are none), define macros or call blocks,
 capture blocks (``{% set x %}...{% endset %}``, ``{% filter %}``), loop recursively or nest a
-loop in a loop (the work of one render stays in proportion to its data), or call
-``format_map``.
+loop in a loop (the work of one render stays in proportion to its data), call ``format_map``,
+or nest deeper than ``MAX_DEPTH`` levels (Python could not compile it).
 Raises ``TemplateSyntaxError`` (with a line and column) at compile time, also for those
 constructs, and ``MappingError`` when rendering fails in any way: an undefined name, a bound
 of the sandbox, an error of Python's (``KeyError`` of ``format``, ``ZeroDivisionError``, ...).
@@ -41,6 +41,8 @@ class TemplateSyntaxError(MiqspecError):
         self.column = column
 
 
+MAX_DEPTH = 60  # levels of a template's syntax tree (an if in an if ... or ((((x)))))
+
 #: node type -> (the tag that makes it, why a spec template may not use it)
 _REFUSED: dict[type[nodes.Node], tuple[str, str]] = {
     nodes.Include: ("include", "templates cannot include other templates"),
@@ -61,6 +63,8 @@ def unsupported_constructs(text: str) -> list[tuple[int, str]]:
         return []
     ast = _parse(text)
     found: list[tuple[int, str]] = []
+    if _depth(ast) > MAX_DEPTH:
+        found.append((0, f"the template is nested more than {MAX_DEPTH} levels deep"))
     kinds: tuple[type[nodes.Node], ...] = (*_REFUSED, nodes.For, nodes.Getattr)
     for node in ast.find_all(kinds):
         if isinstance(node, nodes.Getattr):
@@ -80,6 +84,17 @@ def unsupported_constructs(text: str) -> list[tuple[int, str]]:
         tag, reason = _REFUSED[type(node)]
         found.append((_tag(text, node.lineno, tag), reason))
     return sorted(set(found))
+
+
+def _depth(ast: nodes.Node) -> int:
+    """How deep the template's syntax tree is (Python compiles at most 100 nested blocks)."""
+    deepest = 0
+    stack = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 def _offset(text: str, line: int, pattern: str, after: int = -1) -> int:
@@ -105,6 +120,10 @@ def _parse(text: str) -> nodes.Template:
         raise TemplateSyntaxError(
             exc.message or "syntax error", exc.lineno or 1, _column_of(text, exc)
         ) from None
+    except RecursionError:
+        raise TemplateSyntaxError("the template is nested too deeply") from None
+    except ValueError:  # int() of a number of more than 4,300 digits, in the lexer
+        raise TemplateSyntaxError("a number with too many digits") from None
 
 
 def is_template(text: str) -> bool:
@@ -130,6 +149,8 @@ class Template:
                 raise TemplateSyntaxError(
                     exc.message or "syntax error", exc.lineno or 1, _column_of(text, exc)
                 ) from None
+            except (RecursionError, SyntaxError, MemoryError):  # Python's own nesting limits
+                raise TemplateSyntaxError("the template is nested too deeply") from None
 
     def render(self, context: Mapping[str, Any]) -> str:
         if self._compiled is None:
