@@ -266,6 +266,8 @@ def test_ordinary_templates_render_as_before():
     assert Template("{{ '%05d' % x }}-{{ 'ab' * 2 }}-{{ range(3)|list }}").render(context) == (
         "00002-abab-[0, 1, 2]"
     )
+    joined = "{{ y|map('string')|join(',') }}|{{ ','.join(y|map('string')) }}|{{ y|join('-') }}"
+    assert Template(joined).render({"y": [1, 2, 3]}) == "1,2,3|1,2,3|1-2-3"  # iterators survive
 
 
 def test_a_catastrophic_pattern_stops_with_a_mapping_error():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import re
 import string
@@ -122,8 +123,16 @@ def _check_format(fmt: str) -> None:
     _limit(total, "format()")
 
 
+def _reusable(value: Any) -> Any:
+    """``value``, or the items of a one-pass iterator (``map``, ``select``: generators) as a
+    list of at most MAX_TEXT + 1, so that measuring it does not use it up."""
+    if isinstance(value, Iterator):
+        return list(itertools.islice(value, MAX_TEXT + 1))
+    return value
+
+
 def _joined_size(sep: str, items: Any) -> int:
-    parts = list(items) if isinstance(items, Iterable) else []
+    parts = list(items) if isinstance(items, Iterable) else []  # items: reusable
     _limit(len(parts), "join()")
     return len(sep) * max(len(parts) - 1, 0) + sum(len(str(p)) for p in parts)
 
@@ -161,17 +170,22 @@ _STR_METHODS: dict[str, Callable[..., int]] = {
 }
 
 
-def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Refuse a call whose result would pass the bounds; the arguments to call it with (an
+    iterator given to ``join`` as a list)."""
     target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format/format_map
     owner = getattr(target, "__self__", None)
     name = getattr(target, "__name__", "")
     if not isinstance(owner, str):
-        return
+        return args
+    if name == "join" and args:
+        args = (_reusable(args[0]), *args[1:])
     if name in ("format", "format_map"):
         _check_format(owner)
         _limit(len(owner) + sum(_size(a) for a in (*args, *kwargs.values())), f"{name}()")
     elif name in _STR_METHODS:
         _limit(_STR_METHODS[name](owner, *args, *kwargs.values()), f"{name}()")
+    return args
 
 
 # -- filters: checked before they run, results measured ----------------------------------------
@@ -206,6 +220,9 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         # the value is the first argument after the context/eval context/environment
         skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
         value, rest = (args[skip], args[skip + 1 :]) if len(args) > skip else (None, ())
+        if name == "join":  # measured before it runs: an iterator must survive that
+            value = _reusable(value)
+            args = (*args[:skip], value, *rest)
         _limit(_filter_size(name, value, rest, kwargs), f"the {name} filter")
         return _bounded(func(*args, **kwargs), f"the {name} filter")
 
@@ -269,7 +286,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         _tick()
-        _check_call(__obj, args, kwargs)
+        args = _check_call(__obj, args, kwargs)
         return _bounded(super().call(__context, __obj, *args, **kwargs), "a call")
 
     def join_bounded(self, parts: Iterable[Any]) -> str:
