@@ -307,6 +307,8 @@ def refresh(
     record: str | Path | None = None,
     sample_changes: int | None = None,
     on_phase: Callable[[str], None] | None = None,
+    allow_mass_delete: bool = False,
+    mass_delete_share: float | None = None,
 ) -> RefreshResult:
     """Refresh provider ``name``: collect, parse and save its inventory in one transaction.
 
@@ -317,6 +319,11 @@ def refresh(
     (call, pages, records). ``replay`` serves the requests from a cassette (the result counts
     its ``unused_interactions``); ``record`` writes the traffic to one, secrets replaced;
     ``on_phase`` is called with each phase's name (collect, parse, persist) as it starts.
+    A save that would empty a collection, or delete or disconnect more than
+    ``mass_delete_share`` of its stored rows (default ``$MIQSPEC_MASS_DELETE_SHARE``, else
+    0.5; when at least 10 rows go), fails with exit code 5 and writes nothing, unless
+    ``allow_mass_delete``; a dry run shows it as a warning. ``UsageError`` for a share
+    outside 0-1.
     """
     adapter: Any = pipeline.provider_adapter(
         db.engine, name, db.keyring, replay, replay_ignore, record
@@ -331,6 +338,8 @@ def refresh(
         sample_changes=(10 if dry_run else 0) if sample_changes is None else sample_changes,
         full_compare=full_compare,
         on_phase=on_phase,
+        allow_mass_delete=allow_mass_delete,
+        mass_delete_share=mass_delete_share,
     )
     if record:
         adapter.save()

@@ -34,14 +34,16 @@ from miqspec.connect import (
     secret_values,
 )
 from miqspec.errors import (
+    ApiError,
     CredentialsError,
     DatabaseError,
     MiqspecError,
     RefreshBusyError,
     UnreachableError,
+    UsageError,
 )
 from miqspec.parse import Carry, carry_plans, parse
-from miqspec.persist import PersistReport, load_maps, persist
+from miqspec.persist import DEFAULT_SHARE, PersistReport, load_maps, mass_removals, persist
 from miqspec.spec import Spec
 from miqspec.store import (
     REPLACEMENT,
@@ -237,6 +239,8 @@ def refresh_provider(
     sample_changes: int = 0,
     on_phase: Callable[[str], None] | None = None,
     full_compare: bool = False,
+    allow_mass_delete: bool = False,
+    mass_delete_share: float | None = None,
 ) -> RefreshResult:
     """Refresh one provider; every failure is recorded on its row, never half-written.
 
@@ -247,7 +251,13 @@ def refresh_provider(
     An interruption (Ctrl+C, SIGTERM) or an internal error is recorded too, then raised.
     ``full_compare`` ignores the stored row digests and record maps, parses every record and
     compares every row (repairing rows edited outside miqspec), then stores fresh ones.
+    Mass-disappearance guard: a save that would empty a collection or delete/disconnect more
+    than ``mass_delete_share`` (default ``$MIQSPEC_MASS_DELETE_SHARE``, else 0.5) of its
+    stored rows (when at least 10 go) fails with ``ApiError`` and writes nothing, unless
+    ``allow_mass_delete``; a dry run reports it as a warning. ``UsageError`` for a share
+    outside 0-1 (before anything runs).
     """
+    share = mass_share(mass_delete_share)
     store = ProviderStore(engine)
     ems = store.row(name)
     result = RefreshResult(provider=name, ok=False, dry_run=dry_run)
@@ -274,6 +284,7 @@ def refresh_provider(
                 sample_changes=sample_changes,
                 on_phase=on_phase,
                 full_compare=full_compare,
+                mass_share=None if allow_mass_delete else share,
             )
             try:
                 try:
@@ -304,6 +315,45 @@ def refresh_provider(
     if not dry_run:
         store.record_refresh(ems["id"], None if result.ok else (result.error or ""))
     return result
+
+
+MASS_DELETE_ENV = "MIQSPEC_MASS_DELETE_SHARE"
+
+
+def mass_share(share: float | None) -> float:
+    """The share of a collection a refresh may remove: ``share``, else the environment's
+    ``MIQSPEC_MASS_DELETE_SHARE``, else 0.5. Raises ``UsageError`` outside 0-1."""
+    if share is None:
+        text = os.environ.get(MASS_DELETE_ENV, "").strip()
+        try:
+            share = float(text) if text else DEFAULT_SHARE
+        except ValueError:
+            raise UsageError(f"{MASS_DELETE_ENV}={text[:40]!r} is not a number") from None
+    if not 0 <= share <= 1:
+        raise UsageError(f"the mass-delete share must be between 0 and 1 (got {share:g})")
+    return share
+
+
+def _guard(
+    result: RefreshResult, report: PersistReport, names: list[str], share: float, dry_run: bool
+) -> None:
+    """Raise ``ApiError`` (inside the transaction: nothing is written) when the save would
+    remove too much of a collection; on a dry run add warnings instead."""
+    found = mass_removals(report, names, share)
+    if not found:
+        return
+    if dry_run:
+        result.warnings.extend(
+            f"mass removal: {line} (a refresh stops here; --allow-mass-delete lets it through)"
+            for line in found
+        )
+        return
+    raise ApiError(
+        "mass removal refused, nothing written: "
+        + "; ".join(found)
+        + " (the API may have answered incompletely; --allow-mass-delete or a higher "
+        "--mass-delete-share lets it through)"
+    )
 
 
 def _make_storable(engine: Engine, result: RefreshResult) -> bool:
@@ -341,9 +391,11 @@ def _refresh(
     sample_changes: int,
     on_phase: Callable[[str], None] | None,
     full_compare: bool = False,
+    mass_share: float | None = None,
     collected: CollectResult | None = None,
 ) -> None:
-    """Collect (unless ``collected`` is given), parse and persist with ``session``."""
+    """Collect (unless ``collected`` is given), parse and persist with ``session``; with a
+    ``mass_share``, a save removing too much raises (dry run: warns) before the commit."""
     phase = on_phase or (lambda _: None)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the inventory only grows during a refresh; rescans cost time, not memory
@@ -388,6 +440,8 @@ def _refresh(
                 sample_changes=sample_changes,
                 digests=not full_compare,
             )
+            if mass_share is not None:
+                _guard(result, result.report, list(spec.collections), mass_share, dry_run)
         result.phases["persist"] = time.perf_counter() - started
     finally:
         if gc_was_enabled:

@@ -82,6 +82,22 @@ class ProgressView:
     help="Parse every record and compare every stored row, not only what changed at the "
     "API (repairs rows edited outside miqspec).",
 )
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Save even when a collection would be emptied or lose more than the mass-delete "
+    "share of its rows.",
+)
+@click.option(
+    "--mass-delete-share",
+    type=click.FloatRange(0, 1),
+    envvar="MIQSPEC_MASS_DELETE_SHARE",
+    default=0.5,
+    show_default=True,
+    show_envvar=True,
+    help="Share (0-1) of a collection's stored rows a refresh may delete or disconnect "
+    "(applies when at least 10 rows go; emptying a collection is always refused).",
+)
 @database_option
 @sigterm_interrupts()  # SIGTERM unwinds like Ctrl+C: lock released, nothing saved
 def refresh(
@@ -94,12 +110,15 @@ def refresh(
     record: str | None,
     quiet: bool,
     full_compare: bool,
+    allow_mass_delete: bool,
+    mass_delete_share: float,
     database: str | None,
 ) -> None:
     """Refresh the inventory of providers NAMES (or --all).
 
     \b
-    Exit codes: 0 ok; 3 invalid credentials; 4 unreachable; 5 API error; 6 mapping error;
+    Exit codes: 0 ok; 3 invalid credentials; 4 unreachable; 5 API error (a body of the
+    wrong shape, a refused mass removal); 6 mapping error;
     7 database error; 8 another refresh holds the provider; 9 replay mismatch; 10 not
     found; 130 Ctrl+C; 143 SIGTERM (both roll back and release the provider's lock).
     Examples:
@@ -123,6 +142,8 @@ def refresh(
                 name,
                 dry_run=dry_run,
                 full_compare=full_compare,
+                allow_mass_delete=allow_mass_delete,
+                mass_delete_share=mass_delete_share,
                 progress=view,
                 replay=replay,
                 replay_ignore=replay_ignore,
