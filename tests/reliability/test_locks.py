@@ -201,8 +201,10 @@ def test_killed_refresh_leaves_no_lock(
             assert code == 143, refresh.err
             assert "miqspec: terminated (SIGTERM)" in refresh.err
             assert lock_holder(db.engine, ems_id) is None  # released, not merely abandoned
-            info = api.provider_info(db, NAME)
-            assert info.last_refresh_error == "interrupted (SIGTERM)"
+            error = api.provider_info(db, NAME).last_refresh_error or ""
+            # psycopg2 turns an exception raised inside its COPY into a database error that
+            # names it; the command exits 143 all the same
+            assert error == "interrupted (SIGTERM)" or "Terminated: SIGTERM" in error, error
         else:
             assert code == -signal.SIGKILL
         again = run_cli(env, "refresh", NAME, "--database", db_url, "--quiet")

@@ -78,6 +78,7 @@ def test_delete_waits_for_a_running_refresh_or_gives_up(
         sim.set_faults(latency_ms=1000, path="/instances")
         refresh = Refresh(env, db_url)
         wait_until(lambda: refresh.phase("collect"), what="collecting")
+        assert refresh.proc.poll() is None, refresh.err
         quick = run_cli(
             env, "provider", "delete", NAME, "--yes", "--wait", "0.5", "--database", db_url
         )

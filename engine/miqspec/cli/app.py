@@ -3,8 +3,8 @@
 Takes: the command line. Gives: ``main`` (the click group the console script runs) and
 ``MiqspecGroup``: every ``MiqspecError`` a command raises is caught once, in the group's
 ``invoke``, and printed as one line on stderr (``miqspec: error: ...``) with its exit code;
-Ctrl+C exits 130; SIGTERM, where a command turns it into ``Terminated`` (``sigterm_interrupts``:
-it unwinds like Ctrl+C, releasing locks and rolling back), exits 143; any other exception prints
+Ctrl+C exits 130; SIGTERM, where a command turns it into ``Terminated`` (``interruptible``: it
+unwinds like Ctrl+C, releasing locks and rolling back), exits 143; any other exception prints
 one "internal error" line and exits 70 (``MIQSPEC_DEBUG=1`` shows the traceback instead). See
 docs/cli.md. Terminal I/O and signal handlers only.
 """
@@ -33,23 +33,41 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that it unwinds as for Ctrl+C."""
 
 
+_pending: list[KeyboardInterrupt] = []  # what the handlers of ``interruptible`` raised
+
+
+def raise_pending() -> None:
+    """Raise again the interruption a signal raised inside ``interruptible``, if any: code that
+    ran Python from C may have swallowed it (psycopg2's COPY turns an exception in its read
+    callback into a database error), and the command must stop all the same."""
+    if _pending:
+        raise _pending[0]
+
+
 @contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """While the block runs (on the main thread), SIGTERM raises ``Terminated``; a second
-    SIGTERM during the unwinding ends the process at once."""
+def interruptible() -> Iterator[None]:
+    """While the block runs (on the main thread), SIGTERM raises ``Terminated`` and Ctrl+C
+    ``KeyboardInterrupt``, each remembered for ``raise_pending`` (checked again when the block
+    ends); a second signal of the same kind ends the process at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Terminated("SIGTERM")
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        name = signal.Signals(signum).name
+        exc = Terminated(name) if signum == signal.SIGTERM else KeyboardInterrupt(name)
+        _pending.append(exc)
+        raise exc
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    _pending.clear()
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+        raise_pending()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class MiqspecGroup(click.Group):

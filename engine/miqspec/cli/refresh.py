@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from miqspec import api
-from miqspec.cli.app import main, sigterm_interrupts
+from miqspec.cli.app import interruptible, main, raise_pending
 from miqspec.cli.options import database_option, echo_json, format_option, open_db, replay_options
 from miqspec.cli.report import refresh_json, refresh_text, rows_text, table
 from miqspec.errors import UsageError
@@ -99,7 +99,7 @@ class ProgressView:
     "(applies when at least 10 rows go; emptying a collection is always refused).",
 )
 @database_option
-@sigterm_interrupts()  # SIGTERM unwinds like Ctrl+C: lock released, nothing saved
+@interruptible()  # SIGTERM unwinds like Ctrl+C: lock released, nothing saved
 def refresh(
     names: tuple[str, ...],
     all_: bool,
@@ -152,6 +152,7 @@ def refresh(
             )
         finally:
             view.close()
+        raise_pending()  # an interruption a database driver turned into an error
         if record:
             click.echo(f"recorded {record}", err=True)
         if replay and result.unused_interactions and fmt == "text":
