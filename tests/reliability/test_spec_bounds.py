@@ -461,3 +461,13 @@ def test_keys_of_any_scalar_kind_give_findings(tmp_path, key):
     spec = tmp_path / "keys.yaml"
     spec.write_text(SPEC + f"{key}: x\n")
     assert check_file(str(spec))
+
+
+@pytest.mark.parametrize("kind", ["{a: 1}", "[basic]"])
+def test_a_calls_auth_type_that_is_not_text_is_a_finding(tmp_path, kind):
+    """Found by bench/fuzz_specs.py (the second 10,000): ``auth: {type: {a: 1}}`` on a call
+    made check_file raise TypeError (unhashable type)."""
+    spec = spec_with(
+        tmp_path, "    path: /regions\n", f"    path: /regions\n    auth: {{type: {kind}}}\n"
+    )
+    assert any("auth.type" in f.path for f in check_file(str(spec)))

@@ -110,7 +110,7 @@ def check_call_auth(findings: Findings, name: str, auth: Any) -> None:
     path = ("calls", name, "auth")
     kinds = sorted(k for k in schema_mod.variants("auth") if k not in LOGIN_KINDS)
     kind = auth.get("type")
-    if kind in LOGIN_KINDS:
+    if isinstance(kind, str) and kind in LOGIN_KINDS:
         findings.add(
             (*path, "type"),
             f"auth type '{kind}' logs in and only the spec's auth logs in; a call's auth is "
