@@ -20,6 +20,13 @@ from types import TracebackType
 from typing import Any
 
 from miqspec import demo, pipeline, store
+from miqspec.authoring import (  # author's kit
+    TestResult,
+    TryResult,
+    load_expectations,
+    test_spec,
+    try_call,
+)
 from miqspec.collect import Progress
 from miqspec.errors import (
     CredentialsError,
@@ -63,6 +70,8 @@ __all__ = [
     "RefreshResult",
     "Spec",
     "SpecError",
+    "TestResult",
+    "TryResult",
     "UnreachableError",
     "UsageError",
     "VerifyResult",
@@ -71,6 +80,7 @@ __all__ = [
     "inventory_counts",
     "json_schema",
     "list_providers",
+    "load_expectations",
     "load_spec",
     "nest_form",
     "new_spec",
@@ -87,6 +97,8 @@ __all__ = [
     "run_worker",
     "shipped_specs",
     "spec_path",
+    "test_spec",
+    "try_call",
     "unlock_provider",
     "validate_spec",
     "verify",

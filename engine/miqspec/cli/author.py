@@ -1,0 +1,203 @@
+"""The author's kit commands: ``try`` (one call, its records and rows, no database) and
+``test`` (replay a cassette against an expectations file).
+
+Registered on the ``miqspec`` group. Takes: a spec, a call or a cassette, the argument hash
+(``--args`` JSON/YAML inline, from a file or ``-`` for stdin; ``--set FIELD=VALUE``;
+``--secret-env FIELD=ENVVAR``). Gives: text or ``--format json`` on stdout. Raises
+``UsageError`` for malformed arguments; ``test`` exits with 12 when an
+expectation is not met, one line per mismatch. Terminal I/O only, through ``miqspec.api``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+import yaml
+
+from miqspec import api
+from miqspec.cli.app import main
+from miqspec.cli.options import echo_json, format_option, parse_pairs, replay_options, spec_argument
+from miqspec.errors import UsageError
+
+_args_options = [
+    click.option(
+        "--args",
+        "args_text",
+        metavar="JSON|FILE|-",
+        help="The argument hash (as ManageIQ's UI sends it): inline JSON/YAML, a file, or - "
+        "for stdin.",
+    ),
+    click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="FIELD=VALUE",
+        help="A form field, e.g. endpoints.default.url=http://... (repeatable; wins over --args).",
+    ),
+    click.option(
+        "--secret-env",
+        multiple=True,
+        metavar="FIELD=ENVVAR",
+        help="Read a form field (a password) from an environment variable.",
+    ),
+]
+
+
+def _with_args(fn: Any) -> Any:
+    for option in reversed(_args_options):
+        fn = option(fn)
+    return fn
+
+
+def _read_args(
+    text: str | None, sets: tuple[str, ...], secret_env: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """The argument hash from ``--args``, ``--set`` and ``--secret-env`` (None: none given)."""
+    if text is None and not sets and not secret_env:
+        return None
+    base: Any = {}
+    if text is not None:
+        source = text
+        if text == "-":
+            source = sys.stdin.read()
+        elif not text.lstrip().startswith("{") and os.path.isfile(text):
+            with open(text, encoding="utf-8") as stream:
+                source = stream.read()
+        try:
+            base = yaml.safe_load(source)
+        except yaml.YAMLError:
+            raise UsageError("--args is not valid JSON or YAML (nor a file)") from None
+        if not isinstance(base, dict):
+            raise UsageError("--args must be a mapping (the ManageIQ argument hash)")
+    flat: dict[str, Any] = dict(parse_pairs(sets, "--set"))
+    for field_name, var in parse_pairs(secret_env, "--secret-env").items():
+        if var not in os.environ:
+            raise UsageError(f"--secret-env {field_name}: environment variable {var} is not set")
+        flat[field_name] = os.environ[var]
+    return _merge(base, api.nest_form(flat))
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@main.command("try")
+@spec_argument
+@click.argument("call", metavar="CALL")
+@_with_args
+@replay_options
+@click.option("--sample", default=3, show_default=True, help="Records and rows shown.")
+@format_option
+def try_cmd(
+    spec: str,
+    call: str,
+    args_text: str | None,
+    sets: tuple[str, ...],
+    secret_env: tuple[str, ...],
+    replay: str | None,
+    replay_ignore: tuple[str, ...],
+    sample: int,
+    fmt: str,
+) -> None:
+    """Run one CALL of SPEC (with its login, pagination and the calls it needs) and show the
+    first page's raw response, the records and the rows the mappings make. No database.
+
+    \b
+    Examples:
+      miqspec try my_cloud.yaml get_servers --args args.json
+      miqspec try my_cloud.yaml get_servers --args args.json --replay refresh.yml
+    """
+    loaded = api.load_spec(spec)
+    args = _read_args(args_text, sets, secret_env) or {}
+    result = api.try_call(
+        loaded, call, args, replay=replay, replay_ignore=replay_ignore, sample=max(0, sample)
+    )
+    if fmt == "json":
+        echo_json(result.to_dict())
+        return
+    cut = " (truncated)" if result.truncated else ""
+    lines = [
+        f"{result.request} -> {result.status}",
+        f"first page{cut}:",
+        result.raw,
+        "",
+        f"records: {result.records} from {result.pages} page(s)",
+    ]
+    lines += [f"  {json.dumps(r, default=str, ensure_ascii=False)}" for r in result.sample]
+    for name, made in result.rows.items():
+        dropped = ", ".join(f"{k}: {v}" for k, v in made["dropped"].items())
+        lines.append(
+            f"{name}: {made['count']} row(s)" + (f" (dropped {dropped})" if dropped else "")
+        )
+        lines += [f"  {json.dumps(r, default=str, ensure_ascii=False)}" for r in made["rows"]]
+    if not result.rows:
+        lines.append("no collection reads this call")
+    click.echo("\n".join(lines))
+
+
+@main.command("test")
+@spec_argument
+@click.option(
+    "--cassette",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The VCR cassette to replay (miqspec refresh NAME --record FILE).",
+)
+@click.option(
+    "--expect",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The expectations YAML file (docs/adding-a-provider.md, 'Golden test').",
+)
+@_with_args
+@click.option(
+    "--replay-ignore-param",
+    "replay_ignore",
+    multiple=True,
+    metavar="NAME",
+    help="Query parameter to ignore when matching, besides the spec's.",
+)
+@format_option
+def test_cmd(
+    spec: str,
+    cassette: str,
+    expect: str,
+    args_text: str | None,
+    sets: tuple[str, ...],
+    secret_env: tuple[str, ...],
+    replay_ignore: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Replay CASSETTE into a temporary database and check the counts and attributes of
+    EXPECT. Exit 0 when all hold, 12 with one line per mismatch, or the refresh's own code.
+
+    \b
+    Example:
+      miqspec test my_cloud.yaml --cassette tests/refresh.yml --expect tests/expected.yaml
+    """
+    loaded = api.load_spec(spec)
+    expected = api.load_expectations(expect)
+    args = _read_args(args_text, sets, secret_env)
+    if args is not None:
+        args = _merge(expected.get("args") or {}, args)
+    result = api.test_spec(loaded, cassette, expected, args, replay_ignore=replay_ignore)
+    if fmt == "json":
+        echo_json(result.to_dict())
+    elif result.error is not None:
+        click.echo(f"FAILED: {result.error}")
+    elif result.mismatches:
+        click.echo("\n".join(f"FAILED: {m}" for m in result.mismatches))
+    else:
+        counts = ", ".join(f"{n} {c}" for n, c in result.counts.items() if c)
+        click.echo(f"ok: every expectation holds ({counts})")
+    sys.exit(result.exit_code)

@@ -1,0 +1,148 @@
+"""The author's kit (``miqspec.authoring``): ``try_call`` against the simulator and a cassette,
+``test_spec`` replaying a recording into a temporary database against expectations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from miqspec import api
+from miqspec.authoring import MISMATCH_EXIT, RAW_LIMIT, load_expectations, try_call
+from miqspec.authoring import test_spec as run_test
+from miqspec.errors import NotFoundError, UsageError
+from miqspec.simulator import Simulator
+
+from .conftest import AWESOME, sim_args
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(instances=7, flavors=3, images=2) as s:
+        yield s
+
+
+@pytest.fixture
+def spec() -> api.Spec:
+    return api.load_spec(AWESOME)
+
+
+@pytest.fixture
+def cassette(sim: Simulator, spec: api.Spec, tmp_path: Path) -> Path:
+    """A real recording of a refresh of the simulator."""
+    path = tmp_path / "refresh.yml"
+    with api.open_database(f"sqlite:///{tmp_path / 'rec.db'}") as db:
+        api.add_provider(db, spec, "rec", sim_args(sim))
+        result = api.refresh(db, "rec", record=path)
+        assert result.ok, result.error
+    return path
+
+
+def test_try_call_shows_first_page_records_and_rows(sim: Simulator, spec: api.Spec) -> None:
+    result = try_call(spec, "get_instance_types", sim_args(sim))
+    assert result.request.startswith("GET ") and "/instance_types" in result.request
+    assert result.status == 200
+    body = json.loads(result.raw)
+    assert result.records == sim.options.flavors
+    assert result.sample == body["items"][: len(result.sample)]
+    assert list(result.rows) == ["flavors"]
+    rows = result.rows["flavors"]
+    assert rows["count"] == sim.options.flavors
+    names = {item["name"] for item in body["items"]}
+    assert {r["name"] for r in rows["rows"]} <= names
+
+
+def test_try_call_paginates_and_shows_only_the_first_page(sim: Simulator, tmp_path: Path) -> None:
+    small = tmp_path / "awesome_small_pages.yaml"
+    small.write_text(AWESOME.read_text().replace("page_size: 1000", "page_size: 2", 1))
+    result = try_call(api.load_spec(small), "get_instances", sim_args(sim))
+    assert not result.truncated
+    first = json.loads(result.raw)
+    assert result.records == sim.options.instances
+    assert result.pages > 1
+    assert 0 < len(first["items"]) < result.records
+    assert result.rows["vms"]["count"] == sim.options.instances
+    assert json.dumps(result.to_dict())  # JSON-ready
+
+
+def test_try_call_masks_the_secret_and_truncates(sim: Simulator, spec: api.Spec) -> None:
+    secret = sim.options.secret_key
+    result = try_call(spec, "get_instances", sim_args(sim))
+    assert secret not in json.dumps(result.to_dict())
+    assert result.truncated and len(result.raw) == RAW_LIMIT
+
+
+def test_try_call_replays_a_cassette(sim: Simulator, spec: api.Spec, cassette: Path) -> None:
+    live = try_call(spec, "get_images", sim_args(sim))
+    replayed = try_call(spec, "get_images", sim_args(sim), replay=cassette)
+    assert replayed.records == live.records
+    assert replayed.rows == live.rows
+
+
+def test_try_call_refuses_unknown_call_and_missing_fields(sim: Simulator, spec: api.Spec) -> None:
+    with pytest.raises(UsageError, match="no call 'get_flavours'"):
+        try_call(spec, "get_flavours", sim_args(sim))
+    args = sim_args(sim)
+    del args["authentications"]["default"]["userid"]
+    with pytest.raises(UsageError, match=r"authentications\.default\.userid"):
+        try_call(spec, "get_instances", args)
+
+
+def _expectations(sim: Simulator, tmp_path: Path, **changes: Any) -> Path:
+    truth = try_call(api.load_spec(AWESOME), "get_instance_types", sim_args(sim))
+    flavor = truth.sample[0]
+    data: dict[str, Any] = {
+        "args": sim_args(sim),
+        "counts": {"flavors": truth.records, "vms": sim.options.instances},
+        "records": {"flavors": {flavor["name"]: {"ems_ref": flavor["id"]}}},
+    }
+    data.update(changes)
+    path = tmp_path / "expected.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_test_spec_passes_on_a_faithful_recording(
+    sim: Simulator, spec: api.Spec, cassette: Path, tmp_path: Path
+) -> None:
+    expect = load_expectations(_expectations(sim, tmp_path))
+    result = run_test(spec, cassette, expect)
+    assert result.passed, result.mismatches
+    assert result.counts["vms"] == sim.options.instances
+
+
+def test_test_spec_names_each_mismatch(
+    sim: Simulator, spec: api.Spec, cassette: Path, tmp_path: Path
+) -> None:
+    path = _expectations(
+        sim,
+        tmp_path,
+        counts={"vms": sim.options.instances + 1},
+        records={"flavors": {"no-such": {"name": "x"}}},
+    )
+    result = run_test(spec, cassette, load_expectations(path))
+    assert not result.passed and result.exit_code == MISMATCH_EXIT
+    assert result.mismatches == [
+        f"vms: expected {sim.options.instances + 1} row(s), got {sim.options.instances}",
+        "flavors[no-such]: no row with that name or ems_ref",
+    ]
+
+
+def test_test_spec_refuses_bad_input(
+    sim: Simulator, spec: api.Spec, cassette: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match="flavours"):
+        run_test(spec, cassette, {"args": sim_args(sim), "counts": {"flavours": 1}})
+    with pytest.raises(NotFoundError):
+        run_test(spec, tmp_path / "none.yml", {"args": sim_args(sim)})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("counts: {vms: many}\n")
+    with pytest.raises(UsageError, match=r"counts\.vms"):
+        load_expectations(bad)
+    bad.write_text("count: {}\n")
+    with pytest.raises(UsageError, match="unknown key"):
+        load_expectations(bad)
