@@ -34,16 +34,21 @@ from miqspec.connect import (
     secret_values,
 )
 from miqspec.errors import (
-    ApiError,
     CredentialsError,
     DatabaseError,
     MiqspecError,
     RefreshBusyError,
     UnreachableError,
-    UsageError,
 )
-from miqspec.parse import Carry, carry_plans, parse
-from miqspec.persist import DEFAULT_SHARE, PersistReport, load_maps, mass_removals, persist
+from miqspec.parse import Carry, attribute_location, carry_plans, parse, parse_warnings
+from miqspec.persist import (
+    PersistReport,
+    StoreTypeError,
+    guard_removals,
+    load_maps,
+    mass_share,
+    persist,
+)
 from miqspec.spec import Spec
 from miqspec.store import (
     REPLACEMENT,
@@ -257,7 +262,7 @@ def refresh_provider(
     ``allow_mass_delete``; a dry run reports it as a warning. ``UsageError`` for a share
     outside 0-1 (before anything runs).
     """
-    share = mass_share(mass_delete_share)
+    share = mass_share(mass_delete_share)  # UsageError before anything runs
     store = ProviderStore(engine)
     ems = store.row(name)
     result = RefreshResult(provider=name, ok=False, dry_run=dry_run)
@@ -315,45 +320,6 @@ def refresh_provider(
     if not dry_run:
         store.record_refresh(ems["id"], None if result.ok else (result.error or ""))
     return result
-
-
-MASS_DELETE_ENV = "MIQSPEC_MASS_DELETE_SHARE"
-
-
-def mass_share(share: float | None) -> float:
-    """The share of a collection a refresh may remove: ``share``, else the environment's
-    ``MIQSPEC_MASS_DELETE_SHARE``, else 0.5. Raises ``UsageError`` outside 0-1."""
-    if share is None:
-        text = os.environ.get(MASS_DELETE_ENV, "").strip()
-        try:
-            share = float(text) if text else DEFAULT_SHARE
-        except ValueError:
-            raise UsageError(f"{MASS_DELETE_ENV}={text[:40]!r} is not a number") from None
-    if not 0 <= share <= 1:
-        raise UsageError(f"the mass-delete share must be between 0 and 1 (got {share:g})")
-    return share
-
-
-def _guard(
-    result: RefreshResult, report: PersistReport, names: list[str], share: float, dry_run: bool
-) -> None:
-    """Raise ``ApiError`` (inside the transaction: nothing is written) when the save would
-    remove too much of a collection; on a dry run add warnings instead."""
-    found = mass_removals(report, names, share)
-    if not found:
-        return
-    if dry_run:
-        result.warnings.extend(
-            f"mass removal: {line} (a refresh stops here; --allow-mass-delete lets it through)"
-            for line in found
-        )
-        return
-    raise ApiError(
-        "mass removal refused, nothing written: "
-        + "; ".join(found)
-        + " (the API may have answered incompletely; --allow-mass-delete or a higher "
-        "--mass-delete-share lets it through)"
-    )
 
 
 def _make_storable(engine: Engine, result: RefreshResult) -> bool:
@@ -428,20 +394,31 @@ def _refresh(
         with inventory_transaction(
             engine, dry_run=dry_run, secrets=secrets, before_commit=before_commit
         ) as conn:
-            result.report = persist(
-                conn,
-                tables,
-                spec.catalogue,
-                inventory,
-                owners,
-                power_states=spec.provider.power_state,
-                now=now(),
-                dry_run=dry_run,
-                sample_changes=sample_changes,
-                digests=not full_compare,
-            )
+            try:  # a value its column cannot hold: named with the spec's location
+                result.report = persist(
+                    conn,
+                    tables,
+                    spec.catalogue,
+                    inventory,
+                    owners,
+                    power_states=spec.provider.power_state,
+                    now=now(),
+                    dry_run=dry_run,
+                    sample_changes=sample_changes,
+                    digests=not full_compare,
+                )
+            except StoreTypeError as exc:
+                raise exc.located(attribute_location(spec, exc.collection, exc.column)) from None
             if mass_share is not None:
-                _guard(result, result.report, list(spec.collections), mass_share, dry_run)
+                result.warnings.extend(
+                    guard_removals(result.report, list(spec.collections), mass_share, dry_run)
+                )
+        result.warnings.extend(parse_warnings(spec, inventory))
+        result.warnings.extend(
+            f"{name}: {rep.skipped} object(s) dropped (a manager_ref reference resolves to nothing)"
+            for name, rep in result.report.collections.items()
+            if rep.skipped
+        )
         result.phases["persist"] = time.perf_counter() - started
     finally:
         if gc_was_enabled:

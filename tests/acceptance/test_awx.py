@@ -349,7 +349,17 @@ def test_refresh_of_empty_lists_removes_every_source(
     source" (and with them their payloads)."""
     run = replay(CASE, backend, 1, acceptance_databases, pg_skip_reason)
     assert run.scalar(COUNTS["configuration_script_sources"]) == 17
-    result = replay_refresh(run, _emptied(load_cassette(CASE)))
+    emptied = _emptied(load_cassette(CASE))
+    refused = replay_refresh(run, emptied)  # the mass-disappearance guard (issue 15)
+    assert refused.exit_code == 5, refused.error
+    assert "configuration_script_sources: would remove all 17 stored row(s)" in str(refused.error)
+    assert run.scalar(COUNTS["configuration_script_sources"]) == 17  # nothing written
+    from miqspec.connect.cassettes import ReplayAdapter
+    from miqspec.pipeline import refresh_provider
+
+    result = refresh_provider(
+        run.engine, run.name, run.keyring, adapter=ReplayAdapter(emptied), allow_mass_delete=True
+    )
     assert result.error is None
     for collection in (
         "configuration_script_sources",

@@ -240,3 +240,86 @@ def test_cli_options_and_environment(
     forced = run_cli(env, *base, "--allow-mass-delete")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert connected(db) == 0
+
+
+# -- warnings: dropped records, attributes null everywhere --------------------------------------
+
+SLOPPY = SPEC.replace("      name: name\n", "      name: server_name\n").replace(
+    "    from: get_vms\n", "    from: get_vms\n    where: \"state != 'deleted'\"\n"
+)
+
+
+def location_of(path: Path, collection: str, attribute: str) -> str:
+    """file:line:col of ``collection``'s ``attribute`` rule, as the loaded spec has it."""
+    mapping = load_spec(str(path)).collections[collection]
+    found = [a for s in mapping.sources for a in s.attributes if a.name == attribute]
+    return str(found[0].location)
+
+
+def test_dropped_records_and_all_null_attributes_are_warned_about(
+    db_url: str, tmp_path: Path, orbit: Api
+) -> None:
+    path = tmp_path / "sloppy.yaml"
+    path.write_text(SLOPPY)
+    db = api.open_database(db_url, key_file=tmp_path / "key" / "v2_key")
+    api.add_provider(db, api.load_spec(path), NAME, {"endpoints": {"default": {"url": orbit.url}}})
+    orbit.inventory(vms=0)
+    vms = [
+        {"id": "v1", "name": "a", "state": "on", "flavor": "f0"},
+        {"id": "v1", "name": "b", "state": "on", "flavor": "f1"},  # another v1: the first wins
+        {"id": "v1", "name": "a", "state": "on", "flavor": "f0"},  # the same object: no drop
+        {"id": None, "name": "c", "state": "on"},  # no manager_ref
+        {"id": "v2", "name": "d", "state": "deleted"},  # filtered out by where: not a drop
+        {"id": "v3", "name": "e", "state": "on"},
+    ]
+    orbit.bodies["/vms"] = {"items": vms}
+    result = api.refresh(db, NAME)
+    assert result.ok, result.error
+    kept = 2
+    assert connected(db) == kept
+    where = location_of(path, "vms", "name")
+    assert (
+        f"vms.name: null on all {kept} object(s) ({where}: does the API have what it reads?)"
+        in (result.warnings)
+    )
+    assert (
+        "vms: 2 record(s) dropped (1 manager_ref built before with other values (duplicate), "
+        "1 manager_ref null)" in result.warnings
+    )
+    assert not any(w.startswith("flavors") for w in result.warnings)  # every flavor attribute set
+    db.engine.dispose()
+
+
+def test_warnings_in_the_text_and_json_summaries(db_url: str, tmp_path: Path, orbit: Api) -> None:
+    path = tmp_path / "sloppy.yaml"
+    path.write_text(SLOPPY)
+    env = cli_env(tmp_path)
+    with api.open_database(db_url, key_file=tmp_path / "key" / "v2_key") as db:
+        api.add_provider(
+            db, api.load_spec(path), NAME, {"endpoints": {"default": {"url": orbit.url}}}
+        )
+    orbit.inventory(vms=3)
+    base = ["refresh", NAME, "--database", db_url, "--quiet"]
+    text = run_cli(env, *base, "--dry-run")
+    assert text.returncode == 0, text.stderr
+    assert "warning: vms.name: null on all 3 object(s)" in text.stdout
+    done = run_cli(env, *base, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (summary,) = json.loads(done.stdout)
+    assert any(w.startswith("vms.name: null on all 3 object(s)") for w in summary["warnings"])
+
+
+# -- type errors -------------------------------------------------------------------------------
+
+
+def test_a_type_error_names_the_spec_location_the_column_and_its_type(
+    db: api.Database, orbit: Api, spec_file: Path
+) -> None:
+    orbit.inventory(vms=1, flavors=1)
+    orbit.bodies["/flavors"] = {"items": [{"id": "f0", "name": "small", "cores": "s1.small"}]}
+    result = api.refresh(db, NAME)
+    assert not result.ok and result.exit_code == 6
+    error = str(result.error)
+    where = location_of(spec_file, "flavors", "cpu_total_cores")
+    assert error.startswith(f"{where}: flavors[f0].cpu_total_cores: cannot store str value "), error
+    assert "'s1.small' in column flavors.cpu_total_cores (INTEGER)" in error

@@ -86,6 +86,13 @@ class ParsedInventory:
     )
     #: collections whose record digests were taken (``Carried``): some records may be unparsed
     carried: dict[str, Carried] = field(default_factory=dict)
+    #: records that gave no object: collection -> reason -> count (filtered by ``where``: not)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def drop(self, collection: str, reason: str) -> None:
+        """Count one record of ``collection`` that gave no object, for ``reason``."""
+        reasons = self.dropped.setdefault(collection, {})
+        reasons[reason] = reasons.get(reason, 0) + 1
 
     def build(self, obj: InventoryObject) -> InventoryObject:
         """Add ``obj`` unless an object with the same ref exists; return the kept object."""

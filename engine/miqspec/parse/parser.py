@@ -50,6 +50,9 @@ __all__ = ["MANAGER_CLASS", "Ancestry", "SourceParser", "camelize", "parse", "st
 
 Scope = dict[str, Any]
 
+NO_REF = "manager_ref null"
+DUPLICATE = "manager_ref built before with other values (duplicate)"
+
 
 def _describe(record: Any) -> str:
     if isinstance(record, dict):
@@ -202,9 +205,14 @@ class SourceParser:
             for v, n in zip(ref, self.ref_names, strict=True)
             if n not in self.coll.manager_ref_allowed_nil
         ):
-            return None  # ManageIQ cannot index an object without its manager_ref; skip it
+            # ManageIQ cannot index an object without its manager_ref; skip it
+            inventory.drop(self.coll.name, NO_REF)
+            return None
         obj = InventoryObject(self.coll.name, ref, data)
-        if inventory.build(obj) is not obj:
+        kept = inventory.build(obj)
+        if kept is not obj:
+            if kept.data != data:  # the same object again loses nothing
+                inventory.drop(self.coll.name, DUPLICATE)
             return None
         if self.secondary:
             self.index(obj, inventory)
@@ -247,11 +255,14 @@ class SourceParser:
             value = data.get(key)
             ref = (value if type(value) is str else ref_value(value),)
             if ref[0] is None and not nil_ok:
+                inventory.drop(name, NO_REF)
                 continue  # no manager_ref: ``one`` skips it too
             bucket = objects.get(name)
             if bucket is None:
                 bucket = objects[name] = {}
             elif ref in bucket:  # an object with this ref was built before: the first wins
+                if bucket[ref].data != data:  # the same object again loses nothing
+                    inventory.drop(name, DUPLICATE)
                 continue
             bucket[ref] = InventoryObject(name, ref, data)
             if digest is not None:
@@ -385,6 +396,7 @@ def _carry(
         if not carried.pairs:
             return
         inventory.objects[name] = {}
+        inventory.dropped.pop(name, None)  # every record is parsed again: counted again
         carried.pairs = []
         carried.parsed = build(list(zip(records, digests, strict=True)))
 

@@ -10,16 +10,20 @@ with ``store``.
 
 from .cascade import cascade
 from .db import Db
-from .guard import DEFAULT_SHARE, mass_removals
+from .guard import DEFAULT_SHARE, guard_removals, mass_removals, mass_share
 from .maps import load_maps
 from .persister import PersistReport, persist
+from .rows import StoreTypeError
 
 __all__ = [
     "DEFAULT_SHARE",
     "Db",
     "PersistReport",
+    "StoreTypeError",
     "cascade",
+    "guard_removals",
     "load_maps",
     "mass_removals",
+    "mass_share",
     "persist",
 ]

@@ -6,16 +6,21 @@ floor under which the share rule does not apply.
 Gives: ``mass_removals`` -> one line per collection that would lose too much: more than
 ``share`` of its stored rows deleted or disconnected when at least ``floor`` rows go, or
 every stored row (N > 0 to 0) whatever N. The caller decides (an error that rolls back, or a
-warning on a dry run). No I/O, raises nothing.
+warning on a dry run); ``guard_removals`` decides so (raises ``ApiError``, or gives the warnings);
+``mass_share`` reads the share (argument, else ``$MIQSPEC_MASS_DELETE_SHARE``, else 0.5;
+``UsageError`` outside 0-1). No I/O but the environment.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
+from miqspec.errors import ApiError, UsageError
 from miqspec.persist.report import PersistReport
 
 DEFAULT_SHARE = 0.5
+MASS_DELETE_ENV = "MIQSPEC_MASS_DELETE_SHARE"
 FLOOR = 10  # the share rule applies when at least this many rows would go
 
 
@@ -49,3 +54,38 @@ def mass_removals(
                 f"({100 * gone / before:.0f}%, more than {100 * share:g}%)"
             )
     return found
+
+
+def mass_share(share: float | None) -> float:
+    """The share of a collection a refresh may remove: ``share``, else the environment's
+    ``MIQSPEC_MASS_DELETE_SHARE``, else 0.5. Raises ``UsageError`` outside 0-1."""
+    if share is None:
+        text = os.environ.get(MASS_DELETE_ENV, "").strip()
+        try:
+            share = float(text) if text else DEFAULT_SHARE
+        except ValueError:
+            raise UsageError(f"{MASS_DELETE_ENV}={text[:40]!r} is not a number") from None
+    if not 0 <= share <= 1:
+        raise UsageError(f"the mass-delete share must be between 0 and 1 (got {share:g})")
+    return share
+
+
+def guard_removals(
+    report: PersistReport, names: list[str], share: float, dry_run: bool
+) -> list[str]:
+    """Raise ``ApiError`` (inside the refresh transaction: nothing is written) when the save
+    would remove too much of a collection; on a dry run give the warnings instead."""
+    found = mass_removals(report, names, share)
+    if not found:
+        return []
+    if dry_run:
+        return [
+            f"mass removal: {line} (a refresh stops here; --allow-mass-delete lets it through)"
+            for line in found
+        ]
+    raise ApiError(
+        "mass removal refused, nothing written: "
+        + "; ".join(found)
+        + " (the API may have answered incompletely; --allow-mass-delete or a higher "
+        "--mass-delete-share lets it through)"
+    )

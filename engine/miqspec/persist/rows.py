@@ -54,6 +54,20 @@ def _ref_handler(rdef: ReferenceDef, fixed: bool) -> tuple[Any, ...]:
     return (_REF, rdef.column, rdef.type_column, rdef.collections, fixed, ancestry)
 
 
+class StoreTypeError(MappingError):
+    """A value its column's type cannot hold: names the collection, the attribute (column)
+    and the column's table and type; ``located`` puts the spec's location in front."""
+
+    def __init__(self, collection: str, column: str, typed: str, subject: str, why: str) -> None:
+        super().__init__(f"{subject}: {why}")
+        self.collection, self.column, self.typed = collection, column, typed
+        self.subject, self.why = subject, why
+
+    def located(self, where: str) -> MappingError:
+        """The same error, ``where`` (the attribute's spec file:line:col) in front."""
+        return MappingError(f"{where}: {self.subject}: {self.why}")
+
+
 class RowPlan(Signatures):
     """How the objects of one collection become rows of its table (one plan per refresh)."""
 
@@ -142,9 +156,13 @@ class RowPlan(Signatures):
                     f"{self.cdef.name}[{ref_text(ref)}].{col}: a list of "
                     "references on an attribute that is not many_to_many"
                 ) from None
-            raise MappingError(
-                f"{self.cdef.name}[{ref_text(ref)}].{col}: cannot store "
-                f"{type(value).__name__} value {str(value)[:60]!r}"
+            raise StoreTypeError(
+                self.cdef.name,
+                col,
+                f"{self.table.name}.{col} {self.table.c[col].type}",
+                f"{self.cdef.name}[{ref_text(ref)}].{col}",
+                f"cannot store {type(value).__name__} value {str(value)[:60]!r} in column "
+                f"{self.table.name}.{col} ({self.table.c[col].type})",
             ) from None
 
     def _handler(self, attr: str) -> tuple[Any, ...]:
