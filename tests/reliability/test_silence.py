@@ -323,3 +323,36 @@ def test_a_type_error_names_the_spec_location_the_column_and_its_type(
     where = location_of(spec_file, "flavors", "cpu_total_cores")
     assert error.startswith(f"{where}: flavors[f0].cpu_total_cores: cannot store str value "), error
     assert "'s1.small' in column flavors.cpu_total_cores (INTEGER)" in error
+
+
+HARDWARE = (
+    SPEC.replace("  get_motd:", "  get_hardwares: {path: /hardwares, records: items}\n  get_motd:")
+    + """\
+  hardwares:
+    from: get_hardwares
+    attributes:
+      vm_or_template: {lazy: vms, ref: vm}
+      cpu_total_cores: cores
+"""
+)
+
+
+def test_objects_whose_manager_ref_reference_resolves_to_nothing_are_warned_about(
+    db_url: str, tmp_path: Path, orbit: Api
+) -> None:
+    path = tmp_path / "hardware.yaml"
+    path.write_text(HARDWARE)
+    db = api.open_database(db_url, key_file=tmp_path / "key" / "v2_key")
+    api.add_provider(db, api.load_spec(path), NAME, {"endpoints": {"default": {"url": orbit.url}}})
+    orbit.inventory(vms=2)
+    known = [{"vm": "v0", "cores": 2}, {"vm": "v1", "cores": 4}]
+    unknown = [{"vm": "nowhere", "cores": 8}]
+    orbit.bodies["/hardwares"] = {"items": known + unknown}
+    result = api.refresh(db, NAME)
+    assert result.ok, result.error
+    assert connected(db, "hardwares") == len(known)
+    assert (
+        f"hardwares: {len(unknown)} object(s) dropped (a manager_ref reference resolves to nothing)"
+        in result.warnings
+    ), result.warnings
+    db.engine.dispose()
