@@ -146,3 +146,31 @@ def test_test_spec_refuses_bad_input(
     bad.write_text("count: {}\n")
     with pytest.raises(UsageError, match="unknown key"):
         load_expectations(bad)
+
+
+pytest_plugins = ["pytester"]
+
+
+def test_pytest_plugin_fixture_replays_and_fails_on_mismatch(
+    sim: Simulator, cassette: Path, tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    good = _expectations(sim, tmp_path)
+    bad = tmp_path / "bad.yaml"
+    data = yaml.safe_load(good.read_text())
+    data["counts"]["vms"] += 1
+    bad.write_text(yaml.safe_dump(data))
+    pytester.makepyfile(
+        f"""
+        def test_good(miqspec_replay):
+            result = miqspec_replay({str(AWESOME)!r}, {str(cassette)!r}, expect={str(good)!r})
+            assert result.counts["vms"] == {sim.options.instances}
+            assert len(result.rows["vms"]) == {sim.options.instances}
+
+        def test_bad(miqspec_replay):
+            miqspec_replay({str(AWESOME)!r}, {str(cassette)!r}, expect={str(bad)!r})
+        """
+    )
+    outcome = pytester.runpytest("-p", "no:cacheprovider")
+    outcome.assert_outcomes(passed=1, failed=1)
+    expected = f"vms: expected {sim.options.instances + 1} row(s), got {sim.options.instances}"
+    assert any(expected in line for line in outcome.outlines)

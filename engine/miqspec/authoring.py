@@ -206,12 +206,14 @@ MISMATCH_EXIT = 12  # expectations not met (docs/adding-a-provider.md)
 
 @dataclass
 class TestResult:
-    """What ``test_spec`` found: ``counts`` saved per collection, ``mismatches`` one line
-    each (empty: passed); ``error``/``exit_code``: the refresh failed (nothing compared)."""
+    """What ``test_spec`` found: ``counts`` and ``rows`` (references named) saved per
+    collection, ``mismatches`` one line each (empty: passed); ``error``/``exit_code``: the
+    refresh failed (nothing compared)."""
 
     __test__ = False  # not a pytest test class
 
     counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
@@ -306,7 +308,7 @@ def test_spec(
             }
         finally:
             engine.dispose()
-    out.counts = {n: len(r) for n, r in rows.items()}
+    out.counts, out.rows = {n: len(r) for n, r in rows.items()}, rows
     out.mismatches = compare(expect, rows)
     out.exit_code = MISMATCH_EXIT if out.mismatches else 0
     return out
