@@ -174,3 +174,51 @@ def test_pytest_plugin_fixture_replays_and_fails_on_mismatch(
     outcome.assert_outcomes(passed=1, failed=1)
     expected = f"vms: expected {sim.options.instances + 1} row(s), got {sim.options.instances}"
     assert any(expected in line for line in outcome.outlines)
+
+
+# -- the editor schema knows the catalogue ------------------------------------------------
+
+
+def _schema_errors(doc: Any) -> list[str]:
+    import jsonschema
+
+    from miqspec.spec.catalogue import load_catalogue  # the catalogue the schema is made from
+
+    assert load_catalogue().collections
+    validator = jsonschema.Draft202012Validator(api.json_schema())
+    return [e.message for e in validator.iter_errors(doc)]
+
+
+def test_editor_schema_flags_unknown_collections_and_attributes() -> None:
+    doc = yaml.safe_load(AWESOME.read_text())
+    assert _schema_errors(doc) == []
+    renamed = yaml.safe_load(AWESOME.read_text())
+    renamed["collections"]["flavours"] = renamed["collections"].pop("flavors")
+    assert any("'flavours' is not one of" in m for m in _schema_errors(renamed))
+    typo = yaml.safe_load(AWESOME.read_text())
+    typo["collections"]["flavors"]["attributes"]["nme"] = "name"
+    assert any("'nme' is not one of" in m for m in _schema_errors(typo))
+
+
+def test_editor_schema_lets_declared_models_extend_the_names() -> None:
+    doc = yaml.safe_load(AWESOME.read_text())
+    doc["collections"]["widgets"] = {"from": "get_images", "attributes": {"ems_ref": "id"}}
+    assert any("'widgets' is not one of" in m for m in _schema_errors(doc))
+    doc["models"] = {
+        "widgets": {
+            "table": "widgets",
+            "model_class": "Widget",
+            "manager": "cloud",
+            "manager_ref": ["ems_ref"],
+            "columns": {"ems_ref": "string"},
+        }
+    }
+    assert _schema_errors(doc) == []
+
+
+def test_new_spec_modeline_names_the_schema_next_to_it(tmp_path: Path) -> None:
+    text = api.new_spec("my_cloud", "cloud")
+    first = text.splitlines()[0]
+    assert first == "# yaml-language-server: $schema=spec.schema.json"
+    assert "miqspec schema -o spec.schema.json" in text
+    assert _schema_errors(yaml.safe_load(text)) == []

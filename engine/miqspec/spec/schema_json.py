@@ -1,14 +1,18 @@
 """JSON Schema (draft 2020-12) generated from the cerberus spec schema, for editors.
 
-Takes: ``schemas/spec-schema.yaml``. Gives: a JSON-serialisable dict; auth kinds, paginators
-and attribute value forms become ``oneOf``/``if``-``then`` branches. Raises nothing. No I/O
-beyond reading the schema data.
+Takes: ``schemas/spec-schema.yaml`` and the inventory catalogue (``schemas/inventory.yaml``).
+Gives: a JSON-serialisable dict; auth kinds, paginators and attribute value forms become
+``oneOf``/``if``-``then`` branches; collection names and each catalogue collection's attribute
+names are enums (an editor flags ``flavours`` or an unknown attribute), except that a spec
+declaring its own ``models`` may name collections beyond the catalogue. Raises nothing. No I/O
+beyond reading the schema data and the catalogue.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from miqspec.spec.catalogue import load_catalogue
 from miqspec.spec.schema import schema_data, variants
 
 _TYPES = {
@@ -112,10 +116,47 @@ def json_schema() -> dict[str, Any]:
     root = _object(data["spec"])
     root["properties"]["auth"] = _ref("auth")
     root["properties"].pop("$schema", None)
+    root["properties"]["collections"] = _catalogue_collections(defs)
+    # a spec's own models extend the catalogue: its collection names are not known here
+    root["if"] = {"not": {"required": ["models"]}}
+    root["then"] = {"properties": {"collections": {"propertyNames": _ref("collection_name")}}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://miqspec.dev/schemas/spec.schema.json",
         "title": "miqspec provider spec, version 1",
         **root,
         "$defs": defs,
+    }
+
+
+def _catalogue_collections(defs: dict[str, Any]) -> dict[str, Any]:
+    """``collections``: each catalogue collection's mapping with its attribute names as an
+    enum (in ``defs``: ``collection_name`` and ``attributes_<name>``); other names (models a
+    spec declares) take the plain collection rules."""
+    catalogue = load_catalogue().collections
+    defs["collection_name"] = {
+        "enum": sorted(catalogue),
+        "description": "A collection of schemas/inventory.yaml (a spec's models add more).",
+    }
+    props: dict[str, Any] = {}
+    for name, coll in sorted(catalogue.items()):
+        attrs = {"propertyNames": {"enum": sorted(coll.attribute_names())}}
+        defs[f"attributes_{name}"] = attrs
+        own = _ref(f"attributes_{name}")
+        narrowed = {
+            "properties": {
+                "attributes": own,
+                "sources": {"items": {"properties": {"attributes": own}}},
+            }
+        }
+        entry: dict[str, Any] = {"allOf": [_ref("collection"), narrowed]}
+        if coll.description:
+            entry["description"] = coll.description
+        props[name] = entry
+    return {
+        "type": "object",
+        "description": "Collection name -> its mapping. Names and attribute names come from "
+        "schemas/inventory.yaml; a spec's own models extend them.",
+        "properties": props,
+        "additionalProperties": _ref("collection"),
     }
