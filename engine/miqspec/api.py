@@ -76,7 +76,9 @@ __all__ = [
     "UsageError",
     "VerifyResult",
     "add_provider",
+    "check_form_fields",
     "delete_provider",
+    "edit_provider",
     "inventory_counts",
     "json_schema",
     "list_providers",
@@ -88,6 +90,7 @@ __all__ = [
     "params_for_create",
     "provider_info",
     "provider_names",
+    "provider_spec",
     "read_inventory",
     "read_secret",
     "refresh",
@@ -237,6 +240,35 @@ def add_provider(
     return provider_info(db, name)
 
 
+def edit_provider(
+    db: Database,
+    name: str,
+    changes: Mapping[str, Any],
+    *,
+    spec: Spec | None = None,
+    zone: str | None = None,
+) -> ProviderInfo:
+    """Change provider ``name`` keeping its inventory: ``changes`` are form values (flat, like
+    ``endpoints.default.url``, or nested) merged into the stored ones, secrets encrypted;
+    ``spec`` (same provider kind) replaces the spec it refers to; ``zone`` moves it. The result
+    is checked as ``add_provider`` checks (``UsageError``)."""
+    providers = ProviderStore(db.engine)
+    loaded = spec or store.spec_for(providers.row(name))
+    providers.edit(name, changes, db.keyring, loaded, zone=zone)
+    return provider_info(db, name)
+
+
+def provider_spec(db: Database, name: str) -> Spec:
+    """The spec provider ``name`` refers to, loaded; ``NotFoundError`` when it is gone."""
+    return store.spec_for(ProviderStore(db.engine).row(name))
+
+
+def check_form_fields(spec: Spec, names: list[str], what: str = "--set") -> None:
+    """``UsageError`` naming the first of ``names`` (flat field names) that ``spec``'s form
+    lacks, with the closest field it has (did you mean ...?)."""
+    ProviderStore.check_fields_of(spec, names, what)
+
+
 def provider_names(db: Database) -> list[str]:
     """The names of all providers, sorted."""
     return ProviderStore(db.engine).names()
@@ -282,10 +314,12 @@ def verify(
     """Class-level verify: run ``spec``'s verify call with the argument hash ``args`` before
     any provider exists. Values encrypted as ``v2:{...}`` are decrypted with the key file.
     ``replay`` serves the requests from a cassette (ignoring the query parameters
-    ``replay_ignore`` besides the spec's). The outcome is in the result, not raised."""
+    ``replay_ignore`` besides the spec's). The outcome is in the result, not raised; but an
+    unknown region or a missing required field is a ``UsageError`` (nothing is sent)."""
     plain = store.decrypt_values(
         args, functools.cache(lambda: KeyRing.load(key_file, create=False))
     )
+    ProviderStore.check_args_of(spec, plain)
     adapter = pipeline.replay_adapter(spec, str(replay), replay_ignore) if replay else None
     return pipeline.verify(spec, plain, adapter)
 

@@ -1,4 +1,4 @@
-"""Provider commands: ``provider add|list|show|delete|unlock|verify``, ``verify``, ``keys
+"""Provider commands: ``provider add|edit|list|show|delete|unlock|verify``, ``verify``, ``keys
 rotate``, ``db``.
 
 Registered on the ``miqspec`` group. Parses options, reads secrets from the environment, files
@@ -82,22 +82,114 @@ def provider_add(
         --secret-env authentications.default.password=AWESOME_SECRET
     """
     loaded = api.load_spec(spec)
+    values = _form_values(loaded, sets, secret_env, secret_file, prompt=sys.stdin.isatty())
+    args = api.nest_form({**values, "provider_region": region})
+    info = api.add_provider(open_db(database), loaded, name, args, zone=zone)
+    click.echo(f"added provider {name!r} (id {info.id}, {loaded.provider.title})")
+
+
+def _form_values(
+    loaded: api.Spec,
+    sets: tuple[str, ...],
+    secret_env: tuple[str, ...],
+    secret_file: tuple[str, ...],
+    prompt: bool | tuple[str, ...],
+) -> dict[str, Any]:
+    """The flat form values of ``--set``, ``--secret-env`` and ``--secret-file``, and the
+    secrets asked for on the terminal: all missing ones (``prompt`` True) or those named."""
     values: dict[str, Any] = parse_pairs(sets, "--set")
-    secrets = set(loaded.secret_fields)
-    for field_name in values:
-        if field_name in secrets:
-            raise UsageError(f"{field_name} is a secret; use --secret-env or --secret-file")
     envs = parse_pairs(secret_env, "--secret-env")
     files = parse_pairs(secret_file, "--secret-file")
+    asked = tuple(prompt) if isinstance(prompt, tuple) else ()
+    for option, names in (("--set", values), ("--secret-env", envs), ("--secret-file", files)):
+        api.check_form_fields(loaded, list(names), option)
+    api.check_form_fields(loaded, list(asked), "--prompt")
+    secrets = set(loaded.secret_fields)
+    for field_name in [*values, *asked]:
+        if field_name in values and field_name in secrets:
+            raise UsageError(f"{field_name} is a secret; use --secret-env or --secret-file")
+        if field_name in asked and field_name not in secrets:
+            raise UsageError(f"--prompt {field_name}: not a secret field; give it with --set")
     for field_name in loaded.secret_fields:
         label = next((f.label for f in loaded.form if f.name == field_name), field_name)
         if field_name in envs or field_name in files:
             values[field_name] = api.read_secret(envs.get(field_name), files.get(field_name), None)
-        elif sys.stdin.isatty():
+        elif prompt is True or field_name in asked:
+            if not sys.stdin.isatty():
+                raise UsageError(f"--prompt {field_name} needs a terminal on stdin")
             values[field_name] = api.read_secret(None, None, _prompter(label))
-    args = api.nest_form({**values, "provider_region": region})
-    info = api.add_provider(open_db(database), loaded, name, args, zone=zone)
-    click.echo(f"added provider {name!r} (id {info.id}, {loaded.provider.title})")
+    return values
+
+
+@provider.command("edit")
+@click.argument("name")
+@click.option(
+    "--spec",
+    "spec",
+    metavar="SPEC",
+    help="A spec file or shipped spec name to refer to from now on (same provider kind).",
+)
+@click.option("--region", help="A new provider_region; must be one of the spec's regions.")
+@click.option("--zone", help="Move the provider to this zone.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="A form field to change, e.g. endpoints.default.url=https://... (repeatable).",
+)
+@click.option(
+    "--secret-env",
+    multiple=True,
+    metavar="FIELD=ENVVAR",
+    help="Change a secret form field to the value of an environment variable.",
+)
+@click.option(
+    "--secret-file",
+    multiple=True,
+    metavar="FIELD=PATH",
+    help="Change a secret form field to the contents of a file.",
+)
+@click.option(
+    "--prompt",
+    "prompts",
+    multiple=True,
+    metavar="FIELD",
+    help="Ask for a new value of this secret field on the terminal (hidden).",
+)
+@database_option
+def provider_edit(
+    name: str,
+    spec: str | None,
+    region: str | None,
+    zone: str | None,
+    sets: tuple[str, ...],
+    secret_env: tuple[str, ...],
+    secret_file: tuple[str, ...],
+    prompts: tuple[str, ...],
+    database: str | None,
+) -> None:
+    """Change NAME's form fields, secrets, spec or zone, keeping its inventory.
+
+    \b
+    Only what is given changes; the rest is kept. Secrets are never taken from the command
+    line: use --secret-env, --secret-file or --prompt. Examples:
+      miqspec provider edit aws1 --set endpoints.default.url=https://new.example
+      miqspec provider edit aws1 --secret-env authentications.default.password=NEW_SECRET
+      miqspec provider edit aws1 --spec ./awesome_cloud.yaml
+    """
+    db = open_db(database, write=False)
+    loaded = api.load_spec(spec) if spec else api.provider_spec(db, name)
+    values = _form_values(loaded, sets, secret_env, secret_file, prompt=prompts)
+    if region is not None:
+        values["provider_region"] = region
+    if not values and spec is None and zone is None:
+        raise UsageError(
+            "nothing to change: give --set, --secret-env, --secret-file, --prompt, "
+            "--region, --zone or --spec"
+        )
+    info = api.edit_provider(db, name, values, spec=loaded if spec else None, zone=zone)
+    click.echo(f"edited provider {name!r} (id {info.id}, spec {info.spec_source})")
 
 
 @provider.command("list")
@@ -160,6 +252,11 @@ def provider_delete(name: str, yes: bool, wait: float, database: str | None) -> 
     refresh cannot start while the delete runs.
     """
     db = open_db(database, write=False)
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(
+            f"deleting provider {name!r} needs confirmation and stdin is not a terminal; "
+            "pass --yes to delete without asking"
+        )
     if not yes and not click.confirm(f"Delete provider {name!r} and its inventory?"):
         raise UsageError("not confirmed")
     api.delete_provider(db, name, wait=wait)

@@ -5,14 +5,16 @@ Takes: a ``Spec`` (its regions and form fields) and form values nested like
 Gives: ``flatten_form`` (``{"endpoints.default.url": x}``), ``nest_form`` (the inverse),
 ``check_args`` (rejects a region the spec does not list, missing required fields, an endpoint URL
 that is not one, and a password typed into a URL, which would be stored unencrypted) and
+``check_fields`` (refuses a field name the spec's form lacks, with a did-you-mean) and
 ``check_name`` (the provider name rule: 1 to ``MAX_NAME`` characters, not blank, no leading or
 trailing whitespace, no control characters, line separators, bidirectional controls or
 undecodable bytes).
-Raises: ``UsageError`` from ``check_args`` and ``check_name``. No I/O.
+Raises: ``UsageError`` from ``check_args``, ``check_fields`` and ``check_name``. No I/O.
 """
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -67,6 +69,25 @@ def check_args(spec: Spec, args: Mapping[str, Any]) -> None:
     if missing:
         raise UsageError("missing required field(s): " + ", ".join(missing))
     check_urls(flat, spec.secret_fields)
+
+
+def form_fields(spec: Spec) -> list[str]:
+    """The names of ``spec``'s form fields a value can be given for (inputs, in form order)."""
+    return [f.name for f in spec.form if f.component in INPUT_COMPONENTS]
+
+
+def check_fields(spec: Spec, names: Iterable[str], what: str = "--set") -> None:
+    """``UsageError`` for the first of ``names`` that is not one of ``spec``'s form fields,
+    naming the closest field (did you mean ...?) or listing them all."""
+    known = form_fields(spec)
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "its fields: " + ", ".join(known)
+        raise UsageError(
+            f"{what} {name}: {spec.provider.name}'s form has no field {name!r}; {hint}"
+        )
 
 
 def check_urls(flat: Mapping[str, Any], secret_fields: Iterable[str] = ()) -> None:

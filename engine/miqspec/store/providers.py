@@ -6,9 +6,10 @@ Gives: ``ProviderStore``: rows in ``ext_management_systems`` (and child managers
 ManageIQ's ``ensure_managers``) and ``zones``, with endpoints and credentials written and read
 back by :mod:`miqspec.store.provider_credentials`; ``args`` rebuilds the decrypted argument hash
 used to connect; ``record_auth_status`` records a verify result, ``record_refresh`` a refresh's
-outcome; ``info`` gives a ``ProviderInfo`` for list/show; ``delete`` deletes it all
-(:mod:`miqspec.store.provider_delete`) under the provider's refresh lock; ``unlock`` removes
-that lock. Also ``now``,
+outcome; ``edit`` changes form values, credentials or the spec reference and keeps the
+inventory; ``check_fields_of`` refuses unknown form fields; ``info`` gives a ``ProviderInfo``
+for list/show; ``delete`` deletes it all (:mod:`miqspec.store.provider_delete`) under the
+provider's refresh lock; ``unlock`` removes that lock. Also ``now``,
 ``manager_type`` and ``build_metadata_cached`` (the shipped catalogue's tables, once per
 process: ``tables_cache``).
 Form values are checked and reshaped by :mod:`miqspec.store.provider_form`.
@@ -40,7 +41,13 @@ from miqspec.store.provider_credentials import (
     write_credentials,
 )
 from miqspec.store.provider_delete import delete_provider
-from miqspec.store.provider_form import check_args, check_name, flatten_form, nest_form
+from miqspec.store.provider_form import (
+    check_args,
+    check_fields,
+    check_name,
+    flatten_form,
+    nest_form,
+)
 from miqspec.store.refresh_lock import RefreshLock, unlock_refresh
 from miqspec.store.spec_refs import describe_ref, spec_ref
 from miqspec.store.tables_cache import build_metadata_cached
@@ -152,6 +159,70 @@ class ProviderStore:
         except sa.exc.SQLAlchemyError as exc:
             raise DatabaseError(f"cannot add provider {name!r}: {error_reason(exc)}") from None
         return ems_id
+
+    @staticmethod
+    def check_fields_of(spec: Spec, names: list[str], what: str = "--set") -> None:
+        """``UsageError`` (with a did-you-mean) for a name that is not a form field of ``spec``."""
+        check_fields(spec, names, what)
+
+    @staticmethod
+    def check_args_of(spec: Spec, args: Mapping[str, Any]) -> None:
+        """``UsageError`` for an unknown region, a missing required field or a bad URL."""
+        check_args(spec, args)
+
+    def edit(
+        self,
+        name: str,
+        changes: Mapping[str, Any],
+        keyring: KeyRing,
+        spec: Spec,
+        zone: str | None = None,
+    ) -> int:
+        """Change provider ``name``'s form values (``changes``: flat field names to values,
+        merged into the stored ones), its spec reference (``spec``, which must be for the same
+        provider kind) and zone, in one transaction; endpoint and credential rows are
+        rewritten (secrets encrypted), the inventory is kept. Gives the provider's id."""
+        ems = self.row(name)
+        if spec.provider.name != ems["spec_name"]:
+            raise UsageError(
+                f"provider {name!r} is a {ems['spec_name']} provider; the spec "
+                f"{spec.path} is for {spec.provider.name} (add a new provider for it)"
+            )
+        flat = flatten_form(self.args(ems, keyring))
+        changes = flatten_form(changes)
+        self.check_fields_of(spec, [k for k in changes if k not in flat], "field")
+        for key in ("zone_id", "uid_ems"):
+            flat.pop(key, None)
+        flat.update(changes)
+        check_args(spec, nest_form(flat))
+        ts = now()
+        ids = [ems["id"], *self.children(ems["id"]).values()]
+        common: dict[str, Any] = dict(
+            provider_region=flat.get("provider_region"), spec_path=spec_ref(spec), updated_on=ts
+        )
+        tables = self.credential_tables
+        try:
+            with self.engine.begin() as conn:
+                if zone is not None:
+                    common["zone_id"] = self._zone_id(conn, zone)
+                conn.execute(self.ems.update().where(self.ems.c.id.in_(ids)).values(**common))
+                form = self._form_values(spec, flat)
+                options = _json_mapping(ems.get("options"))
+                options.pop("form", None)
+                options.update(form.pop("options", {}))
+                form["options"] = options or None
+                conn.execute(self.ems.update().where(self.ems.c.id == ems["id"]).values(**form))
+                for table in (tables.endpoints, tables.auths):
+                    conn.execute(
+                        table.delete().where(
+                            table.c.resource_type == "ExtManagementSystem",
+                            table.c.resource_id == ems["id"],
+                        )
+                    )
+                write_credentials(tables, conn, ems["id"], flat, keyring, ts)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot edit provider {name!r}: {error_reason(exc)}") from None
+        return int(ems["id"])
 
     def _row_columns(self) -> set[str]:
         """ext_management_systems columns a form field may set (the rest the engine owns)."""

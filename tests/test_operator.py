@@ -1,0 +1,215 @@
+"""The operator's kit (issue 15): ``provider edit`` keeping the inventory, unknown form fields
+refused with a did-you-mean, spec paths stored absolute, clear errors where there were internal
+ones. Through the command line, on SQLite and PostgreSQL, against the real simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from miqspec import api
+from miqspec.cli.app import main
+from miqspec.simulator import Simulator
+
+from .conftest import AWESOME
+
+SECRET = "sim-secret"
+NEW_SECRET = "rotated-secret"
+Run = Callable[..., str]
+
+
+@pytest.fixture
+def cli(migrated_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    monkeypatch.setenv("MIQSPEC_DATABASE_URL", migrated_db_url)
+    monkeypatch.setenv("MIQSPEC_KEY_FILE", str(tmp_path / "key" / "v2_key"))
+    monkeypatch.setenv("AC_SECRET", SECRET)
+    monkeypatch.setenv("AC_NEW_SECRET", NEW_SECRET)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0, stdin: str | None = None) -> str:
+        result = runner.invoke(main, list(args), input=stdin, catch_exceptions=False)
+        output = result.stdout + result.stderr
+        assert result.exit_code == code, output
+        assert "Traceback" not in output and "internal error" not in output
+        assert SECRET not in output and NEW_SECRET not in output
+        return output
+
+    yield run
+
+
+def add(cli: Run, sim: Simulator, spec: str = str(AWESOME), *extra: str, code: int = 0) -> str:
+    return cli(
+        "provider",
+        "add",
+        spec,
+        "--name",
+        "ac1",
+        "--region",
+        "us-east-1",
+        "--set",
+        f"endpoints.default.url={sim.url}",
+        "--set",
+        f"authentications.default.userid={sim.options.access_key}",
+        "--secret-env",
+        "authentications.default.password=AC_SECRET",
+        *extra,
+        code=code,
+    )
+
+
+def vm_ids(url: str) -> dict[str, int]:
+    """The saved vms, ems_ref -> row id, read straight from the database."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT ems_ref, id FROM vms")).all()
+    finally:
+        engine.dispose()
+    return {str(ref): int(rid) for ref, rid in rows}
+
+
+def show(cli: Run) -> dict[str, object]:
+    return dict(json.loads(cli("provider", "show", "ac1", "--format", "json")))
+
+
+def test_edit_moves_the_endpoint_and_secret_and_keeps_the_inventory(
+    cli: Run, migrated_db_url: str
+) -> None:
+    with Simulator(instances=6, flavors=2, images=3) as old:
+        add(cli, old)
+        assert json.loads(cli("refresh", "ac1", "--format", "json"))[0]["ok"]
+    before = vm_ids(migrated_db_url)
+    assert before
+    with Simulator(instances=6, flavors=2, images=3, secret_key=NEW_SECRET) as new:
+        # the stored secret is the old one: the new simulator refuses it
+        cli("provider", "edit", "ac1", "--set", f"endpoints.default.url={new.url}")
+        assert "invalid" in cli("provider", "verify", "ac1", code=3).lower()
+        out = cli(
+            "provider",
+            "edit",
+            "ac1",
+            "--secret-env",
+            "authentications.default.password=AC_NEW_SECRET",
+        )
+        assert "edited provider 'ac1'" in out
+        assert "valid" in cli("provider", "verify", "ac1").lower()
+        result = json.loads(cli("refresh", "ac1", "--format", "json"))[0]
+    assert result["ok"]
+    assert vm_ids(migrated_db_url) == before
+    assert result["collections"]["vms"]["created"] == 0
+    info = show(cli)
+    assert info["region"] == "us-east-1" and len(info["children"]) == 2  # type: ignore[arg-type]
+
+
+def test_edit_changes_nothing_it_is_not_given(cli: Run, migrated_db_url: str) -> None:
+    with Simulator(instances=2, flavors=1, images=1) as sim:
+        add(cli, sim)
+        before = show(cli)
+        cli("provider", "edit", "ac1", "--zone", "east")
+        after = show(cli)
+        assert after["zone"] == "east"
+        assert {k: v for k, v in after.items() if k != "zone"} == {
+            k: v for k, v in before.items() if k != "zone"
+        }
+        assert "valid" in cli("provider", "verify", "ac1").lower()
+
+
+def test_edit_refuses_bad_changes_and_changes_nothing(cli: Run) -> None:
+    with Simulator(instances=2, flavors=1, images=1) as sim:
+        add(cli, sim)
+        before = show(cli)
+        cases = [
+            (["--set", "endpoints.default.prot=1"], "did you mean endpoints.default.url?"),
+            (["--set", "authentications.default.userd=x"], "authentications.default.userid"),
+            (["--set", "authentications.default.password=x"], "is a secret"),
+            (["--region", "mars-1"], "not one of awesome_cloud's regions"),
+            (["--set", "endpoints.default.url=http://u:p@h"], "holds a password"),
+            (["--set", "authentications.default.userid="], "missing required field"),
+            ([], "nothing to change"),
+            (["--prompt", "authentications.default.password"], "needs a terminal"),
+            (["--prompt", "authentications.default.userid"], "not a secret field"),
+        ]
+        for extra, message in cases:
+            out = cli("provider", "edit", "ac1", *extra, code=2)
+            assert message in out, (extra, out)
+            assert out.count("\n") == 1, out
+        assert show(cli) == before
+        assert "valid" in cli("provider", "verify", "ac1").lower()
+        assert "no provider named 'nope'" in cli("provider", "edit", "nope", "--zone", "x", code=10)
+
+
+def test_add_refuses_an_unknown_field_with_a_did_you_mean(cli: Run) -> None:
+    with Simulator(instances=1, flavors=1, images=1) as sim:
+        out = add(cli, sim, str(AWESOME), "--set", "endpoints.default.prot=1", code=2)
+        assert "no field 'endpoints.default.prot'; did you mean endpoints.default.url?" in out
+        out = add(cli, sim, str(AWESOME), "--set", "zzz=1", code=2)
+        assert "its fields: provider_region, endpoints.default.url" in out
+        out = add(
+            cli, sim, str(AWESOME), "--secret-file", "authentications.default.pasword=/x", code=2
+        )
+        assert "--secret-file" in out and "authentications.default.password" in out
+    assert "no providers" in cli("provider", "list")
+
+
+def test_a_relative_spec_path_is_stored_absolute_and_edit_repoints_a_moved_spec(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "specs"
+    here.mkdir()
+    text = AWESOME.read_text()
+    assert "\n  name: awesome_cloud\n" in text
+    (here / "orbit.yaml").write_text(text.replace("\n  name: awesome_cloud\n", "\n  name: orbit\n"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with Simulator(instances=3, flavors=1, images=1) as sim:
+        monkeypatch.chdir(here)
+        add(cli, sim, "orbit.yaml")
+        monkeypatch.chdir(elsewhere)
+        assert show(cli)["spec_path"] == str((here / "orbit.yaml").resolve())
+        assert json.loads(cli("refresh", "ac1", "--format", "json"))[0]["ok"]
+        moved = elsewhere / "moved.yaml"
+        (here / "orbit.yaml").rename(moved)
+        assert "not found at" in cli("refresh", "ac1", code=10)
+        cli("provider", "edit", "ac1", "--spec", "moved.yaml")
+        assert show(cli)["spec_path"] == str(moved.resolve())
+        assert json.loads(cli("refresh", "ac1", "--format", "json"))[0]["ok"]
+
+
+def test_edit_refuses_a_spec_of_another_provider_kind(cli: Run) -> None:
+    with Simulator(instances=1, flavors=1, images=1) as sim:
+        add(cli, sim)
+        out = cli("provider", "edit", "ac1", "--spec", "awx", code=2)
+        assert "is a awesome_cloud provider" in out and "for awx" in out
+
+
+def test_delete_without_a_terminal_asks_for_yes(cli: Run) -> None:
+    with Simulator(instances=1, flavors=1, images=1) as sim:
+        add(cli, sim)
+        out = cli("provider", "delete", "ac1", code=2, stdin="")
+        assert "pass --yes" in out
+        assert "ac1" in cli("provider", "list")
+        assert "deleted provider 'ac1'" in cli("provider", "delete", "ac1", "--yes")
+
+
+@pytest.mark.parametrize(
+    ("spec", "args", "names"),
+    [
+        ("awx", {}, ["endpoints.default.url", "authentications.default.password"]),
+        ("nsxt", {"endpoints": {"default": {"port": 443}}}, ["endpoints.default.hostname"]),
+        ("awesome_cloud", {"provider_region": "mars-1"}, ["mars-1", "us-east-1"]),
+    ],
+)
+def test_class_level_verify_names_a_missing_required_field(
+    spec: str, args: dict[str, object], names: list[str]
+) -> None:
+    result = CliRunner().invoke(main, ["verify", spec, "--args", "-"], input=json.dumps(args))
+    assert result.exit_code == 2, result.output
+    assert all(n in result.stderr for n in names), result.stderr
+    assert result.stderr.count("\n") == 1
+    with pytest.raises(api.UsageError):
+        api.verify(api.load_spec(spec), args)
