@@ -138,3 +138,36 @@ def test_test_passes_and_fails_with_documented_codes(
         "--expect", str(good), *secret, code=10,
     )  # fmt: skip
     assert "not found" in out
+
+
+def test_new_with_test_scaffolds_expectations(cli: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "my_cloud.yaml"
+    out = cli("new", "my_cloud", "--manager-type", "cloud", "-o", str(spec), "--with-test")
+    expected = tmp_path / "expected.yaml"
+    assert f"wrote {expected}" in out
+    data = yaml.safe_load(expected.read_text())
+    assert set(data["counts"]) == set(yaml.safe_load(spec.read_text())["collections"])
+    assert data["args"]["authentications"]["default"]["password"] == (
+        "AUTHENTICATIONS_DEFAULT_PASSWORD"
+    )
+    cli("new", "my_cloud", "--manager-type", "cloud", "-o", str(tmp_path / "b.yaml"),
+        "--with-test", code=2)  # fmt: skip
+    assert "--with-test needs -o" in cli(
+        "new", "x", "--manager-type", "cloud", "--with-test", code=2
+    )
+
+
+def test_scaffolded_expectations_filled_in_pass_with_the_placeholder_secret(
+    cli: Any, sim: Simulator, cassette: Path, tmp_path: Path
+) -> None:
+    from miqspec import api
+
+    data = yaml.safe_load(api.expectations_for(api.load_spec(AWESOME)))
+    data["args"]["endpoints"]["default"]["url"] = sim.url
+    data["args"]["authentications"]["default"]["userid"] = sim.options.access_key
+    data["args"]["provider_region"] = "us-east-1"
+    data["counts"] = {"vms": sim.options.instances, "flavors": sim.options.flavors}
+    expect = tmp_path / "expected.yaml"
+    expect.write_text(yaml.safe_dump(data))
+    out = cli("test", str(AWESOME), "--cassette", str(cassette), "--expect", str(expect))
+    assert out.startswith("ok:")

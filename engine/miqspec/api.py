@@ -23,6 +23,7 @@ from miqspec import demo, pipeline, store
 from miqspec.authoring import (  # author's kit
     TestResult,
     TryResult,
+    expectations_for,
     load_expectations,
     test_spec,
     try_call,
@@ -79,6 +80,7 @@ __all__ = [
     "check_form_fields",
     "delete_provider",
     "edit_provider",
+    "expectations_for",
     "inventory_counts",
     "json_schema",
     "list_providers",

@@ -351,11 +351,46 @@ def _same(got: Any, want: Any) -> bool:
     return bool(got == want or (got is not None and str(got) == str(want)))
 
 
+_CONTAINERS = ("sub-form", "tabs", "tab-item", "wizard", "plain-text", "field-array")
+
+
+def expectations_for(spec: Spec) -> str:
+    """A starting expectations file for ``spec`` (``miqspec new --with-test``): ``args`` with
+    every submitted form field (secrets as the placeholders ``--record`` writes, others empty:
+    to fill in), ``counts`` 0 for each collection and a commented ``records`` example."""
+    args: dict[str, Any] = {}
+    for f in spec.form:
+        if f.raw.get("skipSubmit") or f.component in _CONTAINERS:
+            continue
+        node = args
+        *parents, last = f.name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = f.name.upper().replace(".", "_") if f.secret else ""
+    first = next(iter(spec.collections), "vms")
+    body = yaml.safe_dump(
+        {"args": args, "counts": dict.fromkeys(spec.collections, 0)},
+        sort_keys=False,
+        default_flow_style=False,
+    )
+    return (
+        f"# Expectations of {spec.provider.name}: miqspec test SPEC --cassette CASSETTE "
+        "--expect expected.yaml\n"
+        "# (docs/adding-a-provider.md, 'A golden test outside this repository').\n"
+        "# args: the provider's argument hash; a secret may stay the placeholder the cassette\n"
+        "# holds. counts: rows per collection after the replay (fill in).\n"
+        + body
+        + "# records:  # collection -> record (ems_ref, else name) -> attributes\n"
+        + f"#   {first}:\n#     my-first-record:\n#       name: my-first-record\n"
+    )
+
+
 __all__ = [
     "MISMATCH_EXIT",
     "TestResult",
     "TryResult",
     "compare",
+    "expectations_for",
     "load_expectations",
     "missing_fields",
     "read_yaml_file",

@@ -4,7 +4,8 @@
 Registered on the ``miqspec`` group. Takes: a spec, a call or a cassette, the argument hash
 (``--args`` JSON/YAML inline, from a file or ``-`` for stdin; ``--set FIELD=VALUE``;
 ``--secret-env FIELD=ENVVAR``). Gives: text or ``--format json`` on stdout. Raises
-``UsageError`` for malformed arguments; ``test`` exits with 12 when an
+``UsageError`` for malformed arguments. Adds ``--with-test`` to ``new`` (an ``expected.yaml``
+next to the spec); ``test`` exits with 12 when an
 expectation is not met, one line per mismatch. Terminal I/O only, through ``miqspec.api``.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +23,7 @@ import yaml
 from miqspec import api
 from miqspec.cli.app import main
 from miqspec.cli.options import echo_json, format_option, parse_pairs, replay_options, spec_argument
+from miqspec.cli.specs import new as new_cmd
 from miqspec.errors import UsageError
 
 _args_options = [
@@ -201,3 +204,35 @@ def test_cmd(
         counts = ", ".join(f"{n} {c}" for n, c in result.counts.items() if c)
         click.echo(f"ok: every expectation holds ({counts})")
     sys.exit(result.exit_code)
+
+
+def _add_with_test(command: click.Command) -> None:
+    """``miqspec new ... -o SPEC --with-test``: also write ``expected.yaml`` next to SPEC (a
+    starting expectations file for ``miqspec test``); never overwrites; needs ``-o``."""
+    command.params.append(
+        click.Option(
+            ["--with-test"],
+            is_flag=True,
+            help="Also write expected.yaml next to the spec (needs -o): the expectations of "
+            "miqspec test (docs/adding-a-provider.md).",
+        )
+    )
+    inner = command.callback
+    assert inner is not None
+
+    def callback(with_test: bool, **kwargs: Any) -> None:
+        output = kwargs.get("output")
+        target = Path(output or ".").parent / "expected.yaml"
+        if with_test and not output:
+            raise UsageError("--with-test needs -o (expected.yaml goes next to the spec)")
+        if with_test and target.exists():
+            raise UsageError(f"{target} exists; not overwriting")
+        inner(**kwargs)
+        if with_test:
+            target.write_text(api.expectations_for(api.load_spec(output or "")), encoding="utf-8")
+            click.echo(f"wrote {target}")
+
+    command.callback = callback
+
+
+_add_with_test(new_cmd)
