@@ -42,7 +42,9 @@ def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     spellings: set[str] = set()
     short: set[str] = set()
     for secret in {str(s) for s in secrets if s}:
-        forms = (secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1])
+        raw = "surrogatepass"  # a token an API sent may hold lone surrogates
+        url = (quote(secret, safe="", errors=raw), quote_plus(secret, errors=raw))
+        forms = (secret, *url, json.dumps(secret)[1:-1])
         (spellings if len(secret) >= 3 else short).update(forms)
     for spelling in sorted(spellings, key=len, reverse=True):
         text = text.replace(spelling, MASK)

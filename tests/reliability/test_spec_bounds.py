@@ -421,11 +421,13 @@ def test_a_template_that_runs_out_of_bounds_at_refresh_exits_6_in_one_line(tmp_p
     assert time.monotonic() - started < 30
 
 
-def test_a_token_that_cannot_be_a_header_is_an_api_error(tmp_path):
+@pytest.mark.parametrize("token", ["\u6130\U000b8cfd", "\ud800", "a\udfffb"])
+def test_a_token_that_cannot_be_a_header_is_an_api_error(tmp_path, token):
     """Found by bench/fuzz_bodies.py: a login token of non-Latin-1 text made http.client raise
-    UnicodeEncodeError (an internal error) when it was sent as ``Authorization: Bearer``."""
+    UnicodeEncodeError (an internal error) when it was sent as ``Authorization: Bearer``, and
+    one with a lone surrogate made masking it in messages raise it."""
     with (
-        hostile_api({}, token="\u6130\U000b8cfd") as api,
+        hostile_api({}, token=token) as api,
         pytest.raises(ApiError, match="not Latin-1"),
     ):
         collect_and_parse(AWESOME, api.url)
