@@ -130,6 +130,22 @@ def test_test_spec_names_each_mismatch(
         f"vms: expected {sim.options.instances + 1} row(s), got {sim.options.instances}",
         "flavors[no-such]: no row with that name or ems_ref",
     ]
+    flavor = result.rows["flavors"][0]
+    wrong = {flavor["name"]: {"ems_ref": str(flavor["ems_ref"]) + "-x", "nope": 1}}
+    result = run_test(spec, cassette, {"args": sim_args(sim), "records": {"flavors": wrong}})
+    assert result.mismatches == [
+        f"flavors[{flavor['name']}].ems_ref: expected {flavor['ems_ref'] + '-x'!r}, "
+        f"got {flavor['ems_ref']!r}",
+        f"flavors[{flavor['name']}].nope: no such column",
+    ]
+
+
+def test_test_spec_reports_a_failed_refresh(sim: Simulator, spec: api.Spec, cassette: Path) -> None:
+    args = sim_args(sim)
+    args["endpoints"]["default"]["url"] = sim.url.replace("127.0.0.1", "localhost")
+    result = run_test(spec, cassette, {"args": args, "counts": {"vms": 1}})
+    assert not result.passed and result.exit_code == 9  # a request the cassette lacks
+    assert result.error and "cassette" in result.error and not result.mismatches
 
 
 def test_test_spec_refuses_bad_input(

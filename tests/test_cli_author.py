@@ -171,3 +171,14 @@ def test_scaffolded_expectations_filled_in_pass_with_the_placeholder_secret(
     expect.write_text(yaml.safe_dump(data))
     out = cli("test", str(AWESOME), "--cassette", str(cassette), "--expect", str(expect))
     assert out.startswith("ok:")
+
+
+def test_try_replay_of_an_unrecorded_request_is_exit_9(
+    cli: Any, sim: Simulator, cassette: Path
+) -> None:
+    other = sim.url.replace("127.0.0.1", "localhost")
+    out = cli(
+        "try", str(AWESOME), "get_instances", *_public(sim),
+        "--set", f"endpoints.default.url={other}", "--replay", str(cassette), code=9,
+    )  # fmt: skip
+    assert len(set(out.strip().splitlines())) == 1 and "cassette" in out
