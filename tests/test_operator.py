@@ -5,6 +5,7 @@ ones. Through the command line, on SQLite and PostgreSQL, against the real simul
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -213,3 +214,61 @@ def test_class_level_verify_names_a_missing_required_field(
     assert result.stderr.count("\n") == 1
     with pytest.raises(api.UsageError):
         api.verify(api.load_spec(spec), args)
+
+
+# -- logging --------------------------------------------------------------------------------
+
+
+def test_vv_traces_every_request_on_stderr_and_stdout_is_unchanged(cli: Run) -> None:
+    runner = CliRunner()
+    with Simulator(instances=3, flavors=1, images=1) as sim:
+        add(cli, sim)
+        quiet = runner.invoke(main, ["refresh", "ac1", "--dry-run"])
+        traced = runner.invoke(main, ["-vv", "refresh", "ac1", "--dry-run"])
+    assert quiet.exit_code == traced.exit_code == 0, traced.output
+    assert "miqspec.http" not in quiet.stderr
+    trace = [line for line in traced.stderr.splitlines() if " DEBUG miqspec.http: " in line]
+    assert any(f"POST {sim.url}" in line and " 200 " in line for line in trace), trace
+    assert any(f"GET {sim.url}" in line and line.endswith(" bytes") for line in trace), trace
+    assert "miqspec.http" not in traced.stdout
+    assert SECRET not in traced.stderr
+
+
+def test_log_level_from_the_environment(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Simulator(instances=1, flavors=1, images=1) as sim:
+        add(cli, sim)
+        monkeypatch.setenv("MIQSPEC_LOG_LEVEL", "debug")
+        result = CliRunner().invoke(main, ["provider", "verify", "ac1"])
+        assert result.exit_code == 0 and " DEBUG miqspec.http: POST " in result.stderr
+        monkeypatch.setenv("MIQSPEC_LOG_LEVEL", "chatty")
+        out = cli("provider", "list", code=2)
+        assert "MIQSPEC_LOG_LEVEL must be one of DEBUG, INFO" in out and "'CHATTY'" in out
+
+
+def test_the_request_trace_masks_the_session_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    from miqspec.connect import HttpClient
+
+    with Simulator(instances=1, flavors=1, images=1) as sim:
+        client = HttpClient(secrets=lambda: [SECRET])
+        try:
+            with caplog.at_level(logging.DEBUG, logger="miqspec.http"):
+                resp = client.send_once("GET", f"{sim.url}/nothing", params={"key": SECRET})
+        finally:
+            client.close()
+    (record,) = [r for r in caplog.records if r.name == "miqspec.http"]
+    assert SECRET not in record.getMessage() and "key=********" in record.getMessage()
+    assert record.__dict__["status"] == resp.status and record.__dict__["bytes"] == len(resp.body)
+
+
+def test_the_worker_logs_json_lines(cli: Run) -> None:
+    with Simulator(instances=2, flavors=1, images=1) as sim:
+        add(cli, sim)
+        result = CliRunner().invoke(main, ["--log-format", "json", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    events = {line["event"]: line for line in lines if line["logger"] == "miqspec.worker"}
+    assert list(events) == ["started", "refreshed", "stopped"]
+    refreshed = events["refreshed"]
+    assert refreshed["provider"] == "ac1" and refreshed["level"] == "INFO"
+    assert refreshed["rows"] > 0 and refreshed["time"].endswith("Z")
+    assert refreshed["message"] in result.stdout

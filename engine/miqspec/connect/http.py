@@ -9,6 +9,8 @@ Raises: ``UnreachableError`` (connection refused, DNS, TLS, timeout, dropped con
 retries), ``ApiError`` (HTTP errors that retries did not cure, undecodable JSON; ``BadBody``
 from ``HttpResponse.xml`` for a body that is not XML). Secrets are
 masked in every message. Does network I/O (or replays through a mounted cassette adapter).
+Logs each request at DEBUG on the ``miqspec.http`` logger: method, URL (secrets masked), status,
+time and body size.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import logging
 import math
 import threading
 import time
@@ -92,6 +95,9 @@ class RetryableStatus(ApiError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+LOG = logging.getLogger("miqspec.http")
 
 
 def safe_url(url: str, secrets: Iterable[str | None] = ()) -> str:
@@ -215,6 +221,7 @@ class HttpClient:
             deadline = time.monotonic() + timeout[0] + 2 * timeout[1]
         with self.lock:
             self.requests_made += 1
+        started = time.monotonic()
         try:
             prepared = self.session.prepare_request(
                 requests.Request(
@@ -270,6 +277,23 @@ class HttpClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             reason = _connection_reason(exc)
             raise UnreachableError(f"cannot reach {self.where(url)}: {reason}") from None
+        if LOG.isEnabledFor(logging.DEBUG):
+            where, took = self.where(prepared.url or url), time.monotonic() - started
+            LOG.debug(
+                "%s %s %d %.3fs %d bytes",
+                prepared.method or method,
+                where,
+                resp.status_code,
+                took,
+                len(body),
+                extra={
+                    "method": prepared.method or method,
+                    "url": where,
+                    "status": resp.status_code,
+                    "seconds": round(took, 3),
+                    "bytes": len(body),
+                },
+            )
         return HttpResponse(
             resp.status_code, resp.headers, body, resp.url, cookies=resp.cookies.get_dict()
         )

@@ -1,12 +1,15 @@
 """The refresh worker: every provider refreshed at its spec's interval, one at a time each.
 
 Takes: a database engine, key ring, a stop event and a log callback. Gives: nothing; logs one
-line per refresh. Raises nothing for a failing provider (it is logged and retried at the next
-interval). Does database and network I/O through ``pipeline`` and ``store``.
+line per refresh, to the callback and to the ``miqspec.worker`` logger (INFO, or WARNING for a
+failure; fields ``provider``, ``event``, ``seconds``, ``rows`` for a JSON formatter).
+Raises nothing for a failing provider (it is logged and retried at the next interval). Does
+database and network I/O through ``pipeline`` and ``store``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +18,8 @@ from datetime import datetime
 from miqspec.errors import MiqspecError, RefreshBusyError
 from miqspec.pipeline import refresh_provider
 from miqspec.store import Engine, KeyRing, ProviderStore, now, spec_for
+
+LOG = logging.getLogger("miqspec.worker")
 
 
 def due(last: datetime | None, interval: int, at: datetime) -> bool:
@@ -37,7 +42,12 @@ def run_worker(
     refresh, one provider at a time, checking every ``poll`` seconds until ``stop`` is set (or
     after one pass with ``once``); ``log`` gets one line per refresh, skip or error."""
     store = ProviderStore(engine)
-    log("worker started")
+
+    def tell(line: str, level: int = logging.INFO, **fields: object) -> None:
+        log(line)
+        LOG.log(level, line, extra=fields)
+
+    tell("worker started", event="started")
     while not stop.is_set():
         for name in store.names():
             if stop.is_set():
@@ -52,14 +62,26 @@ def run_worker(
                 took = time.perf_counter() - started
                 if result.ok:
                     written = result.report.rows_written if result.report else 0
-                    log(f"{name}: refreshed in {took:.1f}s, {written} row(s) written")
+                    tell(
+                        f"{name}: refreshed in {took:.1f}s, {written} row(s) written",
+                        provider=name,
+                        event="refreshed",
+                        seconds=round(took, 3),
+                        rows=written,
+                    )
                 else:
-                    log(f"{name}: refresh failed: {result.error}")
+                    tell(
+                        f"{name}: refresh failed: {result.error}",
+                        logging.WARNING,
+                        provider=name,
+                        event="failed",
+                        seconds=round(took, 3),
+                    )
             except RefreshBusyError as exc:
-                log(f"{name}: skipped: {exc}")
+                tell(f"{name}: skipped: {exc}", provider=name, event="skipped")
             except MiqspecError as exc:
-                log(f"{name}: error: {exc}")
+                tell(f"{name}: error: {exc}", logging.WARNING, provider=name, event="error")
         if once:
             break
         stop.wait(poll)
-    log("worker stopped")
+    tell("worker stopped", event="stopped")
