@@ -101,7 +101,9 @@ def test_try_errors_are_one_line_with_their_code(cli: Any, sim: Simulator) -> No
     assert "no call 'get_flavours'" in out
     out = cli("try", str(AWESOME), "get_instances", "--args", "{}", code=2)
     assert "missing required field(s)" in out
-    cli("try", str(AWESOME), "get_instances", "--args", "[1]", code=2)
+    cli("try", str(AWESOME), "get_instances", "--args", "{[1]", code=2)
+    out = cli("try", str(AWESOME), "get_instances", "--args", "/nonexistent/args.json", code=2)
+    assert "is not a file" in out
 
 
 def _expect(tmp_path: Path, sim: Simulator, counts: dict[str, int]) -> Path:
@@ -182,3 +184,21 @@ def test_try_replay_of_an_unrecorded_request_is_exit_9(
         "--set", f"endpoints.default.url={other}", "--replay", str(cassette), code=9,
     )  # fmt: skip
     assert len(set(out.strip().splitlines())) == 1 and "cassette" in out
+
+
+def test_try_reads_args_from_a_file_and_stdin(cli: Any, sim: Simulator, tmp_path: Path) -> None:
+    from .conftest import sim_args
+
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps(sim_args(sim)))
+    out = json.loads(
+        cli("try", str(AWESOME), "get_images", "--args", str(args), "--format", "json")
+    )
+    assert out["records"] == sim.options.images
+    result = CliRunner().invoke(
+        main,
+        ["try", str(AWESOME), "get_images", "--args", "-", "--format", "json"],
+        input=json.dumps(sim_args(sim)),
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"] == out["rows"]

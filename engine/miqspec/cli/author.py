@@ -67,7 +67,9 @@ def _read_args(
         source = text
         if text == "-":
             source = sys.stdin.read()
-        elif not text.lstrip().startswith("{") and os.path.isfile(text):
+        elif not text.lstrip().startswith("{"):
+            if not os.path.isfile(text):
+                raise UsageError(f"--args: {text} is not a file (nor inline JSON or YAML)")
             with open(text, encoding="utf-8") as stream:
                 source = stream.read()
         try:
