@@ -238,3 +238,20 @@ def test_new_spec_modeline_names_the_schema_next_to_it(tmp_path: Path) -> None:
     assert first == "# yaml-language-server: $schema=spec.schema.json"
     assert "miqspec schema -o spec.schema.json" in text
     assert _schema_errors(yaml.safe_load(text)) == []
+
+
+def test_try_call_runs_a_fan_out_after_its_parent(sim: Simulator, tmp_path: Path) -> None:
+    text = AWESOME.read_text()
+    fan_out = (
+        '\ncalls:\n  get_instance_details:\n    path: "/instances/{{ parent.id }}/detail"\n'
+        "    for_each: {call: get_instances}\n"
+    )
+    path = tmp_path / "fan_out.yaml"
+    path.write_text(text.replace("\ncalls:\n", fan_out, 1))
+    n = sim.options.instances
+    result = try_call(api.load_spec(path), "get_instance_details", sim_args(sim), sample=n)
+    assert result.records == result.pages == n  # one page per parent
+    assert "/detail" in result.request  # the first page is the fan-out's, not the parent's
+    first = json.loads(result.raw)
+    assert first["id"] in result.request and first in result.sample  # parents run in parallel
+    assert result.rows == {}  # no collection reads it
