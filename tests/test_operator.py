@@ -272,3 +272,20 @@ def test_the_worker_logs_json_lines(cli: Run) -> None:
     assert refreshed["provider"] == "ac1" and refreshed["level"] == "INFO"
     assert refreshed["rows"] > 0 and refreshed["time"].endswith("Z")
     assert refreshed["message"] in result.stdout
+
+
+# -- the demo's own database ------------------------------------------------------------------
+
+
+def test_the_demo_database_is_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MIQSPEC_DATABASE_URL", f"sqlite:///{tmp_path / 'users.db'}")
+    assert api.demo_database_url() == f"sqlite:///{home / 'demo.db'}"
+    with api.open_database() as users:
+        assert api.provider_names(users) == []
+    with api.open_database(api.demo_database_url()) as db:
+        result = api.run_demo(db, instances=3, flavors=1, images=1)
+        assert result.ok and api.provider_names(db) == [api.DEMO_NAME]
+    with api.open_database() as users:
+        assert api.provider_names(users) == []
+    assert (home / "demo.db").is_file()

@@ -79,6 +79,7 @@ __all__ = [
     "add_provider",
     "check_form_fields",
     "delete_provider",
+    "demo_database_url",
     "edit_provider",
     "expectations_for",
     "inventory_counts",
@@ -441,6 +442,12 @@ def _inventory_scope(db: Database, name: str) -> tuple[Spec, dict[str, int], Any
 # -- running --------------------------------------------------------------------------------
 
 
+def demo_database_url() -> str:
+    """The demo's own database, ``sqlite:///$MIQSPEC_HOME/demo.db``: ``miqspec demo`` writes
+    there unless given ``--database``, never to ``MIQSPEC_DATABASE_URL`` or the default file."""
+    return demo.demo_database_url()
+
+
 def run_demo(
     db: Database,
     *,
@@ -450,7 +457,9 @@ def run_demo(
     progress: Progress | None = None,
 ) -> RefreshResult:
     """Start the bundled Awesome Cloud simulator, (re)add provider ``DEMO_NAME`` for it and
-    refresh it; the simulator stops when this returns."""
+    refresh it; the simulator stops when this returns. Give it a database of its own
+    (``open_database(demo_database_url())``): the provider it leaves points at a simulator
+    that is gone."""
     return demo.run_demo(
         db.engine,
         db.keyring,

@@ -2,7 +2,9 @@
 
 Takes: a database engine and key ring, the simulator's sizes and a progress callback.
 Gives: the ``RefreshResult`` of refreshing provider ``DEMO_NAME`` (replaced when it exists)
-from a bundled simulator that runs for the length of the call.
+from a bundled simulator that runs for the length of the call; ``demo_database_url``, the
+demo's own SQLite file (``$MIQSPEC_HOME/demo.db``), so that the demo's provider, whose
+simulator is gone when the demo ends, never lands in the user's database.
 Raises ``MiqspecError`` subclasses. Starts a local HTTP server, writes the database.
 """
 
@@ -15,9 +17,16 @@ from miqspec.pipeline import RefreshResult, refresh_provider
 from miqspec.resources import shipped_spec
 from miqspec.simulator import Simulator
 from miqspec.spec import load_spec
-from miqspec.store import Engine, KeyRing, ProviderStore
+from miqspec.store import Engine, KeyRing, ProviderStore, miqspec_home
 
 DEMO_NAME = "Awesome Cloud demo"
+DEMO_FILE = "demo.db"
+
+
+def demo_database_url() -> str:
+    """``sqlite:///<miqspec home>/demo.db``: where ``miqspec demo`` keeps its inventory unless
+    told otherwise (never ``MIQSPEC_DATABASE_URL``)."""
+    return f"sqlite:///{miqspec_home() / DEMO_FILE}"
 
 
 def run_demo(

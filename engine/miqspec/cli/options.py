@@ -1,10 +1,11 @@
 """Options and arguments more than one command takes, declared once, and small shared helpers.
 
-Takes: nothing. Gives: ``database_option``, ``format_option``, ``replay_options`` (``--replay``
-and ``--replay-ignore-param``), ``spec_argument`` (a spec file or a shipped spec's name),
-``open_db`` (the database of ``--database``, migrated; created only by commands that write),
-``parse_pairs`` (``FIELD=VALUE``) and
-``echo_json``. Raises ``UsageError`` (``parse_pairs``) and what ``api.open_database`` raises.
+Takes: nothing. Gives: ``database_option``, ``demo_database_option`` and ``open_demo_db`` (the
+demo's own database, never ``MIQSPEC_DATABASE_URL``), ``format_option``, ``replay_options``
+(``--replay`` and ``--replay-ignore-param``), ``spec_argument`` (a spec file or a shipped
+spec's name), ``open_db`` (the database of ``--database``, migrated; created only by
+commands that write), ``parse_pairs`` (``FIELD=VALUE``) and ``echo_json``.
+Raises ``UsageError`` (``parse_pairs``) and what ``api.open_database`` raises.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ database_option = click.option(
     envvar="MIQSPEC_DATABASE_URL",
     help="SQLAlchemy URL (default: MIQSPEC_DATABASE_URL, else a SQLite file in "
     "~/.local/share/miqspec/miqspec.db).",
+)
+
+demo_database_option = click.option(
+    "--database",
+    metavar="URL",
+    help="SQLAlchemy URL (default: a SQLite file of the demo's own, $MIQSPEC_HOME/demo.db; "
+    "never MIQSPEC_DATABASE_URL).",
 )
 
 format_option = click.option(
@@ -67,6 +75,11 @@ def open_db(database: str | None, *, write: bool = True) -> api.Database:
     if db.created is not None:
         click.echo(f"miqspec: created database {db.created}", err=True)
     return db
+
+
+def open_demo_db(database: str | None) -> api.Database:
+    """The database ``miqspec demo`` writes to: ``--database``, else its own SQLite file."""
+    return open_db(database or api.demo_database_url())
 
 
 def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, str]:
