@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -289,3 +292,43 @@ def test_the_demo_database_is_its_own_file(tmp_path: Path, monkeypatch: pytest.M
     with api.open_database() as users:
         assert api.provider_names(users) == []
     assert (home / "demo.db").is_file()
+
+
+# -- shell completion -------------------------------------------------------------------------
+
+
+def complete(words: str, **env: str) -> str:
+    script = Path(sys.executable).parent / "miqspec"
+    cword = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+    return subprocess.run(
+        [str(script)],
+        env={
+            **os.environ,
+            "_MIQSPEC_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": cword,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+def test_shell_completion_as_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    assert 'eval "$(_MIQSPEC_COMPLETE=bash_source miqspec)"' in doc
+    script = Path(sys.executable).parent / "miqspec"
+    for shell in ("bash", "zsh", "fish"):
+        source = subprocess.run(
+            [str(script)],
+            env={**os.environ, "_MIQSPEC_COMPLETE": f"{shell}_source"},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        assert "_MIQSPEC_COMPLETE" in source, shell
+    assert "plain,edit" in complete("miqspec provider ed").splitlines()
+    assert "plain,--log-format" in complete("miqspec --log-").splitlines()
