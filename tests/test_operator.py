@@ -332,3 +332,33 @@ def test_shell_completion_as_documented() -> None:
         assert "_MIQSPEC_COMPLETE" in source, shell
     assert "plain,edit" in complete("miqspec provider ed").splitlines()
     assert "plain,--log-format" in complete("miqspec --log-").splitlines()
+
+
+# -- archived rows ----------------------------------------------------------------------------
+
+
+def test_inventory_archived_shows_the_disconnected_rows(
+    migrated_db_url: str, tmp_path: Path
+) -> None:
+    from .conftest import sim_args
+
+    with api.open_database(migrated_db_url, key_file=tmp_path / "v2_key") as db:
+        spec = api.load_spec("awesome_cloud")
+        with Simulator(instances=5, flavors=1, images=1) as sim:
+            api.add_provider(db, spec, "ac1", sim_args(sim))
+            assert api.refresh(db, "ac1").ok
+        all_vms = {r["ems_ref"] for r in api.read_inventory(db, "ac1", "vms").rows}
+        assert api.read_inventory(db, "ac1", "vms", archived=True).rows == []
+        with Simulator(instances=3, flavors=1, images=1) as fewer:
+            api.edit_provider(db, "ac1", {"endpoints.default.url": fewer.url})
+            result = api.refresh(db, "ac1", allow_mass_delete=True)
+        assert result.ok, result.error
+        kept = {r["ems_ref"] for r in api.read_inventory(db, "ac1", "vms").rows}
+        archived = api.read_inventory(db, "ac1", "vms", archived=True)
+        gone = {r["ems_ref"] for r in archived.rows}
+        assert gone and kept and gone | kept == all_vms and not gone & kept
+        assert all(r["ems_id"] is None for r in archived.rows)
+        assert archived.columns and "ems_ref" in archived.columns
+        assert len(api.read_inventory(db, "ac1", "vms", archived=True, limit=1).rows) == 1
+        with pytest.raises(api.UsageError, match="never disconnected"):
+            api.read_inventory(db, "ac1", "flavors", archived=True)

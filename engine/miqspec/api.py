@@ -418,17 +418,32 @@ def inventory_counts(db: Database, name: str) -> dict[str, int]:
 
 
 def read_inventory(
-    db: Database, name: str, collection: str, *, limit: int | None = None
+    db: Database,
+    name: str,
+    collection: str,
+    *,
+    limit: int | None = None,
+    archived: bool = False,
 ) -> InventoryRows:
     """The rows of ``collection`` (``vms``, ``flavors``, ...) saved for provider ``name``, at
     most ``limit`` (0 or None: all; ``UsageError`` outside 0 to ``MAX_LIMIT``);
-    ``NotFoundError`` for an unknown provider or collection."""
+    ``NotFoundError`` for an unknown provider or collection. ``archived``: the disconnected
+    rows instead (vms, templates, hosts that left the API; owner cleared, so those of every
+    provider of the same spec), ``UsageError`` for a collection that is never disconnected."""
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
         raise UsageError(f"limit must be a whole number from 0 to {MAX_LIMIT}, got {limit}")
     spec, owners, md = _inventory_scope(db, name)
-    rows = store.collection_rows(db.engine, md, spec, collection, owners, limit or None)
+    kind = _kind(ProviderStore(db.engine).row(name)["type"]) if archived else None
+    rows = store.collection_rows(
+        db.engine, md, spec, collection, owners, limit or None, archived=kind
+    )
     columns = store.display_columns(rows, spec.catalogue.collections[collection])
     return InventoryRows(name, collection, columns, rows)
+
+
+def _kind(manager_type: str) -> str:
+    """``ManageIQ::Providers::AwesomeCloud::`` of ``ManageIQ::Providers::AwesomeCloud::X``."""
+    return manager_type.rsplit("::", 1)[0] + "::"
 
 
 def _inventory_scope(db: Database, name: str) -> tuple[Spec, dict[str, int], Any]:

@@ -1,8 +1,12 @@
 """Read persisted inventory back for ``miqspec inventory``: rows of a provider's collection,
 with references shown by the target's name (a vm's flavor name, not only its id).
 
-Takes: a database engine, the provider's spec and manager ids. Gives: lists of dict rows.
-Raises ``NotFoundError`` for an unknown collection. Does database reads only.
+Takes: a database engine, the provider's spec and manager ids. Gives: lists of dict rows; with
+``archived``, the disconnected rows (owner cleared) of a ``delete: disconnect`` collection whose
+STI type is of the provider's kind (``ManageIQ::Providers::<Kind>::...``; a disconnected row
+keeps no link to the provider it left, so rows of another provider of the same spec show too).
+Raises ``NotFoundError`` for an unknown collection, ``UsageError`` for ``archived`` rows of a
+collection that is never disconnected. Does database reads only.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from miqspec.errors import NotFoundError
+from miqspec.errors import NotFoundError, UsageError
 from miqspec.spec import CollectionDef, Spec
 
 SKIP = {"created_on", "updated_on", "created_at", "updated_at"}
@@ -38,20 +42,42 @@ def collection_rows(
     coll_name: str,
     owners: Mapping[str, int],
     limit: int | None = None,
+    archived: str | None = None,
 ) -> list[dict[str, Any]]:
+    """The rows of ``coll_name`` the managers ``owners`` hold, or with ``archived`` (the
+    provider's type namespace, ``ManageIQ::Providers::AwesomeCloud::``) its disconnected
+    rows of that kind."""
     coll = spec.catalogue.get(coll_name)
     if coll is None:
         raise NotFoundError(f"unknown collection {coll_name!r}")
     table = md.tables[coll.table]
-    if coll.owner == "none":
+    if archived is not None:
+        where = _archived(table, coll, archived)
+    elif coll.owner == "none":
         return _child_rows(engine, md, spec, coll, owners, limit)
-    query = sa.select(table).where(*_scope(table, coll, owners[coll_name])).order_by(table.c.id)
+    else:
+        where = _scope(table, coll, owners[coll_name])
+    query = sa.select(table).where(*where).order_by(table.c.id)
     if limit:
         query = query.limit(limit)
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
         _name_references(conn, md, spec, coll, rows)
     return rows
+
+
+def _archived(table: sa.Table, coll: CollectionDef, kind: str) -> list[Any]:
+    """Conditions for the disconnected rows of ``coll`` whose type is in namespace ``kind``."""
+    if coll.delete != "disconnect" or coll.owner not in ("ems_id", "manager_id"):
+        raise UsageError(
+            f"{coll.name} rows are {'deleted' if coll.delete == 'delete' else 'kept'} when they "
+            "leave the API, never disconnected: there are no archived ones"
+        )
+    conds: list[Any] = [table.c[coll.owner].is_(None)]
+    conds += [table.c[col] == value for col, value in coll.scope.items()]
+    if "type" in table.c:
+        conds.append(table.c.type.startswith(kind, autoescape=True))
+    return conds
 
 
 def _child_rows(
