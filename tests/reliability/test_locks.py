@@ -106,6 +106,7 @@ class Refresh:
         self.out = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        _STARTED.append(self)
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -119,14 +120,32 @@ class Refresh:
         code = self.proc.wait(timeout)
         self._reader.join(10)
         assert self.proc.stdout is not None and self.proc.stderr is not None
-        self.out = self.proc.stdout.read()
+        if not self.proc.stdout.closed:
+            self.out = self.proc.stdout.read()
         self.proc.stdout.close()
         self.proc.stderr.close()
         return code
 
+    def close(self) -> None:
+        """Kill it if it still runs (a test that failed half-way) and close its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.finish()
+
     @property
     def err(self) -> str:
         return "\n".join(self.lines)
+
+
+_STARTED: list[Refresh] = []
+
+
+@pytest.fixture(autouse=True)
+def no_refresh_left() -> Iterator[None]:
+    """Every refresh process a test started is gone when it ends, however it ended."""
+    yield
+    while _STARTED:
+        _STARTED.pop().close()
 
 
 def sqlite_file(db_url: str) -> str | None:

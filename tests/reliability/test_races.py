@@ -26,6 +26,7 @@ from .test_locks import (
     add_provider,
     assert_complete,
     cli_env,
+    no_refresh_left,  # noqa: F401 - the autouse fixture, here too
     open_db,
     run_cli,
     wait_until,
@@ -75,17 +76,17 @@ def test_delete_waits_for_a_running_refresh_or_gives_up(
     with open_db(db_url, tmp_path) as db:
         ems_id = add_provider(db, sim)
         ids = manager_ids(db.engine, ems_id)
-        sim.set_faults(latency_ms=1000, path="/instances")
+        sim.set_faults(latency_ms=10000, path="/instances")  # held in collect while it tries
         refresh = Refresh(env, db_url)
-        wait_until(lambda: refresh.phase("collect"), what="collecting")
-        assert refresh.proc.poll() is None, refresh.err
+        wait_until(lambda: sim.stats().get("/v1/instances", 0) >= 1, what="collecting")
         quick = run_cli(
             env, "provider", "delete", NAME, "--yes", "--wait", "0.5", "--database", db_url
         )
         assert quick.returncode == 8, quick.stderr
         assert quick.stderr.count("\n") == 1 and "waited 0.5s" in quick.stderr
         assert "deleted nothing" in quick.stderr
-        assert api.provider_names(db) == [NAME]
+        assert api.provider_names(db) == [NAME] and refresh.proc.poll() is None
+        sim.set_faults()  # the page in flight still takes its 10 s, the others none
         patient = run_cli(
             env, "provider", "delete", NAME, "--yes", "--wait", "120", "--database", db_url
         )
