@@ -334,6 +334,20 @@ def test_shell_completion_as_documented() -> None:
     assert "plain,--log-format" in complete("miqspec --log-").splitlines()
 
 
+def test_provider_names_complete_from_the_database(
+    cli: Run, migrated_db_url: str, tmp_path: Path
+) -> None:
+    with Simulator(instances=1, flavors=1, images=1) as sim:
+        add(cli, sim)
+    env = {"MIQSPEC_DATABASE_URL": migrated_db_url}
+    assert complete("miqspec provider show a", **env).splitlines() == ["plain,ac1"]
+    assert complete("miqspec provider edit x", **env).split() == []
+    missing = tmp_path / "none" / "x.db"
+    gone = {"MIQSPEC_DATABASE_URL": f"sqlite:///{missing}"}
+    assert complete("miqspec provider show a", **gone).split() == []
+    assert not missing.exists() and not missing.parent.exists()
+
+
 # -- archived rows ----------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ Takes: nothing. Gives: ``database_option``, ``demo_database_option`` and ``open_
 demo's own database, never ``MIQSPEC_DATABASE_URL``), ``format_option``, ``replay_options``
 (``--replay`` and ``--replay-ignore-param``), ``spec_argument`` (a spec file or a shipped
 spec's name), ``open_db`` (the database of ``--database``, migrated; created only by
-commands that write), ``parse_pairs`` (``FIELD=VALUE``) and ``echo_json``.
+commands that write), ``parse_pairs`` (``FIELD=VALUE``) and ``echo_json``;
+``provider_argument`` (NAME, completed in the shell from the database's provider names).
 Raises ``UsageError`` (``parse_pairs``) and what ``api.open_database`` raises.
 """
 
@@ -60,6 +61,19 @@ _replay_ignore_param = click.option(
     help="Query parameter to ignore when matching (e.g. api-version), besides the "
     "spec's replay.ignore_query_params.",
 )
+
+
+def _complete_provider(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Provider names starting with ``incomplete``, from ``--database`` or the default
+    database; none when it cannot be read (completion never fails or creates a file)."""
+    try:
+        with api.open_database(ctx.params.get("database"), create=False, upgrade=False) as db:
+            return [n for n in api.provider_names(db) if n.startswith(incomplete)]
+    except Exception:  # a shell completion must never fail
+        return []
+
+
+provider_argument = click.argument("name", shell_complete=_complete_provider)
 
 
 def replay_options(fn: F) -> F:

@@ -23,6 +23,7 @@ from miqspec.cli.options import (
     format_option,
     open_db,
     parse_pairs,
+    provider_argument,
     replay_options,
     spec_argument,
 )
@@ -122,7 +123,7 @@ def _form_values(
 
 
 @provider.command("edit")
-@click.argument("name")
+@provider_argument
 @click.option(
     "--spec",
     "spec",
@@ -220,7 +221,7 @@ def provider_list(fmt: str, database: str | None) -> None:
 
 
 @provider.command("show")
-@click.argument("name")
+@provider_argument
 @format_option
 @database_option
 def provider_show(name: str, fmt: str, database: str | None) -> None:
@@ -233,7 +234,7 @@ def provider_show(name: str, fmt: str, database: str | None) -> None:
 
 
 @provider.command("delete")
-@click.argument("name")
+@provider_argument
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--wait",
@@ -264,7 +265,7 @@ def provider_delete(name: str, yes: bool, wait: float, database: str | None) -> 
 
 
 @provider.command("unlock")
-@click.argument("name")
+@provider_argument
 @click.option(
     "--force", is_flag=True, help="Unlock even when the holder runs on this host (it loses it)."
 )
@@ -286,7 +287,7 @@ def provider_unlock(name: str, force: bool, database: str | None) -> None:
 
 
 @provider.command("verify")
-@click.argument("name")
+@provider_argument
 @replay_options
 @database_option
 def provider_verify(
