@@ -376,3 +376,51 @@ def test_inventory_archived_shows_the_disconnected_rows(
         assert len(api.read_inventory(db, "ac1", "vms", archived=True, limit=1).rows) == 1
         with pytest.raises(api.UsageError, match="never disconnected"):
             api.read_inventory(db, "ac1", "flavors", archived=True)
+
+
+def test_demo_writes_to_its_own_database_never_the_default(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from miqspec.cli import main
+
+    home = tmp_path / "home"
+    default = tmp_path / "mine.db"
+    monkeypatch.setenv("MIQSPEC_HOME", str(home))
+    monkeypatch.setenv("MIQSPEC_DATABASE_URL", f"sqlite:///{default}")
+    result = CliRunner().invoke(
+        main, ["demo", "--instances", "5", "--flavors", "2", "--images", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (home / "demo.db").is_file()
+    assert not default.exists()
+    assert "--database" in result.output
+
+
+def test_inventory_csv_and_archived(tmp_path, monkeypatch):
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from miqspec.cli import main
+
+    monkeypatch.setenv("MIQSPEC_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo", "--instances", "7", "--images", "2"]).exit_code == 0
+    url = f"sqlite:///{tmp_path / 'home' / 'demo.db'}"
+    out = runner.invoke(
+        main, ["inventory", "--database", url, "Awesome Cloud demo", "vms", "--format", "csv"]
+    )
+    assert out.exit_code == 0, out.output
+    parsed = list(csv.DictReader(io.StringIO(out.output)))
+    assert len(parsed) == 7
+    assert all(r["name"] for r in parsed)
+    archived = runner.invoke(
+        main, ["inventory", "--database", url, "Awesome Cloud demo", "vms", "--archived"]
+    )
+    assert archived.exit_code == 0, archived.output
+    assert "no rows" in archived.output  # nothing has left the API yet
+    counts_csv = runner.invoke(
+        main, ["inventory", "--database", url, "Awesome Cloud demo", "--format", "csv"]
+    )
+    assert counts_csv.exit_code == 2

@@ -22,7 +22,14 @@ import yaml
 
 from miqspec import api
 from miqspec.cli.app import main
-from miqspec.cli.options import echo_json, format_option, parse_pairs, replay_options, spec_argument
+from miqspec.cli.options import (
+    echo_json,
+    format_option,
+    parse_pairs,
+    replay_ignore_option,
+    replay_options,
+    spec_argument,
+)
 from miqspec.cli.specs import new as new_cmd
 from miqspec.errors import UsageError
 
@@ -165,13 +172,7 @@ def try_cmd(
     help="The expectations YAML file (docs/adding-a-provider.md, 'Golden test').",
 )
 @_with_args
-@click.option(
-    "--replay-ignore-param",
-    "replay_ignore",
-    multiple=True,
-    metavar="NAME",
-    help="Query parameter to ignore when matching, besides the spec's.",
-)
+@replay_ignore_option
 @format_option
 def test_cmd(
     spec: str,

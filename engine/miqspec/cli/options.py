@@ -76,6 +76,11 @@ def _complete_provider(ctx: click.Context, param: click.Parameter, incomplete: s
 provider_argument = click.argument("name", shell_complete=_complete_provider)
 
 
+def replay_ignore_option(fn: F) -> F:
+    """``--replay-ignore-param NAME`` alone (for a command whose cassette is required)."""
+    return _replay_ignore_param(fn)
+
+
 def replay_options(fn: F) -> F:
     """``--replay CASSETTE`` and ``--replay-ignore-param NAME`` (repeatable)."""
     return _replay(_replay_ignore_param(fn))

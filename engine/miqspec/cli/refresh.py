@@ -18,8 +18,16 @@ import click
 
 from miqspec import api
 from miqspec.cli.app import interruptible, main, raise_pending
-from miqspec.cli.options import database_option, echo_json, format_option, open_db, replay_options
-from miqspec.cli.report import refresh_json, refresh_text, rows_text, table
+from miqspec.cli.options import (
+    database_option,
+    demo_database_option,
+    echo_json,
+    format_option,
+    open_db,
+    open_demo_db,
+    replay_options,
+)
+from miqspec.cli.report import refresh_json, refresh_text, rows_csv, rows_text, table
 from miqspec.errors import UsageError
 
 
@@ -172,7 +180,14 @@ def refresh(
 @main.command()
 @click.argument("name")
 @click.argument("collection", required=False)
-@format_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format (csv: one COLLECTION's rows, with a header line).",
+)
 @click.option(
     "--limit",
     type=click.IntRange(0, api.MAX_LIMIT),
@@ -180,21 +195,35 @@ def refresh(
     show_default=True,
     help="Rows per collection (0: all).",
 )
+@click.option(
+    "--archived",
+    is_flag=True,
+    help="The disconnected rows (vms, templates... that left the API) instead.",
+)
 @database_option
 def inventory(
-    name: str, collection: str | None, fmt: str, limit: int, database: str | None
+    name: str,
+    collection: str | None,
+    fmt: str,
+    limit: int,
+    archived: bool,
+    database: str | None,
 ) -> None:
     """Show what was persisted for provider NAME (one COLLECTION, or counts of all)."""
     db = open_db(database, write=False)
     if collection is None:
+        if archived or fmt == "csv":
+            raise UsageError("--archived and --format csv need a COLLECTION")
         counts = api.inventory_counts(db, name)
         if fmt == "json":
             echo_json(counts)
         else:
             click.echo(table(("collection", "rows"), sorted(counts.items())))
         return
-    found = api.read_inventory(db, name, collection, limit=limit or None)
-    if fmt == "json":
+    found = api.read_inventory(db, name, collection, limit=limit or None, archived=archived)
+    if fmt == "csv":
+        click.echo(rows_csv(found.rows, found.columns), nl=False)
+    elif fmt == "json":
         echo_json(found.rows)
     else:
         click.echo(rows_text(found.rows, found.columns) if found.rows else "no rows")
@@ -204,10 +233,13 @@ def inventory(
 @click.option("--instances", default=200, show_default=True)
 @click.option("--flavors", default=8, show_default=True)
 @click.option("--images", default=20, show_default=True)
-@database_option
+@demo_database_option
 def demo(instances: int, flavors: int, images: int, database: str | None) -> None:
-    """Start the Awesome Cloud simulator, add the provider, refresh it, print the summary."""
-    db = open_db(database)
+    """Start the Awesome Cloud simulator, add the provider, refresh it, print the summary.
+
+    The demo writes to a database of its own ($MIQSPEC_HOME/demo.db unless --database),
+    never to the one your providers live in."""
+    db = open_demo_db(database)
     view = ProgressView()
     try:
         result = api.run_demo(
@@ -218,7 +250,7 @@ def demo(instances: int, flavors: int, images: int, database: str | None) -> Non
     click.echo(refresh_text(result))
     click.echo(
         f"\ninventory saved in {db.url}; look at it with:\n"
-        f"  miqspec inventory '{api.DEMO_NAME}' vms"
+        f"  miqspec inventory --database '{db.url}' '{api.DEMO_NAME}' vms"
     )
     sys.exit(result.exit_code)
 

@@ -5,6 +5,9 @@ Takes: ``RefreshResult``, ``ProviderInfo``, row lists. Gives: strings. No I/O, r
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -147,3 +150,20 @@ def verify_text(result: VerifyResult, label: str) -> str:
 
 def rows_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return table(columns, [[r.get(c) for c in columns] for r in rows])
+
+
+def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as CSV (RFC 4180, a header line of ``columns``; JSON values as JSON text)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [
+                json.dumps(v, default=str)
+                if isinstance(v, dict | list)
+                else ("" if v is None else v)
+                for v in (row.get(c) for c in columns)
+            ]
+        )
+    return out.getvalue()
