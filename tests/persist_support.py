@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from miqspec.parse.objects import InventoryObject, ParsedInventory
 
-from .conftest import PG_ADMIN_URL
+from .conftest import BACKGROUND_DROPS, PG_ADMIN_URL
 
 VM_TYPE = "ManageIQ::Providers::Awesome::CloudManager::Vm"
 Spec3 = tuple[str, tuple[Any, ...], dict[str, Any]]
@@ -27,7 +27,8 @@ def private_schema(
     opener: Callable[[str], sa.Engine] = sa.create_engine,
 ) -> Iterator[sa.Engine]:
     """An engine (made by ``opener``) on a fresh PostgreSQL schema holding ``md``'s tables
-    (or ``tables``; none without ``md``), the schema dropped afterwards.
+    (or ``tables``; none without ``md``), the schema dropped afterwards (in the background:
+    the session's end waits for it).
 
     Skips the calling test (or module) with a reason when PostgreSQL cannot be reached.
     """
@@ -38,7 +39,7 @@ def private_schema(
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     except sa.exc.OperationalError as exc:
         admin.dispose()
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {type(exc.orig).__name__}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc.orig).__name__}")
     engine = opener(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
     try:
         if md is not None:
@@ -47,9 +48,8 @@ def private_schema(
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+        BACKGROUND_DROPS.put(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def build(*objs: Spec3, **complete: bool) -> ParsedInventory:

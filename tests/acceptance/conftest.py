@@ -6,13 +6,13 @@ Gives: ``Replayed`` (a database refreshed N times by replay, with SQL helpers) t
 ``cassette_dir``/``secrets_for`` to read the shared folder. Each refresh gets a new
 ``ReplayAdapter`` (every recording plays at most once per refresh, as in ManageIQ's VCR use).
 Skips: when the shared cassette folder is absent, and PostgreSQL runs when it is unreachable.
-Does I/O: reads cassettes, writes a SQLite file or creates a PostgreSQL database per run.
+Does I/O: reads cassettes, copies a migrated SQLite file or PostgreSQL template per run.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from ..conftest import PG_ADMIN_URL, REPO
+from ..conftest import REPO, PgDatabases
 
 CASSETTES = REPO.parent / "shared" / "cassettes"
 # MIQSPEC_ACCEPTANCE_SPECS: replay specs from another folder (e.g. a work-in-progress copy).
@@ -123,41 +123,55 @@ def snapshot(engine: sa.Engine, tables: Sequence[str]) -> dict[str, set[tuple[An
 
 
 class _Databases:
-    """Creates one database per run and drops the PostgreSQL ones at the end."""
+    """Gives each run a fresh database at the head revision (a copy of the session's migrated
+    SQLite file or PostgreSQL template) and drops the PostgreSQL ones when done."""
 
-    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+    def __init__(
+        self, tmp: pytest.TempPathFactory, sqlite_template: Path, pg: PgDatabases | None
+    ) -> None:
         self.tmp = tmp
-        self.pg_names: list[str] = []
+        self.sqlite_template = sqlite_template
+        self.pg = pg
+        self.pg_names: set[str] = set()
         self.engines: list[sa.Engine] = []
 
     def url(self, backend: str, pg_skip_reason: str | None) -> str:
         if backend == "sqlite":
-            return f"sqlite:///{self.tmp.mktemp('acceptance') / 'inventory.db'}"
-        if pg_skip_reason:
-            pytest.skip(pg_skip_reason)
-        name = f"miqspec_acc_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        self.pg_names.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+            path = self.tmp.mktemp("acceptance") / "inventory.db"
+            shutil.copyfile(self.sqlite_template, path)
+            return f"sqlite:///{path}"
+        if pg_skip_reason or self.pg is None:
+            pytest.skip(pg_skip_reason or "PostgreSQL not reachable")
+        name = self.pg.migrated()
+        self.pg_names.add(name)
+        return self.pg.url(name)
+
+    def done(self, run: Replayed) -> None:
+        """``run``'s database is no longer needed."""
+        if run.engine in self.engines:
+            self.engines.remove(run.engine)
+        run.engine.dispose()
+        name = run.engine.url.database
+        if self.pg and name in self.pg_names:
+            self.pg_names.discard(name)
+            self.pg.release(name)
 
     def close(self) -> None:
         for eng in self.engines:
             eng.dispose()
-        if not self.pg_names:
-            return
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for name in self.pg_names:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        if self.pg:
+            for name in sorted(self.pg_names):
+                self.pg.release(name)
+        self.pg_names.clear()
 
 
 @pytest.fixture(scope="session")
-def acceptance_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Databases]:
-    dbs = _Databases(tmp_path_factory)
+def acceptance_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_sqlite_template: Path,
+    pg_databases: PgDatabases | None,
+) -> Iterator[_Databases]:
+    dbs = _Databases(tmp_path_factory, migrated_sqlite_template, pg_databases)
     yield dbs
     dbs.close()
 
@@ -192,7 +206,8 @@ def replay(
     pg_skip_reason: str | None,
     tables: Sequence[str] = (),
 ) -> Replayed:
-    """A fresh database with ``case`` added and refreshed ``passes`` times by replay."""
+    """A fresh database (at the head revision) with ``case`` added and refreshed ``passes``
+    times by replay."""
     from miqspec.spec.load import load_spec
     from miqspec.store.credentials import KeyRing
     from miqspec.store.database import open_database, upgrade
@@ -234,7 +249,10 @@ class RunCache:
 
     def get(self, backend: str, passes: int) -> Replayed:
         run = self.runs.get(backend)
-        if run is None or run.passes > passes:
+        if run is not None and run.passes > passes:
+            self.dbs.done(run)
+            run = None
+        if run is None:
             run = self.runs[backend] = replay(
                 self.case, backend, 0, self.dbs, self.pg_skip_reason, self.tables
             )
@@ -250,10 +268,13 @@ class RunCache:
 @pytest.fixture(scope="module")
 def runs(
     request: pytest.FixtureRequest, acceptance_databases: _Databases, pg_skip_reason: str | None
-) -> RunCache:
+) -> Iterator[RunCache]:
     """The replayed refreshes of the module's ``CASE``, checked over its ``TABLES``."""
     module = request.module
-    return RunCache(module.CASE, acceptance_databases, pg_skip_reason, module.TABLES)
+    cache = RunCache(module.CASE, acceptance_databases, pg_skip_reason, module.TABLES)
+    yield cache
+    for run in cache.runs.values():
+        acceptance_databases.done(run)
 
 
 @pytest.fixture(scope="module", params=RUN_PARAMS)
