@@ -1,0 +1,1 @@
+"""Tests of miqspec.api, one file per module."""

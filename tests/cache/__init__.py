@@ -1,0 +1,1 @@
+"""Tests of miqspec.cache, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.cli, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.collect, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.connect, one file per module."""

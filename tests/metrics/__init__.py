@@ -1,0 +1,1 @@
+"""Tests of miqspec.metrics, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.parse, one file per module."""

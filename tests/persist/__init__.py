@@ -1,0 +1,1 @@
+"""Tests of miqspec.persist, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.simulator, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.spec, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of miqspec.store, one file per module."""

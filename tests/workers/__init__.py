@@ -1,0 +1,1 @@
+"""Tests of miqspec.workers, one file per module."""
