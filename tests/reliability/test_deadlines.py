@@ -148,8 +148,8 @@ def test_a_refresh_stops_at_its_deadline_however_many_pages_remain(tmp_path):
     from miqspec.collect import collect
     from miqspec.connect import ProviderSession
 
-    from ..test_connect import write_spec
-    from ..test_http import Answer, ScriptServer
+    from ..connect.test_connect import write_spec
+    from ..connect.test_http import Answer, ScriptServer
 
     def endless(req, n):  # every page promises another, each answered in 0.3 s
         return Answer(200, {"items": [{"id": n}], "next": f"t{n}"}, delay=0.3)
@@ -180,7 +180,7 @@ def test_a_refresh_stops_at_its_deadline_however_many_pages_remain(tmp_path):
 def test_a_spec_deadline_bounds_each_request(tmp_path):
     from miqspec.connect import ProviderSession
 
-    from ..test_connect import write_spec
+    from ..connect.test_connect import write_spec
 
     spec = write_spec(tmp_path, connection={"deadline": 1, "timeout": 30, "retry": {"attempts": 1}})
     with RawServer(drip(stop_after=20)) as server:

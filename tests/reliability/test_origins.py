@@ -19,8 +19,8 @@ from miqspec.collect import collect
 from miqspec.connect import ProviderSession
 from miqspec.errors import ApiError
 
-from ..test_connect import write_spec
-from ..test_http import Answer, ScriptServer, Seen
+from ..connect.test_connect import write_spec
+from ..connect.test_http import Answer, ScriptServer, Seen
 
 SECRET = "s3cr3t-Pa55"
 AUTHS: dict[str, dict[str, Any]] = {

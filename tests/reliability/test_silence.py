@@ -21,7 +21,7 @@ from miqspec.connect.session import ProviderSession
 from miqspec.errors import ApiError
 from miqspec.spec.load import load_spec
 
-from ..test_http import Answer, ScriptServer, Seen
+from ..connect.test_http import Answer, ScriptServer, Seen
 from .test_locks import cli_env, run_cli
 
 NAME = "o"

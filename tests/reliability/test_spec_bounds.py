@@ -32,7 +32,7 @@ from miqspec.spec.templating import Template
 from miqspec.spec.valid_cache import cache_dir, known_valid
 
 from ..conftest import AWESOME
-from ..test_http import Answer, ScriptServer, Seen
+from ..connect.test_http import Answer, ScriptServer, Seen
 
 CLI = str(Path(sys.executable).with_name("miqspec"))
 SPEC = AWESOME.read_text()

@@ -6,7 +6,7 @@ Gives: ``DriverWrites``: ``session`` (SQLite: a larger page cache while a refres
 statements of many rows through the driver's ``executemany``, a large load into a small table
 with its plain indexes built again after, ``persist.bulk``) and ``update`` (SQLite: the
 driver's ``executemany``); each says when it did nothing, and ``Db`` then writes with
-SQLAlchemy's statements (which give the same rows: tests/test_persist_paths.py).
+SQLAlchemy's statements (which give the same rows: tests/persist/test_persist_paths.py).
 Raises: the driver's and SQLAlchemy's errors unchanged (``Db.errors`` turns them into
 ``DatabaseError``). Does database I/O.
 """

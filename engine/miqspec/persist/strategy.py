@@ -7,7 +7,7 @@ stores what the next refresh reads, after every pass); ``Known`` (what ``open`` 
 ``PlainSave`` (the plain path: every record parsed, every object built, every row in scope
 loaded and compared). The fast one, ``persist.fast.FastSave`` (stored row digests, record
 carry, record maps), must leave the database as ``PlainSave`` does
-(tests/test_persist_paths.py).
+(tests/persist/test_persist_paths.py).
 Raises: ``DatabaseError`` (through ``Db``). ``PlainSave`` does database I/O in ``finish``
 only: it drops the stored digests and record maps of the collections it saved (they may no
 longer describe their rows).

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
-from .conftest import AWESOME, sim_args
+from ..conftest import AWESOME, sim_args
 
 SECRET = "sim-secret"
 

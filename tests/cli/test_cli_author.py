@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 
 SECRET = "sim-secret-author"
 
@@ -187,7 +187,7 @@ def test_try_replay_of_an_unrecorded_request_is_exit_9(
 
 
 def test_try_reads_args_from_a_file_and_stdin(cli: Any, sim: Simulator, tmp_path: Path) -> None:
-    from .conftest import sim_args
+    from ..conftest import sim_args
 
     args = tmp_path / "args.json"
     args.write_text(json.dumps(sim_args(sim)))

@@ -26,8 +26,8 @@ from miqspec.spec.load import load_spec
 from miqspec.store.providers import ProviderStore
 from miqspec.store.tables import build_metadata
 
-from .conftest import AWESOME, PG_ADMIN_URL, sim_args
-from .persist_support import build, flavor, vm
+from ..conftest import AWESOME, PG_ADMIN_URL, sim_args
+from ..persist_support import build, flavor, vm
 
 CAT = load_catalogue()
 MD = build_metadata(CAT)

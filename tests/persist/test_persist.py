@@ -18,7 +18,7 @@ from miqspec.persist.persister import PersistReport, persist
 from miqspec.spec.catalogue import load_catalogue
 from miqspec.store.tables import build_metadata
 
-from .persist_support import VM_TYPE, build, flavor, private_schema, vm
+from ..persist_support import VM_TYPE, build, flavor, private_schema, vm
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CAT = load_catalogue()

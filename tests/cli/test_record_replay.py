@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 
 SECRET = "sim-secret"
 

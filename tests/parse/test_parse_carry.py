@@ -16,7 +16,7 @@ from miqspec.parse.carry import Carry, carry_plans, page_digests, record_digests
 from miqspec.parse.parser import parse
 from miqspec.spec.load import load_spec
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 
 SPECS = AWESOME.parent
 

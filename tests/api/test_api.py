@@ -17,7 +17,7 @@ from miqspec import api
 from miqspec.errors import NotFoundError, SpecError
 from miqspec.simulator import Simulator
 
-from .conftest import AWESOME, REPO, sim_args
+from ..conftest import AWESOME, REPO, sim_args
 
 DOC = REPO / "docs" / "python-api.md"
 

@@ -20,7 +20,7 @@ from miqspec.store.provider_credentials import ENCRYPTED
 from miqspec.store.providers import ProviderStore
 from miqspec.store.rotation import rotate_credentials
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 
 ROTATE = """
 import sys, time

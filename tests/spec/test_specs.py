@@ -23,7 +23,7 @@ from miqspec.spec.document import load_text
 from miqspec.spec.load import check_file, load_spec
 from miqspec.spec.scaffold import FIRST_COLLECTION
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROVIDER_SPECS = sorted((REPO / "provider_specs").glob("*.yaml"))
 VALID_CASES = [
     p

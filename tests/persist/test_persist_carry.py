@@ -34,8 +34,8 @@ from miqspec.spec.load import load_spec
 from miqspec.store.providers import ProviderStore
 from miqspec.store.tables import build_metadata
 
-from .conftest import AWESOME, sim_args
-from .persist_support import columns_after_migrating
+from ..conftest import AWESOME, sim_args
+from ..persist_support import columns_after_migrating
 
 TABLES = {
     "vms": "ems_ref, name, type, template, location, raw_power_state, power_state, "

@@ -19,8 +19,8 @@ from miqspec.errors import ApiError, CredentialsError, UnreachableError
 from miqspec.simulator import Simulator
 from miqspec.spec.model import Spec
 
-from .test_connect import FAST_RETRY, SIM_LOGIN, sim_args, write_spec
-from .test_http import Answer, ScriptServer, Seen
+from ..connect.test_connect import FAST_RETRY, SIM_LOGIN, sim_args, write_spec
+from ..connect.test_http import Answer, ScriptServer, Seen
 
 PAGE = 3  # the spec's page size (settings.page_size)
 

@@ -15,7 +15,7 @@ from miqspec.errors import MappingError
 from miqspec.parse.objects import InventoryObject, LazyRef
 from miqspec.persist.build import SLOW, compile_builder
 
-from .persist_support import VM_TYPE, build, flavor, vm, vm_plan
+from ..persist_support import VM_TYPE, build, flavor, vm, vm_plan
 
 FLAVORS = [LazyRef("flavors", ("f1",)), LazyRef("flavors", ("f2",)), LazyRef("flavors", ("no",))]
 VALUES: dict[str, Any] = {  # attribute -> values an object may hold ("missing": left out)

@@ -21,7 +21,7 @@ from miqspec.spec.catalogue import (
     parse_catalogue,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 REFERENCE = SHARED / "reference" / "manageiq-model.md"
 CASSETTES = SHARED / "cassettes"
 

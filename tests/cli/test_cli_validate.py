@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from miqspec.cli.app import main
 from miqspec.spec.load import check_file
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AWESOME = str(REPO / "provider_specs" / "awesome_cloud.yaml")
-CASES = Path(__file__).parent / "spec_errors"
+CASES = Path(__file__).parents[1] / "spec" / "spec_errors"
 WITH_CARETS = str(CASES / "34_jinja_syntax_errors.yaml")
 PLAIN = str(CASES / "55_unknown_calls.yaml")
 

@@ -27,7 +27,7 @@ from miqspec.persist.bulk import (
 from miqspec.persist.pgcopy import insert_copy
 from miqspec.store.column_types import DecimalType, JsonText, StringArray
 
-from .persist_support import private_schema
+from ..persist_support import private_schema
 
 MD = sa.MetaData()
 THINGS = sa.Table(

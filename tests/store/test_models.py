@@ -11,7 +11,7 @@ from miqspec.simulator import Simulator
 from miqspec.spec.load import check_file, load_spec
 from miqspec.store.providers import ProviderStore
 
-from .conftest import AWESOME, sim_args
+from ..conftest import AWESOME, sim_args
 
 MODEL = """
 models:

@@ -21,7 +21,7 @@ from miqspec.spec import document as loader
 from miqspec.spec.document import format_path, load_file, load_text
 from miqspec.spec.load import check_file
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LIMIT_SECONDS = 3.0
 
 

@@ -22,7 +22,7 @@ from miqspec.store.database import (
 )
 from miqspec.store.tables import build_metadata
 
-from .persist_support import private_schema
+from ..persist_support import private_schema
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from miqspec.store.tables import (
     catalogue_problems,
 )
 
-from .persist_support import private_schema
+from ..persist_support import private_schema
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "manageiq-model.md"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "manageiq-model.md"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from miqspec.errors import SpecError
 from miqspec.spec.load import load_spec
 from miqspec.spec.valid_cache import cache_dir, known_valid
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 
 
 @pytest.fixture

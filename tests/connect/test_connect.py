@@ -22,7 +22,7 @@ from miqspec.simulator import Simulator
 from miqspec.spec.load import load_spec
 from miqspec.spec.model import Spec
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 from .test_http import Answer, ScriptServer, Seen, free_port
 
 SECRET_NAMES = ("password", "secret", "client_secret", "token", "api_key")

@@ -12,7 +12,7 @@ from miqspec.spec.load import load_spec
 from miqspec.store.providers import ProviderStore
 from miqspec.workers.schedule import due, run_worker
 
-from .conftest import AWESOME, sim_args
+from ..conftest import AWESOME, sim_args
 
 
 def test_due():

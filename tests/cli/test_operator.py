@@ -20,7 +20,7 @@ from miqspec import api
 from miqspec.cli.app import main
 from miqspec.simulator import Simulator
 
-from .conftest import AWESOME
+from ..conftest import AWESOME
 
 SECRET = "sim-secret"
 NEW_SECRET = "rotated-secret"
@@ -317,7 +317,7 @@ def complete(words: str, **env: str) -> str:
 
 
 def test_shell_completion_as_documented() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     assert 'eval "$(_MIQSPEC_COMPLETE=bash_source miqspec)"' in doc
     script = Path(sys.executable).parent / "miqspec"
     for shell in ("bash", "zsh", "fish"):
@@ -354,7 +354,7 @@ def test_provider_names_complete_from_the_database(
 def test_inventory_archived_shows_the_disconnected_rows(
     migrated_db_url: str, tmp_path: Path
 ) -> None:
-    from .conftest import sim_args
+    from ..conftest import sim_args
 
     with api.open_database(migrated_db_url, key_file=tmp_path / "v2_key") as db:
         spec = api.load_spec("awesome_cloud")

@@ -1,4 +1,4 @@
-"""The validator against invalid (and a few valid) specs kept as data in tests/spec_errors/.
+"""The validator against invalid (and a few valid) specs kept as data in tests/spec/spec_errors/.
 
 Each case is a YAML spec whose first comment lines state every expected finding, in order:
 ``# expect: line:col: path: message`` (``line:col: message`` for findings without a path), or

@@ -20,7 +20,7 @@ from miqspec.spec.load import load_spec
 from miqspec.spec.model import Spec
 from miqspec.store.tables import build_metadata
 
-from .persist_support import private_schema
+from ..persist_support import private_schema
 
 CAT = load_catalogue()
 MD = build_metadata(CAT)

@@ -32,7 +32,7 @@ from miqspec.connect.cassette_match import uri_key
 from miqspec.connect.cassettes import Cassette, Interaction, RecordingAdapter, ReplayAdapter, mount
 from miqspec.errors import ReplayError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "cassettes"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "cassettes"
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"shared recordings not present at {SHARED}"
 )

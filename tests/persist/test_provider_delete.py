@@ -15,8 +15,8 @@ from miqspec.spec.catalogue import load_catalogue
 from miqspec.spec.load import load_spec
 from miqspec.store.providers import ProviderStore
 
-from .conftest import AWESOME
-from .persist_support import Spec3, build, flavor, vm
+from ..conftest import AWESOME
+from ..persist_support import Spec3, build, flavor, vm
 
 NOW = datetime(2024, 5, 1, 12)
 

@@ -22,7 +22,7 @@ from miqspec.spec import schema as schema_mod
 from miqspec.spec.document import load_text
 from miqspec.spec.schema_json import json_schema
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AWESOME = REPO / "provider_specs" / "awesome_cloud.yaml"
 VALID_CASES = [
     p

@@ -22,7 +22,7 @@ from miqspec.persist.persister import PersistReport, persist
 from miqspec.spec.catalogue import load_catalogue
 from miqspec.store.tables import build_metadata
 
-from .persist_support import build, columns_after_migrating, flavor, private_schema, vm, vm_plan
+from ..persist_support import build, columns_after_migrating, flavor, private_schema, vm, vm_plan
 
 CAT = load_catalogue()
 MD = build_metadata(CAT)

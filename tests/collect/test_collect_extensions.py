@@ -25,7 +25,7 @@ from miqspec.spec.model import Spec
 from miqspec.store.database import open_database, upgrade
 from miqspec.store.providers import ProviderStore
 
-from .test_connect import SIM_LOGIN
+from ..connect.test_connect import SIM_LOGIN
 
 PAGE = 4
 LOGIN = SIM_LOGIN
