@@ -1,16 +1,12 @@
-"""The one module that wires the stages: verify, collect, parse, persist, refresh status.
+"""Refresh: collect, parse and persist one provider under its refresh lock.
 
-Takes: a database engine, provider names or a spec plus an argument hash, and options (an
-HTTP adapter for recorded traffic among them).
-Gives: ``verify`` (class level) and ``verify_provider`` (instance level) -> ``VerifyResult``;
-``refresh_provider`` -> ``RefreshResult`` (counts per collection, time per phase, calls);
-``replay_adapter``/``recording_adapter``/``provider_adapter`` (requests served from or recorded
-to a cassette) and
-``owners_for`` (which manager row owns each collection).
-Raises: ``MiqspecError`` subclasses; a failed refresh has rolled back every inventory write and
-recorded ``last_refresh_error``/``last_refresh_date`` on the provider row (an interrupted one
-too, before ``KeyboardInterrupt`` goes on). A refresh holds the provider's ``RefreshLock``.
-Does network and database I/O through the stage modules; the database only through ``store``.
+Takes: a database engine, a provider name, the key ring and options (dry run, an adapter for
+recorded traffic, progress, the mass-disappearance share). Gives: ``refresh_provider`` ->
+``RefreshResult`` (counts per collection, time per phase, the persist report, warnings) and
+``owners_for`` (which manager row owns each collection). Raises: ``MiqspecError`` subclasses
+are recorded in the result and on the provider row (a failed refresh has rolled back every
+inventory write); ``RefreshBusyError`` when another process holds the lock; an interruption
+or an internal error is recorded, then raised. Does network and database I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,19 +21,13 @@ from typing import Any
 
 from miqspec.collect import CollectResult, Progress, collect
 from miqspec.connect import (
-    Cassette,
-    HttpClient,
     ProviderSession,
-    RecordingAdapter,
-    ReplayAdapter,
     secret_values,
 )
 from miqspec.errors import (
-    CredentialsError,
     DatabaseError,
     MiqspecError,
     RefreshBusyError,
-    UnreachableError,
 )
 from miqspec.parse import Carry, attribute_location, carry_plans, parse, parse_warnings
 from miqspec.persist import (
@@ -49,6 +38,7 @@ from miqspec.persist import (
     mass_share,
     persist,
 )
+from miqspec.pipeline.session import make_session
 from miqspec.spec import Spec
 from miqspec.store import (
     REPLACEMENT,
@@ -65,14 +55,6 @@ from miqspec.store import (
 
 
 @dataclass
-class VerifyResult:
-    valid: bool
-    status: str  # Valid | Invalid | Unreachable | Error | Incomplete
-    details: str
-    exit_code: int = 0
-
-
-@dataclass
 class RefreshResult:
     provider: str
     ok: bool
@@ -85,141 +67,6 @@ class RefreshResult:
     dry_run: bool = False
     unused_interactions: int = 0  # replaying: recorded requests the refresh did not make
     warnings: list[str] = field(default_factory=list)  # e.g. text stored with U+FFFD
-
-
-def make_session(
-    spec: Spec,
-    args: Mapping[str, Any],
-    adapter: Any = None,
-    provider: Mapping[str, Any] | None = None,
-) -> ProviderSession:
-    """A session for ``args``; ``provider`` (the ems row, if any) becomes ``$provider``."""
-    client = HttpClient(
-        pool_size=max(4, spec.connection.concurrency * 2),
-        adapter=adapter,
-        verify=_verify_setting(spec, args),
-    )
-    return ProviderSession(spec, args, client, provider=provider)
-
-
-def _verify_setting(spec: Spec, args: Mapping[str, Any]) -> bool | str:
-    ep = (args.get("endpoints") or {}).get("default") or {}
-    if ep.get("verify_ssl") in (0, False, "0", "false"):
-        return False
-    if spec.connection.ca_file:
-        return spec.connection.ca_file
-    v = spec.connection.verify_ssl
-    return v if isinstance(v, bool) else True
-
-
-def verify(
-    spec: Spec,
-    args: Mapping[str, Any],
-    adapter: Any = None,
-    provider: Mapping[str, Any] | None = None,
-) -> VerifyResult:
-    """Class-level and instance-level verify share this: run the spec's verify call.
-
-    ``provider`` is the ems row at instance level (None at class level: ``$provider.name`` and
-    ``guid`` are null). Calls that embed into the verify call are not run.
-    """
-    if not spec.verify_call:
-        return VerifyResult(False, "Incomplete", "the spec declares no verify call", 11)
-    session = make_session(spec, args, adapter, provider)
-    try:
-        result = collect(session, [spec.verify_call], embed=False)
-        res = result.calls[spec.verify_call]
-        return VerifyResult(True, "Valid", f"{spec.verify_call}: {len(res.records)} record(s)")
-    except CredentialsError as exc:
-        return VerifyResult(False, "Invalid", str(exc), exc.exit_code)
-    except UnreachableError as exc:
-        return VerifyResult(False, "Unreachable", str(exc), exc.exit_code)
-    except MiqspecError as exc:
-        return VerifyResult(False, "Error", str(exc), exc.exit_code)
-    finally:
-        session.close()
-
-
-def verify_provider(
-    engine: Engine, name: str, keyring: KeyRing, adapter: Any = None
-) -> VerifyResult:
-    store = ProviderStore(engine)
-    ems = store.row(name)
-    spec = spec_for(ems)
-    args = store.args(ems, keyring)
-    missing = [f.name for f in spec.form if f.secret and f.required and not _dig(args, f.name)]
-    result = (
-        VerifyResult(False, "Incomplete", "missing " + ", ".join(missing), 3)
-        if missing
-        else verify(spec, args, adapter, provider=ems)
-    )
-    store.record_auth_status(ems["id"], result.status, result.details)
-    return result
-
-
-def _dig(args: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = args
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node
-
-
-# -- recorded traffic ---------------------------------------------------------------------
-
-
-def secret_placeholders(spec: Spec, args: Mapping[str, Any]) -> dict[str, str]:
-    """Each secret form value in ``args`` -> the placeholder a cassette holds instead of it
-    (``authentications.default.password`` -> ``AUTHENTICATIONS_DEFAULT_PASSWORD``)."""
-    secrets = secret_values(spec, args)
-    out = {}
-    for name in spec.secret_fields:
-        value = _dig(args, name)
-        if isinstance(value, str) and value in secrets:
-            out[value] = name.upper().replace(".", "_")
-    return out
-
-
-def replay_adapter(
-    spec: Spec, path: str, ignore: tuple[str, ...] = (), args: Mapping[str, Any] | None = None
-) -> ReplayAdapter:
-    """Requests served from the cassette at ``path``, matched ignoring the query parameters
-    ``ignore`` and the spec's ``replay.ignore_query_params``; with ``args`` (the provider's
-    decrypted arguments) its placeholders stand for their secrets. Raises ``ReplayError`` for a
-    cassette it cannot read; reads the file."""
-    params = tuple(dict.fromkeys((*ignore, *spec.replay_ignore_query_params)))
-    placeholders = secret_placeholders(spec, args) if args is not None else None
-    return ReplayAdapter(Cassette.load(path, ignore_query_params=params, placeholders=placeholders))
-
-
-def recording_adapter(spec: Spec, path: str, args: Mapping[str, Any]) -> RecordingAdapter:
-    """Requests sent to the network and recorded for ``path`` (written by its ``save``), each
-    secret of ``args`` replaced by its placeholder."""
-    return RecordingAdapter(path, secrets=secret_placeholders(spec, args))
-
-
-def provider_adapter(
-    engine: Engine,
-    name: str,
-    keyring: KeyRing,
-    replay: str | os.PathLike[str] | None = None,
-    replay_ignore: tuple[str, ...] = (),
-    record: str | os.PathLike[str] | None = None,
-) -> ReplayAdapter | RecordingAdapter | None:
-    """What a refresh of provider ``name`` sends its requests through: the cassette ``replay``
-    (its placeholders standing for the provider's secrets), a recorder for ``record``, or
-    None (the network)."""
-    if not (replay or record):
-        return None
-    store = ProviderStore(engine)
-    ems = store.row(name)
-    spec = spec_for(ems)
-    args = store.args(ems, keyring)
-    if replay:
-        return replay_adapter(spec, os.fspath(replay), replay_ignore, args)
-    return recording_adapter(spec, os.fspath(record or ""), args)
-
-
-# -- refresh --------------------------------------------------------------------------------
 
 
 def owners_for(spec: Spec, ems_id: int, children: Mapping[str, int]) -> dict[str, int]:

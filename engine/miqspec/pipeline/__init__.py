@@ -1,0 +1,38 @@
+"""The stages wired together: verify, collect, parse, persist, refresh status.
+
+Takes: a database engine, provider names or a spec plus an argument hash, and options (an
+HTTP adapter for recorded traffic among them).
+Gives: ``verify`` (class level) and ``verify_provider`` (instance level) -> ``VerifyResult``;
+``refresh_provider`` -> ``RefreshResult`` (counts per collection, time per phase, calls);
+``replay_adapter``/``recording_adapter``/``provider_adapter`` (requests served from or recorded
+to a cassette), ``make_session`` and ``owners_for`` (which manager row owns each collection).
+Raises: ``MiqspecError`` subclasses; a failed refresh has rolled back every inventory write and
+recorded ``last_refresh_error``/``last_refresh_date`` on the provider row (an interrupted one
+too, before ``KeyboardInterrupt`` goes on). A refresh holds the provider's ``RefreshLock``.
+Does network and database I/O through the stage packages; the database only through ``store``.
+One module per job: ``session``, ``verify``, ``adapters``, ``refresh``.
+"""
+
+from miqspec.pipeline.adapters import (
+    provider_adapter,
+    recording_adapter,
+    replay_adapter,
+    secret_placeholders,
+)
+from miqspec.pipeline.refresh import RefreshResult, owners_for, refresh_provider
+from miqspec.pipeline.session import make_session
+from miqspec.pipeline.verify import VerifyResult, verify, verify_provider
+
+__all__ = [
+    "RefreshResult",
+    "VerifyResult",
+    "make_session",
+    "owners_for",
+    "provider_adapter",
+    "recording_adapter",
+    "refresh_provider",
+    "replay_adapter",
+    "secret_placeholders",
+    "verify",
+    "verify_provider",
+]
