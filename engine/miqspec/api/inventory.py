@@ -69,4 +69,4 @@ def _inventory_scope(db: Database, name: str) -> tuple[Spec, dict[str, int], Any
     ems = providers.row(name)
     spec = store.spec_for(ems)
     owners = pipeline.owners_for(spec, ems["id"], providers.children(ems["id"]))
-    return spec, owners, providers.md
+    return spec, owners, store.spec_tables(spec)

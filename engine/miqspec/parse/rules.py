@@ -50,7 +50,11 @@ def class_prefix(spec: Spec, coll: CollectionDef) -> str:
 
 
 def sti_type(spec: Spec, coll: CollectionDef) -> str:
-    """ManageIQ's provider subclass, e.g. ManageIQ::Providers::AwesomeCloud::CloudManager::Vm."""
+    """ManageIQ's provider subclass, e.g. ManageIQ::Providers::AwesomeCloud::CloudManager::Vm;
+    the ``type`` a collection's scope fixes (two models on one table told apart by it)."""
+    scoped = coll.scope.get("type")
+    if isinstance(scoped, str):
+        return scoped
     return class_prefix(spec, coll) + coll.model_class
 
 

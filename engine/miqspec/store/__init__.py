@@ -6,6 +6,7 @@ from sqlalchemy), ``build_metadata`` (tables from the catalogue), ``ProviderStor
 rows, endpoints, encrypted credentials, verify and refresh status, delete, unlock),
 ``RefreshLock`` (one writer per provider; dies with its holder), ``Holder`` (who holds it),
 ``spec_metadata`` and ``inventory_transaction`` (where and how a refresh writes),
+``spec_tables`` (a spec's tables, its ``models`` included, without touching the database),
 ``make_storable`` (API text the database cannot store, replaced), ``KeyRing`` (encryption at
 rest), ``open_keyring`` (never a new key while encrypted secrets exist),
 ``rotate_credentials``, ``new_database_file``, ``check_name``, the inventory listing
@@ -27,6 +28,7 @@ from .database import (
 from .key_guard import open_keyring
 from .listing import collection_rows, display_columns
 from .lock_holder import Holder
+from .model_tables import spec_tables
 from .provider_form import check_name, nest_form
 from .providers import ProviderInfo, ProviderStore, now
 from .refresh_lock import RefreshLock
@@ -66,5 +68,6 @@ __all__ = [
     "spec_for",
     "spec_metadata",
     "spec_ref",
+    "spec_tables",
     "upgrade",
 ]

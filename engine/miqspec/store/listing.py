@@ -1,24 +1,29 @@
 """Read persisted inventory back for ``miqspec inventory``: rows of a provider's collection,
 with references shown by the target's name (a vm's flavor name, not only its id).
 
-Takes: a database engine, the provider's spec and manager ids. Gives: lists of dict rows; with
-``archived``, the disconnected rows (owner cleared) of a ``delete: disconnect`` collection whose
-STI type is of the provider's kind (``ManageIQ::Providers::<Kind>::...``; a disconnected row
-keeps no link to the provider it left, so rows of another provider of the same spec show too).
-Raises ``NotFoundError`` for an unknown collection, ``UsageError`` for ``archived`` rows of a
-collection that is never disconnected. Does database reads only.
+Takes: a database engine, the provider's spec and manager ids. Gives: lists of dict rows (an
+owner-less collection's through its parents, so collections sharing a table show their own
+rows only; ``ext_management_system``: the manager's own row; an ``ancestry`` reference named
+by the last id of its path); with ``archived``, the disconnected rows (owner cleared) of a
+``delete: disconnect`` collection whose STI type is of the provider's kind
+(``ManageIQ::Providers::<Kind>::...``; a disconnected row keeps no link to the provider it
+left, so rows of another provider of the same spec show too).
+Raises ``NotFoundError`` for an unknown collection (naming the closest one), ``UsageError``
+for ``archived`` rows of a collection that is never disconnected. Does database reads only.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from miqspec.errors import NotFoundError, UsageError
-from miqspec.spec import CollectionDef, Spec
+from miqspec.spec import CollectionDef, ReferenceDef, Spec
 
+EMS_TABLE = "ext_management_systems"
 SKIP = {"created_on", "updated_on", "created_at", "updated_at"}
 
 
@@ -49,14 +54,14 @@ def collection_rows(
     rows of that kind."""
     coll = spec.catalogue.get(coll_name)
     if coll is None:
-        raise NotFoundError(f"unknown collection {coll_name!r}")
+        close = difflib.get_close_matches(coll_name, list(spec.catalogue.collections), 1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise NotFoundError(f"unknown collection {coll_name!r}{hint}")
     table = md.tables[coll.table]
     if archived is not None:
         where = _archived(table, coll, archived)
-    elif coll.owner == "none":
-        return _child_rows(engine, md, spec, coll, owners, limit)
     else:
-        where = _scope(table, coll, owners[coll_name])
+        where = [table.c.id.in_(_ids(md, spec, coll, owners))]
     query = sa.select(table).where(*where).order_by(table.c.id)
     if limit:
         query = query.limit(limit)
@@ -64,6 +69,39 @@ def collection_rows(
         rows = [dict(r) for r in conn.execute(query).mappings()]
         _name_references(conn, md, spec, coll, rows)
     return rows
+
+
+def _ids(
+    md: sa.MetaData, spec: Spec, coll: CollectionDef, owners: Mapping[str, int], depth: int = 0
+) -> Any:
+    """A select of the ids of ``coll``'s rows in the managers ``owners``: by its owner column
+    and scope, through its parents for an owner-less collection (the hardwares of the
+    provider's vms, the guest devices of those hardwares: not a host's), the managers
+    themselves for the provider row (``ext_management_system``)."""
+    table = md.tables[coll.table]
+    if table.name == EMS_TABLE:
+        manager = owners.get(coll.name)
+        wanted = [manager] if manager is not None else sorted(set(owners.values()))
+        return sa.select(table.c.id).where(table.c.id.in_(wanted))
+    conds = [table.c[col] == value for col, value in coll.scope.items()]
+    if coll.owner != "none":
+        return sa.select(table.c.id).where(*_scope(table, coll, owners[coll.name]), *conds)
+    links: list[Any] = []
+    for ref in coll.references.values():
+        parents = [
+            spec.catalogue.collections[p]
+            for p in ref.collections
+            if p in coll.parent_collections and p in spec.catalogue.collections
+        ]
+        if parents and depth < 8:
+            links += [
+                table.c[ref.column].in_(_ids(md, spec, parent, owners, depth + 1))
+                for parent in parents
+            ]
+            break
+    if not links:
+        links = [sa.false()]
+    return sa.select(table.c.id).where(sa.or_(*links), *conds)
 
 
 def _archived(table: sa.Table, coll: CollectionDef, kind: str) -> list[Any]:
@@ -80,35 +118,6 @@ def _archived(table: sa.Table, coll: CollectionDef, kind: str) -> list[Any]:
     return conds
 
 
-def _child_rows(
-    engine: sa.Engine,
-    md: sa.MetaData,
-    spec: Spec,
-    coll: CollectionDef,
-    owners: Mapping[str, int],
-    limit: int | None,
-) -> list[dict[str, Any]]:
-    table = md.tables[coll.table]
-    out: list[dict[str, Any]] = []
-    with engine.connect() as conn:
-        for ref in coll.references.values():
-            parents = [
-                spec.catalogue.collections[p]
-                for p in ref.collections
-                if p in coll.parent_collections and p in spec.catalogue.collections
-            ]
-            for parent in parents:
-                ptable = md.tables[parent.table]
-                ids = sa.select(ptable.c.id).where(*_scope(ptable, parent, owners[parent.name]))
-                query = sa.select(table).where(table.c[ref.column].in_(ids)).order_by(table.c.id)
-                out.extend(dict(r) for r in conn.execute(query).mappings())
-            if parents:
-                break
-        out = out[:limit] if limit else out
-        _name_references(conn, md, spec, coll, out)
-    return out
-
-
 def _name_references(
     conn: sa.Connection,
     md: sa.MetaData,
@@ -117,7 +126,8 @@ def _name_references(
     rows: list[dict[str, Any]],
 ) -> None:
     for ref in coll.references.values():
-        ids = {r.get(ref.column) for r in rows if r.get(ref.column) is not None}
+        ids = {_target_id(ref, r.get(ref.column)) for r in rows}
+        ids.discard(None)
         if not ids:
             continue
         target = spec.catalogue.collections.get(ref.collections[0])
@@ -144,8 +154,17 @@ def _name_references(
                 ).all()
             )
         for r in rows:
-            if r.get(ref.column) is not None:
-                r[ref.name] = names.get(r[ref.column])
+            found = _target_id(ref, r.get(ref.column))
+            if found is not None:
+                r[ref.name] = names.get(found)
+
+
+def _target_id(ref: ReferenceDef, value: Any) -> int | None:
+    """The row id a reference column holds; an ``ancestry`` path's last id (``"12/34"``)."""
+    if value is None or ref.kind != "ancestry":
+        return value if value is None or isinstance(value, int) else None
+    last = str(value).rsplit("/", 1)[-1]
+    return int(last) if last.isdigit() else None
 
 
 def display_columns(rows: list[dict[str, Any]], coll: CollectionDef) -> list[str]:

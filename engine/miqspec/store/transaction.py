@@ -3,7 +3,8 @@
 Takes: a database engine and a ``Spec`` (``spec_metadata``); an engine, a dry-run flag and the
 secrets to mask (``inventory_transaction``).
 Gives: ``spec_metadata(engine, spec)``: the shipped catalogue's tables, or, for a spec that
-declares its own ``models``, the tables of its catalogue (its own ones created when missing);
+declares its own ``models``, the tables of its catalogue (created, or widened by the columns
+a model adds, when missing: ``store.model_tables``);
 ``inventory_transaction``: a context manager giving one connection in one transaction, committed
 when the block ends (after its ``before_commit`` check), rolled back when it raises or for a
 dry run.
@@ -19,26 +20,18 @@ from collections.abc import Callable, Iterable, Iterator
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError
-from miqspec.spec import Spec, load_catalogue
+from miqspec.spec import Spec
 from miqspec.store.database import error_reason
-from miqspec.store.tables import build_metadata
+from miqspec.store.model_tables import ensure_model_tables, model_changes, spec_tables
 from miqspec.store.tables_cache import build_metadata_cached
 
 
 def spec_metadata(engine: sa.Engine, spec: Spec) -> sa.MetaData:
-    """Tables for the spec: the catalogue's, plus its own ``models`` (created if missing)."""
-    base = build_metadata_cached()
-    own = set(spec.catalogue.collections) - set(load_catalogue().collections)
-    if not own:
-        return base
-    md = build_metadata(spec.catalogue)
-    new_tables = [md.tables[spec.catalogue.collections[n].table] for n in sorted(own)]
-    try:
-        md.create_all(engine, tables=new_tables, checkfirst=True)
-    except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(
-            f"cannot create tables of the spec's models: {type(exc).__name__}"
-        ) from None
+    """Tables for the spec: the catalogue's, plus its own ``models`` (created when missing,
+    widened by the columns a model adds: ``store.model_tables``)."""
+    md = spec_tables(spec)
+    if md is not build_metadata_cached():
+        ensure_model_tables(engine, model_changes(md))
     return md
 
 

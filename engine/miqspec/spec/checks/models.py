@@ -1,0 +1,48 @@
+"""Checks of a spec's ``models`` against the shipped catalogue's tables.
+
+Takes: the spec data, ``Findings`` and the shipped ``Catalogue``.
+Gives: ``check_models``: a finding for each column a model declares in a catalogue table with
+another type than the table has (the table exists with that type: a model overriding a
+catalogue collection may add columns, which the next refresh adds to the table, never change
+one's type), at the column's type. Raises nothing; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from miqspec.spec.catalogue import Catalogue
+from miqspec.spec.checks.findings import Findings
+
+
+def table_columns(catalogue: Catalogue) -> dict[str, dict[str, str]]:
+    """Column types by table, from every collection of ``catalogue`` (references: bigint)."""
+    out: dict[str, dict[str, str]] = {}
+    for coll in catalogue.collections.values():
+        cols = out.setdefault(coll.table, {})
+        for name, kind in coll.columns.items():
+            cols.setdefault(name, kind)
+        for ref in coll.references.values():
+            cols.setdefault(ref.column, "string" if ref.kind == "ancestry" else "bigint")
+    return out
+
+
+def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalogue) -> None:
+    models = data.get("models")
+    if not isinstance(models, dict):
+        return
+    tables: dict[str, dict[str, str]] | None = None
+    for name, raw in models.items():
+        if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
+            continue
+        tables = tables if tables is not None else table_columns(catalogue)
+        known = tables.get(raw.get("table"))  # type: ignore[arg-type]
+        for col, kind in raw["columns"].items():
+            was = known.get(col) if known else None
+            if was is not None and isinstance(kind, str) and kind != was:
+                findings.add(
+                    ("models", name, "columns", col),
+                    f"column {col!r} of catalogue table {raw['table']!r} is {was}, not {kind}: "
+                    "a model may add columns to a catalogue table, not change their types",
+                )
