@@ -1,7 +1,7 @@
 """Row digests: ``miqspec_digests`` (per manager and collection, packed row id/digest pairs).
 
 Revision 0001 builds miqspec's core tables from the code, so databases created since
-persist_digest exists have the table already; this revision adds it to older ones.
+persist.fast stores row digests have the table already; this revision adds it to older ones.
 
 Revision ID: 0002
 Revises: 0001

@@ -1,5 +1,5 @@
 """Record maps: ``miqspec_record_maps`` (per manager, collection and kind, packed record or page
-digests of the last refresh; ``persist_carry``).
+digests of the last refresh; ``persist.fast``).
 
 Revision 0001 builds miqspec's core tables from the code, so databases created since record
 carry exists have the table already; this revision adds it to older ones.
