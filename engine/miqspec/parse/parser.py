@@ -51,6 +51,7 @@ __all__ = ["MANAGER_CLASS", "Ancestry", "SourceParser", "camelize", "parse", "st
 Scope = dict[str, Any]
 
 NO_REF = "manager_ref null"
+NO_FK = "manager_ref reference null"
 DUPLICATE = "manager_ref built before with other values (duplicate)"
 
 
@@ -81,6 +82,10 @@ class SourceParser:
         self.fast = compile_data(spec, source.attributes, [r for _, r in self.rules], self.where_at)
         names = [a.name for a in source.attributes]
         self.ref_names = coll.manager_ref
+        # ManageIQ keeps an object with a null manager_ref part, unless the part is a foreign
+        # key (a reference) not in manager_ref_allowed_nil; a manager_ref all null is no identity
+        allowed_nil = set(coll.manager_ref_allowed_nil)
+        self.fk_parts = {n for n in coll.manager_ref if n in coll.references} - allowed_nil
         self.sti = sti_type(spec, coll) if coll.sti and "type" not in names else None
         # STI shorthand: a type without "::" is a class of this provider's manager
         self.type_prefix = class_prefix(spec, coll) if coll.sti and "type" in names else None
@@ -200,14 +205,11 @@ class SourceParser:
                     full = self._types[short] = self.type_prefix + short
                 data["type"] = full
         ref = tuple([v if type(v) is str else ref_value(v) for v in map(data.get, self.ref_names)])
-        if None in ref and any(
-            v is None
-            for v, n in zip(ref, self.ref_names, strict=True)
-            if n not in self.coll.manager_ref_allowed_nil
-        ):
-            # ManageIQ cannot index an object without its manager_ref; skip it
-            inventory.drop(self.coll.name, NO_REF)
-            return None
+        if None in ref:
+            why = self.null_identity(ref)
+            if why is not None:
+                inventory.drop(self.coll.name, why)
+                return None
         obj = InventoryObject(self.coll.name, ref, data)
         kept = inventory.build(obj)
         if kept is not obj:
@@ -217,6 +219,16 @@ class SourceParser:
         if self.secondary:
             self.index(obj, inventory)
         return obj
+
+    def null_identity(self, ref: tuple[Any, ...]) -> str | None:
+        """Why a manager_ref with a null part gives no object (None: it gives one)."""
+        nulls = [n for v, n in zip(ref, self.ref_names, strict=True) if v is None]
+        if self.fk_parts.intersection(nulls):
+            return NO_FK  # ManageIQ refuses an object whose foreign key part is null
+        allowed = self.coll.manager_ref_allowed_nil
+        if len(nulls) == len(ref) and not all(n in allowed for n in nulls):
+            return NO_REF  # no identity at all
+        return None
 
     def digested(
         self, todo: list[tuple[Any, int | None]], scope: Scope, inventory: ParsedInventory
@@ -255,7 +267,7 @@ class SourceParser:
             value = data.get(key)
             ref = (value if type(value) is str else ref_value(value),)
             if ref[0] is None and not nil_ok:
-                inventory.drop(name, NO_REF)
+                inventory.drop(name, NO_FK if key in self.fk_parts else NO_REF)
                 continue  # no manager_ref: ``one`` skips it too
             bucket = objects.get(name)
             if bucket is None:

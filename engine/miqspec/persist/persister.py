@@ -169,6 +169,10 @@ class Persister:
             report.digests_written = self.strategy.finish()
             clock.tick("digests")
         report.rows_written = self.db.written
+        for name, reasons in inv.dropped.items():
+            report.of(name).dropped += sum(reasons.values())
+        for rep in report.collections.values():
+            rep.dropped += rep.skipped
         clock.total()
         return report
 

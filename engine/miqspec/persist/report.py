@@ -25,6 +25,9 @@ class CollectionReport:
     links_added: int = 0
     links_removed: int = 0
     carried: int = 0  # of ``unchanged``: rows of records not parsed again (``persist.carry``)
+    #: records that gave no row: dropped by parse (a manager_ref all null or with a null
+    #: foreign key part, a duplicate with other values) or ``skipped`` here
+    dropped: int = 0
 
 
 @dataclass(frozen=True)
