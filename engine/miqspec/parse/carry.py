@@ -4,7 +4,7 @@ Takes: a ``Spec`` (which collections qualify), a call's records (their digests),
 record map the last refresh stored for a collection (record digest -> row id).
 Gives: ``carry_plans(spec)`` (collection -> ``CarryPlan``: its call, its lazies' attributes
 and target collections, its map's fingerprint, the record fields its objects are built from
-when every expression is a plain field path); ``record_digests(records, fields)`` (unsigned
+when every expression reads named fields only); ``record_digests(records, fields)`` (unsigned
 64-bit XXH3 of each record's marshalled value, or of those fields' values, in C; None for a
 record marshal cannot write);
 ``page_digests`` (the same, reusing the stored digests of pages whose bytes are unchanged);
@@ -20,9 +20,9 @@ a ``key`` of its objects or finds them ``by`` a secondary ref (both read the obj
 not the provider's own row, not a lookup-only collection.
 Its map's fingerprint covers the spec's document (as loaded), the collection's catalogue
 definition and the engine's source, so any edit to the mapping or the code parses every
-record again. When every expression of the source is a plain field path (or a literal), a
-record's digest covers only the top-level fields they read: a change elsewhere in the record
-(a timestamp the mapping ignores) parses nothing.
+record again. When every expression of the source reads named fields only (paths, literals,
+arithmetic and calls over them), a record's digest covers only the top-level fields they read:
+a change elsewhere in the record (a timestamp the mapping ignores) parses nothing.
 Whether a carried record's row is still what its object would give is persist's
 question (``persist.carry``).
 """
@@ -186,16 +186,13 @@ def _pure(source: Source) -> bool:
 
 def _fields_read(source: Source) -> tuple[str, ...] | None:
     """The top-level fields of a record its objects are built from, when every expression of
-    the source is a plain field path or a literal (None: any part of the record may count)."""
-    exprs = [e for e in source_expressions(source) if e.kind != "literal"]
+    the source reads named fields only (paths, literals, arithmetic and calls over them:
+    ``Expression.fields``; None: any part of the record may count)."""
     fields: set[str] = set()
-    for expr in exprs:
-        if expr.kind == "field":
-            fields.add(expr.ast["value"])
-        elif expr.kind == "path" and expr.ast["type"] == "subexpression":
-            fields.add(expr.ast["children"][0]["value"])
-        else:
+    for expr in source_expressions(source):
+        if expr.fields is None:
             return None
+        fields |= expr.fields
     return tuple(sorted(fields))
 
 

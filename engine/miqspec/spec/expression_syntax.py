@@ -2,10 +2,12 @@
 
 Takes: expression text from a spec and the function table of a registry from
 :mod:`miqspec.spec.functions.registry`.
-Gives: ``parse_expression(text, table) -> (ast, nodes)``, JMESPath's parsed AST (``$name``
-roots as the fields ``"$name"``) and every node in it; ``ROOTS``, the root names.
-Raises: ``ExpressionSyntaxError`` (syntax, unknown root or function, arity, bad literal
-argument) with ``column``, a 0-based offset into the original text. Does no I/O.
+Gives: ``parse_expression(text, table) -> (ast, nodes)``, the AST of miqspec's grammar
+(:mod:`miqspec.spec.expression_grammar`: JMESPath plus numbers, arithmetic and ``let``;
+``$name`` roots as the fields ``"$name"``) and every node in it; ``ROOTS``, the root names.
+Raises: ``ExpressionSyntaxError`` (syntax, a missing comma, unknown root or function, arity,
+bad literal argument, an arithmetic operand that surely is no number) with ``column``, a
+0-based offset into the original text. Does no I/O.
 
 ``$name`` (name in ``ROOTS``) outside string literals is rewritten to the quoted identifier
 ``"$name"`` before parsing, so a record key spelled like a root (``"$parent"``) is shadowed;
@@ -22,10 +24,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from jmespath import exceptions as jp_errors
-from jmespath.lexer import Lexer
-from jmespath.parser import Parser
 
 from miqspec.errors import MiqspecError
+from miqspec.spec.expression_grammar import Lexer, Parser
+from miqspec.spec.functions.arithmetic import static_kind
 from miqspec.spec.functions.registry import LITERAL_CHECKS
 
 ROOTS = frozenset(
@@ -75,6 +77,7 @@ def parse_expression(text: str, table: Mapping[str, Any]) -> tuple[Node, list[No
         raise ExpressionSyntaxError(text, 0, "expression nested too deeply") from None
     nodes = list(_walk(ast))
     _check_functions(text, rewritten, origin, nodes, table)
+    _check_operands(text, origin, nodes)
     return ast, nodes
 
 
@@ -97,8 +100,13 @@ def _rewrite_roots(text: str) -> tuple[str, list[int]]:
             index = end
         elif char == "$":
             match = _IDENTIFIER.match(text, index + 1)
-            if match is None or match.group() not in ROOTS:
+            if match is None:
                 raise ExpressionSyntaxError(text, index, _root_problem(match))
+            if match.group() not in ROOTS:  # a let variable, or unbound: the parser says
+                parts.append(text[index : match.end()])
+                origin.extend(range(index, match.end()))
+                index = match.end()
+                continue
             parts.append(f'"${match.group()}"')
             origin.extend([index, *range(index, match.end()), match.end()])
             index = match.end()
@@ -140,6 +148,8 @@ def _check_json_literal(text: str, start: int, end: int) -> None:
 
 def _parse_reason(exc: jp_errors.ParseError) -> str:
     message = str(exc.msg)
+    if message.startswith("unbound $"):
+        return _root_problem(_IDENTIFIER.match(message, len("unbound $")))
     expecting = _EXPECTING.match(message)
     if expecting is not None:
         wanted = [_TOKEN_NAMES.get(kind.strip("' "), kind) for kind in expecting[1].split(",")]
@@ -190,6 +200,9 @@ def _function_problem(node: Node, table: Mapping[str, Any]) -> tuple[int | None,
         )
     signature = entry["signature"]
     variadic = bool(signature) and signature[-1].get("variadic", False)
+    most = signature[-1].get("most") if variadic else None  # optional trailing arguments
+    if most is not None and not len(signature) <= len(args) <= most:
+        return None, f"{name}() takes {len(signature)} to {most} arguments, got {len(args)}"
     if len(args) < len(signature) or (len(args) > len(signature) and not variadic):
         least = "at least " if variadic else ""
         plural = "" if len(signature) == 1 else "s"
@@ -200,6 +213,29 @@ def _function_problem(node: Node, table: Mapping[str, Any]) -> tuple[int | None,
             if reason is not None:
                 return position, f"{name}(): {reason}"
     return None
+
+
+def _check_operands(text: str, origin: list[int], nodes: list[Node]) -> None:
+    """An arithmetic operand that surely is no number (a string literal, a comparison, a
+    call of ``lower``...), reported at the operand."""
+    problems: list[tuple[int, str]] = []
+    for node in nodes:
+        if node["type"] not in ("arithmetic", "negate"):
+            continue
+        operands = node["children"]
+        starts = node["at"][::2] if node["type"] == "arithmetic" else node["at"][1:]
+        symbol = node.get("value", "-")
+        for operand, start in zip(operands, starts, strict=True):
+            kind = static_kind(operand)
+            if kind not in (None, "number", "null"):
+                where = origin[min(start, len(origin) - 1)]
+                article = "an" if kind[0] in "aeiou" else "a"
+                problems.append(
+                    (where, f"{symbol!r} needs numbers; this operand is {article} {kind}")
+                )
+    if problems:
+        column, reason = min(problems)
+        raise ExpressionSyntaxError(text, column, reason)
 
 
 def _call_sites(rewritten: str) -> list[tuple[str, int, list[int]]]:

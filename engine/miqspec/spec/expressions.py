@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from typing import Any
 
 from jmespath import exceptions as jp_errors
-from jmespath.visitor import Options, TreeInterpreter
+from jmespath.visitor import Options
 
 from miqspec.errors import MappingError
-from miqspec.spec.expression_syntax import ROOTS, Node, parse_expression
+from miqspec.spec.expression_interpreter import CURRENT as _CURRENT
+from miqspec.spec.expression_interpreter import ROOT_FIELDS as _ROOT_FIELDS
+from miqspec.spec.expression_interpreter import Interpreter, ScopedInterpreter
+from miqspec.spec.expression_syntax import Node, parse_expression
 from miqspec.spec.functions.registry import DEFAULT_FUNCTIONS, CustomFunctions
 
-_ROOT_FIELDS: dict[str, str] = {"$" + name: name for name in ROOTS}
 _CACHE_LIMIT = 20_000
 _LEADING_CHILD = frozenset(
     {"index_expression", "projection", "filter_projection", "flatten", "subexpression"}
@@ -47,9 +48,7 @@ _LEADING_CHILD = frozenset(
 
 Scope = Mapping[str, Any]
 SearchFn = Callable[..., Any]
-
-#: (record, scope) of the search running in this thread/task, for roots inside projections
-_CURRENT: ContextVar[tuple[Any, Scope | None]] = ContextVar("miqspec_expression_scope")
+_Reads = tuple[frozenset[str], frozenset[str], frozenset[str]]  # roots, calls, functions
 
 
 class ExpressionEvaluationError(MappingError):
@@ -64,38 +63,19 @@ class ExpressionEvaluationError(MappingError):
 class Expression:
     """A compiled expression; ``search(record, scope=None)`` is picked at compile time."""
 
-    __slots__ = ("ast", "calls", "functions", "kind", "roots", "search", "text")
+    __slots__ = ("ast", "calls", "fields", "functions", "kind", "roots", "search", "text")
 
-    def __init__(
-        self, text: str, kind: str, ast: Node, search: SearchFn, nodes: list[Node]
-    ) -> None:
+    def __init__(self, text: str, kind: str, ast: Node, search: SearchFn, reads: _Reads) -> None:
         self.text = text
         self.kind = kind  # "field", "path", "identity", "literal", "root" or "jmespath"
         self.ast = ast
         self.search: SearchFn = search
-        self.roots = frozenset(_ROOT_FIELDS[n["value"]] for n in nodes if _is_root(n))
-        self.calls = frozenset(_called_calls(nodes))
-        self.functions = frozenset(n["value"] for n in nodes if n["type"] == "function_expression")
+        self.roots, self.calls, self.functions = reads
+        #: the top-level record fields the value depends on (None: any part of the record)
+        self.fields = record_fields(ast)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r}, kind={self.kind!r})"
-
-
-class _ScopedInterpreter(TreeInterpreter):
-    """JMESPath's interpreter, except that root fields (``"$parent"``) read the scope."""
-
-    def visit_field(self, node: Node, value: Any) -> Any:
-        name = node["value"]
-        root = _ROOT_FIELDS.get(name)
-        if root is None:
-            try:
-                return value.get(name)
-            except AttributeError:
-                return None
-        record, scope = _CURRENT.get((None, None))
-        if root == "item":
-            return record
-        return None if scope is None else scope.get(root)
 
 
 class _Engine:
@@ -104,9 +84,10 @@ class _Engine:
     def __init__(self, registry: CustomFunctions) -> None:
         options = Options(custom_functions=registry)
         self.table: Mapping[str, Any] = registry.FUNCTION_TABLE
-        self.visit: SearchFn = TreeInterpreter(options).visit
-        self.visit_scoped: SearchFn = _ScopedInterpreter(options).visit
+        self.visit: SearchFn = Interpreter(options).visit
+        self.visit_scoped: SearchFn = ScopedInterpreter(options).visit
         self.cache: dict[str, Expression] = {}
+        self.function_reads = registry.function_reads
 
 
 def compile_expression(text: str, functions: CustomFunctions | None = None) -> Expression:
@@ -126,11 +107,54 @@ def compile_expression(text: str, functions: CustomFunctions | None = None) -> E
 
 def _compile(text: str, engine: _Engine) -> Expression:
     ast, nodes = parse_expression(text, engine.table)
+    reads = _reads(nodes, engine.function_reads)
     kind, search = _fast_path(ast)
     if search is None:
-        scoped = any(_is_root(node) for node in nodes)
+        scoped = bool(reads[0])
         search = _general(text, ast, engine.visit_scoped if scoped else engine.visit, scoped)
-    return Expression(text, kind, ast, search, nodes)
+    return Expression(text, kind, ast, search, reads)
+
+
+def _reads(nodes: list[Node], function_reads: Mapping[str, tuple[Any, Any]]) -> _Reads:
+    """(roots, ``$calls`` names, functions) of the nodes, with what the spec functions they
+    call read (their bodies may read ``$calls``, ``$settings``, ``$region``, ``$provider``)."""
+    roots = {_ROOT_FIELDS[n["value"]] for n in nodes if _is_root(n)}
+    calls = _called_calls(nodes)
+    functions = frozenset(n["value"] for n in nodes if n["type"] == "function_expression")
+    for name in functions & function_reads.keys():
+        roots |= function_reads[name][0]
+        calls |= function_reads[name][1]
+    return frozenset(roots), frozenset(calls), functions
+
+
+_READ_FROM_LEFT = frozenset({"subexpression", "pipe", "index_expression"})
+_READ_FROM_ALL = frozenset(
+    {"arithmetic", "negate", "function_expression", "comparator", "and_expression",
+     "or_expression", "not_expression", "multi_select_list", "multi_select_dict",
+     "key_val_pair"}
+)  # fmt: skip
+
+
+def record_fields(node: Node) -> frozenset[str] | None:
+    """The top-level fields of the record that ``node`` reads when evaluated on it, or None
+    when it may read any part (``@``, projections, filters: the record as a whole)."""
+    kind = node["type"]
+    if kind == "field":
+        return frozenset() if node["value"] in _ROOT_FIELDS else frozenset({node["value"]})
+    if kind in ("literal", "variable"):
+        return frozenset()
+    children = node["children"]
+    if kind in _READ_FROM_LEFT:  # the rest reads what the first child gave
+        return record_fields(children[0])
+    if kind in _READ_FROM_ALL or kind == "let":
+        found: set[str] = set()
+        for child in children:
+            fields = record_fields(child)
+            if fields is None:
+                return None
+            found |= fields
+        return frozenset(found)
+    return None
 
 
 def _is_root(node: Node) -> bool:

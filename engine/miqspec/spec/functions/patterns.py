@@ -26,13 +26,15 @@ PATTERN_SECONDS = 0.5  # one search or substitution (the regex package overshoot
 class Pattern:
     """A compiled spec pattern; ``search`` and ``sub`` are bounded in time."""
 
-    __slots__ = ("_compiled", "groups", "text")
+    __slots__ = ("_compiled", "groups", "names", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._compiled: Any = None
         try:  # the language is Python's re (and so are its error messages)
-            self.groups = re.compile(text).groups
+            compiled = re.compile(text)
+            self.groups = compiled.groups
+            self.names = frozenset(compiled.groupindex)
         except (re.error, ValueError, OverflowError, RecursionError) as exc:
             raise FunctionError(f"bad regular expression {text!r}: {exc}") from None
 

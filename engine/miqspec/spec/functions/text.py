@@ -4,7 +4,8 @@ expressions, path segments and byte-limited prefixes.
 Takes: JMESPath argument values (through ``registry.CustomFunctions``, which
 calls each ``func_<name>(registry, *args)`` as the JMESPath function ``<name>``).
 Gives: ``func_lower``, ``func_upper``, ``func_split``, ``func_replace``, ``func_regex_replace``,
-``func_regex_match``, ``func_regex_extract``, ``func_basename``, ``func_dirname``,
+``func_regex_match``, ``func_regex_extract``, ``func_regex_groups``,
+``func_regex_named_groups``, ``func_basename``, ``func_dirname``,
 ``func_last_segment``, ``func_eq_ignore_case``, ``func_truncate_bytes`` (each with its
 JMESPath signature; its docstring is its one-line reference) and ``TEXT_CHECKS`` (compile-time
 checks of their literal arguments: function name -> argument index -> check).
@@ -66,15 +67,49 @@ def func_regex_match(_registry: object, s: str | None, pattern: str) -> bool:
     return s is not None and compile_pattern(pattern).search(s) is not None
 
 
-@signature(STR, TEXT)
-def func_regex_extract(_registry: object, s: str | None, pattern: str) -> str | None:
-    """regex_extract(s, pattern): first group, else the whole match, else null"""
+#: regex_extract(s, pattern) or regex_extract(s, pattern, group)
+_GROUP_ARGS = {"types": ["string"], "variadic": True, "most": 3}
+
+
+@signature(STR, _GROUP_ARGS)
+def func_regex_extract(_registry: object, s: str | None, pattern: str, *group: Any) -> Any:
+    """regex_extract(s, pattern[, group]): group n or name (default 1, or 0) of the 1st match"""
     compiled = compile_pattern(pattern)
+    if group:
+        _check_group(compiled.groups, compiled.names, group[0])
     found = None if s is None else compiled.search(s)
     if found is None:
         return None
-    group: str | None = found.group(1) if compiled.groups else found.group(0)
-    return group
+    if group:
+        return found.group(group[0])
+    first: str | None = found.group(1) if compiled.groups else found.group(0)
+    return first
+
+
+@signature(STR, TEXT)
+def func_regex_groups(_registry: object, s: str | None, pattern: str) -> list[Any] | None:
+    """regex_groups(s, pattern): the groups of the first match as a list, else null"""
+    found = None if s is None else compile_pattern(pattern).search(s)
+    return None if found is None else list(found.groups())
+
+
+@signature(STR, TEXT)
+def func_regex_named_groups(_registry: object, s: str | None, pattern: str) -> Any:
+    """regex_named_groups(s, pattern): the (?P<name>...) groups of the 1st match as an object"""
+    found = None if s is None else compile_pattern(pattern).search(s)
+    return None if found is None else dict(found.groupdict())
+
+
+def _check_group(count: int, names: frozenset[str], group: Any) -> None:
+    if isinstance(group, str) and group in names:
+        return
+    if isinstance(group, int) and not isinstance(group, bool) and 0 <= group <= count:
+        return
+    raise FunctionError(
+        f"regex_extract(): the pattern has no group {group!r} (groups: 0 to {count}"
+        + (", " + ", ".join(sorted(names)) if names else "")
+        + ")"
+    )
 
 
 @signature(STR)
@@ -129,6 +164,8 @@ TEXT_CHECKS: dict[str, dict[int, Callable[[Any], str | None]]] = {
     "regex_replace": {1: pattern_problem},
     "regex_match": {1: pattern_problem},
     "regex_extract": {1: pattern_problem},
+    "regex_groups": {1: pattern_problem},
+    "regex_named_groups": {1: pattern_problem},
     "split": {1: _check_separator},
     "last_segment": {1: _check_separator},
     "truncate_bytes": {1: _check_byte_count},
