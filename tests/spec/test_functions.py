@@ -238,7 +238,10 @@ def test_spec_functions_are_jmespath_over_their_parameters() -> None:
     [
         ({"lower": {"params": ["s"], "expr": "s"}}, "lower", "taken by an existing", None),
         ({"length": {"params": ["s"], "expr": "s"}}, "length", "taken by an existing", None),
-        ({"f": {"params": ["n"], "expr": "f(n)"}}, "f", "recursion: f -> f", None),
+        (
+            {"f": {"params": ["n"], "expr": "g(n)"}, "g": {"params": ["n"], "expr": "f(n)"}},
+            "f", "recursion: f -> g -> f (only a function calling itself may recurse)", None,
+        ),
         (
             {"a": {"params": [], "expr": "b()"}, "b": {"params": [], "expr": "c()"},
              "c": {"params": [], "expr": "a()"}},
@@ -246,7 +249,8 @@ def test_spec_functions_are_jmespath_over_their_parameters() -> None:
         ),
         ({"f": {"params": ["s"], "expr": "s.["}}, "f", "incomplete expression", 3),
         ({"f": {"params": ["s"], "expr": "s | nope(s)"}}, "f", "unknown function nope()", 4),
-        ({"f": {"params": ["s"], "expr": "$parent.x"}}, "f", "cannot use $ roots", None),
+        ({"f": {"params": ["s"], "expr": "$parent.x"}}, "f", "cannot use $parent (pass it", None),
+        ({"f": {"params": [], "expr": "[$item, $index]"}}, "f", "use $index, $item", None),
         ({"f": {"params": ["s", "s"], "expr": "s"}}, "f", "repeated name", None),
         ({"f": {"params": ["a b"], "expr": "s"}}, "f", "list of identifiers", None),
         ({"f": {"params": []}}, "f", "needs 'expr'", None),
