@@ -56,6 +56,15 @@ from miqspec.workers import run_worker as _run_worker
 from .database import Database, open_database, rotate_keys
 from .inventory import MAX_LIMIT as MAX_LIMIT
 from .inventory import InventoryRows, inventory_counts, read_inventory
+from .metrics import (
+    CaptureResult,
+    MetricsSeries,
+    capture_metrics,
+    metrics_report,
+    metrics_retention,
+    metrics_series,
+    parse_duration,
+)
 from .providers import (
     add_provider,
     check_form_fields,
@@ -71,11 +80,13 @@ from .providers import (
 __all__ = [
     "DEMO_NAME",
     "MANAGER_TYPES",
+    "CaptureResult",
     "CredentialsError",
     "Database",
     "DatabaseError",
     "Finding",
     "InventoryRows",
+    "MetricsSeries",
     "MiqspecError",
     "NotFoundError",
     "Progress",
@@ -90,6 +101,7 @@ __all__ = [
     "UsageError",
     "VerifyResult",
     "add_provider",
+    "capture_metrics",
     "check_form_fields",
     "delete_provider",
     "demo_database_url",
@@ -100,10 +112,14 @@ __all__ = [
     "list_providers",
     "load_expectations",
     "load_spec",
+    "metrics_report",
+    "metrics_retention",
+    "metrics_series",
     "nest_form",
     "new_spec",
     "open_database",
     "params_for_create",
+    "parse_duration",
     "provider_info",
     "provider_names",
     "provider_spec",

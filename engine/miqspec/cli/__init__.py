@@ -2,12 +2,12 @@
 
 Offers: ``main`` (the click group; the console script). ``app`` holds the group and the one
 place errors become exit codes; ``options`` the options several commands share; ``specs``,
-``providers``, ``refresh`` and ``author`` (``try``, ``test``) register their commands on the
-group; ``report`` renders results.
+``providers``, ``refresh``, ``metrics`` and ``author`` (``try``, ``test``) register their
+commands on the group; ``report`` renders results.
 Imports only ``miqspec.api``, ``miqspec.errors`` and ``miqspec.version`` of miqspec.
 """
 
-from . import author, providers, refresh, specs
+from . import author, metrics, providers, refresh, specs
 from .app import main
 
-__all__ = ["author", "main", "providers", "refresh", "specs"]
+__all__ = ["author", "main", "metrics", "providers", "refresh", "specs"]

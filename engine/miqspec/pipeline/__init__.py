@@ -10,7 +10,8 @@ Raises: ``MiqspecError`` subclasses; a failed refresh has rolled back every inve
 recorded ``last_refresh_error``/``last_refresh_date`` on the provider row (an interrupted one
 too, before ``KeyboardInterrupt`` goes on). A refresh holds the provider's ``RefreshLock``.
 Does network and database I/O through the stage packages; the database only through ``store``.
-One module per job: ``session``, ``verify``, ``adapters``, ``refresh``.
+``capture_metrics`` (one metrics capture) and ``metrics_owner``.
+One module per job: ``session``, ``verify``, ``adapters``, ``refresh``, ``metrics``.
 """
 
 from miqspec.pipeline.adapters import (
@@ -19,6 +20,7 @@ from miqspec.pipeline.adapters import (
     replay_adapter,
     secret_placeholders,
 )
+from miqspec.pipeline.metrics import capture_metrics, metrics_owner
 from miqspec.pipeline.refresh import RefreshResult, owners_for, refresh_provider
 from miqspec.pipeline.session import make_session
 from miqspec.pipeline.verify import VerifyResult, verify, verify_provider
@@ -26,7 +28,9 @@ from miqspec.pipeline.verify import VerifyResult, verify, verify_provider
 __all__ = [
     "RefreshResult",
     "VerifyResult",
+    "capture_metrics",
     "make_session",
+    "metrics_owner",
     "owners_for",
     "provider_adapter",
     "recording_adapter",

@@ -9,7 +9,9 @@ bad requests (they get 4xx replies). Does no I/O.
 API (under ``/v1``): ``POST /auth/tokens``; ``GET /regions``, ``/availability_zones``,
 ``/instance_types``, ``/images``, ``/instances`` (the last three cursor-paginated with
 ``limit`` and ``next_token``); per instance ``GET /instances/<id>/detail`` (JSON with volumes
-and host-relative ``links``) and ``GET /instances/<id>/console`` (text/plain). Control (no
+and host-relative ``links``), ``GET /instances/<id>/console`` (text/plain) and
+``GET /instances/<id>/metrics?start=&end=`` (1-minute utilisation samples; ``GET /metrics``
+gives those of every running instance, cursor-paginated by instance). Control (no
 auth, under ``/_sim/`` or ``/v1/_sim/``; never faulted or counted): ``POST mutate``,
 ``GET|POST faults``, ``POST reset``, ``GET stats``, ``POST revoke_tokens``.
 """
@@ -30,12 +32,13 @@ from urllib.parse import parse_qs, urlsplit
 from miqspec.errors import UsageError
 from miqspec.simulator.data import PAGINATED, Dataset, InvalidToken
 from miqspec.simulator.faults import MALFORMED_BODY, FaultPlan, rules_from
+from miqspec.simulator.metrics import MAX_WINDOW, parse_moment, series
 from miqspec.simulator.options import MAX_LIMIT, SimulatorOptions
 
-_RESOURCES = ("/regions", "/availability_zones", *(f"/{name}" for name in PAGINATED))
+_RESOURCES = ("/regions", "/availability_zones", "/metrics", *(f"/{name}" for name in PAGINATED))
 _MUTATIONS = ("add", "change", "remove", "remove_flavors")
 _CONTROL_PREFIXES = ("/_sim/", "/v1/_sim/")
-_PER_INSTANCE = re.compile(r"^/instances/([^/]+)/(detail|console)$")
+_PER_INSTANCE = re.compile(r"^/instances/([^/]+)/(detail|console|metrics)$")
 
 
 @dataclass
@@ -163,8 +166,12 @@ class SimApi:
             return json_reply(200, {"regions": self.dataset.regions()})
         if resource == "/availability_zones":
             return json_reply(200, {"items": self.dataset.availability_zones()})
+        if per_instance is not None and per_instance.group(2) == "metrics":
+            return self._metrics(per_instance.group(1), query)
         if per_instance is not None:
             return self._per_instance(*per_instance.groups())
+        if resource == "/metrics":
+            return self._metrics(None, query)
         return self._page(str(resource)[1:], query, endless)
 
     def _login(self, body: bytes) -> Reply:
@@ -217,6 +224,51 @@ class SimApi:
         if endless:
             next_token = token or self.dataset.start_token(name)
         return json_reply(200, {"items": items, "next_token": next_token})
+
+    def _metrics(self, instance_id: str | None, query: dict[str, str]) -> Reply:
+        """1-minute utilisation samples of one instance (``{"items": [...]}``), or with no
+        instance those of every running one, ``limit`` instances per cursor page, each
+        sample naming its ``instance_id``. ``start`` and ``end`` (ISO 8601 or epoch
+        seconds, at most 7 days apart) are required; stopped instances have no samples."""
+        start, end = parse_moment(query.get("start")), parse_moment(query.get("end"))
+        if start is None or end is None:
+            return error_reply(400, "start and end are required (ISO 8601 or epoch seconds)")
+        if not 0 <= end - start <= MAX_WINDOW:
+            return error_reply(400, "end must follow start by at most 7 days")
+        seed = self.dataset.seed
+        if instance_id is not None:
+            item = self.dataset.instance(instance_id)
+            if item is None:
+                return error_reply(404, f"no such instance: {instance_id}")
+            running = item["power_state"] == "running"
+            return json_reply(
+                200, {"items": series(item["id"], seed, start, end) if running else []}
+            )
+        try:
+            limit = min(max(int(query.get("limit") or 100), 1), MAX_LIMIT)
+            items, token = self.dataset.page("instances", limit, query.get("next_token") or None)
+        except (ValueError, InvalidToken) as exc:
+            return error_reply(400, str(exc))
+        records = [
+            {"instance_id": item["id"], **sample}
+            for item in items
+            if item["power_state"] == "running"
+            for sample in series(item["id"], seed, start, end)
+        ]
+        return json_reply(200, {"items": records, "next_token": token})
+
+    def _events_or_instance(self, instance_id: str | None, query: dict[str, str]) -> Reply:
+        """``GET /v1/instances/<id>`` (the instance as listed, 404 when gone) or
+        ``GET /v1/events`` (``simulator.events``)."""
+        if instance_id is not None:
+            item = self.dataset.instance(instance_id)
+            if item is None:
+                return error_reply(404, f"no such instance: {instance_id}")
+            return json_reply(200, item)
+        try:
+            return json_reply(200, events_reply_body(self.events, query))
+        except ValueError:
+            return error_reply(400, "after, next_token and limit must be whole numbers")
 
     def _per_instance(self, instance_id: str, what: str) -> Reply:
         item = self.dataset.instance(instance_id)

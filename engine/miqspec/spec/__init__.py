@@ -8,7 +8,8 @@ Offers, by what other stages use them for:
   ``params_for_create`` (the create form as ManageIQ's UI expects it);
 - the model (collect, connect, parse, store): ``Spec``, ``Call``, ``Auth``, ``Body``,
   ``Paginate``, ``Retry``, ``CollectionMapping``, ``Source``, ``Attribute``,
-  ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``;
+  ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``; the metrics
+  section (metrics): ``MetricsSpec``, ``COUNTERS``, ``REALTIME_INTERVAL``;
 - compiled expressions and templates (collect, connect, parse): ``Expression``,
   ``compile_expression``, ``find_by_indexes``, ``Template``, ``compile_template``,
   ``render_value``, ``template_references``, ``case_key``;
@@ -40,6 +41,7 @@ from .expressions import Expression, compile_expression
 from .forms import params_for_create
 from .functions.data import find_by_indexes
 from .load import check_file, load_spec
+from .metrics_model import COUNTERS, REALTIME_INTERVAL, MetricsSpec
 from .model import (
     ENGINE_ROW_COLUMNS,
     INPUT_COMPONENTS,
@@ -61,11 +63,13 @@ from .yaml_limits import YamlLimitError, load_bounded
 
 __all__ = [
     "COLUMN_TYPES",
+    "COUNTERS",
     "ENGINE_ROW_COLUMNS",
     "INPUT_COMPONENTS",
     "MANAGER_KINDS",
     "MANAGER_TYPES",
     "OWNER_KINDS",
+    "REALTIME_INTERVAL",
     "Attribute",
     "Auth",
     "Body",
@@ -74,6 +78,7 @@ __all__ = [
     "CollectionDef",
     "CollectionMapping",
     "Expression",
+    "MetricsSpec",
     "Paginate",
     "ReferenceDef",
     "Retry",

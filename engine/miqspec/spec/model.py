@@ -21,6 +21,7 @@ from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.expressions import Expression
 from miqspec.spec.functions.args import FunctionError
 from miqspec.spec.functions.patterns import Pattern
+from miqspec.spec.metrics_model import MetricsSpec
 from miqspec.spec.templating import Template
 
 SECRET_COMPONENTS = {"password-field"}
@@ -350,6 +351,7 @@ class Spec:
     catalogue: Catalogue
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     replay_ignore_query_params: tuple[str, ...] = ()
+    metrics: MetricsSpec | None = None  # the ``metrics`` section (metrics_model)
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The refresh worker: every provider refreshed at its spec's interval, one at a time each.
+"""The refresh worker: every provider refreshed at its spec's interval, one at a time each,
+and its metrics captured on the spec's own interval (``metrics_capture``).
 
 Takes: a database engine, key ring, a stop event and a log callback. Gives: nothing; logs one
 line per refresh, to the callback and to the ``miqspec.worker`` logger (INFO, or WARNING for a
@@ -18,6 +19,7 @@ from datetime import datetime
 from miqspec.errors import MiqspecError, RefreshBusyError
 from miqspec.pipeline import refresh_provider
 from miqspec.store import Engine, KeyRing, ProviderStore, now, spec_for
+from miqspec.workers.metrics_capture import capture_due
 
 LOG = logging.getLogger("miqspec.worker")
 
@@ -48,13 +50,16 @@ def run_worker(
         LOG.log(level, line, extra=fields)
 
     tell("worker started", event="started")
+    attempts: dict[str, float | None] = {}  # provider -> last metrics capture attempt
     while not stop.is_set():
         for name in store.names():
             if stop.is_set():
                 break
             try:
                 ems = store.row(name)
-                interval = spec_for(ems).provider.refresh_interval
+                spec = spec_for(ems)
+                attempts[name] = capture_due(engine, keyring, name, spec, tell, attempts.get(name))
+                interval = spec.provider.refresh_interval
                 if not due(ems["last_refresh_date"], interval, now()):
                     continue
                 started = time.perf_counter()

@@ -19,6 +19,7 @@ from typing import Any
 from miqspec.spec import schema as schema_mod
 from miqspec.spec.checks.auth import check_call_auth, check_service
 from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.metrics import metrics_call_roots
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
 from miqspec.spec.templating import TemplateSyntaxError, template_references
@@ -117,7 +118,7 @@ def _check_call(
     """One call; gives the calls it depends on (``for_each``, ``fallback``)."""
     path: Path = ("calls", name)
     fan_out = FAN_OUT_ROOTS if isinstance(call.get("for_each"), dict) else set()
-    roots = text.base_roots() | {"login"} | fan_out
+    roots = text.base_roots() | {"login"} | fan_out | metrics_call_roots(data, name)
     for k in TEMPLATED_CALL_KEYS:
         if k in call:
             text.templates_in((*path, k), call[k], roots)

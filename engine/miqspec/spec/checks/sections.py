@@ -27,6 +27,7 @@ from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.form import check_form, check_form_usage
 from miqspec.spec.checks.functions import check_functions
 from miqspec.spec.checks.mappings import check_collections
+from miqspec.spec.checks.metrics import check_metrics
 from miqspec.spec.checks.models import check_models
 from miqspec.spec.checks.names import Names
 from miqspec.spec.checks.texts import TextChecker
@@ -51,7 +52,9 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     check_connection(data, findings, text)
     check_calls(data, findings, text)
     # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
-    check_collections(data, findings, text, catalogue.with_models(_models(data)))
+    extended = catalogue.with_models(_models(data))
+    check_collections(data, findings, text, extended)
+    check_metrics(data, findings, text, extended)
     check_models(data, findings, catalogue)
     check_form_usage(data, findings, names)
     _check_power_patterns(data, findings)
