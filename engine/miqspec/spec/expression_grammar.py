@@ -251,8 +251,13 @@ class Parser(jp_parser.Parser):
         while self._current_token() == "comma":
             self._advance()
             items.append(self._expression())
-        self._match("rbracket")
+        if self._current_token() != "rbracket":
+            self._error_expected("',' or ']'", self._lookahead_token(0))
+        self._advance()
         return items
+
+    def _parse_multi_select_list(self) -> Node:
+        return jp_ast.multi_select_list(self._list_items())
 
     # -- strict commas ----------------------------------------------------------------------
 

@@ -1,0 +1,115 @@
+"""Validator findings for arithmetic, ``let``, missing commas and spec functions that recurse or
+read ``$calls``: ``file:line:col`` as every other finding. Cases are data: text appended to a
+valid spec head, and the expected ``line:col: path: message`` (lines counted from the first
+appended line)."""
+
+from __future__ import annotations
+
+import pytest
+
+from miqspec.spec.catalogue import load_catalogue
+from miqspec.spec.checks import check_document
+from miqspec.spec.document import load_text
+
+HEAD = """\
+version: 1
+provider:
+  name: arithcloud
+  title: Arith Cloud
+  manager_type: cloud
+connection:
+  services:
+    api: {base_url: "https://api.example"}
+calls:
+  get_folders: {path: /folders, records: items}
+  get_vms: {path: /vms, records: items}
+"""
+FIRST = HEAD.count("\n") + 1
+
+
+def findings(tail: str) -> list[str]:
+    doc = load_text(HEAD + tail, "arith.yaml")
+    out = []
+    for f in check_document(doc, load_catalogue()):
+        assert str(f).startswith(f"arith.yaml:{f.location.line}:{f.location.col}: ")
+        out.append(f"{f.location.line - FIRST + 1}:{f.location.col}: {f.path}: {f.message}")
+    return out
+
+
+VALID = """\
+functions:
+  folder_path:
+    params: [id]
+    expr: >-
+      let $f = find_by($calls.get_folders, 'id', id) in
+      if($f, concat(folder_path($f.parent), [$f.name]), `[]`)
+collections:
+  vms:
+    from: get_vms
+    attributes:
+      ems_ref: id
+      name: "join('/', folder_path(folder))"
+      description: "let $gib = memory / 1024 in join(' ', [to_string($gib), 'GiB'])"
+  hardwares:
+    from: get_vms
+    attributes:
+      vm_or_template: {lazy: vms, ref: id}
+      memory_mb: "memory * 1024"
+      cpu_total_cores: "cores * sockets"
+      cpu_speed: "round(mhz)"
+      disk_capacity: "(maxdisk - disk) * 1024 * 1024"
+"""
+
+
+def test_arithmetic_let_and_recursion_validate() -> None:
+    assert findings(VALID) == []
+
+
+CASES = [
+    pytest.param(
+        VALID.replace("memory * 1024", "memory * 'x'"),
+        ["18:28: collections.hardwares.attributes.memory_mb: JMESPath syntax error: "
+         "'*' needs numbers; this operand is a string"],
+        id="string-operand",
+    ),
+    pytest.param(
+        VALID.replace("[to_string($gib), 'GiB']", "[to_string($gib) 'GiB']"),
+        ["13:76: collections.vms.attributes.description: JMESPath syntax error: "
+         "expected ',' or ']', got 'GiB'"],
+        id="missing-comma-in-list",
+    ),
+    pytest.param(
+        VALID.replace("round(mhz)", "if(mhz == `1` cores, sockets)"),
+        ["20:33: collections.hardwares.attributes.cpu_speed: JMESPath syntax error: "
+         "expected ',' or ')', got 'cores'"],
+        id="missing-comma",
+    ),
+    pytest.param(
+        VALID.replace("$calls.get_folders", "$calls.get_folder"),
+        ["5:24: functions.folder_path.expr: unknown call 'get_folder' in $calls.get_folder "
+         "(did you mean 'get_folders'?)"],
+        id="unknown-call-in-a-body",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("tail", "expected"), CASES)
+def test_findings(tail: str, expected: list[str]) -> None:
+    assert findings(tail) == expected
+
+
+def test_a_function_reading_calls_counts_where_it_is_called() -> None:
+    tail = (
+        VALID.replace("calls:\n", "calls:\n")
+        + "  availability_zones:\n    items: \"[{id: 'z'}]\"\n    attributes:\n"
+        + ('      ems_ref: id\n      name: "folder_path(id)[0]"\n')
+    )
+    assert findings(tail) == []  # items: may read $calls, and so may the function it calls
+    call_level = HEAD.replace(
+        "get_vms: {path: /vms, records: items}",
+        'get_vms: {path: /vms, records: "items", for_each: {call: get_folders, '
+        'where: "folder_path(id) == `[]`"}}',
+    )
+    doc = load_text(call_level + VALID, "arith.yaml")
+    messages = [f.message for f in check_document(doc, load_catalogue())]
+    assert not any("folder_path" in m for m in messages), messages
