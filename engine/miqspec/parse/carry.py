@@ -83,6 +83,8 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
         cdef = spec.catalogue.collections[name]
         if len(sources) != 1 or name in looked_into or cdef.table == EMS_TABLE:
             continue  # (the provider's own row is always built)
+        if cdef.delete == "archive" or cdef.archive_on_change:
+            continue  # rows are archived, not kept: every record is compared (persist.fast)
         if cdef.owner == "none" and cdef.delete == "none":
             continue  # a lookup-only collection: other collections find its objects in memory
         source = sources[0]

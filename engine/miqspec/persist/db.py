@@ -112,10 +112,14 @@ class Db:
         return rdef is not None and any(self.scopable(c, seen | {name}) for c in rdef.collections)
 
     def values_clause(self, name: str) -> list[sa.ColumnElement[bool]]:
-        """The conditions of a collection's ``scope`` values (``template`` for vms)."""
+        """The conditions of a collection's ``scope`` values (``template`` for vms); rows not
+        archived (``deleted_on`` NULL) for a collection that archives."""
         table = self.table(name)
+        cdef = self.catalogue.collections[name]
         out: list[sa.ColumnElement[bool]] = []
-        for col, value in self.catalogue.collections[name].scope.items():
+        if cdef.archives and "deleted_on" in table.c:
+            out.append(table.c.deleted_on.is_(None))
+        for col, value in cdef.scope.items():
             if col not in table.c:
                 raise MappingError(f"{name}: scope column {col!r} missing from {table.name!r}")
             column = table.c[col]

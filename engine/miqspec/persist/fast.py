@@ -57,6 +57,9 @@ class FastSave:
         table, owner = plan.table.name, self.owners.get(name)
         if table == EMS_TABLE:
             return Known(objects(self.inventory, name))
+        if plan.cdef.archives:  # a changed or vanished row is archived: compared in full
+            self.digests.forget(name, owner)
+            return Known(objects(self.inventory, name))
         if plan.deferred:  # deferred attributes: compared in full, digests go
             self.digests.forget(name, owner)
             return Known(objects(self.inventory, name))

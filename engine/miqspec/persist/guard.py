@@ -32,7 +32,8 @@ def mass_removals(
 ) -> list[str]:
     """The collections of ``collections`` this save would empty or cut by more than ``share``.
 
-    Stored rows before the save are the rows it kept, updated, deleted or disconnected; rows
+    Stored rows before the save are the rows it kept, updated, deleted, disconnected or
+    archived (``gone``: the last three); rows
     after are those it kept, updated, created or reconnected.
     """
     found = []
@@ -40,7 +41,7 @@ def mass_removals(
         rep = report.collections.get(name)
         if rep is None:
             continue
-        gone = rep.deleted + rep.disconnected
+        gone = rep.deleted + rep.disconnected + rep.archived
         if not gone:
             continue
         before = rep.unchanged + rep.updated + gone

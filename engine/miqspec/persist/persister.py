@@ -50,7 +50,7 @@ from miqspec.persist.passes import parent_columns, reconnect, save_deferred, sav
 from miqspec.persist.report import Clock, PersistReport
 from miqspec.persist.rows import Resolver, RowPlan
 from miqspec.persist.strategy import Known, PlainSave, SaveStrategy
-from miqspec.persist.sweep import sweep
+from miqspec.persist.sweep import archive, sweep
 from miqspec.persist.values import (
     EMS_TABLE,
     OWNER_COLUMNS,
@@ -304,6 +304,7 @@ class Persister:
         updates: Updates = {}
         queue_update = self.changes.queue_update
         new: list[Item] = [] if index else list(items)  # no stored row: every item is new
+        replaced: list[Any] = []  # archive_on_change: stored rows of changed objects
         for item in items if index else ():
             old = index.pop(item.dbkey, None)
             if old is None:
@@ -316,13 +317,21 @@ class Persister:
                 continue
             item.state = "updated"
             rep.updated += 1
+            if plan.cdef.archive_on_change:  # the old row archived, a new one made
+                replaced.append(old)
+                item.id, item.old = 0, None
+                new.append(item)
+                continue
             queue_update(name, plan, item, changed, pos, updates, ts)
         unmatched.extend(index.values())
         if table.name == EMS_TABLE:
             new = []
-        if new and plan.cdef.delete == "disconnect":
+        if new and plan.cdef.delete == "disconnect" and plan.cdef.reconnect:
             new = reconnect(self.db, self.changes, rep, name, plan, new, pos, updates, ts)
         self.clock.tick("compare")
+        if replaced:
+            archive(self.db, self.changes, name, plan, replaced)
+            rep.created -= len(replaced)  # counted as updated: ``insert`` counts them again
         self.db.update(name, updates)
         self.insert(name, plan, new, ts)
         self.clock.tick("write")

@@ -19,6 +19,7 @@ class CollectionReport:
     deleted: int = 0
     disconnected: int = 0
     reconnected: int = 0
+    archived: int = 0  # ``delete: archive``: rows not seen, kept with ``deleted_on`` set
     unchanged: int = 0
     skipped: int = 0
     unresolved: int = 0

@@ -5,7 +5,9 @@ Takes: the run's ``Db``, report, ``Changes``, the save order, each saved collect
 the spec's power-state mapping.
 Gives: ``sweep`` deletes the rows not seen, with the rows of owner-less child collections and
 the join rows that hang on them (ManageIQ's ``dependent: :destroy``, ``persist.cascade``), or
-for ``delete: disconnect`` collections runs ManageIQ's ``disconnect_inv``: owner column,
+for ``delete: archive`` ones sets ``deleted_on`` (``archive``; ``archive_on_change`` archives
+a changed object's row with it), or for ``delete: disconnect`` collections runs ManageIQ's
+``disconnect_inv``: owner column,
 ``ems_cluster_id``, ``host_id`` and ``orchestration_stack_id`` set NULL; a vm's
 ``raw_power_state`` becomes "unknown" (``previous_state``, ``state_changed_on`` and
 ``power_state`` follow), a host's ``power_state`` becomes "unknown". Only complete collections
@@ -53,6 +55,9 @@ def sweep(
             continue
         if cdef.delete == "disconnect" and cdef.owner != "none":
             _disconnect(db, report, changes, power_states, name, rows, saved[name])
+        elif cdef.delete == "archive":
+            archive(db, changes, name, saved[name].plan, rows)
+            report.of(name).archived += len(rows)
         else:
             _delete(db, report, name, [r[0] for r in rows])
 
@@ -82,6 +87,18 @@ def _delete(db: Db, report: PersistReport, name: str, ids: Sequence[int]) -> Non
         report.of(collection).deleted += count
 
     delete_rows(db.catalogue, db, name, ids, counted)
+
+
+def archive(db: Db, changes: Changes, name: str, plan: Any, rows: Sequence[Any]) -> None:
+    """Archive stored ``rows`` (ManageIQ's ``ArchivedMixin#archive!``): ``deleted_on`` (and
+    the update timestamp) set to now; the row and what hangs on it stay."""
+    table = plan.table
+    change: dict[str, Any] = {"deleted_on": changes.stamp(table, "deleted_on")}
+    updated = timestamp_columns(plan.cdef.timestamps, table)[1]
+    if updated:
+        change[updated] = changes.stamp(table, updated)
+    params = [{**change, "b_id": r[0]} for r in rows]
+    db.update(name, {frozenset(params[0]): params})
 
 
 def _disconnect(

@@ -77,11 +77,22 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
             cname: build_mapping(doc, cname, craw, cx)
             for cname, craw in (data.get("collections") or {}).items()
         },
-        catalogue=(catalogue or load_catalogue()).with_models(data.get("models") or {}),
+        catalogue=(catalogue or load_catalogue())
+        .with_models(data.get("models") or {})
+        .with_policies(collection_policies(data.get("collections") or {})),
         raw=data,
         replay_ignore_query_params=tuple(replay.get("ignore_query_params") or ()),
         metrics=build_metrics(doc, data.get("metrics"), cx),
     )
+
+
+def collection_policies(collections: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The catalogue fields a collection mapping sets for its collection (``reconnect``)."""
+    return {
+        name: {"reconnect": raw["reconnect"]}
+        for name, raw in collections.items()
+        if isinstance(raw, Mapping) and "reconnect" in raw
+    }
 
 
 def expression_compiler(functions: Mapping[str, Any] | None) -> Compile:

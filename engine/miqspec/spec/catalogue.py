@@ -8,6 +8,7 @@ Raises: ``SpecError`` when the catalogue data is malformed. Reads one file; no o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -101,6 +102,17 @@ class CollectionDef:
     timestamps: tuple[str, ...] = ()
     sti: bool = False
     description: str = ""
+    #: ManageIQ's ``custom_reconnect_block``: a disconnected row with the same manager_ref is
+    #: taken back (``delete: disconnect``); False: it stays disconnected, a new row is made
+    reconnect: bool = True
+    #: a changed object archives its row (``deleted_on`` set) and gets a new one
+    archive_on_change: bool = False
+
+    @property
+    def archives(self) -> bool:
+        """True when rows are archived (``deleted_on`` set) rather than deleted or changed:
+        archived rows are never matched, looked up or swept again."""
+        return self.delete == "archive" or self.archive_on_change
 
     def attribute_names(self) -> set[str]:
         """Every attribute a mapping may set: columns, references and many-to-many links."""
@@ -123,6 +135,17 @@ class Catalogue:
 
     def get(self, name: str) -> CollectionDef | None:
         return self.collections.get(name)
+
+    def with_policies(self, policies: Mapping[str, Mapping[str, Any]]) -> Catalogue:
+        """This catalogue with fields of some collections replaced (a mapping's ``reconnect``),
+        itself when nothing changes."""
+        changed = {
+            n: dataclasses.replace(self.collections[n], **fields)
+            for n, fields in policies.items()
+            if n in self.collections
+            and any(getattr(self.collections[n], k) != v for k, v in fields.items())
+        }
+        return Catalogue({**self.collections, **changed}, self.tables) if changed else self
 
     def with_models(self, models: Mapping[str, Any]) -> Catalogue:
         """A catalogue extended by a spec's own ``models`` (same fields as the catalogue)."""
@@ -180,6 +203,8 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
             timestamps=tuple(raw.get("timestamps") or ()),
             sti=bool(raw.get("sti", False)),
             description=raw.get("description", ""),
+            reconnect=bool(raw.get("reconnect", True)),
+            archive_on_change=bool(raw.get("archive_on_change", False)),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise SpecError(f"inventory catalogue: collection {name!r} is malformed: {exc}") from None

@@ -33,7 +33,7 @@ from miqspec.spec import (
 )
 from miqspec.store.column_types import column_type
 
-DELETE_STRATEGIES = ("delete", "disconnect", "none")
+DELETE_STRATEGIES = ("delete", "disconnect", "archive", "none")
 MAX_NAME = 63  # PostgreSQL identifier limit
 
 
@@ -141,7 +141,9 @@ def _collection_problems(coll: CollectionDef, catalogue: Catalogue) -> list[str]
     if coll.manager not in MANAGER_KINDS:
         problems.append(f"{where}: manager {coll.manager!r} is unknown")
     if coll.delete not in DELETE_STRATEGIES:
-        problems.append(f"{where}: delete {coll.delete!r} is not one of delete, disconnect, none")
+        problems.append(
+            f"{where}: delete {coll.delete!r} is not one of {', '.join(DELETE_STRATEGIES)}"
+        )
     if coll.owner == "none" and not coll.parent_collections and coll.delete != "none":
         problems.append(f"{where}: owner none needs parent_collections (or delete none)")
     names = set(catalogue.collections)
@@ -191,6 +193,8 @@ def _add_collection(spec: _Spec, coll: CollectionDef) -> None:
             spec.add(ref.type_column, "string", origin)
     for col in coll.timestamps:
         spec.add(col, "datetime", origin)
+    if coll.archives:  # archived rows: ``deleted_on`` set (ManageIQ's ArchivedMixin)
+        spec.add("deleted_on", "datetime", origin)
     first = attribute_columns(coll, coll.manager_ref[0]) if coll.manager_ref else ()
     spec.index(owner)
     spec.index(owner + first)

@@ -4,7 +4,9 @@ Takes: the spec data, ``Findings`` and the shipped ``Catalogue``.
 Gives: ``check_models``: a finding for each column a model declares in a catalogue table with
 another type than the table has (the table exists with that type: a model overriding a
 catalogue collection may add columns, which the next refresh adds to the table, never change
-one's type), at the column's type. Raises nothing; no I/O.
+one's type), at the column's type; and for each collection mapping setting ``reconnect`` of a
+collection that is not ``delete: disconnect`` (nothing is ever reconnected there). Raises
+nothing; no I/O.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ def table_columns(catalogue: Catalogue) -> dict[str, dict[str, str]]:
 
 def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalogue) -> None:
     models = data.get("models")
-    if not isinstance(models, dict):
-        return
+    models = models if isinstance(models, dict) else {}
+    _check_reconnect(data.get("collections"), models, findings, catalogue)
     tables: dict[str, dict[str, str]] | None = None
     for name, raw in models.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
@@ -46,3 +48,23 @@ def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalog
                     f"column {col!r} of catalogue table {raw['table']!r} is {was}, not {kind}: "
                     "a model may add columns to a catalogue table, not change their types",
                 )
+
+
+def _check_reconnect(
+    collections: Any, models: Mapping[str, Any], findings: Findings, catalogue: Catalogue
+) -> None:
+    for name, raw in collections.items() if isinstance(collections, dict) else ():
+        if not isinstance(raw, dict) or "reconnect" not in raw:
+            continue
+        model = models.get(name)
+        coll = catalogue.get(name)
+        delete = model.get("delete", "delete") if isinstance(model, dict) else None
+        if delete is None and coll is not None:
+            delete = coll.delete
+        if delete is not None and delete != "disconnect":
+            findings.add(
+                ("collections", name, "reconnect"),
+                f"{name} rows are never disconnected (delete: {delete}): there is nothing to "
+                "reconnect",
+                key=True,
+            )
