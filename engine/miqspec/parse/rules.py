@@ -42,11 +42,12 @@ def camelize(name: str) -> str:
 
 
 def class_prefix(spec: Spec, coll: CollectionDef) -> str:
-    """``ManageIQ::Providers::<Provider>::<Manager>::`` for the manager owning ``coll``."""
+    """``<namespace>::<Manager>::`` for the manager owning ``coll``: the namespace is
+    ``provider.class_namespace``, else ``ManageIQ::Providers::<Provider>``."""
     kind = coll.manager if coll.manager in MANAGER_CLASS else spec.provider.manager_type
     if kind not in spec.provider.child_managers and kind != spec.provider.manager_type:
         kind = spec.provider.manager_type
-    return f"ManageIQ::Providers::{camelize(spec.provider.name)}::{MANAGER_CLASS[kind]}::"
+    return f"{spec.provider.namespace}::{MANAGER_CLASS[kind]}::"
 
 
 def sti_type(spec: Spec, coll: CollectionDef) -> str:

@@ -131,6 +131,7 @@ def build_provider(p: Mapping[str, Any]) -> Provider:
         power_map={str(k): v for k, v in (ps.get("map") or {}).items()},
         power_match=match_rules(ps.get("match")),
         power_default=ps.get("default", "unknown"),
+        class_namespace=p.get("class_namespace", ""),
     )
 
 

@@ -115,6 +115,16 @@ class Provider:
     power_map: Mapping[str, str]
     power_match: tuple[tuple[Pattern, str], ...]
     power_default: str
+    class_namespace: str = ""  # ``provider.class_namespace``; empty: from ``name``
+
+    @property
+    def namespace(self) -> str:
+        """The module ManageIQ's classes of this provider live in: ``class_namespace``, else
+        ``ManageIQ::Providers::<name camelised>`` (``ManageIQ::Providers::AwesomeCloud``)."""
+        if self.class_namespace:
+            return self.class_namespace
+        words = self.name.split("_")
+        return "ManageIQ::Providers::" + "".join(w[:1].upper() + w[1:] for w in words)
 
     def power_state(self, raw: Any) -> str:
         """ManageIQ's ``calculate_power_state`` for this provider."""

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError, NotFoundError, UsageError
-from miqspec.parse import MANAGER_CLASS, camelize
+from miqspec.parse import MANAGER_CLASS
 from miqspec.spec import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, Spec
 from miqspec.store.clock import now
 from miqspec.store.credentials import KeyRing
@@ -54,10 +54,7 @@ from miqspec.store.tables_cache import build_metadata_cached
 
 
 def manager_type(spec: Spec, kind: str | None = None) -> str:
-    return (
-        f"ManageIQ::Providers::{camelize(spec.provider.name)}::"
-        + MANAGER_CLASS[kind or spec.provider.manager_type]
-    )
+    return f"{spec.provider.namespace}::{MANAGER_CLASS[kind or spec.provider.manager_type]}"
 
 
 @dataclass(frozen=True)
