@@ -155,13 +155,13 @@ calls:
     pytest.param(
         """\
 calls:
-  a: {path: /a, where: "$parent.id && $calls.b && $region.name && $item.id"}
+  a: {path: /a, where: "$parent.id && $calls.nope && $region.name && $item.id"}
   b: {path: /b, for_each: {call: a, where: "$parent.id"}}
 """,
         [
             "2:25: calls.a.where: expression root '$parent' is not available here "
             "(no for_each call or each: above it)",
-            "2:39: calls.a.where: expression root '$calls' is not available here",
+            "2:39: calls.a.where: unknown call 'nope' in $calls",
             "3:45: calls.b.for_each.where: expression root '$parent' is not available here (no "
             "for_each call or each: above it)",
         ],

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from xxhash import xxh3_64_intdigest
-
+from miqspec.collect.fanout import fan_out_items, run_per_item
+from miqspec.collect.polling import poll_until
+from miqspec.collect.records import (
+    body_digest,
+    checked_records,
+    decode_body,
+    object_calls,
+    records_of,
+)
+from miqspec.collect.results import CallResult, CollectResult, Skipped, truthy
 from miqspec.connect import (
     BadBody,
     HttpResponse,
@@ -41,54 +48,24 @@ from miqspec.errors import (
     UnreachableError,
     mask_secrets,
 )
-from miqspec.spec import Attribute, Call, Expression, Retry, Spec, render_value
+from miqspec.spec import Call, Expression, Retry, Spec, render_value
+
+__all__ = ["CallResult", "CollectResult", "Progress", "collect", "needed_calls"]
 
 Progress = Callable[[str, int, int], None]
 
 
-def body_digest(body: bytes) -> int:
-    """A page body's digest (unsigned 64-bit XXH3)."""
-    return xxh3_64_intdigest(body)
-
-
-@dataclass
-class CallResult:
-    """One call's records. For fan-out calls ``parents[i]`` is the parent record of
-    ``records[i]`` and ``ancestors[i]`` its chain ``[parent, grandparent, ...]`` (a list shared
-    by the records of one parent: read it, do not change it); both are None otherwise.
-    ``page_digests``: (64-bit XXH3 of the page's body, how many records it gave) per page,
-    in order, when the records are what their pages' bytes alone give (None otherwise: a
-    fan-out, a ``where`` reading the scope, records embedded into, a fallback, the headers
-    format)."""
-
-    name: str
-    records: list[Any] = field(default_factory=list)
-    parents: list[Any] | None = None
-    ancestors: list[list[Any]] | None = None
-    complete: bool = True
-    status: str = "ok"
-    pages: int = 0
-    requests: int = 0
-    seconds: float = 0.0
-    page_digests: list[tuple[int, int]] | None = field(default_factory=list)
-
-
-@dataclass
-class CollectResult:
-    calls: dict[str, CallResult] = field(default_factory=dict)
-
-    @property
-    def seconds(self) -> float:
-        return sum(c.seconds for c in self.calls.values())
-
-
-class _Skipped(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
+def call_reads(call: Call) -> set[str]:
+    """The calls ``call``'s own expressions read as ``$calls.<name>`` (where, for_each)."""
+    exprs = [call.where, call.records, call.poll.until if call.poll else None]
+    if call.for_each is not None:
+        exprs.extend([call.for_each.where, *call.for_each.each])
+    return {n for e in exprs if e is not None for n in e.calls if n != "*"}
 
 
 def needed_calls(spec: Spec, roots: Iterable[str]) -> list[str]:
-    """``roots`` and every call they depend on (for_each parents), parents first."""
+    """``roots`` and every call they depend on (for_each parents, calls their expressions read
+    as ``$calls.<name>``), those first."""
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -97,110 +74,20 @@ def needed_calls(spec: Spec, roots: Iterable[str]) -> list[str]:
         call = spec.calls[name]
         if call.for_each:
             visit(call.for_each.call)
-        order.append(name)
+        for other in sorted(call_reads(call)):
+            if other in spec.calls and other != name:
+                visit(other)
+        if name not in order:
+            order.append(name)
 
     for name in roots:
         visit(name)
     return order
 
 
-def records_of(call: Call, body: Any) -> list[Any]:
-    """The record list of one page body, as found: no shape checks (``checked_records``)."""
-    found = call.records.search(body) if call.records is not None else body
-    if found is None:
-        return []
-    return found if isinstance(found, list) else [found]
-
-
-def checked_records(call: Call, body: Any, objects: bool) -> list[Any]:
-    """The record list of one JSON page body, its shape checked.
-
-    Takes the call, the decoded body and whether its records must be objects (a mapping reads
-    their fields). Gives the records: the list the records path finds (an empty list is
-    fine, and so is a path present with null), or the one object it finds. Raises
-    ``ApiError`` (the caller names the call) for an empty body, a records path absent from
-    the body (naming the keys it has), a path giving a scalar, or records that are not
-    objects where they must be. No I/O.
-    """
-    if body is None:
-        raise ApiError("the response body is empty")
-    expr = call.records
-    if expr is None:
-        found = body
-    else:
-        found = expr.search(body)
-        if found is None and not _present_null(expr.text, expr.kind, body):
-            raise ApiError(
-                f"records path {expr.text!r} is not in the response body ({_shape(body)})"
-            )
-    if found is None:
-        return []
-    if isinstance(found, dict):
-        return [found]
-    if not isinstance(found, list):
-        where = "the response body" if expr is None else f"records path {expr.text!r}"
-        raise ApiError(f"{where} gives {_kind(found)}, not a list of records")
-    if objects and found and not all(isinstance(r, dict) for r in found):
-        bad = next(r for r in found if not isinstance(r, dict))
-        where = "" if expr is None else f" at {expr.text!r}"
-        raise ApiError(f"the records{where} must be objects (got {_kind(bad)})")
-    return found
-
-
-def _present_null(text: str, kind: str, body: Any) -> bool:
-    """True when a plain field path is in ``body`` with the value null."""
-    if kind not in ("field", "path"):
-        return False
-    node = body
-    for part in text.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return node is None
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return "null" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
-
-
-def _shape(body: Any) -> str:
-    """What a body is, for messages: its keys (up to 20) or its kind."""
-    if isinstance(body, dict):
-        keys = list(body)
-        shown = ", ".join(str(k)[:40] for k in keys[:20]) + (", ..." if len(keys) > 20 else "")
-        return f"its keys: {shown}" if keys else "it is an empty object"
-    return f"it is {_kind(body)}"
-
-
-def object_calls(spec: Spec) -> frozenset[str]:
-    """The calls whose records must be objects: a source reads fields of them directly."""
-    out = set()
-    for mapping in spec.collections.values():
-        for source in mapping.sources:
-            if source.each or not source.call:
-                continue
-            if any(_reads_fields(a) for a in source.attributes):
-                out.add(source.call)
-    return frozenset(out)
-
-
-def _reads_fields(attr: Attribute) -> bool:
-    """True when the rule reads a plain field path of the record (``id``, ``status.name``)."""
-    found = [e for e in (attr.expression, attr.default_expression) if e is not None]
-    found.extend((attr.cases or {}).values())
-    if any(e.kind in ("field", "path") for e in found):
-        return True
-    return any(
-        _reads_fields(p) if isinstance(p, Attribute) else p.kind in ("field", "path")
-        for _, p in attr.ref_parts
-    )
-
-
 class Collector:
+    """Runs calls for one session; ``result`` holds what each gave."""
+
     def __init__(
         self, session: ProviderSession, progress: Progress | None = None, *, embed: bool = True
     ) -> None:
@@ -214,6 +101,7 @@ class Collector:
             "provider": ctx.get("provider"),
             "settings": ctx.get("settings"),
         }
+        self.calls: dict[str, list[Any]] = {}  # $calls: the records of the calls run so far
         self.embedders = embedders_of(self.spec) if embed else {}
         self.objects = object_calls(self.spec)
 
@@ -226,9 +114,14 @@ class Collector:
         if name in self.result.calls:
             return self.result.calls[name]
         call = self.spec.calls[name]
+        for other in sorted(call_reads(call)):  # $calls.<other> in its expressions
+            if other in self.spec.calls and other != name:
+                self.run_call(other)
         res = CallResult(name)
         started = time.perf_counter()
-        if call.when is not None and not _truthy(call.when.render(self.session.ctx)):
+        if call.when is not None:
+            self.session.ensure_login()  # `when` may read login results
+        if call.when is not None and not truthy(call.when.render(self.session.ctx)):
             res.complete, res.status = False, "disabled (when)"
         else:
             try:
@@ -236,15 +129,18 @@ class Collector:
                     self._fan_out(call, res)
                 else:
                     self._fetch_all(call, res, {})
-            except _Skipped as skip:
+            except Skipped as skip:
                 res.complete, res.status = False, f"skipped ({skip.status})"
             except (ApiError, CredentialsError) as exc:
                 self._fallback(call, res, exc)
         res.seconds = time.perf_counter() - started
         self.result.calls[name] = res
+        self.calls[name] = res.records
         if (
             self.embedders.get(name)
             or (call.where is not None and call.where.roots)
+            or (call.records is not None and call.records.roots)
+            or call.poll is not None
             or call.format == "headers"  # the record is not the body
         ):
             res.page_digests = None
@@ -282,77 +178,48 @@ class Collector:
     def _fan_out(self, call: Call, res: CallResult) -> None:
         assert call.for_each is not None
         parent_res = self.run_call(call.for_each.call)
-        chains = parent_res.ancestors or [[]] * len(parent_res.records)
-        where = call.for_each.where
-        # (parent, its ancestor chain): ancestors[0] is the parent itself
-        parents = [
-            (p, [p, *up])
-            for p, up in zip(parent_res.records, chains, strict=True)
-            if where is None or _truthy(self._search(where, p, up, call, "for_each.where"))
-        ]
-        workers = call.for_each.concurrency or self.spec.connection.concurrency
-        res.parents, res.ancestors, res.page_digests = [], [], None
+
+        def search(expr: Expression, subject: Any, above: list[Any], key: str) -> Any:
+            return self._search(expr, subject, above, call, key)
+
+        items = fan_out_items(call, parent_res.records, parent_res.ancestors, search)
         if not parent_res.complete:
             res.complete = False
-
-        def one(item: tuple[Any, list[Any]]) -> tuple[list[Any], int, int, int | None]:
-            sub = CallResult(call.name)
-            try:
-                self._fetch_all(call, sub, {"parent": item[0], "ancestors": item[1]})
-            except _Skipped as skip:
-                return [], sub.pages, sub.requests, skip.status
-            return sub.records, sub.pages, sub.requests, None
-
-        pool = ThreadPoolExecutor(max_workers=max(1, workers))
-        try:
-            for (parent, chain), (records, pages, reqs, skipped) in zip(
-                parents, pool.map(one, parents), strict=True
-            ):
-                res.records.extend(records)
-                res.parents.extend([parent] * len(records))
-                res.ancestors.extend([chain] * len(records))
-                res.pages += pages
-                res.requests += reqs
-                if skipped is not None:
-                    res.complete = False
-                    res.status = f"partly skipped ({skipped})"
-                self.progress(call.name, res.pages, len(res.records))
-        finally:
-            # on a failure, requests for parents not started yet are not sent
-            pool.shutdown(wait=True, cancel_futures=True)
+        workers = call.for_each.concurrency or self.spec.connection.concurrency
+        run_per_item(call, items, self._fetch_all, res, workers, self.progress)
 
     def _fetch_all(self, call: Call, res: CallResult, extra: dict[str, Any]) -> None:
+        # log in first: base URLs, paths and queries may read login results
+        self.session.ensure_login()
         ctx = {**self.session.ctx, **extra} if extra else self.session.ctx
         target = call.path.render(ctx)
         url = (
-            self.session.join(call.service, target)
+            self.session.join(call.service, target, ctx)
             if call.url_join
-            else self.session.url(call.service, target)
+            else self.session.url(call.service, target, ctx)
         )
         params = {k: v for k, v in render_value(dict(call.query), ctx).items() if v is not None}
         headers = {k: t.render(ctx) for k, t in call.headers.items()}
         page: PageRequest | None = first_request(call.paginate, url, params)
         state = PageState()
-        # statuses the call skips on are answers, not transient failures: never retried
-        retry = replace(call.retry, on=tuple(s for s in call.retry.on if s not in call.skip_on))
+        # statuses the call skips on or falls back on are answers, not transient failures
+        answers = (*call.skip_on, *(call.item_fallback.on if call.item_fallback else ()))
+        retry = replace(call.retry, on=tuple(s for s in call.retry.on if s not in answers))
         try:
             while page is not None:
                 page = self._fetch_page(call, res, page, state, headers, extra, retry)
         except (ApiError, UnreachableError) as exc:
             raise _named(exc, call.name, self.session.secrets()) from None
 
-    def _fetch_page(
+    def _send(
         self,
         call: Call,
-        res: CallResult,
         page: PageRequest,
-        state: PageState,
         headers: dict[str, str],
         extra: dict[str, Any],
         retry: Retry,
-    ) -> PageRequest | None:
-        """Fetch one page into ``res``; the next page's request or None."""
-        resp = self.session.request(
+    ) -> HttpResponse:
+        return self.session.request(
             call.method,
             page.url,
             params=page.params,
@@ -365,14 +232,43 @@ class Collector:
             expect_xml=call.xml_force_list if call.format == "xml" else None,
             auth=call.auth,
         )
-        res.requests += 1
-        body = self._check(call, resp)
+
+    def _fetch_page(
+        self,
+        call: Call,
+        res: CallResult,
+        page: PageRequest,
+        state: PageState,
+        headers: dict[str, str],
+        extra: dict[str, Any],
+        retry: Retry,
+    ) -> PageRequest | None:
+        """Fetch one page into ``res``; the next page's request or None."""
+        up = extra.get("ancestors") or []
+
+        def send() -> tuple[HttpResponse, Any]:
+            resp = self._send(call, page, headers, extra, retry)
+            res.requests += 1
+            return resp, self._check(call, resp)
+
+        if call.poll is not None and res.pages == 0:  # the first page is the job's state
+            until = call.poll.until
+            resp, body, _ = poll_until(
+                call.poll,
+                send,
+                lambda body: truthy(self._search(until, body, up, call, "poll.until")),
+                sleep=self.session.client.sleep,
+                replaying=self.session.replaying,
+            )
+        else:
+            resp, body = send()
+        scope = self._scope(up) if call.records is not None and call.records.roots else None
         # XML has no empty list (an empty listing is an absent element): found as is
         if call.format != "json" or resp.status == 204:  # 204: no content
-            records = records_of(call, body)
+            records = records_of(call, body, scope)
         else:
             try:
-                records = checked_records(call, body, call.name in self.objects)
+                records = checked_records(call, body, call.name in self.objects, scope)
             except ApiError as exc:
                 at = f"{call.name}: {call.method} {self.session.client.where(resp.url)}"
                 raise ApiError(f"{at}: {exc}", secrets=self.session.secrets()) from None
@@ -381,8 +277,7 @@ class Collector:
         if where is None:
             res.records.extend(records)
         else:
-            up = extra.get("ancestors") or []
-            res.records.extend(r for r in records if _truthy(self._search(where, r, up, call)))
+            res.records.extend(r for r in records if truthy(self._search(where, r, up, call)))
         if res.page_digests is not None and not extra:
             res.page_digests.append((body_digest(resp.body), len(res.records) - before))
         res.pages += 1
@@ -392,27 +287,30 @@ class Collector:
             call.paginate, page, PageResponse(resp.headers, body, len(records)), state
         )
 
-    def _search(
-        self, expr: Expression, record: Any, ancestors: list[Any], call: Call, key: str = "where"
-    ) -> Any:
-        """``expr`` on ``record`` with $region, $provider, $settings and, below a fan-out,
-        $parent and $ancestors (``ancestors`` is the record's chain, parent first)."""
-        if not expr.roots:
-            return expr.search(record)
-        scope = {
+    def _scope(self, ancestors: list[Any]) -> dict[str, Any]:
+        """The roots of a call's expressions: $region, $provider, $settings, $calls, $login
+        and, below a fan-out, $parent and $ancestors (``ancestors``: parent first)."""
+        return {
             **self.scope,
+            "calls": self.calls,
+            "login": self.session.ctx.get("login"),
             "parent": ancestors[0] if ancestors else None,
             "ancestors": ancestors,
         }
+
+    def _search(
+        self, expr: Expression, record: Any, ancestors: list[Any], call: Call, key: str = "where"
+    ) -> Any:
+        """``expr`` on ``record`` with the roots of ``_scope``, naming the spec key on failure."""
         try:
-            return expr.search(record, scope)
+            return expr.search(record, self._scope(ancestors) if expr.roots else None)
         except MappingError as exc:
             raise MappingError(f"{call.location}: calls.{call.name}.{key}: {exc}") from None
 
     def _check(self, call: Call, resp: HttpResponse) -> Any:
         where = f"{call.name}: {call.method} {self.session.client.where(resp.url)}"
         if resp.status in call.skip_on:
-            raise _Skipped(resp.status)
+            raise Skipped(resp.status)
         if resp.status in self.spec.invalid_statuses:
             raise CredentialsError(
                 f"invalid credentials: {where} answered {resp.status}",
@@ -428,29 +326,12 @@ class Collector:
             raise ApiError(f"{where}: {exc}", secrets=self.session.secrets()) from None
 
 
-def decode_body(call: Call, resp: HttpResponse) -> Any:
-    """The page body by the call's ``format``: JSON, text, XML data or the header map."""
-    if call.format == "json":
-        return resp.json()
-    if call.format == "xml":
-        return resp.xml(call.xml_force_list)
-    if call.format == "headers":
-        return resp.header_map()
-    return resp.text
-
-
 def _named(exc: MiqspecError, call: str, secrets: list[str]) -> MiqspecError:
     """``exc`` (same class and attributes) with the call's name in front of its message."""
     text = str(exc)
     if not text.startswith(f"{call}: "):
         exc.args = (mask_secrets(f"{call}: {text}", secrets),)
     return exc
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "no", "none", "off")
-    return bool(value)
 
 
 def embedders_of(spec: Spec) -> dict[str, list[str]]:

@@ -6,8 +6,10 @@ when there is one (``$provider``: name, id, guid, top-level form values, spec fa
 Gives: ``ProviderSession.request(...)`` returning ``HttpResponse`` (decorated, and signed when
 the auth kind signs, by the spec's auth or the call's own ``auth``); the secrets it knows (form
 secrets, login values, values rendered from a call's own auth: for masking and cassette
-filtering). Raises ``CredentialsError`` (401/403 from login or a request after one re-login),
-``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
+filtering); ``close`` runs the ``auth.logout`` steps when a login ran (a failure kept as
+``logout_error``), then closes the connections. Login steps read their answer as JSON, XML or
+text (``connect.login``). Raises ``CredentialsError`` (401/403 from login or a request after
+one re-login), ``UnreachableError``, ``ApiError``. Does network I/O through ``http``.
 """
 
 from __future__ import annotations
@@ -21,80 +23,15 @@ from typing import Any
 from urllib.parse import urljoin
 
 from miqspec.connect import auth as auth_mod
-from miqspec.connect.http import HttpClient, HttpResponse
+from miqspec.connect.cassettes import ReplayAdapter
+from miqspec.connect.context import build_context, provider_facts, secret_values
+from miqspec.connect.http import BadBody, HttpClient, HttpResponse
+from miqspec.connect.login import read_extracts
 from miqspec.connect.origins import Origin, OriginPattern, literal_origin, origin_of, show
 from miqspec.errors import ApiError, CredentialsError, MiqspecError, UnreachableError
-from miqspec.spec import INPUT_COMPONENTS, Auth, Body, Retry, Spec, render_value
+from miqspec.spec import Auth, Body, LoginStep, Retry, Spec, render_value
 
-
-def provider_facts(
-    spec: Spec, args: Mapping[str, Any], row: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """``$provider``: the provider row's ``name``, ``id``, ``guid`` (null before a row exists,
-    as in a class-level verify), every top-level form value (declared fields default to null)
-    and the spec's ``spec_name``, ``title``, ``vendor`` and ``type`` (the manager type)."""
-    out: dict[str, Any] = {
-        f.name: None for f in spec.form if "." not in f.name and f.component in INPUT_COMPONENTS
-    }
-    out.update(
-        (k, v) for k, v in args.items() if k not in ("endpoints", "authentications", "settings")
-    )
-    row = row or {}
-    out.update(
-        name=row.get("name"),
-        id=row.get("id"),
-        guid=row.get("guid"),
-        spec_name=spec.provider.name,
-        title=spec.provider.title,
-        vendor=spec.provider.vendor,
-        type=spec.provider.manager_type,
-    )
-    return out
-
-
-def build_context(
-    spec: Spec, args: Mapping[str, Any], provider: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The template context for a provider: region, form values, settings, and ``provider``
-    (see ``provider_facts``; ``provider`` is the ext_management_systems row when there is one).
-    """
-    region = spec.region(args.get("provider_region"))
-    ctx: dict[str, Any] = {
-        k: v for k, v in args.items() if k not in ("endpoints", "authentications")
-    }
-    ctx["endpoints"] = _with_defaults(args.get("endpoints"), spec, "endpoints")
-    ctx["authentications"] = _with_defaults(args.get("authentications"), spec, "authentications")
-    ctx["region"] = dict(region.attributes) if region else {}
-    ctx["settings"] = {**spec.provider.settings, **(args.get("settings") or {})}
-    ctx["provider"] = provider_facts(spec, args, provider)
-    ctx["login"] = {}
-    return ctx
-
-
-def _with_defaults(given: Any, spec: Spec, head: str) -> dict[str, Any]:
-    """Nested form values with every declared field present (None when not given)."""
-    out: dict[str, Any] = {}
-    for f in spec.form:
-        parts = f.name.split(".")
-        if parts[0] != head or len(parts) != 3:
-            continue
-        out.setdefault(parts[1], {}).setdefault(parts[2], None)
-    for role, values in (given or {}).items():
-        if isinstance(values, Mapping):
-            out.setdefault(role, {}).update(values)
-    return out
-
-
-def secret_values(spec: Spec, args: Mapping[str, Any]) -> list[str]:
-    """Values of the form's secret fields in ``args``."""
-    out = []
-    for name in spec.secret_fields:
-        node: Any = args
-        for part in name.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if isinstance(node, str) and node:
-            out.append(node)
-    return out
+__all__ = ["ProviderSession", "build_context", "provider_facts", "secret_values", "spec_origins"]
 
 
 class ProviderSession:
@@ -122,6 +59,7 @@ class ProviderSession:
         self._generation = 0
         self._pending_login: dict[str, Any] = {}
         self._call_secrets: set[str] = set()  # rendered from calls' own auth
+        self.logout_error: str | None = None
         self._secrets_lock = threading.Lock()
         # origins credentials may go to: the spec's own URLs (``origins``); see ``check_origin``
         self._trusted: set[Origin] = spec_origins(spec)
@@ -145,8 +83,23 @@ class ProviderSession:
         if new:
             self.client.keep_secrets(new)
 
+    @property
+    def replaying(self) -> bool:
+        """Whether answers come from a recording (then polling does not wait)."""
+        adapter = self.client.adapter
+        return isinstance(adapter, ReplayAdapter) or isinstance(
+            getattr(adapter, "inner", None), ReplayAdapter
+        )
+
     def close(self) -> None:
-        self.client.close()
+        """Log out (``auth.logout``, if a login ran), then close the connections. A logout
+        failure does not fail what ran: it is kept as ``logout_error`` (one line)."""
+        try:
+            self.logout()
+        except MiqspecError as exc:
+            self.logout_error = str(exc)
+        finally:
+            self.client.close()
 
     # -- URLs ------------------------------------------------------------------------------
     def base(self, service: str, ctx: Mapping[str, Any] | None = None) -> str:
@@ -249,36 +202,83 @@ class ProviderSession:
             self._logged_in = True
             self._generation += 1
 
-    def _run_login_step(self, step: Any, ctx: Mapping[str, Any], login: dict[str, Any]) -> None:
+    def _run_login_step(
+        self, step: LoginStep, ctx: Mapping[str, Any], login: dict[str, Any]
+    ) -> None:
+        resp = self._send_step(step, ctx, expect_json=False)
+        self._check_login_status(resp, f"login step '{step.name}'")
+        try:
+            login.update(read_extracts(step, resp))
+        except BadBody as exc:
+            raise ApiError(
+                f"login step '{step.name}' at {self.client.where(resp.url)}: {exc}",
+                secrets=self.secrets(),
+            ) from None
+
+    def _send_step(
+        self,
+        step: LoginStep,
+        ctx: Mapping[str, Any],
+        *,
+        expect_json: bool,
+        decoration: auth_mod.Decoration | None = None,
+        deadline_for: Any = None,
+    ) -> HttpResponse:
+        """Send one login or logout step (its own headers over ``decoration``'s)."""
         url = self.url(step.service, step.path.render(ctx), ctx)
-        headers = {k: t.render(ctx) for k, t in step.headers.items()}
-        params = render_value(dict(step.query), ctx)
+        dec = decoration or auth_mod.Decoration()
+        headers = {**dec.headers, **{k: t.render(ctx) for k, t in step.headers.items()}}
+        params = {**dec.query, **render_value(dict(step.query), ctx)}
         json_body, data = _body(step.body, ctx)
-        resp = self.client.send(
+        return self.client.send(
             step.method,
             url,
             retry=self.spec.connection.retry,
             params=params,
             headers=headers,
+            cookies=dec.cookies or None,
             json_body=json_body,
             data=data,
             timeout=self.timeout,
-            deadline_for=self.deadline,
-            expect_json=False,
+            deadline_for=deadline_for or self.deadline,
+            expect_json=expect_json,
         )
-        self._check_login_status(resp, f"login step '{step.name}'")
-        for ex in step.extract:
-            if ex.kind == "body":
-                value = ex.expression.search(resp.json()) if ex.expression else None
-            elif ex.kind == "header":
-                value = resp.headers.get(ex.source)
-            else:
-                value = resp.cookies.get(ex.source)
-            if value in (None, ""):
-                raise CredentialsError(
-                    f"login step '{step.name}' gave no {ex.kind} '{ex.source}' for '{ex.var}'"
+
+    def logout(self) -> None:
+        """Run the ``auth.logout`` steps once, if a login ran: each with the auth's headers,
+        cookies and query and the login results in its templates; no re-login. Every step is
+        tried; the first failure is raised (``ApiError``, ``UnreachableError``). Each request
+        has its own deadline (connect + twice the read timeout), past the refresh deadline
+        too, so that a refresh that ran out of time still closes its session."""
+        steps = self.spec.auth.logout
+        if not steps or not self._logged_in or not self.ctx["login"]:
+            return
+        self._logged_in = False
+        ctx = dict(self.ctx)
+        dec = auth_mod.decorate(self.spec.auth, ctx)
+        own = self.spec.connection.deadline or self.timeout[0] + 2 * self.timeout[1]
+        failure: MiqspecError | None = None
+        for step in steps:
+            try:
+                url = self.url(step.service, step.path.render(ctx), ctx)
+                self.check_origin(url)
+                resp = self._send_step(
+                    step,
+                    ctx,
+                    expect_json=False,
+                    decoration=dec,
+                    deadline_for=lambda: time.monotonic() + own,
                 )
-            login[ex.var] = value
+                if not 200 <= resp.status < 300 and resp.status != 404:  # 404: gone already
+                    raise ApiError(
+                        f"logout step '{step.name}' at {self.client.where(resp.url)} "
+                        f"answered {resp.status}",
+                        secrets=self.secrets(),
+                    )
+            except MiqspecError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def _check_login_status(self, resp: HttpResponse, what: str) -> None:
         if resp.status in self.spec.invalid_statuses or (

@@ -325,7 +325,8 @@ def parse(
     """Build every collection of the spec from the collected records.
 
     ``context`` is the session's template context (region, settings, provider); expressions
-    read it as ``$region``, ``$settings``, ``$provider``; ``$calls.<name>`` is a call's records.
+    read it as ``$region``, ``$settings``, ``$provider``, ``$login`` (login results);
+    ``$calls.<name>`` is a call's records.
     ``carry``: the collections of ``carry.plans`` take record digests, and leave unparsed the
     records whose digest their stored map holds (``ParsedInventory.carried``).
     """
@@ -338,6 +339,7 @@ def parse(
         ),
         "settings": ctx.get("settings", dict(spec.provider.settings)),
         "calls": {name: res.records for name, res in collected.calls.items()},
+        "login": ctx.get("login") or {},
     }
     ancestry = Ancestry(spec, collected)
     with find_by_indexes():

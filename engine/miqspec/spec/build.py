@@ -35,8 +35,10 @@ from miqspec.spec.model import (
     Fallback,
     ForEach,
     FormField,
+    ItemFallback,
     LoginStep,
     Paginate,
+    Poll,
     Provider,
     Region,
     Retry,
@@ -50,7 +52,7 @@ DEFAULT_REFRESH_INTERVAL = 15 * 60
 MERGED_CALL_KEYS = ("query", "headers", "retry")
 PAGINATE_EXPRESSIONS = {"next", "total", "total_pages", "cursor"}
 # Keys of an auth that are not its kind's parameters.
-AUTH_KEYS = ("type", "headers", "cookies", "query", "login", "relogin_on")
+AUTH_KEYS = ("type", "headers", "cookies", "query", "login", "logout", "relogin_on")
 
 T = TypeVar("T")
 
@@ -228,6 +230,10 @@ def build_auth(raw: Mapping[str, Any], first_service: str, cx: Compile) -> Auth:
         query=_templates(raw.get("query")),
         login=tuple(_login_step(s, first_service, cx) for s in raw.get("login") or []),
         relogin_on=tuple(raw.get("relogin_on", (401,))),
+        logout=tuple(
+            _login_step({"method": "DELETE", "extract": {}, **s}, first_service, cx)
+            for s in raw.get("logout") or []
+        ),
     )
 
 
@@ -245,6 +251,8 @@ def _login_step(s: Mapping[str, Any], first_service: str, cx: Compile) -> LoginS
             for var, e in s["extract"].items()
             for kind, src in e.items()
         ),
+        format=s.get("format", "json"),
+        xml_force_list=tuple((s.get("xml") or {}).get("force_list") or ()),
     )
 
 
@@ -304,6 +312,37 @@ def build_call(
         url_join="url" in raw,
         auth=build_auth(own_auth, first_service, cx) if isinstance(own_auth, dict) else None,
         xml_force_list=tuple((raw.get("xml") or {}).get("force_list") or ()),
+        item_fallback=_item_fallback(doc, name, raw, connection, cx),
+        poll=_poll(raw.get("poll"), cx),
+    )
+
+
+def _item_fallback(
+    doc: LoadedDocument, name: str, raw: Mapping[str, Any], connection: Connection, cx: Compile
+) -> ItemFallback | None:
+    """The call again, its keys replaced by those ``item_fallback`` gives (path or url: both
+    replaced; records and format: from the fallback when it gives them)."""
+    fb = raw.get("item_fallback")
+    if not isinstance(fb, dict):
+        return None
+    own = {k: v for k, v in fb.items() if k != "on"}
+    base = {k: v for k, v in raw.items() if k not in ("item_fallback", "fallback", "poll")}
+    if "path" in own or "url" in own:
+        base.pop("path", None)
+        base.pop("url", None)
+    call = build_call(doc, name, {**base, **own}, connection, cx)
+    return ItemFallback(call, tuple(fb.get("on") or (404,)))
+
+
+def _poll(raw: Mapping[str, Any] | None, cx: Compile) -> Poll | None:
+    if not raw:
+        return None
+    return Poll(
+        until=cx(raw["until"]),
+        interval=float(raw.get("interval", 1.0)),
+        backoff=float(raw.get("backoff", 1.0)),
+        max_interval=float(raw.get("max_interval", 60.0)),
+        deadline=float(raw.get("deadline", 300.0)),
     )
 
 
@@ -320,7 +359,14 @@ def build_paginate(
 def _for_each(raw: Mapping[str, Any] | None, cx: Compile) -> ForEach | None:
     if not raw:
         return None
-    return ForEach(raw["call"], _optional(cx, raw.get("where")), raw.get("concurrency"))
+    each = raw.get("each")
+    levels = [each] if isinstance(each, str) else list(each or [])
+    return ForEach(
+        raw["call"],
+        _optional(cx, raw.get("where")),
+        raw.get("concurrency"),
+        tuple(cx(level) for level in levels),
+    )
 
 
 def _fallback(raw: Mapping[str, Any] | None) -> Fallback | None:

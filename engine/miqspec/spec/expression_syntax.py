@@ -31,7 +31,7 @@ from miqspec.spec.functions.arithmetic import static_kind
 from miqspec.spec.functions.registry import LITERAL_CHECKS
 
 ROOTS = frozenset(
-    {"item", "parent", "ancestors", "region", "settings", "provider", "calls", "index"}
+    {"item", "parent", "ancestors", "region", "settings", "provider", "calls", "index", "login"}
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_NAMES = {"quoted_identifier": "an identifier", "unquoted_identifier": "an identifier",

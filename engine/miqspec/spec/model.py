@@ -190,6 +190,8 @@ class LoginStep:
     headers: Mapping[str, Template]
     body: Body | None
     extract: tuple[Extract, ...]
+    format: str = "json"  # json | xml | text: how ``extract: {body: ...}`` reads the answer
+    xml_force_list: tuple[str, ...] = ()
 
 
 # Kinds a call's own ``auth`` may not use: they log in, which only the spec's auth does.
@@ -205,6 +207,7 @@ class Auth:
     query: Mapping[str, Template]
     login: tuple[LoginStep, ...]
     relogin_on: tuple[int, ...]
+    logout: tuple[LoginStep, ...] = ()  # closing steps (no extract), run when a session ends
 
 
 @dataclass(frozen=True)
@@ -217,9 +220,26 @@ class Paginate:
 
 @dataclass(frozen=True)
 class ForEach:
+    """``for_each``: the call runs once per record of ``call`` or, with ``each`` levels, once
+    per nested item of each record (``where`` filters the items the call runs for)."""
+
     call: str
     where: Expression | None
     concurrency: int | None
+    each: tuple[Expression, ...] = ()
+
+
+@dataclass(frozen=True)
+class Poll:
+    """``poll``: the call's request is sent again until ``until`` holds on the answer's body,
+    waiting ``interval`` seconds (times ``backoff`` after each wait, at most ``max_interval``),
+    for at most ``deadline`` seconds."""
+
+    until: Expression
+    interval: float = 1.0
+    backoff: float = 1.0
+    max_interval: float = 60.0
+    deadline: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +280,17 @@ class Call:
     url_join: bool = False  # ``url:`` (RFC 3986 join with the base) instead of ``path:``
     auth: Auth | None = None  # the call's own auth, replacing the spec's for its requests
     xml_force_list: tuple[str, ...] = ()  # ``format: xml``: element names that are always lists
+    item_fallback: ItemFallback | None = None  # per item of a fan-out: another endpoint
+    poll: Poll | None = None
+
+
+@dataclass(frozen=True)
+class ItemFallback:
+    """``item_fallback``: a fan-out item whose request answers one of ``on`` is fetched once
+    more, for that item only, by ``call`` (the same call with another path, service, ...)."""
+
+    call: Call
+    on: tuple[int, ...]
 
 
 @dataclass(frozen=True)

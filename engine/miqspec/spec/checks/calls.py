@@ -7,7 +7,9 @@ unknown services, a call's own ``auth`` (through ``auth.check_call_auth``), pagi
 each other in a cycle (``embed`` adds edges), ``path``/``url`` (one is needed), call-level
 ``where`` and ``for_each.where`` roots, ``embed`` (needs a fan-out, object records of the
 parent, one field name per parent), ``ancestors[N]`` deeper than the fan-out chain, ``xml:``
-without ``format: xml`` and ``call_defaults``. Raises nothing; no I/O.
+without ``format: xml`` and ``call_defaults``; ``call_flow`` adds nested fan-out
+(``for_each.each``), ``item_fallback``, ``poll`` and ``$calls`` (also as dependencies).
+Raises nothing; no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from miqspec.spec import schema as schema_mod
 from miqspec.spec.checks.auth import check_call_auth, check_service
+from miqspec.spec.checks.call_flow import calls_read, check_call_flow, fan_out_depth
 from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.metrics import metrics_call_roots
 from miqspec.spec.checks.texts import TextChecker
@@ -25,7 +28,7 @@ from miqspec.spec.document import Path
 from miqspec.spec.templating import TemplateSyntaxError, template_references
 
 TEMPLATED_CALL_KEYS = ("path", "url", "query", "headers", "body", "when", "auth")
-EXPRESSION_ROOTS = {"region", "provider", "settings"}
+EXPRESSION_ROOTS = {"region", "provider", "settings", "calls", "login"}
 FAN_OUT_ROOTS = {"parent", "ancestors"}
 PAGINATE_EXPRESSIONS = ("next", "total", "total_pages", "cursor")
 _ANCESTOR = re.compile(r"^ancestors\.(\d+)")
@@ -39,16 +42,6 @@ def _parent_of(call: Any, calls: Mapping[str, Any]) -> str | None:
     fe = _dict(call).get("for_each")
     name = _dict(fe).get("call")
     return name if isinstance(name, str) and name in calls else None
-
-
-def fan_out_depth(name: str, calls: Mapping[str, Any]) -> int:
-    """How many fan-out levels lie above ``name``'s records (0 for a plain call)."""
-    depth, seen = 0, {name}
-    parent = _parent_of(calls.get(name), calls)
-    while parent is not None and parent not in seen:
-        depth, seen = depth + 1, seen | {parent}
-        parent = _parent_of(calls.get(parent), calls)
-    return depth + (1 if parent is not None else 0)  # a cycle: reported elsewhere
 
 
 def embedders(calls: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -115,7 +108,7 @@ def _check_call(
     call: Mapping[str, Any],
     calls: Mapping[str, Any],
 ) -> list[str]:
-    """One call; gives the calls it depends on (``for_each``, ``fallback``)."""
+    """One call; gives the calls it depends on (``for_each``, ``fallback``, ``$calls``)."""
     path: Path = ("calls", name)
     fan_out = FAN_OUT_ROOTS if isinstance(call.get("for_each"), dict) else set()
     roots = text.base_roots() | {"login"} | fan_out | metrics_call_roots(data, name)
@@ -124,7 +117,8 @@ def _check_call(
             text.templates_in((*path, k), call[k], roots)
     check_service(data, findings, (*path, "service"), call.get("service"))
     if "records" in call:
-        text.expression((*path, "records"), call["records"], set())
+        records_roots = EXPRESSION_ROOTS | (FAN_OUT_ROOTS if fan_out else set())
+        text.expression((*path, "records"), call["records"], records_roots)
     _check_extensions(findings, text, name, call, calls)
     if "auth" in call:
         check_call_auth(findings, name, call["auth"])
@@ -134,6 +128,7 @@ def _check_call(
         if isinstance(ref, dict) and isinstance(ref.get("call"), str):
             _check_call_ref(findings, (*path, key, "call"), ref["call"], calls)
             depends.append(ref["call"])
+    depends.extend(n for n in calls_read(text, call) if n in calls and n != name)
     pg = call.get("paginate")
     if isinstance(pg, dict):
         _check_paginate(findings, text, (*path, "paginate"), pg, hint=True)
@@ -225,6 +220,7 @@ def _check_extensions(
         for spath, value in _strings(call.get(key), (*path, key)):
             _check_ancestor_depth(findings, spath, value, depth)
     _check_embed(findings, name, call, calls)
+    check_call_flow(findings, text, name, call, calls)
     if "xml" in call and call.get("format") != "xml":
         shown = call.get("format", "json")
         findings.add(

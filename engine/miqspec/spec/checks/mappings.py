@@ -26,8 +26,8 @@ from miqspec.spec.expression_syntax import ExpressionSyntaxError
 from miqspec.spec.expressions import compile_expression
 from miqspec.spec.functions.patterns import pattern_problem
 
-BASE_ROOTS = {"region", "provider", "settings", "calls", "index"}
-ITEMS_ROOTS = {"region", "provider", "settings", "calls"}
+BASE_ROOTS = {"region", "provider", "settings", "calls", "index", "login"}
+ITEMS_ROOTS = {"region", "provider", "settings", "calls", "login"}
 ENCLOSED = {"parent", "ancestors"}
 TEMPLATE_ROOTS = {"item", "parent", "ancestors", "region", "provider", "settings", "index"}
 FORMS = {

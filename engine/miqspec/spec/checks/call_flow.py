@@ -1,0 +1,211 @@
+"""Semantic checks of how a call's requests flow: nested fan-out, per-item fallback, polling,
+``$calls`` and ``$ancestors[N]`` in a call's expressions.
+
+Takes: the ``Findings`` sink, the ``TextChecker``, one call's data and every call's data.
+Gives: ``fan_out_depth`` (how many levels enclose a call's records: one per fan-out and one
+per ``for_each.each`` level), ``calls_read`` (the calls a call's expressions read as
+``$calls.<name>``: dependencies, for cycles), ``check_call_flow`` (findings for
+``for_each.each`` levels (their roots; ``embed`` cannot go with them), ``item_fallback``
+(needs ``for_each``; its templates, ``records`` and service), ``poll`` (its ``until``),
+``$calls.<name>`` naming no call or the call itself, and ``$ancestors[N]`` deeper than the
+levels above the records in ``where``, ``records``, ``for_each.where`` and ``poll.until``).
+Raises nothing; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from miqspec.spec import schema as schema_mod
+from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.texts import TextChecker
+from miqspec.spec.document import Path
+from miqspec.spec.expression_syntax import ExpressionSyntaxError
+from miqspec.spec.expressions import compile_expression
+
+# Roots every call expression may read; fan-out calls add $parent and $ancestors.
+CALL_ROOTS = {"region", "provider", "settings", "calls", "login"}
+ENCLOSED = {"parent", "ancestors"}
+_ANCESTOR_INDEX = re.compile(r"\$ancestors\s*\[\s*(-?\d+)\s*\]")
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def each_levels(call: Any) -> list[Any]:
+    """The ``for_each.each`` levels of a call (a string is one level)."""
+    each = _dict(_dict(call).get("for_each")).get("each")
+    return [each] if isinstance(each, str) else each if isinstance(each, list) else []
+
+
+def _parent_of(call: Any, calls: Mapping[str, Any]) -> str | None:
+    name = _dict(_dict(call).get("for_each")).get("call")
+    return name if isinstance(name, str) and name in calls else None
+
+
+def fan_out_depth(name: str, calls: Mapping[str, Any]) -> int:
+    """How many levels enclose ``name``'s records: each fan-out above them adds one, and
+    each ``for_each.each`` level one more (0 for a plain call)."""
+    depth, seen, current = 0, {name}, name
+    parent = _parent_of(calls.get(name), calls)
+    while parent is not None:
+        depth += 1 + len(each_levels(calls.get(current)))
+        if parent in seen:  # a cycle: reported elsewhere
+            break
+        seen.add(parent)
+        current, parent = parent, _parent_of(calls.get(parent), calls)
+    return depth
+
+
+def _compiled(text: TextChecker, value: Any) -> Any:
+    if not isinstance(value, str):
+        return None
+    try:
+        return compile_expression(value, text.functions)
+    except ExpressionSyntaxError:
+        return None  # reported where the expression is checked
+
+
+def _expressions(call: Mapping[str, Any], depth: int = 0) -> list[tuple[Path, str, int]]:
+    """(path under the call, text, levels enclosing its subject) of every expression of a
+    call that may read roots; ``depth`` encloses the call's records."""
+    fe = _dict(call.get("for_each"))
+    levels = each_levels(call)
+    above = max(depth - 1 - len(levels), 0)  # levels enclosing a record of the parent call
+    out: list[tuple[Path, Any, int]] = [
+        (("where",), call.get("where"), depth),
+        (("records",), call.get("records"), depth),
+        (("poll", "until"), _dict(call.get("poll")).get("until"), depth),
+        (("item_fallback", "records"), _dict(call.get("item_fallback")).get("records"), depth),
+        (("for_each", "where"), fe.get("where"), max(depth - 1, 0)),
+    ]
+    if isinstance(fe.get("each"), str):
+        out.append((("for_each", "each"), fe["each"], above))
+    else:
+        out.extend((("for_each", "each", i), lv, above + i) for i, lv in enumerate(levels))
+    return [(p, t, d) for p, t, d in out if isinstance(t, str)]
+
+
+def calls_read(text: TextChecker, call: Any) -> list[str]:
+    """The calls ``call``'s expressions read as ``$calls.<name>`` (sorted)."""
+    names: set[str] = set()
+    for _, value, _ in _expressions(_dict(call)):
+        expr = _compiled(text, value)
+        if expr is not None:
+            names.update(n for n in expr.calls if n != "*")
+    return sorted(names)
+
+
+def check_call_flow(
+    findings: Findings,
+    text: TextChecker,
+    name: str,
+    call: Mapping[str, Any],
+    calls: Mapping[str, Any],
+) -> None:
+    """The ``for_each.each``, ``item_fallback`` and ``poll`` of one call, and what its
+    expressions read (``$calls.<name>``, ``$ancestors[N]``)."""
+    path: Path = ("calls", name)
+    fan_out = isinstance(call.get("for_each"), dict)
+    depth = fan_out_depth(name, calls)
+    levels = each_levels(call)
+    fe = _dict(call.get("for_each"))
+    above = depth - 1 - len(levels)  # levels enclosing the parent call's records
+    for i, level in enumerate(levels):
+        lpath: Path = (*path, "for_each", "each") + (() if isinstance(fe["each"], str) else (i,))
+        if not isinstance(level, str):
+            findings.add(lpath, "an each: level must be a JMESPath string")
+            continue
+        enclosed = ENCLOSED if i > 0 or above > 0 else set()
+        text.expression(lpath, level, CALL_ROOTS | enclosed)
+    if isinstance(fe.get("each"), list) and not fe["each"]:
+        findings.add((*path, "for_each", "each"), "each: needs at least one level")
+    if levels and isinstance(call.get("embed"), dict):
+        findings.add(
+            (*path, "embed"),
+            "embed cannot go with for_each.each: the call's parents are nested items, not "
+            "records of the parent call",
+            key=True,
+        )
+    _check_item_fallback(findings, text, path, call, fan_out, depth)
+    poll = call.get("poll")
+    if isinstance(poll, dict) and "until" in poll:
+        text.expression((*path, "poll", "until"), poll["until"], CALL_ROOTS | _enclosed(depth))
+    for sub, value, levels_up in _expressions(call, depth):
+        _check_reads(findings, text, (*path, *sub), value, name, calls, levels_up)
+
+
+def _enclosed(depth: int) -> set[str]:
+    return ENCLOSED if depth else set()
+
+
+def _check_item_fallback(
+    findings: Findings,
+    text: TextChecker,
+    path: Path,
+    call: Mapping[str, Any],
+    fan_out: bool,
+    depth: int,
+) -> None:
+    fb = call.get("item_fallback")
+    if not isinstance(fb, dict):
+        return
+    fpath: Path = (*path, "item_fallback")
+    if not fan_out:
+        findings.add(
+            fpath,
+            "item_fallback needs for_each: it retries one item of a fan-out (use fallback: "
+            "for a whole call)",
+            key=True,
+        )
+    roots = text.base_roots() | {"login"} | (ENCLOSED if fan_out else set())
+    for key in ("path", "url", "query", "headers"):
+        if key in fb:
+            text.templates_in((*fpath, key), fb[key], roots)
+    if "records" in fb:
+        text.expression((*fpath, "records"), fb["records"], CALL_ROOTS | _enclosed(depth))
+    if "xml" in call and fb.get("format", call.get("format")) != "xml":
+        findings.add((*fpath, "format"), "the call's xml: options need format: xml here too")
+
+
+def _check_reads(
+    findings: Findings,
+    text: TextChecker,
+    path: Path,
+    value: str,
+    name: str,
+    calls: Mapping[str, Any],
+    depth: int,
+) -> None:
+    """``$calls.<x>`` names a call other than this one; ``$ancestors[N]`` exists."""
+    expr = _compiled(text, value)
+    if expr is None:
+        return
+    for other in sorted(n for n in expr.calls if n != "*"):
+        at = re.search(rf"\$calls\s*\.\s*{re.escape(other)}\b", value)
+        if other == name:
+            findings.add(
+                path,
+                f"'$calls.{other}' is this call's own records, not known before it runs",
+                at=at.start() if at else None,
+            )
+        elif other not in calls:
+            findings.add(
+                path,
+                f"unknown call '{other}' in $calls" + schema_mod.suggest(other, calls),
+                at=at.start() if at else None,
+            )
+    if "ancestors" not in expr.roots:
+        return
+    for m in _ANCESTOR_INDEX.finditer(value):
+        index = int(m.group(1))
+        if depth and (index >= depth or -index > depth):
+            findings.syntax_error(
+                path,
+                m.start(),
+                f"'$ancestors[{index}]' does not exist here: {depth} level(s) enclose these "
+                "records ($ancestors[0] is the parent)",
+            )
