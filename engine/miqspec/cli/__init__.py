@@ -3,7 +3,8 @@
 Offers: ``main`` (the click group; the console script). ``app`` holds the group and the one
 place errors become exit codes; ``options`` the options several commands share; ``specs``,
 ``providers``, ``refresh``, ``metrics`` and ``author`` (``try``, ``test``) register their
-commands on the group; ``report`` renders results.
+commands on the group; ``report`` renders results, ``output`` prints them (colours and tables
+on a terminal, plain text elsewhere) and ``progress`` shows a refresh's progress.
 Imports only ``miqspec.api``, ``miqspec.errors`` and ``miqspec.version`` of miqspec.
 """
 

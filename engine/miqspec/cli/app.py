@@ -27,6 +27,7 @@ from typing import Any
 
 import click
 
+from miqspec.cli.output import no_color_option
 from miqspec.errors import MiqspecError, UsageError
 from miqspec.version import __version__
 
@@ -175,6 +176,7 @@ def configure_logging(verbose: int, log_format: str) -> None:
     envvar="MIQSPEC_LOG_FORMAT",
     help="Log lines as text or as one JSON object each (e.g. for the worker; INFO by default).",
 )
+@no_color_option
 def main(verbose: int, log_format: str) -> None:
     """miqspec: ManageIQ-style providers as one YAML spec.
 

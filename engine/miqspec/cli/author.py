@@ -30,6 +30,7 @@ from miqspec.cli.options import (
     replay_options,
     spec_argument,
 )
+from miqspec.cli.output import echo
 from miqspec.cli.specs import new as new_cmd
 from miqspec.errors import UsageError
 
@@ -200,12 +201,12 @@ def test_cmd(
     if fmt == "json":
         echo_json(result.to_dict())
     elif result.error is not None:
-        click.echo(f"FAILED: {result.error}")
+        echo(f"FAILED: {result.error}")
     elif result.mismatches:
-        click.echo("\n".join(f"FAILED: {m}" for m in result.mismatches))
+        echo(*(f"FAILED: {m}" for m in result.mismatches))
     else:
         counts = ", ".join(f"{n} {c}" for n, c in result.counts.items() if c)
-        click.echo(f"ok: every expectation holds ({counts})")
+        echo(f"ok: every expectation holds ({counts})")
     sys.exit(result.exit_code)
 
 

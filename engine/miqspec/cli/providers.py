@@ -27,7 +27,8 @@ from miqspec.cli.options import (
     replay_options,
     spec_argument,
 )
-from miqspec.cli.report import provider_json, provider_text, table, verify_text
+from miqspec.cli.output import echo
+from miqspec.cli.report import Table, provider_fields, provider_json, verify_line
 from miqspec.errors import UsageError
 
 
@@ -202,7 +203,7 @@ def provider_list(fmt: str, database: str | None) -> None:
     if fmt == "json":
         echo_json([provider_json(i) for i in infos])
         return
-    rows = [
+    rows = tuple(
         (
             i.name,
             i.spec_name,
@@ -212,9 +213,9 @@ def provider_list(fmt: str, database: str | None) -> None:
             "error" if i.last_refresh_error else "ok" if i.last_refresh_date else "-",
         )
         for i in infos
-    ]
-    click.echo(
-        table(("name", "spec", "region", "credentials", "last refresh", "status"), rows)
+    )
+    echo(
+        Table(("name", "spec", "region", "credentials", "last refresh", "status"), rows)
         if rows
         else "no providers (add one with: miqspec provider add SPEC --name ...)"
     )
@@ -230,7 +231,7 @@ def provider_show(name: str, fmt: str, database: str | None) -> None:
     if fmt == "json":
         echo_json(provider_json(info))
     else:
-        click.echo(provider_text(info))
+        echo(provider_fields(info))
 
 
 @provider.command("delete")
@@ -297,7 +298,7 @@ def provider_verify(
     result = api.verify_provider(
         open_db(database, write=False), name, replay=replay, replay_ignore=replay_ignore
     )
-    click.echo(verify_text(result, name))
+    echo(verify_line(result, name))
     sys.exit(result.exit_code)
 
 
@@ -338,7 +339,7 @@ def verify_cmd(
     if not isinstance(args, dict):
         raise UsageError("--args must be a mapping (the ManageIQ verify argument hash)")
     result = api.verify(loaded, args, replay=replay, replay_ignore=replay_ignore)
-    click.echo(verify_text(result, loaded.provider.name))
+    echo(verify_line(result, loaded.provider.name))
     sys.exit(result.exit_code)
 
 

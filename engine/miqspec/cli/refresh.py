@@ -1,7 +1,8 @@
 """``refresh``, ``inventory``, ``demo``, ``worker`` and ``simulate`` commands.
 
-Registered on the ``miqspec`` group. Progress goes to stderr (a tqdm bar per call on a
-terminal, plain lines otherwise); results to stdout. Calls ``miqspec.api``. Terminal I/O only.
+Registered on the ``miqspec`` group. Progress goes to stderr (``progress``: live lines per call
+on a terminal, plain lines otherwise); results to stdout (``output``: coloured tables on a
+terminal, plain text otherwise). Calls ``miqspec.api``. Terminal I/O only.
 """
 
 from __future__ import annotations
@@ -27,49 +28,10 @@ from miqspec.cli.options import (
     open_demo_db,
     replay_options,
 )
-from miqspec.cli.report import refresh_json, refresh_text, rows_csv, rows_text, table
+from miqspec.cli.output import echo
+from miqspec.cli.progress import ProgressView
+from miqspec.cli.report import Doc, Table, refresh_doc, refresh_json, rows_csv, rows_table
 from miqspec.errors import UsageError
-
-
-class ProgressView:
-    """Per call: pages and records; a tqdm bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.bars: dict[str, Any] = {}
-        self.last: dict[str, tuple[int, int]] = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, call: str, pages: int, records: int) -> None:
-        if not self.enabled:
-            return
-        with self.lock:
-            if self.tty:
-                from tqdm import tqdm
-
-                bar = self.bars.get(call)
-                if bar is None:
-                    bar = self.bars[call] = tqdm(
-                        desc=call, unit=" records", file=sys.stderr, leave=True, dynamic_ncols=True
-                    )
-                bar.update(records - bar.n)
-                bar.set_postfix(pages=pages, refresh=False)
-            self.last[call] = (pages, records)
-
-    def phase(self, provider: str, name: str) -> None:
-        """A phase starts (collect, parse, persist): one line on stderr, without a terminal."""
-        if self.enabled and not self.tty:
-            click.echo(f"{provider}: {name}", err=True)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        if self.enabled and not self.tty:
-            for call, (pages, records) in self.last.items():
-                click.echo(f"{call}: {pages} page(s), {records} record(s)", err=True)
-        self.bars.clear()
-        self.last.clear()
 
 
 @main.command()
@@ -173,7 +135,10 @@ def refresh(
     if fmt == "json":
         echo_json([refresh_json(r) for r in results])
     else:
-        click.echo("\n\n".join(refresh_text(r) for r in results))
+        doc: Doc = []
+        for r in results:
+            doc += [*([""] if doc else []), *refresh_doc(r)]
+        echo(*doc)
     sys.exit(exit_code)
 
 
@@ -218,7 +183,7 @@ def inventory(
         if fmt == "json":
             echo_json(counts)
         else:
-            click.echo(table(("collection", "rows"), sorted(counts.items())))
+            echo(Table(("collection", "rows"), tuple(sorted(counts.items()))))
         return
     found = api.read_inventory(db, name, collection, limit=limit or None, archived=archived)
     if fmt == "csv":
@@ -226,7 +191,7 @@ def inventory(
     elif fmt == "json":
         echo_json(found.rows)
     else:
-        click.echo(rows_text(found.rows, found.columns) if found.rows else "no rows")
+        echo(rows_table(found.rows, found.columns) if found.rows else "no rows")
 
 
 @main.command()
@@ -247,7 +212,7 @@ def demo(instances: int, flavors: int, images: int, database: str | None) -> Non
         )
     finally:
         view.close()
-    click.echo(refresh_text(result))
+    echo(*refresh_doc(result))
     click.echo(
         f"\ninventory saved in {db.url}; look at it with:\n"
         f"  miqspec inventory --database '{db.url}' '{api.DEMO_NAME}' vms"

@@ -1,6 +1,9 @@
 """Human and JSON renderings of results: refresh summaries, provider details, inventory rows.
 
-Takes: ``RefreshResult``, ``ProviderInfo``, row lists. Gives: strings. No I/O, raises nothing.
+Takes: ``RefreshResult``, ``ProviderInfo``, row lists. Gives: strings, and for what people read
+a ``Doc`` (lines, ``Table``s, ``Fields`` and styled ``Line``s) that ``plain`` turns into the
+plain text (what a pipe gets) and ``cli.output`` draws with colours on a terminal. No I/O,
+raises nothing.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from miqspec.api import ProviderInfo, RefreshResult, VerifyResult
 
-COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "unchanged")
+COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "unchanged")  # JSON's order
+#: the refresh summary's columns: reconnected (a disconnected row with the same ems_ref taken
+#: back, as ManageIQ does) beside the other changes
+TEXT_COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "reconnected", "unchanged")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -37,6 +43,48 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Table:
+    """A table with a header line; plain text: ``table``."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def __str__(self) -> str:
+        return table(self.headers, self.rows)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Names and values, one pair a line, the values aligned."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    def __str__(self) -> str:
+        width = max((len(k) for k, _ in self.pairs), default=0)
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in self.pairs)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line drawn in one style on a terminal: ``good``, ``bad`` or ``warn``."""
+
+    text: str
+    style: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Block: TypeAlias = str | Table | Fields | Line
+Doc: TypeAlias = list[Block]
+
+
+def plain(doc: Sequence[Block]) -> str:
+    """The plain text of ``doc``: its blocks, one after the other, a line break between."""
+    return "\n".join(str(b) for b in doc)
+
+
 def refresh_counts(result: RefreshResult) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     report = result.report
@@ -50,21 +98,24 @@ def refresh_counts(result: RefreshResult) -> dict[str, dict[str, int]]:
     return out
 
 
-def refresh_text(result: RefreshResult) -> str:
+def refresh_doc(result: RefreshResult) -> Doc:
+    """The refresh summary: ok or FAILED, a table per call and per collection (created,
+    updated, deleted, disconnected, reconnected, unchanged), rows written, a sample of changes,
+    warnings and the time per phase."""
     head = f"{'Dry run of' if result.dry_run else 'Refresh of'} {result.provider}: "
     if not result.ok:
-        return head + f"FAILED: {result.error}\n(inventory unchanged)"
-    lines = [head + "ok"]
+        return [head + f"FAILED: {result.error}", "(inventory unchanged)"]
+    lines: Doc = [head + "ok"]
     if result.collected:
-        rows = [
+        rows = tuple(
             (c.name, c.status, c.pages, c.requests, len(c.records), f"{c.seconds:.2f}")
             for c in result.collected.calls.values()
-        ]
-        lines += ["", table(("call", "status", "pages", "requests", "records", "seconds"), rows)]
+        )
+        lines += ["", Table(("call", "status", "pages", "requests", "records", "seconds"), rows)]
     counts = refresh_counts(result)
     if counts:
-        rows2 = [(n, *(c[k] for k in COUNT_COLUMNS)) for n, c in counts.items()]
-        lines += ["", table(("collection", *COUNT_COLUMNS), rows2)]
+        rows2 = tuple((n, *(c[k] for k in TEXT_COUNT_COLUMNS)) for n, c in counts.items())
+        lines += ["", Table(("collection", *TEXT_COUNT_COLUMNS), rows2)]
     if result.report is not None:
         lines.append(
             f"\nrows written: {result.report.rows_written}"
@@ -77,10 +128,10 @@ def refresh_text(result: RefreshResult) -> str:
                 lines.append(
                     f"  {ch.collection} {ch.ref}: {ch.attribute}: {ch.old!r} -> {ch.new!r}"
                 )
-    lines.extend(f"warning: {w}" for w in result.warnings)
+    lines.extend(Line(f"warning: {w}", "warn") for w in result.warnings)
     phases = "  ".join(f"{k} {v:.2f}s" for k, v in result.phases.items())
     lines.append(f"time: {phases}")
-    return "\n".join(lines)
+    return lines
 
 
 def refresh_json(result: RefreshResult) -> dict[str, Any]:
@@ -111,8 +162,8 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "never"
 
 
-def provider_text(info: ProviderInfo) -> str:
-    rows = [
+def provider_fields(info: ProviderInfo) -> Fields:
+    rows = (
         ("name", info.name),
         ("type", info.type),
         ("spec", info.spec_source),
@@ -124,9 +175,8 @@ def provider_text(info: ProviderInfo) -> str:
         ("last refresh", _when(info.last_refresh_date)),
         ("last success", _when(info.last_refresh_success_date)),
         ("last error", info.last_refresh_error or "-"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+    )
+    return Fields(rows)
 
 
 def provider_json(info: ProviderInfo) -> dict[str, Any]:
@@ -137,7 +187,7 @@ def provider_json(info: ProviderInfo) -> dict[str, Any]:
     return data
 
 
-def verify_text(result: VerifyResult, label: str) -> str:
+def verify_line(result: VerifyResult, label: str) -> Line:
     word = (
         "valid"
         if result.valid
@@ -145,11 +195,11 @@ def verify_text(result: VerifyResult, label: str) -> str:
         if result.status == "Invalid"
         else (result.status.lower())
     )
-    return f"{label}: {word}: {result.details}"
+    return Line(f"{label}: {word}: {result.details}", "good" if result.valid else "bad")
 
 
-def rows_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    return table(columns, [[r.get(c) for c in columns] for r in rows])
+def rows_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
+    return Table(tuple(columns), tuple(tuple(r.get(c) for c in columns) for r in rows))
 
 
 def rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -16,7 +16,8 @@ import click
 from miqspec import api
 from miqspec.cli.app import main
 from miqspec.cli.options import echo_json, format_option, spec_argument
-from miqspec.cli.report import table
+from miqspec.cli.output import echo
+from miqspec.cli.report import Table
 
 
 @main.command()
@@ -112,9 +113,9 @@ def regions(spec: str, fmt: str) -> None:
     if fmt == "json":
         echo_json([dict(r.attributes) for r in loaded.regions])
     else:
-        click.echo(
-            table(
+        echo(
+            Table(
                 ("name", "hostname", "description"),
-                [(r.name, r.hostname, r.description) for r in loaded.regions],
+                tuple((r.name, r.hostname, r.description) for r in loaded.regions),
             )
         )
