@@ -44,7 +44,7 @@ class Lookups:
             return cached
         table = self.db.table(name)
         keys = key_columns(cdef, table)
-        extra: list[str] = []
+        extra: list[str] = ["type"] if "type" in table.c else []  # ``type_value: class``
         for key in self.graph.lazy_keys.get(name, ()):
             rdef = cdef.references.get(key)
             cols = (rdef.column, rdef.type_column) if rdef else (key,)

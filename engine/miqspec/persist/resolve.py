@@ -152,6 +152,25 @@ class Resolver:
             return (ref.default, None) if isinstance(ref.default, int) else (None, None)
         return found, typ
 
+    def class_of(self, value: Any) -> str | None:
+        """The STI class (``type``) of the object or row a reference points at, for type
+        columns that hold it (``type_value: class``); None when it cannot tell."""
+        if type(value) is InventoryObject:
+            return _class(value.data.get("type"))
+        if type(value) is not LazyRef or value.key is not None:
+            return None
+        cdef = self.cdef(value.collection)
+        if value.secondary is not None:
+            obj = self._secondary_object(cdef, value)
+        else:
+            obj = self.find_object(cdef.name, value.ref)
+        if obj is not None:
+            return _class(obj.data.get("type"))
+        if value.secondary is not None or self._final(cdef.name):
+            return None
+        row = self._db_row(cdef, value.ref)
+        return None if row is None else _class(row.get("type"))
+
     def _key_ref(self, cdef: CollectionDef, ref: LazyRef) -> tuple[int | None, str | None]:
         key = ref.key or ""
         obj = self.find_object(cdef.name, ref.ref)
@@ -190,3 +209,7 @@ class Resolver:
         if isinstance(found, REF_TYPES):
             raise MappingError(f"lazy key {ref.key!r} of {ref.collection!r} is a reference")
         return ref.default if found is None else found
+
+
+def _class(value: Any) -> str | None:
+    return value if type(value) is str and value else None

@@ -103,6 +103,10 @@ class RowPlan(Signatures):
         self._layouts: dict[tuple[str, ...], Layout] = {}
         self._forms: dict[int, tuple[Any, Any, int, str]] = {}
         self.sti_type = sti_type if cdef.sti and "type" in table.c else None
+        # references whose type column holds the target's own class (``type_value: class``)
+        self._class_types = {
+            a for a, r in cdef.references.items() if r.type_value == "class" and r.type_column
+        }
         self._handlers: dict[str, tuple[Any, ...]] = {}
         # generated row builders by attribute names (None: build_one only)
         self._builders: dict[tuple[str, ...], Builder | None] = {}
@@ -223,6 +227,8 @@ class RowPlan(Signatures):
             return True
         row[col] = found
         if type_col:
+            if found is not None and attr in self._class_types:
+                typ = self.resolver.class_of(value) or typ
             row[type_col] = typ if found is not None else None
         return True
 

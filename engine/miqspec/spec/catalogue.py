@@ -67,6 +67,9 @@ class ReferenceDef:
     collections: tuple[str, ...]
     type_column: str | None = None
     kind: str = "id"
+    #: what ``type_column`` holds: the target's base class (``VmOrTemplate``, ManageIQ's
+    #: default) or its own class (``class``: its STI ``type``, e.g. for ``lives_on_type``)
+    type_value: str = "base"
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,12 @@ def _reference_kind(kind: Any) -> str:
     return str(kind)
 
 
+def _type_value(value: Any) -> str:
+    if value not in ("base", "class"):
+        raise TypeError(f"reference type_value {value!r} is not one of base, class")
+    return str(value)
+
+
 def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
     try:
         refs = {
@@ -175,6 +184,7 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
                 else (r["collection"],),
                 type_column=r.get("type_column"),
                 kind=_reference_kind(r.get("kind", "id")),
+                type_value=_type_value(r.get("type_value", "base")),
             )
             for attr, r in (raw.get("references") or {}).items()
         }

@@ -161,6 +161,15 @@ def _collection_problems(coll: CollectionDef, catalogue: Catalogue) -> list[str]
             )
         if ref.kind == "ancestry" and tables - {coll.table}:
             problems.append(f"{where}: ancestry reference {ref.name} must stay in {coll.table}")
+        if ref.type_value == "class" and (
+            not ref.type_column
+            or ref.name in coll.manager_ref
+            or set(ref.collections) & set(coll.parent_collections)
+        ):
+            problems.append(
+                f"{where}: reference {ref.name} with type_value class needs a type_column and "
+                "may not be a manager_ref part or a parent link (those compare the base class)"
+            )
     known = set(coll.columns) | set(coll.references) | set(_owner_columns(coll)) | {"type"}
     keys = [("manager_ref", a) for a in coll.manager_ref]
     keys += [(f"secondary_ref {n}", a) for n, attrs in coll.secondary_refs.items() for a in attrs]
