@@ -194,3 +194,16 @@ def test_bad_operands_at_run_time_are_evaluation_errors(
 def test_round_takes_one_or_two_arguments() -> None:
     with pytest.raises(ExpressionSyntaxError, match=r"round\(\) takes 1 to 2 arguments, got 3"):
         compile_expression("round(a, `1`, `2`)")
+
+
+def test_operators_over_fields_skip_the_interpreter_and_agree_with_it() -> None:
+    assert compile_expression("(read + write) / 1024 / 60").kind == "arithmetic"
+    assert compile_expression("-$parent.size * 2").kind == "arithmetic"
+    assert compile_expression("length(list) * 2").kind == "jmespath"
+    cases = test_arithmetic.pytestmark[0].args[1]
+    for text, expected in cases:
+        interpreted = compile_expression(f"[@, {text}][1]")  # a list first: the interpreter
+        assert interpreted.kind == "jmespath"
+        assert interpreted.search(RECORD) == expected == run(text), text
+    with pytest.raises(ExpressionEvaluationError, match="'-' needs a number, got string"):
+        compile_expression("-name").search(RECORD)

@@ -13,7 +13,9 @@ Does no I/O.
 
 Fast paths, chosen from the parsed AST: ``name`` and ``a."b-c".d`` read the record with chained
 ``.get`` (JMESPath's own field semantics), ``@`` is the identity, a literal is a constant,
-``$parent.x`` chains on the scope. Everything else runs on one shared JMESPath interpreter.
+``$parent.x`` chains on the scope, operators over those are computed directly (``memory *
+1024``: kind ``arithmetic``). Everything else runs on one shared interpreter
+(:mod:`miqspec.spec.expression_interpreter`).
 
 Roots: ``$name`` (name in ``ROOTS``) may stand wherever an identifier may, also inside filters
 and projections: ``join('/', [$parent.name, name])``, ``tags[?key==$settings.tag].value``.
@@ -39,6 +41,7 @@ from miqspec.spec.expression_interpreter import CURRENT as _CURRENT
 from miqspec.spec.expression_interpreter import ROOT_FIELDS as _ROOT_FIELDS
 from miqspec.spec.expression_interpreter import Interpreter, ScopedInterpreter
 from miqspec.spec.expression_syntax import Node, parse_expression
+from miqspec.spec.functions import arithmetic
 from miqspec.spec.functions.registry import DEFAULT_FUNCTIONS, CustomFunctions
 
 _CACHE_LIMIT = 20_000
@@ -67,7 +70,8 @@ class Expression:
 
     def __init__(self, text: str, kind: str, ast: Node, search: SearchFn, reads: _Reads) -> None:
         self.text = text
-        self.kind = kind  # "field", "path", "identity", "literal", "root" or "jmespath"
+        # "field", "path", "identity", "literal", "root", "arithmetic" or "jmespath"
+        self.kind = kind
         self.ast = ast
         self.search: SearchFn = search
         self.roots, self.calls, self.functions = reads
@@ -109,7 +113,10 @@ def _compile(text: str, engine: _Engine) -> Expression:
     ast, nodes = parse_expression(text, engine.table)
     reads = _reads(nodes, engine.function_reads)
     kind, search = _fast_path(ast)
+    if search is None and ast["type"] in ("arithmetic", "negate"):
+        kind, search = "arithmetic", _arithmetic_path(text, ast)
     if search is None:
+        kind = "jmespath"
         scoped = bool(reads[0])
         search = _general(text, ast, engine.visit_scoped if scoped else engine.visit, scoped)
     return Expression(text, kind, ast, search, reads)
@@ -204,6 +211,38 @@ def _fast_path(ast: Node) -> tuple[str, SearchFn | None]:
     if root is not None:
         return "root", _root_chain(root, keys[1:])
     return ("field" if len(keys) == 1 else "path"), _chain(keys)
+
+
+def _arithmetic_path(text: str, ast: Node) -> SearchFn | None:
+    """Operators over fields, paths, roots and literals, without the interpreter."""
+    calculate = _calculator(ast)
+    if calculate is None:
+        return None
+
+    def search(record: Any, scope: Scope | None = None) -> Any:
+        try:
+            return calculate(record, scope)
+        except ValueError as exc:
+            raise ExpressionEvaluationError(text, _evaluation_reason(exc)) from None
+
+    return search
+
+
+def _calculator(node: Node) -> SearchFn | None:
+    kind = node["type"]
+    if kind == "arithmetic":
+        left, right = (_calculator(child) for child in node["children"])
+        if left is None or right is None:
+            return None
+        apply, op = arithmetic.apply, node["value"]
+        return lambda r, s=None: apply(op, left(r, s), right(r, s))
+    if kind == "negate":
+        inner = _calculator(node["children"][0])
+        if inner is None:
+            return None
+        negate = arithmetic.negate
+        return lambda r, s=None: negate(inner(r, s))
+    return _fast_path(node)[1]
 
 
 def _identity(record: Any, scope: Scope | None = None) -> Any:

@@ -23,6 +23,7 @@ Semantics (documented in docs/spec-reference.md, "arithmetic"):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -108,28 +109,49 @@ def _checked(op: str, result: Any) -> Any:
     return result
 
 
+def _add(left: Any, right: Any) -> Any:
+    return _checked("+", left + right)
+
+
+def _subtract(left: Any, right: Any) -> Any:
+    return _checked("-", left - right)
+
+
+def _multiply(left: Any, right: Any) -> Any:
+    return _checked("*", left * right)
+
+
+def _divide(left: Any, right: Any) -> Any:
+    if right == 0:
+        return None
+    if type(left) is int and type(right) is int and left % right == 0:
+        return left // right
+    return _checked("/", left / right)
+
+
+def _floor_divide(left: Any, right: Any) -> Any:
+    return None if right == 0 else _checked("//", int(_checked("//", left // right)))
+
+
+def _modulo(left: Any, right: Any) -> Any:
+    return None if right == 0 else _checked("%", left % right)
+
+
+_OPERATIONS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": _add, "-": _subtract, "*": _multiply, "/": _divide, "//": _floor_divide, "%": _modulo,
+}  # fmt: skip
+_NUMBERS = (int, float)
+
+
 def apply(op: str, left: Any, right: Any) -> Any:
     """``left op right`` with the semantics of the module docstring."""
     if left is None or right is None:
         return None
-    if not (_number(left) and _number(right)):
+    plain = type(left) in _NUMBERS and type(right) in _NUMBERS  # the common case, first
+    if not plain and not (_number(left) and _number(right)):
         raise ArithmeticProblem(f"{op!r} needs numbers, got {kind_of(left)} {op} {kind_of(right)}")
     try:
-        if op == "+":
-            return _checked(op, left + right)
-        if op == "-":
-            return _checked(op, left - right)
-        if op == "*":
-            return _checked(op, left * right)
-        if right == 0:
-            return None
-        if op == "/":
-            if isinstance(left, int) and isinstance(right, int) and left % right == 0:
-                return left // right
-            return _checked(op, left / right)
-        if op == "//":
-            return _checked(op, int(_checked(op, left // right)))
-        return _checked(op, left % right)
+        return _OPERATIONS[op](left, right)
     except OverflowError:
         raise ArithmeticProblem(f"{op!r} gave a result that is not a finite number") from None
 
