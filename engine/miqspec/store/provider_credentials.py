@@ -4,16 +4,19 @@ Takes: ``CredentialTables`` (the ``endpoints`` and ``authentications`` tables), 
 (inside the caller's transaction) or an engine, flat form values (``endpoints.<role>.<field>``,
 ``authentications.<authtype>.<field>``) and a ``KeyRing``.
 Gives: ``write_credentials`` (endpoint and authentication rows; secrets encrypted, fields
-without a column kept as JSON ``options``), ``read_credentials`` (the flat form values back,
-secrets decrypted) and the column sets ``AUTH_COLUMNS``, ``ENCRYPTED``, ``ENDPOINT_COLUMNS``.
-Raises: ``UsageError`` (a password inside an endpoint URL); ``sqlalchemy`` errors for the caller
-to wrap; ``KeyRing`` errors for a secret it cannot
-decrypt. Does database I/O.
+without a column kept as JSON ``options``; each credential row typed by ``credential_type``:
+ManageIQ's ``AuthUseridPassword``, ``AuthToken`` or ``AuthKeyPair``), ``read_credentials``
+(the flat form values back, secrets decrypted) and the column sets ``AUTH_COLUMNS``,
+``ENCRYPTED``, ``ENDPOINT_COLUMNS``.
+Raises: ``UsageError`` (a password inside an endpoint URL, a credential ``type`` that is not
+a class name); ``sqlalchemy`` errors for the caller to wrap; ``KeyRing`` errors for a secret
+it cannot decrypt. Does database I/O.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from miqspec.errors import UsageError
 from miqspec.store.credentials import KeyRing
 from miqspec.store.provider_form import check_urls
 
@@ -45,6 +49,27 @@ ENDPOINT_COLUMNS = {
     "verify_ssl",
     "certificate_authority",
 }
+
+_CLASS = re.compile(r"[A-Z][A-Za-z0-9]*(::[A-Z][A-Za-z0-9]*)*")
+
+
+def credential_type(role: str, values: Mapping[str, Any]) -> str:
+    """ManageIQ's class of one credential row: the form's own ``type`` for it (a hidden field
+    ``authentications.<role>.type``), else what it holds: a token alone (``auth_key``, no
+    ``userid`` or ``password``) ``AuthToken``; a user and a key (``userid`` and ``auth_key``,
+    no ``password``) ``AuthKeyPair``; else ``AuthUseridPassword``."""
+    chosen = values.get("type")
+    if chosen is not None and chosen != "":
+        if not isinstance(chosen, str) or not _CLASS.fullmatch(chosen):
+            raise UsageError(
+                f"authentications.{role}.type: {str(chosen)[:60]!r} is not a class name "
+                "(AuthUseridPassword, AuthToken, AuthKeyPair, ...)"
+            )
+        return chosen
+    held = {k for k in ("userid", "password", "auth_key") if values.get(k) not in (None, "")}
+    if "auth_key" in held and "password" not in held:
+        return "AuthKeyPair" if "userid" in held else "AuthToken"
+    return "AuthUseridPassword"
 
 
 @dataclass(frozen=True)
@@ -107,7 +132,7 @@ def write_credentials(
                 tables.auths.insert().values(
                     name=f"{role} credentials",
                     authtype=role,
-                    type="AuthUseridPassword",
+                    type=credential_type(role, values),
                     options=json.dumps(extra) if extra else None,
                     created_on=ts,
                     updated_on=ts,
