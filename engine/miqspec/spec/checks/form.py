@@ -96,6 +96,9 @@ def _check_column(findings: Findings, path: Path, field: Mapping[str, Any]) -> N
 
 
 def _is_row_field(field: Mapping[str, Any]) -> bool:
-    """A form field stored on the provider row: never "unused"."""
+    """A form field stored on the provider row, or a credential row's class
+    (``authentications.<role>.type``): never "unused"."""
     name = field.get("name")
+    if isinstance(name, str) and name.startswith("authentications.") and name.endswith(".type"):
+        return name.count(".") == 2
     return field.get("column") is True or (isinstance(name, str) and name in PROVIDER_ROW_FIELDS)
