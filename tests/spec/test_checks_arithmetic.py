@@ -113,3 +113,34 @@ def test_a_function_reading_calls_counts_where_it_is_called() -> None:
     doc = load_text(call_level + VALID, "arith.yaml")
     messages = [f.message for f in check_document(doc, load_catalogue())]
     assert not any("folder_path" in m for m in messages), messages
+
+
+ITEMS = """\
+collections:
+  availability_zones:
+    items: "[{id: 'default', name: 'Default'}, {id: 'b', name: 'B', kind: 'x'}]"
+    attributes:
+      ems_ref: id
+      name: "join('-', [name, kind || 'none'])"
+      type: PhysicalZone
+  flavors:
+    items: "`[{\\"id\\": \\"f1\\"}]`"
+    attributes:
+      ems_ref: id
+      name: {expr: Small}
+  cloud_tenants:
+    items: "$settings.tenants"
+    attributes:
+      ems_ref: id
+      name: Anything
+"""
+
+
+def test_a_bare_word_where_the_items_are_literal_is_reported() -> None:
+    assert findings(ITEMS) == [
+        "7:13: collections.availability_zones.attributes.type: 'PhysicalZone' is no field of "
+        "the records items: gives (they have id, kind, name); a constant is written "
+        "{value: PhysicalZone}",
+        "12:20: collections.flavors.attributes.name.expr: 'Small' is no field of the records "
+        "items: gives (they have id); a constant is written {value: Small}",
+    ]  # items read from settings: the shape is not known, nothing reported

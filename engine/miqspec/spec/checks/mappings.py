@@ -8,7 +8,8 @@ something encloses the subject; ``items`` reads no record, so no ``$item``/``$pa
 collection-level shared ``attributes``; computed ``secondary_refs`` (names that clash with the
 catalogue's, bad expressions); attribute forms (``value``, ``expr``, ``template``, ``switch``,
 ``lazy``) and lazy references (target, ``key``, ``by`` against the catalogue's and the spec's
-computed secondary refs, composite ``ref`` parts, nested lazies inside a ``ref``).
+computed secondary refs, composite ``ref`` parts, nested lazies inside a ``ref``); fields
+no literal ``items:`` record has (``checks.shapes``).
 Raises nothing; no I/O.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue, CollectionDef
 from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.shapes import check_items_fields
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
 from miqspec.spec.expression_syntax import ExpressionSyntaxError
@@ -203,6 +205,7 @@ class CollectionChecks:
                     )
         for attr, value in _dict(own).items():
             self.attribute((*path, "attributes", attr), str(attr), value, target, inner)
+        check_items_fields(self.findings, path, src, self.text.functions)
         return inner
 
     def items(self, path: Path, text: str) -> None:
