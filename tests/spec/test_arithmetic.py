@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 from typing import Any
 
 import pytest
@@ -157,6 +159,8 @@ def test_the_untaken_branch_of_if_is_not_evaluated() -> None:
         ("let $x = $x in 1", 9, "unknown root $x"),  # a value does not see its own name
         ("let $item = 1 in 2", 4, "let cannot bind $item, a root"),
         ("let $x = 1 $x", 11, "expected ',' or 'in'"),
+        ("let $x = 1, in 2", 12, "expected a $name, got 'in'"),
+        ("let $x = 1 in", 13, "incomplete expression"),
         ("a = 1", 2, "Unknown token '='"),
     ],
 )
@@ -207,3 +211,28 @@ def test_operators_over_fields_skip_the_interpreter_and_agree_with_it() -> None:
         assert interpreted.search(RECORD) == expected == run(text), text
     with pytest.raises(ExpressionEvaluationError, match="'-' needs a number, got string"):
         compile_expression("-name").search(RECORD)
+
+
+def test_ordering_a_string_against_a_number_is_null() -> None:
+    assert run("name < 2.5") is None
+    assert run("[name > `1`, memory > 2.5]") == [None, True]
+
+
+TOKENS = ["a", "b", "1", "2.5", "-", "+", "*", "/", "//", "%", "(", ")", "[", "]", "{", "}",
+          ",", ":", "let", "$x", "=", "in", "@", ".", "|", "||", "&&", "!", "==", "<", "`3`",
+          "'s'", "f(", "round(", "if(", "$parent", "[?", "[]", "&", "-1"]  # fmt: skip
+
+
+def test_random_token_soup_compiles_or_fails_cleanly() -> None:
+    """Any text is an ExpressionSyntaxError or compiles; a compiled one answers or raises an
+    ExpressionEvaluationError on any record, never another exception."""
+    chooser = random.Random(16)
+    for _ in range(3000):
+        text = " ".join(chooser.choice(TOKENS) for _ in range(chooser.randint(1, 8)))
+        try:
+            expression = compile_expression(text)
+        except ExpressionSyntaxError:
+            continue
+        for record in ({"a": 1, "b": 2.5}, {"a": "s", "b": None}, [1, 2], None):
+            with contextlib.suppress(ExpressionEvaluationError):
+                expression.search(record, {"parent": {"x": 1}})

@@ -325,11 +325,13 @@ class Parser(jp_parser.Parser):
         values: list[Node] = []
         while True:
             name = self._lookahead_token(0)
-            if name["type"] != "variable":
+            if name["type"] == "quoted_identifier" and str(name["value"]).startswith("$"):
                 raise jp_errors.ParseError(
                     name["start"], name["value"], name["type"],
                     f"let cannot bind {name['value']}, a root; choose another name",
                 )  # fmt: skip
+            if name["type"] != "variable":
+                self._error_expected("a $name", name)
             self._advance()
             self._match("assign")
             values.append(self._expression(0))

@@ -3,8 +3,9 @@
 Takes: ASTs from :mod:`miqspec.spec.expression_grammar` (through ``expression_syntax``) and a
 function registry's ``Options``.
 Gives: ``Interpreter`` (JMESPath's ``TreeInterpreter`` plus ``arithmetic``, ``negate``,
-``let`` and ``variable`` nodes, and an ``if(c, a, b)`` that evaluates only the branch it
-takes, so a spec function may recurse through it), ``ScopedInterpreter`` (also reads the
+``let`` and ``variable`` nodes, an ``if(c, a, b)`` that evaluates only the branch it
+takes, so a spec function may recurse through it, and ``<``/``>`` of a string and a number
+giving null instead of failing), ``ScopedInterpreter`` (also reads the
 root fields ``"$parent"``, ... from the scope of the search running), ``CURRENT`` (that
 search's ``(record, scope)``), ``current_scope()`` and ``ROOT_FIELDS``.
 Raises: ``ArithmeticProblem`` (a ValueError) from the operators; whatever a function raises.
@@ -64,6 +65,14 @@ class Interpreter(TreeInterpreter):
 
     def visit_variable(self, node: Node, value: Any) -> Any:
         return _VARIABLES.get(_NONE).get(node["value"])
+
+    def visit_comparator(self, node: Node, value: Any) -> Any:
+        """JMESPath's, except that ordering a string against a number gives null (the
+        library raises TypeError there: ``a < `2.5``` on ``{"a": "s"}``)."""
+        try:
+            return super().visit_comparator(node, value)
+        except TypeError:
+            return None
 
     def visit_function_expression(self, node: Node, value: Any) -> Any:
         children = node["children"]
