@@ -50,8 +50,8 @@ VALID = [
       from: get_vms
       each:
         - "pools[?contains($item.rules, id)]"
-        - "members[?$parent.id && $ancestors[1].id]"
-      where: "$ancestors[2].id && $parent.id"
+        - "members[?$parent.id && $ancestors[0].id]"
+      where: "$ancestors[1].id && $parent.id"
       attributes:
         load_balancer_pool: {lazy: load_balancer_pools, ref: $parent.id}
         load_balancer_pool_member: {lazy: load_balancer_pool_members, ref: id}

@@ -8,8 +8,9 @@ per ``for_each.each`` level), ``calls_read`` (the calls a call's expressions rea
 ``for_each.each`` levels (their roots; ``embed`` cannot go with them), ``item_fallback``
 (needs ``for_each``; its templates, ``records`` and service), ``poll`` (its ``until``),
 ``$calls.<name>`` naming no call or the call itself, and ``$ancestors[N]`` deeper than the
-levels above the records in ``where``, ``records``, ``for_each.where`` and ``poll.until``).
-Raises nothing; no I/O.
+levels above the records in ``where``, ``records``, ``for_each.where`` and ``poll.until``);
+``check_source_ancestors`` (``$ancestors[N]`` in a collection source against its call's levels
+and its ``each`` levels). Raises nothing; no I/O.
 """
 
 from __future__ import annotations
@@ -198,8 +199,52 @@ def _check_reads(
                 f"unknown call '{other}' in $calls" + schema_mod.suggest(other, calls),
                 at=at.start() if at else None,
             )
-    if "ancestors" not in expr.roots:
+    if "ancestors" in expr.roots:
+        _check_ancestor_index(findings, path, value, depth)
+
+
+def _rule_strings(value: Any, path: Path) -> list[tuple[Path, str]]:
+    """The expression strings of an attribute rule (not constants, templates or value maps)."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        if "value" in value or "template" in value:
+            return []
+        return [
+            x
+            for k, v in value.items()
+            if k not in ("map", "match", "lazy", "key", "by")
+            for x in _rule_strings(v, (*path, k))
+        ]
+    return []
+
+
+def check_source_ancestors(
+    findings: Findings, path: Path, src: Mapping[str, Any], calls: Mapping[str, Any]
+) -> None:
+    """A collection source's ``$ancestors[N]`` against the call tree: the source's call's
+    fan-out levels, then one per ``each`` level (level k sees the levels above it)."""
+    name = src.get("from")
+    if not isinstance(name, str) or name not in calls:
         return
+    depth = fan_out_depth(name, calls)
+    each = src.get("each")
+    levels = [each] if isinstance(each, str) else each if isinstance(each, list) else []
+    texts: list[tuple[Path, Any, int]] = []
+    for i, level in enumerate(levels):
+        lpath: Path = (*path, "each") if isinstance(each, str) else (*path, "each", i)
+        texts.append((lpath, level, depth + i))
+    inner = depth + len(levels)
+    texts.append(((*path, "where"), src.get("where"), inner))
+    for attr, rule in _dict(src.get("attributes")).items():
+        texts.extend((p, t, inner) for p, t in _rule_strings(rule, (*path, "attributes", attr)))
+    for tpath, value, enclosing in texts:
+        if isinstance(value, str) and "$ancestors" in value:
+            _check_ancestor_index(findings, tpath, value, enclosing)
+
+
+def _check_ancestor_index(findings: Findings, path: Path, value: str, depth: int) -> None:
+    """``$ancestors[N]`` in ``value`` where ``depth`` levels enclose the subject."""
     for m in _ANCESTOR_INDEX.finditer(value):
         index = int(m.group(1))
         if depth and (index >= depth or -index > depth):
