@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from miqspec.collect.runner import CallResult, CollectResult
+from miqspec.errors import MappingError
 from miqspec.parse.carry import Carry, carry_plans, record_digests
 from miqspec.parse.parser import parse
 from miqspec.spec.load import load_spec
@@ -71,3 +74,17 @@ def test_a_projection_digests_whole_records(tmp_path: Path) -> None:
     mapping = ARITHMETIC.replace('"n_cpus * 2 - 1"', '"length(@) * 2"')
     plans = carry_plans(load_spec(str(_spec(tmp_path, mapping))))
     assert "flavors" in plans and plans["flavors"].fields is None  # @ reads everything
+
+
+def test_a_string_operand_at_run_time_names_the_spec_location(tmp_path: Path) -> None:
+    spec = load_spec(str(_spec(tmp_path, ARITHMETIC)))
+    record = {"id": "f1", "name": "x", "n_cpus": "two", "ram": 2048}
+    collected = CollectResult(
+        calls={"get_instance_types": CallResult("get_instance_types", [record])}
+    )
+    with pytest.raises(MappingError) as caught:
+        parse(spec, collected)
+    message = str(caught.value)
+    assert caught.value.exit_code == 6
+    assert "awesome_cloud.yaml:" in message and "collections.flavors.cpu_total_cores" in message
+    assert "'*' needs numbers, got string * number" in message and "record id='f1'" in message
