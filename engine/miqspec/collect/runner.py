@@ -8,7 +8,11 @@ records for every reader; ``embed`` calls run right after their parent call, bef
 else reads it, and set their records as a field of each parent record (in place). Skipped
 calls (``skip_on`` statuses, ``when`` false) are marked incomplete; failures use the call's
 ``fallback`` or raise, naming the call. A page is read by the call's ``format`` (JSON, text,
-XML as data, or the header map as the one record).
+XML as data, or the header map as the one record; ``records``). Calls log in before rendering
+their URL (base URLs and paths may read login results); calls read as ``$calls.<name>`` by a
+call's expressions run first; fan-out (``for_each``, its ``each`` levels, ``item_fallback``)
+is ``fanout``; ``poll`` repeats a call's first request until its ``until`` holds
+(``polling``).
 Raises: ``CredentialsError`` on 401/403, ``ApiError`` on other failures, ``PaginationError``
 on endless page loops, ``UnreachableError``. Does network I/O through the session.
 """
