@@ -54,6 +54,7 @@ from miqspec.store import KeyRing, ProviderInfo, ProviderStore, nest_form, read_
 from miqspec.workers import run_worker as _run_worker
 
 from .database import Database, open_database, rotate_keys
+from .events import event_stream_status, poll_events, read_events, refresh_targets, tail_events
 from .inventory import MAX_LIMIT as MAX_LIMIT
 from .inventory import InventoryRows, inventory_counts, read_inventory
 from .metrics import (
@@ -101,6 +102,11 @@ __all__ = [
     "UsageError",
     "VerifyResult",
     "add_provider",
+    "event_stream_status",
+    "poll_events",
+    "read_events",
+    "refresh_targets",
+    "tail_events",
     "capture_metrics",
     "check_form_fields",
     "delete_provider",
@@ -309,10 +315,26 @@ def run_worker(
     log: Callable[[str], None],
     once: bool = False,
     poll: float = 5.0,
+    events: bool = True,
+    event_poll: float | None = None,
+    merge_window: float = 1.0,
 ) -> None:
     """Refresh every provider when its spec's refresh interval has passed, one at a time,
-    until ``stop`` is set (or after one pass with ``once``); ``log`` gets a line per event."""
-    _run_worker(db.engine, db.keyring, stop=stop, log=log, once=once, poll=poll)
+    until ``stop`` is set (or after one pass with ``once``); ``log`` gets a line per event.
+    With ``events``, providers whose spec has ``events`` get an event catcher (every
+    ``event_poll`` seconds, default the spec's interval) and the targeted refreshes their
+    events queue, merged over ``merge_window`` seconds."""
+    _run_worker(
+        db.engine,
+        db.keyring,
+        stop=stop,
+        log=log,
+        once=once,
+        poll=poll,
+        events=events,
+        event_poll=event_poll,
+        merge_window=merge_window,
+    )
 
 
 def run_simulator(**options: Any) -> None:

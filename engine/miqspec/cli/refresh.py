@@ -28,6 +28,7 @@ from miqspec.cli.options import (
     open_demo_db,
     replay_options,
 )
+from miqspec.cli.events import run_targeted, show_events
 from miqspec.cli.output import echo
 from miqspec.cli.progress import ProgressView
 from miqspec.cli.report import Doc, Table, refresh_doc, refresh_json, rows_csv, rows_table
@@ -46,6 +47,14 @@ from miqspec.errors import UsageError
     help="Record the traffic to this cassette (secrets replaced by placeholders).",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option(
+    "--target",
+    "target_refs",
+    multiple=True,
+    metavar="COLLECTION:REF",
+    help="Refresh only this object (e.g. vms:i-123; repeat for more): a targeted refresh of "
+    "one provider, rows outside the targets untouched (exit 5 when a target fails).",
+)
 @click.option(
     "--full-compare",
     is_flag=True,
@@ -79,6 +88,7 @@ def refresh(
     replay_ignore: tuple[str, ...],
     record: str | None,
     quiet: bool,
+    target_refs: tuple[str, ...],
     full_compare: bool,
     allow_mass_delete: bool,
     mass_delete_share: float,
@@ -95,10 +105,15 @@ def refresh(
       miqspec refresh aws1
       miqspec refresh --all --format json
       miqspec refresh aws1 --dry-run
+      miqspec refresh aws1 --target vms:i-123 --target vms:i-456
     """
     if replay and record:
         raise UsageError("--replay and --record cannot be used together")
     db = open_db(database, write=False)
+    if target_refs:
+        if all_ or len(names) != 1 or dry_run or record:
+            raise UsageError("--target refreshes one NAME (not with --all, --dry-run, --record)")
+        run_targeted(db, names[0], target_refs, fmt, replay, replay_ignore)
     targets = api.provider_names(db) if all_ else list(names)
     if not targets:
         raise UsageError("name a provider or use --all")
@@ -174,8 +189,12 @@ def inventory(
     archived: bool,
     database: str | None,
 ) -> None:
-    """Show what was persisted for provider NAME (one COLLECTION, or counts of all)."""
+    """Show what was persisted for provider NAME (one COLLECTION, or counts of all;
+    COLLECTION "events": its stored events, newest first)."""
     db = open_db(database, write=False)
+    if collection == "events":  # event_streams: ManageIQ's EmsEvent rows
+        show_events(db, name, fmt, limit)
+        return
     if collection is None:
         if archived or fmt == "csv":
             raise UsageError("--archived and --format csv need a COLLECTION")
@@ -223,9 +242,32 @@ def demo(instances: int, flavors: int, images: int, database: str | None) -> Non
 @main.command()
 @click.option("--once", is_flag=True, help="Refresh what is due once, then exit.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between schedule checks.")
+@click.option(
+    "--event-poll",
+    type=click.FloatRange(min=0.1),
+    help="Seconds between event polls (default: each spec's events.interval).",
+)
+@click.option(
+    "--merge-window",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    show_default=True,
+    help="Seconds event targets wait to be merged into one targeted refresh.",
+)
+@click.option("--no-events", is_flag=True, help="Run no event catchers (full refreshes only).")
 @database_option
-def worker(once: bool, poll: float, database: str | None) -> None:
-    """Refresh every provider at its spec's refresh interval until stopped (Ctrl+C)."""
+def worker(
+    once: bool,
+    poll: float,
+    event_poll: float | None,
+    merge_window: float,
+    no_events: bool,
+    database: str | None,
+) -> None:
+    """Refresh every provider at its spec's refresh interval until stopped (Ctrl+C).
+
+    Providers whose spec has ``events`` also get an event catcher: their events are stored
+    and the objects they name refreshed (targeted, merged over --merge-window)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -234,6 +276,9 @@ def worker(once: bool, poll: float, database: str | None) -> None:
         stop=stop,
         once=once,
         poll=poll,
+        events=not no_events,
+        event_poll=event_poll,
+        merge_window=merge_window,
         log=lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"),
     )
 

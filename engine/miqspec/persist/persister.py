@@ -51,6 +51,7 @@ from miqspec.persist.report import Clock, PersistReport
 from miqspec.persist.rows import Resolver, RowPlan
 from miqspec.persist.strategy import Known, PlainSave, SaveStrategy
 from miqspec.persist.sweep import archive, sweep
+from miqspec.persist.targets import Targets, target_scope
 from miqspec.persist.values import (
     EMS_TABLE,
     OWNER_COLUMNS,
@@ -83,13 +84,16 @@ def persist(
     sample_changes: int = 0,
     digests: bool = True,
     fast: bool = True,
+    targets: Targets | None = None,
 ) -> PersistReport:
     """Save ``inventory`` (see the module docstring); ``vendor_types`` gives the STI ``type``
     per collection for objects that set none. ``digests`` (default on): objects whose stored
     row digest matches are unchanged without loading their rows (``persist.digest``); off,
     every row in scope is loaded and compared (and the digests are stored afresh). ``fast``
     False: the plain path (no digests, no record carry, SQLAlchemy's writes), which the fast
-    paths are tested against."""
+    paths are tested against. ``targets`` (a targeted refresh, with ``fast=False``):
+    collection -> manager_refs; only those rows, and the owner-less rows hanging on them, are
+    loaded, compared and swept (``persist.targets``)."""
     return Persister(
         conn,
         metadata,
@@ -103,6 +107,7 @@ def persist(
         sample_changes,
         digests,
         fast,
+        targets,
     ).run()
 
 
@@ -123,8 +128,10 @@ class Persister:
         sample_changes: int,
         digests: bool = True,
         fast: bool = True,
+        targets: Targets | None = None,
     ) -> None:
         self.catalogue, self.inventory, self.owners = catalogue, inventory, owners
+        self.targets = targets
         self.vendor_types, self.power_states = vendor_types, power_states
         self.trust, self.fast = digests, fast
         self.report = PersistReport(dry_run=dry_run)
@@ -275,11 +282,15 @@ class Persister:
         cols.update((ancestry,) if ancestry else ())
         cols.discard("id")
         select = ["id", *sorted(cols)]
+        where = self.db.scope(name)
+        narrowed = target_scope(self.db, name, self.targets) if self.targets else None
+        if narrowed is not None:
+            where = sa.and_(where, narrowed)
         if known.load is None:
-            found = self.db.select(name, select, self.db.scope(name))
+            found = self.db.select(name, select, where)
         else:
             found = self.db.select_ids(
-                name, select, self.db.scope(name), known.load, known.in_scope
+                name, select, where, known.load, known.in_scope
             )
         self.clock.tick("load")
         return found

@@ -11,7 +11,11 @@ recorded ``last_refresh_error``/``last_refresh_date`` on the provider row (an in
 too, before ``KeyboardInterrupt`` goes on). A refresh holds the provider's ``RefreshLock``.
 Does network and database I/O through the stage packages; the database only through ``store``.
 ``capture_metrics`` (one metrics capture) and ``metrics_owner``.
-One module per job: ``session``, ``verify``, ``adapters``, ``refresh``, ``metrics``.
+Targeted refresh: ``refresh_targets`` -> ``TargetedResult`` (only the targets and what hangs
+on them, ManageIQ's targeted semantics). Events: ``EventCatcher`` and ``poll_events`` ->
+``PollResult`` (a poll of the event stream stored with its cursor, and the targets it names).
+One module per job: ``session``, ``verify``, ``adapters``, ``refresh``, ``metrics``,
+``targeted``, ``events``.
 """
 
 from miqspec.pipeline.adapters import (
@@ -20,12 +24,17 @@ from miqspec.pipeline.adapters import (
     replay_adapter,
     secret_placeholders,
 )
+from miqspec.pipeline.events import EventCatcher, PollResult, poll_events
 from miqspec.pipeline.metrics import capture_metrics, metrics_owner
 from miqspec.pipeline.refresh import RefreshResult, owners_for, refresh_provider
 from miqspec.pipeline.session import make_session
+from miqspec.pipeline.targeted import TargetedResult, refresh_targets
 from miqspec.pipeline.verify import VerifyResult, verify, verify_provider
 
 __all__ = [
+    "EventCatcher",
+    "PollResult",
+    "TargetedResult",
     "RefreshResult",
     "VerifyResult",
     "capture_metrics",
@@ -34,7 +43,9 @@ __all__ = [
     "owners_for",
     "provider_adapter",
     "recording_adapter",
+    "poll_events",
     "refresh_provider",
+    "refresh_targets",
     "replay_adapter",
     "secret_placeholders",
     "verify",

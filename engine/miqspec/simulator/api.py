@@ -31,12 +31,22 @@ from urllib.parse import parse_qs, urlsplit
 
 from miqspec.errors import UsageError
 from miqspec.simulator.data import PAGINATED, Dataset, InvalidToken
+from miqspec.simulator.events import EventLog, events_reply_body
 from miqspec.simulator.faults import MALFORMED_BODY, FaultPlan, rules_from
 from miqspec.simulator.metrics import MAX_WINDOW, parse_moment, series
 from miqspec.simulator.options import MAX_LIMIT, SimulatorOptions
 
 _RESOURCES = ("/regions", "/availability_zones", "/metrics", *(f"/{name}" for name in PAGINATED))
-_MUTATIONS = ("add", "change", "remove", "remove_flavors")
+_MUTATIONS = (
+    "add",
+    "change",
+    "remove",
+    "remove_flavors",
+    "power",
+    "change_flavors",
+    "change_images",
+)
+_ONE_INSTANCE = re.compile(r"^/instances/([^/]+)$")
 _CONTROL_PREFIXES = ("/_sim/", "/v1/_sim/")
 _PER_INSTANCE = re.compile(r"^/instances/([^/]+)/(detail|console|metrics)$")
 
@@ -76,6 +86,7 @@ class SimApi:
         self.options = options
         self.dataset = Dataset(options.instances, options.flavors, options.images, options.seed)
         self.faults = FaultPlan([options.faults])
+        self.events = EventLog()  # what mutations did (GET /v1/events)
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._stats: dict[str, int] = {}
@@ -89,6 +100,7 @@ class SimApi:
     def reset(self) -> None:
         """Initial data, no faults, zero counts; issued tokens stay valid."""
         self.dataset.reset()
+        self.events.clear()
         self.faults.set([])
         with self._lock:
             self._stats = {}
@@ -155,7 +167,8 @@ class SimApi:
                 return error_reply(405, "method not allowed", {"Allow": "POST"})
             return self._login(body)
         per_instance = _PER_INSTANCE.match(resource or "")
-        if resource not in _RESOURCES and per_instance is None:
+        one = _ONE_INSTANCE.match(resource or "")
+        if resource not in (*_RESOURCES, "/events") and per_instance is None and one is None:
             return error_reply(404, f"no such resource: {path}")
         if method != "GET":
             return error_reply(405, "method not allowed", {"Allow": "GET"})
@@ -166,6 +179,8 @@ class SimApi:
             return json_reply(200, {"regions": self.dataset.regions()})
         if resource == "/availability_zones":
             return json_reply(200, {"items": self.dataset.availability_zones()})
+        if resource == "/events" or one is not None:
+            return self._events_or_instance(one.group(1) if one else None, query)
         if per_instance is not None and per_instance.group(2) == "metrics":
             return self._metrics(per_instance.group(1), query)
         if per_instance is not None:
@@ -329,4 +344,6 @@ class SimApi:
         for name, count in counts.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise UsageError(f"mutation {name} must be a whole number >= 0")
-        return self.dataset.mutate(**counts)
+        affected = self.dataset.mutate(**counts)
+        self.events.record(affected, self.dataset.instance)
+        return affected

@@ -215,17 +215,26 @@ class Dataset:
         return items, next_token
 
     def mutate(
-        self, add: int = 0, change: int = 0, remove: int = 0, remove_flavors: int = 0
+        self,
+        add: int = 0,
+        change: int = 0,
+        remove: int = 0,
+        remove_flavors: int = 0,
+        power: int = 0,
+        change_flavors: int = 0,
+        change_images: int = 0,
     ) -> dict[str, list[str]]:
         """Apply one deterministic mutation; returns the affected ids.
 
         Order: remove flavors, remove instances, change instances (among those left: the power
         state moves running -> stopped -> suspended -> running and the name gets a ``-m<n>``
         suffix), add instances (new ids continuing the index; flavors drawn from those left).
+        Then ``power`` instances change power state only, and ``change_flavors`` flavors and
+        ``change_images`` images get a ``-m<n>`` name suffix.
         Counts larger than what exists are clamped. Which items are hit is drawn from a random
         generator seeded with the seed and the mutation's number.
         """
-        if min(add, change, remove, remove_flavors) < 0:
+        if min(add, change, remove, remove_flavors, power, change_flavors, change_images) < 0:
             raise ValueError("mutation counts must not be negative")
         with self._lock:
             self._generation += 1
@@ -256,9 +265,15 @@ class Dataset:
                 items.append(_instance(self._ids, index, flavor_ids, image_ids))
                 keys.append(index)
                 added.append(items[-1]["id"])
+            powered = _power(rng, items, power)
+            flavors, changed_flavors = _renamed(rng, flavors, change_flavors, generation)
+            images, changed_images = _renamed(
+                rng, self._tables["images"], change_images, generation
+            )
             self._tables = {
                 **self._tables,
                 "instance_types": flavors,
+                "images": images,
                 "instances": _Table(items, keys),
             }
         return {
@@ -266,6 +281,9 @@ class Dataset:
             "changed": changed,
             "removed": removed,
             "removed_flavors": removed_flavors,
+            "powered": powered,
+            "changed_flavors": changed_flavors,
+            "changed_images": changed_images,
         }
 
 
@@ -278,3 +296,28 @@ def _without(table: _Table, positions: set[int]) -> _Table:
         return table
     keep = [p for p in range(len(table.items)) if p not in positions]
     return _Table([table.items[p] for p in keep], [table.keys[p] for p in keep])
+
+
+def _power(rng: random.Random, items: list[Item], count: int) -> list[str]:
+    """Move ``count`` instances (in place in ``items``, a fresh list) to their next power state."""
+    out = []
+    for pos in sorted(_pick(rng, len(items), count)):
+        old = items[pos]
+        state = POWER_STATES[(POWER_STATES.index(old["power_state"]) + 1) % 3]
+        items[pos] = {**old, "power_state": state}
+        out.append(old["id"])
+    return out
+
+
+def _renamed(
+    rng: random.Random, table: _Table, count: int, generation: int
+) -> tuple[_Table, list[str]]:
+    """``table`` with ``count`` items renamed ``<name>-m<generation>`` (a new table)."""
+    picked = sorted(_pick(rng, len(table.items), count))
+    if not picked:
+        return table, []
+    items = list(table.items)
+    for pos in picked:
+        base = str(items[pos]["name"]).split("-m")[0]
+        items[pos] = {**items[pos], "name": f"{base}-m{generation}"}
+    return _Table(items, list(table.keys)), [items[p]["id"] for p in picked]

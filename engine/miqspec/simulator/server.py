@@ -212,11 +212,18 @@ class Simulator:
         return self._api.dataset.snapshot()
 
     def mutate(
-        self, add: int = 0, change: int = 0, remove: int = 0, remove_flavors: int = 0
+        self,
+        add: int = 0,
+        change: int = 0,
+        remove: int = 0,
+        remove_flavors: int = 0,
+        **more: int,
     ) -> dict[str, list[str]]:
-        """Add, change and remove instances and remove flavors; returns the ids affected."""
+        """Add, change and remove instances and remove flavors (``more``: ``power``,
+        ``change_flavors``, ``change_images``); returns the ids affected. Each affected object
+        gets an event on ``GET /v1/events``."""
         values = {"add": add, "change": change, "remove": remove, "remove_flavors": remove_flavors}
-        return self._api.mutate(values)
+        return self._api.mutate({**values, **more})
 
     def set_faults(self, **faults: Any) -> list[dict[str, Any]]:
         """Replace the faults: one rule's fields (``path=`` scopes it) or ``rules=[{...}]``.

@@ -10,6 +10,8 @@ Offers, by what other stages use them for:
   ``Paginate``, ``Retry``, ``CollectionMapping``, ``Source``, ``Attribute``,
   ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``; the metrics
   section (metrics): ``MetricsSpec``, ``COUNTERS``, ``REALTIME_INTERVAL``;
+  the events section and targeted refresh (events, pipeline): ``EventsSpec``,
+  ``EventTargetRule``, ``CollectionTarget``;
 - compiled expressions and templates (collect, connect, parse): ``Expression``,
   ``compile_expression``, ``find_by_indexes``, ``Template``, ``compile_template``,
   ``render_value``, ``template_references``, ``case_key``;
@@ -39,6 +41,7 @@ from .catalogue import (
 )
 from .expressions import Expression, compile_expression
 from .forms import params_for_create
+from .events_model import CollectionTarget, EventsSpec, EventTargetRule
 from .functions.data import find_by_indexes
 from .load import check_file, load_spec
 from .metrics_model import COUNTERS, REALTIME_INTERVAL, MetricsSpec
@@ -92,6 +95,9 @@ __all__ = [
     "YamlLimitError",
     "case_key",
     "check_file",
+    "CollectionTarget",
+    "EventTargetRule",
+    "EventsSpec",
     "compile_expression",
     "compile_template",
     "find_by_indexes",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from miqspec.spec.build_mappings import Compile, build_mapping, match_rules
+from miqspec.spec.build_events import build_events, build_targets
 from miqspec.spec.build_metrics import build_metrics
 from miqspec.spec.catalogue import Catalogue, load_catalogue
 from miqspec.spec.document import LoadedDocument, Path
@@ -85,6 +86,8 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         raw=data,
         replay_ignore_query_params=tuple(replay.get("ignore_query_params") or ()),
         metrics=build_metrics(doc, data.get("metrics"), cx),
+        events=build_events(doc, data.get("events"), cx),
+        targets=build_targets(doc, data),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from miqspec.errors import Location, MappingError
 from miqspec.spec.catalogue import Catalogue
+from miqspec.spec.events_model import CollectionTarget, EventsSpec
 from miqspec.spec.expressions import Expression
 from miqspec.spec.functions.args import FunctionError
 from miqspec.spec.functions.patterns import Pattern
@@ -393,6 +394,8 @@ class Spec:
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     replay_ignore_query_params: tuple[str, ...] = ()
     metrics: MetricsSpec | None = None  # the ``metrics`` section (metrics_model)
+    events: EventsSpec | None = None  # the ``events`` section (events_model)
+    targets: Mapping[str, CollectionTarget] = field(default_factory=dict)  # per collection
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

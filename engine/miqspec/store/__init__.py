@@ -11,7 +11,8 @@ rows, endpoints, encrypted credentials, verify and refresh status, delete, unloc
 rest), ``open_keyring`` (never a new key while encrypted secrets exist),
 ``rotate_credentials``, ``new_database_file``, ``check_name``, the inventory listing
 (``collection_rows``, ``display_columns``) and the spec a provider refers to (``spec_for``,
-``spec_ref``, ``describe_ref``). Owns sqlalchemy and alembic with ``persist``, and cryptography.
+``spec_ref``, ``describe_ref``), ``EventLog`` (stored events and each provider's event cursor).
+Owns sqlalchemy and alembic with ``persist``, and cryptography.
 """
 
 from .credentials import KeyRing, decrypt_values, read_secret
@@ -25,6 +26,7 @@ from .database import (
     open_database,
     upgrade,
 )
+from .event_log import EventLog, SavedEvents
 from .key_guard import open_keyring
 from .listing import collection_rows, display_columns
 from .lock_holder import Holder
@@ -41,11 +43,13 @@ from .transaction import inventory_transaction, spec_metadata
 __all__ = [
     "REPLACEMENT",
     "Engine",
+    "EventLog",
     "Holder",
     "KeyRing",
     "ProviderInfo",
     "ProviderStore",
     "RefreshLock",
+    "SavedEvents",
     "build_metadata",
     "check_name",
     "collection_rows",

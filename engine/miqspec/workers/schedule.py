@@ -19,6 +19,7 @@ from datetime import datetime
 from miqspec.errors import MiqspecError, RefreshBusyError
 from miqspec.pipeline import refresh_provider
 from miqspec.store import Engine, KeyRing, ProviderStore, now, spec_for
+from miqspec.workers.events import EventDispatch
 from miqspec.workers.metrics_capture import capture_due
 
 LOG = logging.getLogger("miqspec.worker")
@@ -39,10 +40,16 @@ def run_worker(
     log: Callable[[str], None],
     once: bool = False,
     poll: float = 5.0,
+    events: bool = True,
+    event_poll: float | None = None,
+    merge_window: float = 1.0,
 ) -> None:
     """Refresh each provider when its spec's ``refresh_interval`` has passed since its last
     refresh, one provider at a time, checking every ``poll`` seconds until ``stop`` is set (or
-    after one pass with ``once``); ``log`` gets one line per refresh, skip or error."""
+    after one pass with ``once``); ``log`` gets one line per refresh, skip or error.
+    ``events`` (not with ``once``): providers whose spec has ``events`` get a catcher
+    (``workers.events``, polling every ``event_poll`` seconds, default the spec's interval)
+    and the targeted refreshes their events queue, merged over ``merge_window`` seconds."""
     store = ProviderStore(engine)
 
     def tell(line: str, level: int = logging.INFO, **fields: object) -> None:
@@ -51,8 +58,16 @@ def run_worker(
 
     tell("worker started", event="started")
     attempts: dict[str, float | None] = {}  # provider -> last metrics capture attempt
+    dispatch = (
+        None
+        if once or not events
+        else EventDispatch(engine, keyring, tell, event_poll=event_poll, window=merge_window)
+    )
     while not stop.is_set():
-        for name in store.names():
+        names = store.names()
+        if dispatch is not None:
+            dispatch.sync(names)
+        for name in names:
             if stop.is_set():
                 break
             try:
@@ -88,5 +103,18 @@ def run_worker(
                 tell(f"{name}: error: {exc}", logging.WARNING, provider=name, event="error")
         if once:
             break
-        stop.wait(poll)
+        _wait(stop, poll, dispatch)
+    if dispatch is not None:
+        dispatch.close()
     tell("worker stopped", event="stopped")
+
+
+def _wait(stop: threading.Event, poll: float, dispatch: EventDispatch | None) -> None:
+    """Wait ``poll`` seconds (until ``stop``), running queued targeted refreshes meanwhile."""
+    if dispatch is None:
+        stop.wait(poll)
+        return
+    deadline = time.monotonic() + poll
+    while not stop.is_set() and time.monotonic() < deadline:
+        dispatch.run_due()
+        stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))

@@ -22,6 +22,7 @@ from miqspec.spec import schema as schema_mod
 from miqspec.spec.checks.auth import check_call_auth, check_service
 from miqspec.spec.checks.call_flow import calls_read, check_call_flow, fan_out_depth
 from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.events import events_call_roots, targeted_call_roots
 from miqspec.spec.checks.metrics import metrics_call_roots
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
@@ -112,6 +113,7 @@ def _check_call(
     path: Path = ("calls", name)
     fan_out = FAN_OUT_ROOTS if isinstance(call.get("for_each"), dict) else set()
     roots = text.base_roots() | {"login"} | fan_out | metrics_call_roots(data, name)
+    roots |= targeted_call_roots(data, name) | events_call_roots(data, name)
     for k in TEMPLATED_CALL_KEYS:
         if k in call:
             text.templates_in((*path, k), call[k], roots)

@@ -23,6 +23,7 @@ from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.checks.auth import check_auth, check_connection
 from miqspec.spec.checks.calls import check_calls
+from miqspec.spec.checks.events import check_events
 from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.form import check_form, check_form_usage
 from miqspec.spec.checks.functions import check_functions
@@ -56,6 +57,7 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     check_collections(data, findings, text, extended)
     check_metrics(data, findings, text, extended)
     check_models(data, findings, catalogue)
+    check_events(data, findings, text, extended)
     check_form_usage(data, findings, names)
     _check_power_patterns(data, findings)
     return findings.sorted()

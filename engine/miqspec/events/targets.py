@@ -1,0 +1,131 @@
+"""Refresh targets and the plan of a targeted refresh: which calls stand for which, and what
+is saved with which semantics.
+
+Takes: a ``Spec`` and targets (``Target``: collection + manager_ref, e.g. from
+``--target vms:ID`` or from events). Gives: ``Target``, ``parse_target`` ("vms:ID" ->
+``Target``), ``group_targets`` (collection -> refs, first-seen order, duplicates merged) and
+``plan_targeted`` -> ``TargetedPlan``: a derived spec (each targeted collection's
+``target.call`` put in the place of the call it ``replaces``, so fan-outs below that call run
+for the targets only, and its ``gone_on`` statuses skip), the calls to collect per target,
+the collections in scope (every collection whose sources read only replaced calls or
+fan-outs below them: the targets' dependents) and each one's completeness (targeted
+collections and owner-less children sweep what the API says is gone, within the targets;
+other dependents create and update only). Raises ``UsageError`` for a malformed target, a
+collection the spec does not map, or one without a ``target`` rule. No I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from miqspec.errors import UsageError
+from miqspec.spec import Spec
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object to refresh: ``collection`` and its manager_ref value ``ref``."""
+
+    collection: str
+    ref: str
+
+    def __str__(self) -> str:
+        return f"{self.collection}:{self.ref}"
+
+
+def parse_target(text: str) -> Target:
+    """``"vms:ID"`` -> ``Target("vms", "ID")`` (the ref may hold colons)."""
+    collection, sep, ref = text.partition(":")
+    if not sep or not collection.strip() or not ref:
+        raise UsageError(f"target {text!r} is not COLLECTION:MANAGER_REF (e.g. vms:i-123)")
+    return Target(collection.strip(), ref)
+
+
+def group_targets(targets: Iterable[Target]) -> dict[str, list[str]]:
+    """collection -> refs in first-seen order, each once."""
+    out: dict[str, dict[str, None]] = {}
+    for t in targets:
+        out.setdefault(t.collection, {})[t.ref] = None
+    return {name: list(refs) for name, refs in out.items()}
+
+
+@dataclass(frozen=True)
+class TargetedPlan:
+    """What a targeted refresh of ``refs`` collects and saves (module docstring)."""
+
+    spec: Spec  # the derived spec: target calls in the place of the calls they replace
+    refs: Mapping[str, list[str]]  # targeted collection -> manager_refs
+    roots: Mapping[str, tuple[str, ...]]  # targeted collection -> calls to run per target
+    replaced: Mapping[str, str]  # targeted collection -> the (replaced) call giving its records
+    scope: tuple[str, ...]  # collections saved
+    complete: Mapping[str, bool]  # per collection in scope: whether it sweeps (within targets)
+
+
+def covered_calls(spec: Spec, root: str) -> set[str]:
+    """``root`` and every fan-out call below it."""
+    covered = {root}
+    grew = True
+    while grew:
+        grew = False
+        for name, call in spec.calls.items():
+            if name not in covered and call.for_each and call.for_each.call in covered:
+                covered.add(name)
+                grew = True
+    return covered
+
+
+def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
+    """The plan of a targeted refresh of ``targets`` (``UsageError`` for a bad target)."""
+    refs = group_targets(targets)
+    if not refs:
+        raise UsageError("a targeted refresh needs at least one target")
+    calls = dict(spec.calls)
+    replaced: dict[str, str] = {}
+    covered: dict[str, set[str]] = {}
+    for name in refs:
+        if name not in spec.collections:
+            known = ", ".join(sorted(spec.targets)) or "none"
+            raise UsageError(
+                f"target collection {name!r} is not mapped by spec {spec.provider.name!r} "
+                f"(collections with a target rule: {known})"
+            )
+        rule = spec.targets.get(name)
+        if rule is None:
+            known = ", ".join(sorted(spec.targets)) or "none"
+            raise UsageError(
+                f"collection {name!r} has no target rule in spec {spec.provider.name!r}: only "
+                f"a full refresh collects it (collections with one: {known})"
+            )
+        own = spec.calls[rule.call]
+        skip = tuple(dict.fromkeys((*own.skip_on, *rule.gone_on)))
+        calls[rule.replaces] = dataclasses.replace(own, name=rule.replaces, skip_on=skip)
+        replaced[name] = rule.replaces
+        covered[name] = covered_calls(spec, rule.replaces)
+    every = set().union(*covered.values())
+    scope: list[str] = []
+    roots: dict[str, list[str]] = {name: [] for name in refs}
+    for name, mapping in spec.collections.items():
+        sources = [s.call for s in mapping.all_sources or mapping.sources if s.call]
+        if name not in refs and (not sources or not all(c in every for c in sources)):
+            continue
+        scope.append(name)
+        for target, cov in covered.items():
+            if any(c in cov for c in sources):
+                roots[target].extend(mapping.calls)
+    complete = {}
+    for name in scope:
+        cdef = spec.catalogue.collections[name]
+        complete[name] = name in refs or cdef.owner == "none"
+    derived = dataclasses.replace(
+        spec, calls=calls, collections={n: spec.collections[n] for n in scope}
+    )
+    return TargetedPlan(
+        spec=derived,
+        refs=refs,
+        roots={n: tuple(dict.fromkeys(r)) for n, r in roots.items()},
+        replaced=replaced,
+        scope=tuple(scope),
+        complete=complete,
+    )
