@@ -10,7 +10,8 @@ per ``for_each.each`` level), ``calls_read`` (the calls a call's expressions rea
 ``$calls.<name>`` naming no call or the call itself, and ``$ancestors[N]`` deeper than the
 levels above the records in ``where``, ``records``, ``for_each.where`` and ``poll.until``);
 ``check_source_ancestors`` (``$ancestors[N]`` in a collection source against its call's levels
-and its ``each`` levels). Raises nothing; no I/O.
+and its ``each`` levels), ``check_source_embeds`` (a source's path through ``embed`` fields
+that cannot exist: a field of an embedded list, of an embedded text). Raises nothing; no I/O.
 """
 
 from __future__ import annotations
@@ -254,3 +255,94 @@ def _check_ancestor_index(findings: Findings, path: Path, value: str, depth: int
                 f"'$ancestors[{index}]' does not exist here: {depth} level(s) enclose these "
                 "records ($ancestors[0] is the parent)",
             )
+
+
+_CHAIN = re.compile(r"(?<![\w.$@\]])([A-Za-z_]\w*)((?:\s*\.\s*[A-Za-z_]\w*)+)")
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _embeds_into(calls: Mapping[str, Any]) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Parent call -> embedded field -> (the embedding call, ``first``)."""
+    out: dict[str, dict[str, tuple[str, bool]]] = {}
+    for name, call in calls.items():
+        embed = _dict(_dict(call).get("embed"))
+        parent = _parent_of(call, calls)
+        if parent is not None and isinstance(embed.get("as"), str) and not each_levels(call):
+            out.setdefault(parent, {})[embed["as"]] = (name, bool(embed.get("first")))
+    return out
+
+
+def _top_level_chains(text: str) -> list[tuple[int, list[str]]]:
+    """(offset, [name, name, ...]) of the dotted paths on the record itself: string literals
+    and what stands inside ``[...]`` (filters and projections run on elements) left out."""
+    blanked = _LITERAL.sub(lambda m: " " * len(m.group(0)), text)
+    depth, masked = 0, []
+    for ch in blanked:
+        depth += ch == "["
+        masked.append(ch if depth == 0 else " ")
+        depth -= ch == "]" and depth > 0
+    out = []
+    for m in _CHAIN.finditer("".join(masked)):
+        parts = [m.group(1), *(p.strip() for p in m.group(2).split(".")[1:])]
+        out.append((m.start(), parts))
+    return out
+
+
+def check_source_embeds(
+    findings: Findings, path: Path, src: Mapping[str, Any], calls: Mapping[str, Any]
+) -> None:
+    """A path through fields ``embed`` sets on a source's records that cannot exist: a field
+    after an embedded list (``embed`` without ``first: true``) or after an embedded text
+    record (the embedding call's ``format: text``)."""
+    name = src.get("from")
+    embeds = _embeds_into(calls)
+    if not isinstance(name, str) or name not in embeds:
+        return
+    each = src.get("each")
+    if isinstance(each, str) or isinstance(each, list):
+        first = each if isinstance(each, str) else (each[0] if each else None)
+        lpath: Path = (*path, "each") if isinstance(each, str) else (*path, "each", 0)
+        texts = [(lpath, first)]
+    else:
+        texts = [((*path, "where"), src.get("where"))]
+        for attr, rule in _dict(src.get("attributes")).items():
+            texts.extend(_rule_strings(rule, (*path, "attributes", attr)))
+    for tpath, value in texts:
+        if not isinstance(value, str):
+            continue
+        for at, parts in _top_level_chains(value):
+            _check_embed_path(findings, tpath, at, parts, name, calls, embeds)
+
+
+def _check_embed_path(
+    findings: Findings,
+    path: Path,
+    at: int,
+    parts: list[str],
+    call: str,
+    calls: Mapping[str, Any],
+    embeds: Mapping[str, Mapping[str, tuple[str, bool]]],
+) -> None:
+    for i, part in enumerate(parts[:-1]):
+        found = embeds.get(call, {}).get(part)
+        if found is None:
+            return  # a field of the API's answer: not known here
+        child, first = found
+        shown = ".".join(parts[: i + 2])
+        if not first:
+            findings.syntax_error(
+                path,
+                at,
+                f"'{shown}' cannot exist: '{part}' is the list of '{child}' records (embed "
+                f"without first: true); write {'.'.join(parts[: i + 1])}[0].{parts[i + 1]} or "
+                f"{'.'.join(parts[: i + 1])}[].{parts[i + 1]}",
+            )
+            return
+        if _dict(calls.get(child)).get("format") == "text":
+            findings.syntax_error(
+                path,
+                at,
+                f"'{shown}' cannot exist: '{part}' is the text body of '{child}' (format: text)",
+            )
+            return
+        call = child

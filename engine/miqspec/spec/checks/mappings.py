@@ -20,7 +20,7 @@ from typing import Any
 
 from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue, CollectionDef
-from miqspec.spec.checks.call_flow import check_source_ancestors
+from miqspec.spec.checks.call_flow import check_source_ancestors, check_source_embeds
 from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.shapes import check_items_fields
 from miqspec.spec.checks.texts import TextChecker
@@ -163,6 +163,7 @@ class CollectionChecks:
         call_name, items = src.get("from"), src.get("items")
         call = self.calls.get(call_name) if isinstance(call_name, str) else None
         check_source_ancestors(self.findings, path, src, self.calls)
+        check_source_embeds(self.findings, path, src, self.calls)
         if isinstance(call_name, str) and call is None:
             self.findings.add(
                 (*path, "from"),
