@@ -116,6 +116,7 @@ def test_arithmetic(text: str, expected: Any) -> None:
         ("let $x = memory in let $y = $x + 1 in $x * $y", 20),
         ("let $x = memory in $x | [@, @]", [4, 4]),  # the body reaches to the right
         ("let $p = $parent in $p.id", "p1"),
+        ("let $n = 'x' in let $n = 2 in $n * 3", 6),  # the inner name counts
         ("let = 1", None),  # no variable: a field named let
     ],
 )
@@ -152,6 +153,9 @@ def test_the_untaken_branch_of_if_is_not_evaluated() -> None:
         ("memory - [1, 2]", 9, "this operand is an array"),
         ("round(a, `0.5`)", 9, "the digit count must be a whole number"),
         ("-'a'", 1, "'-' needs numbers"),
+        ("let $s = lower(name) in $s * 2", 24, "'*' needs numbers; this operand is a string"),
+        ("let $n = 1 in let $n = 'x' in -$n", 31, "'-' needs numbers"),
+        ("$index + `true`", 9, "this operand is a boolean"),
         ("memory +", 8, "incomplete expression"),
         ("a ^ 2", 2, "Unknown token ^"),
         ("$x + 1", 0, "unknown root $x"),
@@ -193,6 +197,13 @@ def test_bad_operands_at_run_time_are_evaluation_errors(
         compile_expression(text).search(record)
     assert reason in str(caught.value)
     assert text in str(caught.value)
+
+
+@pytest.mark.parametrize("operator", [" + ", " || ", " | ", " && "])
+def test_long_chains_are_refused_before_they_exhaust_the_stack(operator: str) -> None:
+    with pytest.raises(ExpressionSyntaxError, match="nested too deeply"):
+        compile_expression(operator.join(["a"] * 3000))
+    assert compile_expression(" + ".join(["a"] * 50)).search({"a": 1}) == 50
 
 
 def test_round_takes_one_or_two_arguments() -> None:

@@ -33,6 +33,7 @@ from miqspec.spec.functions.registry import LITERAL_CHECKS
 ROOTS = frozenset(
     {"item", "parent", "ancestors", "region", "settings", "provider", "calls", "index", "login"}
 )
+MAX_DEPTH = 100  # AST levels (an operator, a call, a bracket each add one)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_NAMES = {"quoted_identifier": "an identifier", "unquoted_identifier": "an identifier",
                 "lbracket": "'['", "lbrace": "'{'", "eof": "the end"}  # fmt: skip
@@ -76,8 +77,12 @@ def parse_expression(text: str, table: Mapping[str, Any]) -> tuple[Node, list[No
     except RecursionError:
         raise ExpressionSyntaxError(text, 0, "expression nested too deeply") from None
     nodes = list(_walk(ast))
+    if _depth(ast) > MAX_DEPTH:  # evaluating it would exhaust Python's stack
+        raise ExpressionSyntaxError(
+            text, 0, f"expression nested too deeply (more than {MAX_DEPTH} levels)"
+        )
     _check_functions(text, rewritten, origin, nodes, table)
-    _check_operands(text, origin, nodes)
+    _check_operands(text, origin, ast)
     return ast, nodes
 
 
@@ -163,6 +168,18 @@ def _parse_reason(exc: jp_errors.ParseError) -> str:
 # -- checks ------------------------------------------------------------------------------------
 
 
+def _depth(ast: Node) -> int:
+    """How many levels the AST has (``a + b + c`` has three: left operands nest)."""
+    deepest, stack = 0, [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend(
+            (child, depth + 1) for child in node.get("children", ()) if isinstance(child, dict)
+        )
+    return deepest
+
+
 def _walk(ast: Node) -> Iterator[Node]:
     stack = [ast]
     while stack:
@@ -215,27 +232,46 @@ def _function_problem(node: Node, table: Mapping[str, Any]) -> tuple[int | None,
     return None
 
 
-def _check_operands(text: str, origin: list[int], nodes: list[Node]) -> None:
+def _check_operands(text: str, origin: list[int], ast: Node) -> None:
     """An arithmetic operand that surely is no number (a string literal, a comparison, a
-    call of ``lower``...), reported at the operand."""
+    call of ``lower``, a ``let`` name bound to one...), reported at the operand."""
     problems: list[tuple[int, str]] = []
-    for node in nodes:
-        if node["type"] not in ("arithmetic", "negate"):
-            continue
-        operands = node["children"]
-        starts = node["at"][::2] if node["type"] == "arithmetic" else node["at"][1:]
-        symbol = node.get("value", "-")
-        for operand, start in zip(operands, starts, strict=True):
-            kind = static_kind(operand)
-            if kind not in (None, "number", "null"):
-                where = origin[min(start, len(origin) - 1)]
-                article = "an" if kind[0] in "aeiou" else "a"
-                problems.append(
-                    (where, f"{symbol!r} needs numbers; this operand is {article} {kind}")
-                )
+
+    def visit(node: Node, names: Mapping[str, str | None]) -> None:
+        kind = node["type"]
+        if kind == "let":
+            *values, body = node["children"]
+            for value in values:
+                visit(value, names)
+            bound = {n: _kind(v, names) for n, v in zip(node["value"], values, strict=True)}
+            visit(body, {**names, **bound})
+            return
+        if kind in ("arithmetic", "negate"):
+            starts = node["at"][::2] if kind == "arithmetic" else node["at"][1:]
+            for operand, start in zip(node["children"], starts, strict=True):
+                found = _kind(operand, names)
+                if found not in (None, "number", "null"):
+                    article = "an" if found[0] in "aeiou" else "a"
+                    symbol = node.get("value", "-")
+                    reason = f"{symbol!r} needs numbers; this operand is {article} {found}"
+                    problems.append((origin[min(start, len(origin) - 1)], reason))
+        for child in node.get("children", ()):
+            if isinstance(child, dict):
+                visit(child, names)
+
+    visit(ast, {})
     if problems:
         column, reason = min(problems)
         raise ExpressionSyntaxError(text, column, reason)
+
+
+def _kind(node: Node, names: Mapping[str, str | None]) -> str | None:
+    """``static_kind`` of ``node``, knowing what the enclosing ``let`` names hold."""
+    if node["type"] == "variable":
+        return names.get(node["value"])
+    if node["type"] == "field" and node["value"] == "$index":
+        return "number"
+    return static_kind(node)
 
 
 def _call_sites(rewritten: str) -> list[tuple[str, int, list[int]]]:
