@@ -294,3 +294,54 @@ def test_a_login_answer_that_is_not_the_declared_format_names_the_step(tmp_path:
     assert result.status == "Error"
     assert result.details.startswith("login step 'logon' at ")
     assert "response is not valid JSON" in result.details
+
+
+def test_a_failed_logout_is_kept_and_does_not_fail_what_ran(tmp_path: Path) -> None:
+    def script(req: Seen, n: int) -> Answer:
+        path = urlsplit(req.path).path
+        if path == "/session":
+            return Answer(200, b"sess-9", {"Content-Type": "text/plain"})
+        if path.startswith("/bye/"):
+            return Answer(500, b"")
+        if req.headers.get("X-Session") != "sess-9":
+            return Answer(401, {})
+        return Answer(200, {"vms": [{"id": "v1"}]})
+
+    auth = {
+        "type": "login",
+        "login": [
+            {
+                "name": "session",
+                "path": "/session",
+                "body": {
+                    "form": {
+                        "u": "{{ authentications.default.userid }}",
+                        "p": "{{ authentications.default.password }}",
+                    }
+                },
+                "format": "text",
+                "extract": {"session": {"body": "@"}},
+            }
+        ],
+        "logout": [{"name": "bye", "method": "POST", "path": "/bye/{{ login.session }}"}],
+        "headers": {"X-Session": "{{ login.session }}"},
+    }
+    calls = {
+        "get_vms": {
+            "path": "/vms",
+            "records": "vms",
+            "when": "{{ login.session.startswith('sess-') }}",
+        }
+    }
+    spec = spec_of(tmp_path, auth=auth, calls=calls)
+    with ScriptServer(script) as srv:
+        s = ProviderSession(spec, args_for(srv))
+        try:
+            got = collect(s, ["get_vms"]).calls["get_vms"]
+        finally:
+            s.close()
+        seen = [(r.method, urlsplit(r.path).path) for r in srv.seen]
+    assert got.status == "ok" and got.records == [{"id": "v1"}]
+    assert seen[-1] == ("POST", "/bye/sess-9")
+    assert s.logout_error is not None and "logout step 'bye'" in s.logout_error
+    assert "answered 500" in s.logout_error and "sess-9" not in s.logout_error  # masked

@@ -28,7 +28,13 @@ from miqspec.connect.context import build_context, provider_facts, secret_values
 from miqspec.connect.http import BadBody, HttpClient, HttpResponse
 from miqspec.connect.login import read_extracts
 from miqspec.connect.origins import Origin, OriginPattern, literal_origin, origin_of, show
-from miqspec.errors import ApiError, CredentialsError, MiqspecError, UnreachableError
+from miqspec.errors import (
+    ApiError,
+    CredentialsError,
+    MiqspecError,
+    UnreachableError,
+    mask_secrets,
+)
 from miqspec.spec import Auth, Body, LoginStep, Retry, Spec, render_value
 
 __all__ = ["ProviderSession", "build_context", "provider_facts", "secret_values", "spec_origins"]
@@ -271,12 +277,14 @@ class ProviderSession:
                 )
                 if not 200 <= resp.status < 300 and resp.status != 404:  # 404: gone already
                     raise ApiError(
-                        f"logout step '{step.name}' at {self.client.where(resp.url)} "
-                        f"answered {resp.status}",
+                        f"at {self.client.where(resp.url)} answered {resp.status}",
                         secrets=self.secrets(),
                     )
             except MiqspecError as exc:
-                failure = failure or exc
+                if failure is None:
+                    text = f"logout step '{step.name}': {exc}"
+                    kind = UnreachableError if isinstance(exc, UnreachableError) else ApiError
+                    failure = kind(mask_secrets(text, self.secrets()))
         if failure is not None:
             raise failure
 
