@@ -98,3 +98,11 @@ def test_functions_calling_each_other_in_a_cycle_are_refused() -> None:
         define_spec_functions(
             {"a": {"params": ["x"], "expr": "b(x)"}, "b": {"params": ["x"], "expr": "a(x)"}}
         )
+
+
+def test_deep_bodies_recursing_fail_cleanly_when_the_stack_runs_out() -> None:
+    body = "if(n > `0`, " + "[" * 90 + "f(n - 1)" + "]" * 90 + ", n)"
+    registry = define_spec_functions({"f": {"params": ["n"], "expr": body}})
+    with pytest.raises(ExpressionEvaluationError, match="nested too deeply to evaluate"):
+        compile_expression("f(`31`)", registry).search({})
+    assert compile_expression("f(`2`)", registry).search({}) is not None

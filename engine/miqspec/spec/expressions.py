@@ -301,6 +301,8 @@ def _general(text: str, ast: Node, visit: SearchFn, scoped: bool) -> SearchFn:
             return visit(ast, record)
         except ValueError as exc:
             raise ExpressionEvaluationError(text, _evaluation_reason(exc)) from None
+        except RecursionError:  # spec functions nesting deep bodies: Python's stack ran out
+            raise ExpressionEvaluationError(text, "nested too deeply to evaluate") from None
         finally:
             if token is not None:
                 _CURRENT.reset(token)
