@@ -224,6 +224,8 @@ def _arithmetic_path(text: str, ast: Node) -> SearchFn | None:
             return calculate(record, scope)
         except ValueError as exc:
             raise ExpressionEvaluationError(text, _evaluation_reason(exc)) from None
+        except RecursionError:  # deep inside spec functions calling themselves
+            raise ExpressionEvaluationError(text, "nested too deeply to evaluate") from None
 
     return search
 
