@@ -8,7 +8,8 @@ Exit codes (documented in docs/cli.md):
   0 ok; 1 spec invalid (validate findings); 2 usage error; 3 invalid credentials;
   4 unreachable; 5 API/collect error; 6 mapping/parse error; 7 database error;
   8 refresh busy (another refresh of the same provider holds the lock); 9 replay mismatch;
-  10 not found (provider, collection); 11 other provider error.
+  10 not found (provider, collection); 11 other provider error; 13 an operation the object
+  does not support now (ManageIQ's unsupported reason; nothing was done).
 """
 
 from __future__ import annotations
@@ -112,6 +113,12 @@ class ReplayError(ApiError):
 
 class NotFoundError(MiqspecError):
     exit_code = 10
+
+
+class UnsupportedError(MiqspecError):
+    """An operation the object does not support now (ManageIQ's unsupported reason)."""
+
+    exit_code = 13
 
 
 @dataclass(frozen=True, order=True)

@@ -14,8 +14,10 @@ Does network and database I/O through the stage packages; the database only thro
 Targeted refresh: ``refresh_targets`` -> ``TargetedResult`` (only the targets and what hangs
 on them, ManageIQ's targeted semantics). Events: ``EventCatcher`` and ``poll_events`` ->
 ``PollResult`` (a poll of the event stream stored with its cursor, and the targets it names).
+Operations and provisioning: ``run_operation`` -> ``OperationResult``, ``provision``,
+``object_rows``, ``find_object``, ``provisioning_rows``, ``requests_of``.
 One module per job: ``session``, ``verify``, ``adapters``, ``refresh``, ``metrics``,
-``targeted``, ``events``.
+``targeted``, ``events``, ``operations``.
 """
 
 from miqspec.pipeline.adapters import (
@@ -26,6 +28,15 @@ from miqspec.pipeline.adapters import (
 )
 from miqspec.pipeline.events import EventCatcher, PollResult, poll_events
 from miqspec.pipeline.metrics import capture_metrics, metrics_owner
+from miqspec.pipeline.operations import (
+    OperationResult,
+    find_object,
+    object_rows,
+    provision,
+    provisioning_rows,
+    requests_of,
+    run_operation,
+)
 from miqspec.pipeline.refresh import RefreshResult, owners_for, refresh_provider
 from miqspec.pipeline.session import make_session
 from miqspec.pipeline.targeted import TargetedResult, refresh_targets
@@ -33,20 +44,27 @@ from miqspec.pipeline.verify import VerifyResult, verify, verify_provider
 
 __all__ = [
     "EventCatcher",
+    "OperationResult",
     "PollResult",
-    "TargetedResult",
     "RefreshResult",
+    "TargetedResult",
     "VerifyResult",
     "capture_metrics",
+    "find_object",
     "make_session",
     "metrics_owner",
+    "object_rows",
     "owners_for",
-    "provider_adapter",
-    "recording_adapter",
     "poll_events",
+    "provider_adapter",
+    "provision",
+    "provisioning_rows",
+    "recording_adapter",
     "refresh_provider",
     "refresh_targets",
     "replay_adapter",
+    "requests_of",
+    "run_operation",
     "secret_placeholders",
     "verify",
     "verify_provider",

@@ -11,7 +11,9 @@ API (under ``/v1``): ``POST /auth/tokens``; ``GET /regions``, ``/availability_zo
 ``limit`` and ``next_token``); per instance ``GET /instances/<id>/detail`` (JSON with volumes
 and host-relative ``links``), ``GET /instances/<id>/console`` (text/plain) and
 ``GET /instances/<id>/metrics?start=&end=`` (1-minute utilisation samples; ``GET /metrics``
-gives those of every running instance, cursor-paginated by instance). Control (no
+gives those of every running instance, cursor-paginated by instance); instance operations
+and provisioning (``simulator.operations``: ``POST /instances/<id>/start|stop|suspend|reboot``,
+``DELETE /instances/<id>``, ``POST /instances``). Control (no
 auth, under ``/_sim/`` or ``/v1/_sim/``; never faulted or counted): ``POST mutate``,
 ``GET|POST faults``, ``POST reset``, ``GET stats``, ``POST revoke_tokens``.
 """
@@ -34,6 +36,7 @@ from miqspec.simulator.data import PAGINATED, Dataset, InvalidToken
 from miqspec.simulator.events import EventLog, events_reply_body
 from miqspec.simulator.faults import MALFORMED_BODY, FaultPlan, rules_from
 from miqspec.simulator.metrics import MAX_WINDOW, parse_moment, series
+from miqspec.simulator.operations import SimOperations
 from miqspec.simulator.options import MAX_LIMIT, SimulatorOptions
 
 _RESOURCES = ("/regions", "/availability_zones", "/metrics", *(f"/{name}" for name in PAGINATED))
@@ -87,6 +90,7 @@ class SimApi:
         self.dataset = Dataset(options.instances, options.flavors, options.images, options.seed)
         self.faults = FaultPlan([options.faults])
         self.events = EventLog()  # what mutations did (GET /v1/events)
+        self.operations = SimOperations(self.dataset, options, json_reply)
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._stats: dict[str, int] = {}
@@ -99,6 +103,7 @@ class SimApi:
 
     def reset(self) -> None:
         """Initial data, no faults, zero counts; issued tokens stay valid."""
+        self.operations.cancel()
         self.dataset.reset()
         self.events.clear()
         self.faults.set([])
@@ -166,6 +171,11 @@ class SimApi:
             if method != "POST":
                 return error_reply(405, "method not allowed", {"Allow": "POST"})
             return self._login(body)
+        if resource is not None and self.operations.handles(method, resource):
+            problem = self._check_token(headers.get("authorization") or "")
+            if problem:
+                return error_reply(401, problem, {"WWW-Authenticate": 'Bearer realm="awesome"'})
+            return self.operations.handle(method, resource, body)
         per_instance = _PER_INSTANCE.match(resource or "")
         one = _ONE_INSTANCE.match(resource or "")
         if resource not in (*_RESOURCES, "/events") and per_instance is None and one is None:

@@ -286,6 +286,40 @@ class Dataset:
             "changed_images": changed_images,
         }
 
+    def update_instance(self, instance_id: str, fields: Item | None) -> Item | None:
+        """Replace instance ``instance_id``'s fields by ``fields`` merged over them, or remove
+        it (``fields`` None); gives the new item (None: removed, or no such instance).
+        Copy-on-write like ``mutate`` (operations of ``simulator.operations``)."""
+        with self._lock:
+            table = self._tables["instances"]
+            pos = next((i for i, it in enumerate(table.items) if it["id"] == instance_id), None)
+            if pos is None:
+                return None
+            items, keys = list(table.items), list(table.keys)
+            if fields is None:
+                del items[pos], keys[pos]
+                new = None
+            else:
+                new = items[pos] = {**items[pos], **fields}
+            self._tables = {**self._tables, "instances": _Table(items, keys)}
+        return new
+
+    def add_instance(self, fields: Item) -> Item:
+        """A new instance (id and index continuing the dataset's, ``fields`` over the generated
+        ones) appended to the instances; gives it (provisioning of ``simulator.operations``)."""
+        with self._lock:
+            table = self._tables["instances"]
+            index = self._next_index
+            self._next_index += 1
+            flavor_ids = [f["id"] for f in self._tables["instance_types"].items]
+            image_ids = [i["id"] for i in self._tables["images"].items]
+            item = {**_instance(self._ids, index, flavor_ids, image_ids), **fields}
+            self._tables = {
+                **self._tables,
+                "instances": _Table([*table.items, item], [*table.keys, index]),
+            }
+        return item
+
 
 def _pick(rng: random.Random, size: int, count: int) -> set[int]:
     return set(rng.sample(range(size), min(count, size))) if count > 0 and size > 0 else set()

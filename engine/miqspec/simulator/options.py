@@ -31,6 +31,8 @@ class SimulatorOptions:
     port: int = 0
     token_ttl: float = 3600.0
     verbose: bool = False  # log each request to stderr
+    operation_delay: float = 2.0  # seconds an operation or a create stays transitional
+    instance_quota: int = 0  # most instances at once (0: no quota); a create past it: 409
     faults: FaultRule = field(default_factory=FaultRule)
 
     def __post_init__(self) -> None:
@@ -44,6 +46,13 @@ class SimulatorOptions:
             raise UsageError("token_ttl must be a number of seconds")
         if self.token_ttl <= 0:
             raise UsageError(f"token_ttl must be > 0, got {self.token_ttl}")
+        _check_int("instance_quota", self.instance_quota, 0)
+        if isinstance(self.operation_delay, bool) or not isinstance(
+            self.operation_delay, int | float
+        ):
+            raise UsageError("operation_delay must be a number of seconds")
+        if not 0 <= self.operation_delay <= 3600:
+            raise UsageError(f"operation_delay must be 0-3600 s, got {self.operation_delay}")
         if not isinstance(self.seed, int | str) or isinstance(self.seed, bool):
             raise UsageError("seed must be an integer or a string")
         if not self.access_key or not self.secret_key:

@@ -173,6 +173,7 @@ class Simulator:
         if server is None or thread is None:
             return
         server.stopping.set()
+        self._api.operations.cancel()  # no instance changes after stop
         server.shutdown()
         thread.join()
         server.server_close()

@@ -10,6 +10,8 @@ Offers, by what other stages use them for:
   ``Paginate``, ``Retry``, ``CollectionMapping``, ``Source``, ``Attribute``,
   ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``; the metrics
   section (metrics): ``MetricsSpec``, ``COUNTERS``, ``REALTIME_INTERVAL``;
+  the operations and provisioning sections (operations): ``Operation``, ``OpRequest``,
+  ``Wait``, ``UnsupportedRule``, ``Provisioning``, ``NAME_FIELD``, ``COUNT_FIELD``;
   the events section and targeted refresh (events, pipeline): ``EventsSpec``,
   ``EventTargetRule``, ``CollectionTarget``;
 - compiled expressions and templates (collect, connect, parse): ``Expression``,
@@ -39,9 +41,9 @@ from .catalogue import (
     ReferenceDef,
     load_catalogue,
 )
+from .events_model import CollectionTarget, EventsSpec, EventTargetRule
 from .expressions import Expression, compile_expression
 from .forms import params_for_create
-from .events_model import CollectionTarget, EventsSpec, EventTargetRule
 from .functions.data import find_by_indexes
 from .load import check_file, load_spec
 from .metrics_model import COUNTERS, REALTIME_INTERVAL, MetricsSpec
@@ -61,6 +63,15 @@ from .model import (
     Spec,
     source_expressions,
 )
+from .operations_model import (
+    COUNT_FIELD,
+    NAME_FIELD,
+    Operation,
+    OpRequest,
+    Provisioning,
+    UnsupportedRule,
+    Wait,
+)
 from .scaffold import MANAGER_TYPES, new_spec
 from .schema_json import json_schema
 from .templating import Template, compile_template, render_value, template_references
@@ -69,10 +80,12 @@ from .yaml_limits import YamlLimitError, load_bounded
 __all__ = [
     "COLUMN_TYPES",
     "COUNTERS",
+    "COUNT_FIELD",
     "ENGINE_ROW_COLUMNS",
     "INPUT_COMPONENTS",
     "MANAGER_KINDS",
     "MANAGER_TYPES",
+    "NAME_FIELD",
     "OWNER_KINDS",
     "REALTIME_INTERVAL",
     "Attribute",
@@ -82,22 +95,27 @@ __all__ = [
     "Catalogue",
     "CollectionDef",
     "CollectionMapping",
+    "CollectionTarget",
+    "EventTargetRule",
+    "EventsSpec",
     "Expression",
     "LoginStep",
     "MetricsSpec",
+    "OpRequest",
+    "Operation",
     "Paginate",
     "Poll",
+    "Provisioning",
     "ReferenceDef",
     "Retry",
     "Source",
     "Spec",
     "Template",
+    "UnsupportedRule",
+    "Wait",
     "YamlLimitError",
     "case_key",
     "check_file",
-    "CollectionTarget",
-    "EventTargetRule",
-    "EventsSpec",
     "compile_expression",
     "compile_template",
     "find_by_indexes",

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from miqspec.spec.build_mappings import Compile, build_mapping, match_rules
 from miqspec.spec.build_events import build_events, build_targets
 from miqspec.spec.build_metrics import build_metrics
+from miqspec.spec.build_operations import build_operations, build_provisioning
 from miqspec.spec.catalogue import Catalogue, load_catalogue
 from miqspec.spec.document import LoadedDocument, Path
 from miqspec.spec.expressions import Expression, compile_expression
@@ -88,6 +89,8 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         metrics=build_metrics(doc, data.get("metrics"), cx),
         events=build_events(doc, data.get("events"), cx),
         targets=build_targets(doc, data),
+        operations=build_operations(doc, data.get("operations"), connection, cx),
+        provisioning=build_provisioning(doc, data.get("provisioning"), connection, cx),
     )
 
 

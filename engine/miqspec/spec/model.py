@@ -396,6 +396,9 @@ class Spec:
     metrics: MetricsSpec | None = None  # the ``metrics`` section (metrics_model)
     events: EventsSpec | None = None  # the ``events`` section (events_model)
     targets: Mapping[str, CollectionTarget] = field(default_factory=dict)  # per collection
+    # ``operations`` (collection -> name -> Operation) and ``provisioning`` (operations_model)
+    operations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    provisioning: Any = None
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

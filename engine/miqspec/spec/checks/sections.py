@@ -23,14 +23,15 @@ from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.checks.auth import check_auth, check_connection
 from miqspec.spec.checks.calls import check_calls
-from miqspec.spec.checks.events import check_events
 from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.events import check_events
 from miqspec.spec.checks.form import check_form, check_form_usage
 from miqspec.spec.checks.functions import check_functions
 from miqspec.spec.checks.mappings import check_collections
-from miqspec.spec.checks.metrics import check_metrics
 from miqspec.spec.checks.models import check_models
+from miqspec.spec.checks.metrics import check_metrics
 from miqspec.spec.checks.names import Names
+from miqspec.spec.checks.operations import check_operations
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import LoadedDocument
 from miqspec.spec.functions.patterns import pattern_problem
@@ -56,8 +57,9 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     extended = catalogue.with_models(_models(data))
     check_collections(data, findings, text, extended)
     check_metrics(data, findings, text, extended)
-    check_models(data, findings, catalogue)
     check_events(data, findings, text, extended)
+    check_operations(data, findings, text, extended)
+    check_models(data, findings, catalogue)
     check_form_usage(data, findings, names)
     _check_power_patterns(data, findings)
     return findings.sorted()
