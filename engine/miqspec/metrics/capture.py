@@ -52,6 +52,8 @@ class CaptureResult:
     purged: int = 0
     dropped: int = 0  # points without a usable time or target
     seconds: float = 0.0
+    # seconds per phase: calls (requests and mapping samples), write, rollup, purge
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def _iso(at: datetime) -> str:
@@ -173,12 +175,22 @@ def capture(
             tell(done + 1, len(targets))
     state.flush()
     set_last_capture(engine, table, state.last)
+    written = time.perf_counter()
     if state.span:
         result.hourly, result.daily = roll_up(
             engine, ms.resource_type, state.names, min(state.span), max(state.span), at
         )
+    rolled = time.perf_counter()
     result.purged = purge_realtime(engine, at - timedelta(seconds=retention))
-    result.seconds = time.perf_counter() - started
+    done = time.perf_counter()
+    result.seconds = done - started
+    write = state.writer.seconds
+    result.phases = {
+        "calls": written - started - write,
+        "write": write,
+        "rollup": rolled - written,
+        "purge": done - rolled,
+    }
     return result
 
 

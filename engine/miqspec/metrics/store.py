@@ -6,6 +6,8 @@ Gives: ``RealtimeWriter`` (``write`` upserts rows in one transaction: a row alre
 for the same resource and time is updated, so a capture repeated over a window stores
 nothing twice; on PostgreSQL the hour partitions the rows need are created first, each in a
 short transaction of its own), ``moment`` (epoch seconds -> naive UTC datetime, cached),
+``copy_upsert`` (PostgreSQL with psycopg2: the rows through ``COPY`` and one
+``INSERT ... ON CONFLICT``, several times faster than an ``executemany`` upsert),
 ``set_last_capture`` (``last_perf_capture_on`` of the targets), ``purge_realtime`` (rows older
 than a cutoff: whole partitions dropped on PostgreSQL, the rest of the cutoff's hour deleted;
 a ``DELETE`` on SQLite) and ``read_rows`` (one resource's realtime or rollup rows since a
@@ -16,6 +18,8 @@ Raises: ``DatabaseError`` (one line) for what the database refuses. Does databas
 from __future__ import annotations
 
 import functools
+import io
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +36,7 @@ from miqspec.metrics.partitions import (
 )
 from miqspec.metrics.tables import METRICS, METRICS_KEY, ROLLUPS, ROW_COLUMNS
 
+_SPECIAL = ("\\", "\t", "\n", "\r")
 UPDATED = tuple(c for c in ROW_COLUMNS if c not in (*METRICS_KEY, "created_on"))
 
 
@@ -62,18 +67,23 @@ class RealtimeWriter:
         self.postgres = engine.dialect.name == "postgresql"
         self.statement = upsert(engine.dialect.name, METRICS, METRICS_KEY, UPDATED)
         self._partitions: set[str] | None = None
+        self.seconds = 0.0  # time spent writing, in all
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Upsert ``rows`` in one transaction; how many were given."""
         if not rows:
             return 0
+        started = time.perf_counter()
         try:
             if self.postgres:
                 self._ensure_partitions(rows)
             with self.engine.begin() as conn:
-                conn.execute(self.statement, list(rows))
+                if not (self.postgres and copy_upsert(conn, rows)):
+                    conn.execute(self.statement, list(rows))
         except sa.exc.SQLAlchemyError as exc:
             raise db_failed("saving metrics", exc) from None
+        finally:
+            self.seconds += time.perf_counter() - started
         return len(rows)
 
     def _ensure_partitions(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -85,6 +95,49 @@ class RealtimeWriter:
             return
         with self.engine.begin() as conn:
             ensure_partitions(conn, hours, self._partitions)
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    if any(c in text for c in _SPECIAL):
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        text = text.replace("\r", "\\r")
+    return text
+
+
+def copy_upsert(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """PostgreSQL with psycopg2: ``rows`` sent with ``COPY`` into a temporary table (dropped at
+    commit), then upserted into ``metrics`` by one ``INSERT ... SELECT ... ON CONFLICT``;
+    False (nothing done) when the driver cannot COPY. Rows must be unique on the key."""
+    raw = conn.connection.driver_connection
+    cursor = raw.cursor() if raw is not None else None
+    if cursor is None or not hasattr(cursor, "copy_expert"):
+        return False
+    names = ", ".join(ROW_COLUMNS)
+    body = io.StringIO(
+        "".join("\t".join(_copy_text(r.get(c)) for c in ROW_COLUMNS) + "\n" for r in rows)
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in UPDATED)
+    try:
+        cursor.execute(
+            f"CREATE TEMP TABLE metrics_stage ON COMMIT DROP AS SELECT {names} FROM metrics "
+            "WITH NO DATA"
+        )
+        cursor.copy_expert(f"COPY metrics_stage ({names}) FROM STDIN", body)
+        cursor.execute(
+            f"INSERT INTO metrics ({names}) SELECT {names} FROM metrics_stage "
+            f"ON CONFLICT ({', '.join(METRICS_KEY)}) DO UPDATE SET {updates}"
+        )
+    finally:
+        cursor.close()
+    return True
 
 
 def set_last_capture(engine: sa.Engine, table: sa.Table, last: Mapping[int, datetime]) -> None:
