@@ -189,6 +189,8 @@ class XmlApi:
 
     def __init__(self, uses: int = 100, fail_vms: bool = False) -> None:
         self.uses, self.fail_vms = uses, fail_vms
+        self.fail_logout = False
+        self.made = 0
         self.tokens: dict[str, int] = {}
         self.closed: list[str] = []
         self.lock = threading.Lock()
@@ -199,13 +201,16 @@ class XmlApi:
             if req.method == "PUT" and path == "/logon":
                 if b"<password>s3cret-pw</password>" not in req.body:
                     return Answer(401, b"<error>denied</error>")
-                token = f"tok{len(self.tokens) + 1}"
+                self.made += 1
+                token = f"tok{self.made}"
                 self.tokens[token] = 0
                 body = (
                     f'<?xml version="1.0"?><session xmlns="urn:x"><token>{token}</token></session>'
                 )
                 return Answer(200, body.encode(), {"Content-Type": "application/xml"})
             token = req.headers.get("X-Session", "")
+            if req.method == "DELETE" and self.fail_logout:
+                return Answer(403, b"<error>no</error>")
             if req.method == "DELETE" and path == f"/logon/{token}" and token in self.tokens:
                 self.closed.append(token)
                 del self.tokens[token]
@@ -345,3 +350,35 @@ def test_a_failed_logout_is_kept_and_does_not_fail_what_ran(tmp_path: Path) -> N
     assert seen[-1] == ("POST", "/bye/sess-9")
     assert s.logout_error is not None and "logout step 'bye'" in s.logout_error
     assert "answered 500" in s.logout_error and "sess-9" not in s.logout_error  # masked
+
+
+def test_a_refresh_logs_out_after_it_fails_and_warns_when_logout_fails(
+    tmp_path: Path, engine: Any, keyring: Any
+) -> None:
+    from miqspec.pipeline import refresh_provider
+    from miqspec.store import ProviderStore
+
+    collections = {
+        "vms": {
+            "from": "get_vms",
+            "attributes": {"ems_ref": "id", "name": "id", "vendor": {"value": "xcloud"}},
+        }
+    }
+    spec = spec_of(tmp_path, auth=XML_AUTH, calls=XML_CALLS, collections=collections)
+    api = XmlApi(fail_vms=True)
+    with ScriptServer(api) as srv:
+        ProviderStore(engine).add(spec, "x1", args_for(srv), keyring)
+        failed = refresh_provider(engine, "x1", keyring)
+        assert not failed.ok and "answered 500" in (failed.error or "")
+        assert api.closed == ["tok1"]  # closed although the refresh failed
+        api.fail_vms = False
+        ok = refresh_provider(engine, "x1", keyring)
+        api.fail_logout = True
+        warned = refresh_provider(engine, "x1", keyring)
+    assert ok.ok, ok.error
+    assert api.closed == ["tok1", "tok2"] and not ok.warnings
+    assert warned.ok, warned.error
+    assert warned.warnings == [
+        "the session was not closed: logout step 'logoff': at "
+        f"{srv.url}/logon/******** answered 403"
+    ]

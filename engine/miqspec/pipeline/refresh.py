@@ -146,7 +146,9 @@ def refresh_provider(
                         raise
                     run(collected=result.collected)
             finally:
-                session.close()
+                session.close()  # runs auth.logout, also after a failure
+                if session.logout_error:
+                    result.warnings.append(f"the session was not closed: {session.logout_error}")
         result.ok = True
     except RefreshBusyError as exc:
         if not held:
