@@ -144,3 +144,15 @@ def test_a_bare_word_where_the_items_are_literal_is_reported() -> None:
         "12:20: collections.flavors.attributes.name.expr: 'Small' is no field of the records "
         "items: gives (they have id); a constant is written {value: Small}",
     ]  # items read from settings: the shape is not known, nothing reported
+
+
+def test_a_root_read_through_a_function_is_reported_at_the_call() -> None:
+    tail = VALID + (
+        "  ems_folders:\n    from: get_vms\n"
+        '    secondary_refs: {by_path: "x && folder_path(id)"}\n'
+        "    attributes: {uid_ems: id}\n"
+    )
+    assert findings(tail) == [
+        "24:37: collections.ems_folders.secondary_refs.by_path: expression root '$calls' is "
+        "not available here (read by the spec function folder_path())"
+    ]

@@ -116,6 +116,12 @@ class TextChecker:
         for root in sorted(expr.roots - roots - {"item"}):
             where = "here" if root != "parent" else "here (no for_each call or each: above it)"
             at = re.search(rf"\${root}\b", text)
+            if at is None:  # read by a spec function the expression calls
+                reads = self.functions.function_reads if self.functions is not None else {}
+                callers = sorted(f for f in expr.functions if root in reads.get(f, ((), ()))[0])
+                if callers:
+                    where += f" (read by the spec function {callers[0]}())"
+                    at = re.search(rf"\b{callers[0]}\s*\(", text)
             self.findings.add(
                 path,
                 f"expression root '${root}' is not available {where}",
