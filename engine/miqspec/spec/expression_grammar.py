@@ -10,13 +10,14 @@ left operand, the operator and the right operand), ``negate`` (``children``: the
 ``at``: offsets of ``-`` and the operand), ``let`` (``value``: the names; ``children``: one
 value per name, then the body) and ``variable`` (``value``: the name).
 Raises: JMESPath's ``LexerError``, ``ParseError`` and ``IncompleteExpressionError`` (with the
-offset into the text), also for a missing comma between function arguments or object pairs,
-which JMESPath itself lets pass (``if(a == b c, d)`` reads as ``if(a == b, c, d)``), and for a
-``$name`` no ``let`` binds. Does no I/O.
+offset into the text), also for a missing comma between function arguments, list items or
+object pairs, which JMESPath itself lets pass (``if(a == b c, d)`` reads as
+``if(a == b, c, d)``), and for a ``$name`` no ``let`` binds. Does no I/O.
 
 The grammar, on top of JMESPath's:
 
 - a number outside ``[...]`` indexes is a literal: ``3``, ``2.5``, ``-1`` (no exponents);
+  ``[0]`` and ``[-1]`` stay indexes of the current value, ``[1, a]`` is a list;
 - ``a + b``, ``a - b``, ``a * b``, ``a / b``, ``a // b``, ``a % b`` and ``-a``. ``* / // %``
   bind tighter than ``+ -``; both bind tighter than comparisons (``a + 1 > b``) and looser than
   ``.``, ``[...]`` and calls (``-a.b`` negates ``a.b``); operators of one level group to the left.
