@@ -156,3 +156,30 @@ def test_a_root_read_through_a_function_is_reported_at_the_call() -> None:
         "24:37: collections.ems_folders.secondary_refs.by_path: expression root '$calls' is "
         "not available here (read by the spec function folder_path())"
     ]
+
+
+def test_fields_text_and_header_records_cannot_have_are_reported() -> None:
+    tail = """\
+  get_banner: {path: /banner, format: text}
+  get_blob: {path: /blob, method: HEAD, format: headers}
+collections:
+  ext_management_system:
+    from: get_banner
+    attributes: {api_version: "version", guid: "@"}
+  disks:
+    from: get_blob
+    attributes:
+      device_name: '"x-ms-meta-name"'
+      size: '"Content-Length"'
+      hardware: {lazy: hardwares, ref: '"x-ms-meta-vm"'}
+"""
+    lines = findings(tail)
+    assert (
+        "6:31: collections.ext_management_system.attributes.api_version: 'version' is no field: "
+        "the record of a format: text call is the body string (read it as @)"
+    ) in lines
+    assert (
+        "11:13: collections.disks.attributes.size: 'Content-Length' is no header name: a "
+        'format: headers call\'s names are lower-cased (read "content-length")'
+    ) in lines
+    assert len(lines) == 2, lines  # "@" and lower-case names are fine

@@ -9,7 +9,7 @@ collection-level shared ``attributes``; computed ``secondary_refs`` (names that 
 catalogue's, bad expressions); attribute forms (``value``, ``expr``, ``template``, ``switch``,
 ``lazy``) and lazy references (target, ``key``, ``by`` against the catalogue's and the spec's
 computed secondary refs, composite ``ref`` parts, nested lazies inside a ``ref``); fields
-no literal ``items:`` record has (``checks.shapes``).
+records of a known shape cannot have (``checks.shapes``).
 Raises nothing; no I/O.
 """
 
@@ -208,7 +208,7 @@ class CollectionChecks:
                     )
         for attr, value in _dict(own).items():
             self.attribute((*path, "attributes", attr), str(attr), value, target, inner)
-        check_items_fields(self.findings, path, src, self.text.functions)
+        check_items_fields(self.findings, path, src, self.text.functions, self.calls)
         return inner
 
     def items(self, path: Path, text: str) -> None:

@@ -1,19 +1,20 @@
 """Fields no record can have, where the validator knows the records' shape.
 
 Takes: the ``Findings`` sink, a source's path and data, and the spec's function registry.
-Gives: ``check_items_fields``: for a source whose ``items:`` is a literal list of objects (or
-one object), written out in the expression (``[{id: 'default', name: $provider.name}]``), a
-finding at each of its attributes that reads a top-level field none of those objects has,
-the usual slip being a bare word meant as a constant (``type: PhysicalServer`` reads the
-field ``PhysicalServer``: always null). Where the shape depends on the API (``from:`` a call)
-nothing is reported here; a refresh warns about an attribute null on every record
-(``parse.audit``).
+Gives: ``check_items_fields``: a finding at each attribute of a source that reads a top-level
+field its records cannot have, where their shape is known: ``items:`` written out as a literal
+list of objects (or one object, ``[{id: 'default', name: $provider.name}]``): a field none of
+them has, the usual slip being a bare word meant as a constant (``type: PhysicalServer`` reads
+the field ``PhysicalServer``: always null); a ``format: text`` call (the record is a string:
+any field); a ``format: headers`` call (names are lower-cased: a field with a capital).
+Elsewhere the shape depends on the API; a refresh warns about an attribute null on every
+record (``parse.audit``).
 Raises nothing; no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from miqspec.spec.checks.findings import Findings
@@ -28,13 +29,14 @@ def check_items_fields(
     path: Path,
     src: Mapping[str, Any],
     functions: CustomFunctions | None,
+    calls: Mapping[str, Any] | None = None,
 ) -> None:
-    """Report attributes of the source at ``path`` that read fields its literal items lack."""
-    items, attributes = src.get("items"), src.get("attributes")
-    if not isinstance(items, str) or "each" in src or not isinstance(attributes, dict):
-        return
-    keys = _literal_keys(_compile(items, functions))
-    if keys is None:
+    """Report attributes of the source at ``path`` that read fields its records cannot have:
+    literal ``items:`` objects lacking them, the strings of a ``format: text`` call, the
+    lower-cased names of a ``format: headers`` call."""
+    attributes = src.get("attributes")
+    problem = _shape(src, functions, calls or {})
+    if problem is None or "each" in src or not isinstance(attributes, dict):
         return
     for name, value in attributes.items():
         apath: Path = (*path, "attributes", name)
@@ -43,13 +45,45 @@ def check_items_fields(
             apath, text = (*apath, "expr"), value["expr"]
         ast = _compile(text, functions) if isinstance(text, str) else None
         fields = record_fields(ast) if ast is not None else None
-        for field in sorted((fields or set()) - keys):
-            have = ", ".join(sorted(keys)) or "no fields"
-            findings.add(
-                apath,
-                f"'{field}' is no field of the records items: gives (they have {have}); "
-                f"a constant is written {{value: {field}}}",
-            )
+        for field in sorted(fields or ()):
+            reason = problem(field)
+            if reason is not None:
+                findings.add(apath, reason)
+
+
+def _shape(
+    src: Mapping[str, Any], functions: CustomFunctions | None, calls: Mapping[str, Any]
+) -> Callable[[str], str | None] | None:
+    """What the records of the source cannot hold (a field -> why), when that is known."""
+    items = src.get("items")
+    if isinstance(items, str):
+        keys = _literal_keys(_compile(items, functions))
+        if keys is None:
+            return None
+        have = ", ".join(sorted(keys)) or "no fields"
+        return lambda field: (
+            None
+            if field in keys
+            else f"'{field}' is no field of the records items: gives (they have {have}); "
+            f"a constant is written {{value: {field}}}"
+        )
+    name = src.get("from")
+    call = calls.get(name) if isinstance(name, str) else None
+    if not isinstance(call, dict) or "records" in call:
+        return None
+    if call.get("format") == "text":
+        return lambda field: (
+            f"'{field}' is no field: the record of a format: text call is the body "
+            "string (read it as @)"
+        )
+    if call.get("format") == "headers":
+        return lambda field: (
+            None
+            if field == field.lower()
+            else f"'{field}' is no header name: a format: headers call's names are "
+            f'lower-cased (read "{field.lower()}")'
+        )
+    return None
 
 
 def _compile(text: str, functions: CustomFunctions | None) -> Node | None:
