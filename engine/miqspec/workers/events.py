@@ -5,7 +5,9 @@ Takes: a database engine, the key ring, a log callback (``tell(line, level, **fi
 options (a poll interval overriding the specs', the merge window in seconds).
 Gives: ``EventDispatch``: ``sync(names)`` starts a catcher for each provider with events
 (``pipeline.EventCatcher``: polls its stream every ``events.interval`` seconds, stores the
-events and queues the targets they name); ``run_due()`` runs the batches that have waited
+events and queues the targets they name) and, once, a dispatcher thread that runs
+``run_due()`` every 50 ms, so that a long full refresh or metrics capture of the worker's
+main loop never delays targeted refreshes; ``run_due()`` runs the batches that have waited
 the merge window (``events.TargetQueue``: targets of one provider merged, a batch reaching
 the spec's ``full_refresh_threshold`` or naming a collection without a target rule becomes
 one full refresh) and returns how many refreshes ran; ``close()`` stops the catchers.
@@ -26,6 +28,7 @@ from typing import Any
 from miqspec.errors import MiqspecError, RefreshBusyError
 from miqspec.events import Batch, TargetQueue
 from miqspec.pipeline import EventCatcher, refresh_provider, refresh_targets
+from miqspec.spec import Spec
 from miqspec.store import Engine, KeyRing, ProviderStore, spec_for
 
 Tell = Callable[..., None]
@@ -49,6 +52,8 @@ class EventDispatch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
+        self._dispatcher: threading.Thread | None = None
+        self._specs: dict[str, Spec] = {}  # provider -> its catcher's spec (targeted refreshes)
         self.refreshes = self.targeted = self.full = 0
         self.events_stored = 0
 
@@ -72,6 +77,20 @@ class EventDispatch:
             self._threads[name] = thread
             thread.start()
             self.tell(f"{name}: event catcher started", provider=name, event="catcher")
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch, name="miqspec-events-dispatch", daemon=True
+                )
+                self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_due()
+            except Exception as exc:  # a bug must not end the dispatcher silently
+                self.tell(f"event dispatch error: {type(exc).__name__}: {exc}", logging.ERROR,
+                          event="error")  # fmt: skip
+            self._stop.wait(0.05)
 
     def _catch(self, name: str) -> None:
         catcher: EventCatcher | None = None
@@ -81,6 +100,7 @@ class EventDispatch:
                 if catcher is None:
                     catcher = EventCatcher(self.engine, name, self.keyring)
                 interval = self.event_poll or float(catcher.interval)
+                self._specs[name] = catcher.spec
                 result = catcher.poll()
                 spec = catcher.spec
                 assert spec.events is not None
@@ -126,9 +146,9 @@ class EventDispatch:
 
     def close(self) -> None:
         self._stop.set()
-        for thread in self._threads.values():
+        for thread in [*self._threads.values(), *filter(None, [self._dispatcher])]:
             thread.join(timeout=30)
-        self._threads = {}
+        self._threads, self._dispatcher = {}, None
 
     # -- refreshes ----------------------------------------------------------------------------
 
@@ -150,7 +170,9 @@ class EventDispatch:
                 ok, what = result.ok, "full refresh (events)"
                 error = result.error
             else:
-                result = refresh_targets(self.engine, name, self.keyring, list(batch.targets))
+                result = refresh_targets(
+                    self.engine, name, self.keyring, list(batch.targets), spec=self._specs.get(name)
+                )
                 self.targeted += 1
                 ok, what = True, f"targeted refresh of {len(batch.targets)} target(s)"
                 error = None

@@ -103,18 +103,8 @@ def run_worker(
                 tell(f"{name}: error: {exc}", logging.WARNING, provider=name, event="error")
         if once:
             break
-        _wait(stop, poll, dispatch)
+        stop.wait(poll)  # queued targeted refreshes run on the dispatch's own thread
     if dispatch is not None:
         dispatch.close()
     tell("worker stopped", event="stopped")
 
-
-def _wait(stop: threading.Event, poll: float, dispatch: EventDispatch | None) -> None:
-    """Wait ``poll`` seconds (until ``stop``), running queued targeted refreshes meanwhile."""
-    if dispatch is None:
-        stop.wait(poll)
-        return
-    deadline = time.monotonic() + poll
-    while not stop.is_set() and time.monotonic() < deadline:
-        dispatch.run_due()
-        stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
