@@ -180,6 +180,7 @@ def chart(series: api.MetricsSeries, width: int, color: bool) -> str:
         return ""
     plotext.clear_figure()
     plotext.subplots(len(counters), 1)
+    plotext.limitsize(False, False)  # taller than the terminal: the page scrolls
     plotext.plotsize(width, CHART_HEIGHT * len(counters))
     plotext.date_form("Y-m-d H:M:S", "d H:M" if series.interval != "daily" else "Y-m-d")
     for i, counter in enumerate(counters, start=1):
