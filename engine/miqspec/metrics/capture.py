@@ -170,9 +170,10 @@ def capture(
             for t, w in zip(targets, windows, strict=True)
         ]
         concurrency = spec.connection.concurrency
-        for done, (index, outcome) in enumerate(run_each(session, ms.call, extras, concurrency)):
+        runs = run_each(session, ms.call, extras, concurrency)
+        for count, (index, outcome) in enumerate(runs, start=1):
             _take_one(state, targets[index], outcome)
-            tell(done + 1, len(targets))
+            tell(count, len(targets))
     state.flush()
     set_last_capture(engine, table, state.last)
     written = time.perf_counter()

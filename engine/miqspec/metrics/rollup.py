@@ -193,7 +193,7 @@ def roll_up(
                         ROLLUPS.c.timestamp < end_day,
                     )
                 ).mappings()
-                daily = _daily(day_rows, stamp)
+                daily = _daily([dict(r) for r in day_rows], stamp)
                 if daily:
                     conn.execute(statement, daily)
                 daily_count += len(daily)

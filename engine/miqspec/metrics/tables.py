@@ -9,6 +9,8 @@ unique keys the upserts name (``METRICS_KEY``, ``ROLLUPS_KEY``) and ``CAPTURE_IN
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from miqspec.spec import COUNTERS as SPEC_COUNTERS
@@ -42,7 +44,7 @@ ROW_COLUMNS = (
 METADATA = sa.MetaData()
 
 
-def _columns() -> list[sa.Column[object]]:
+def _columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
         sa.Column("timestamp", sa.DateTime(), nullable=False),

@@ -16,6 +16,8 @@ Revises: 0004
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -40,7 +42,7 @@ DERIVED = (
 PARENTS = ("parent_host_id", "parent_ems_cluster_id", "parent_storage_id", "parent_ems_id")
 
 
-def _columns(postgres: bool) -> list[sa.Column[object]]:
+def _columns(postgres: bool) -> list[sa.Column[Any]]:
     return [
         sa.Column(
             "id",
@@ -64,7 +66,7 @@ def _columns(postgres: bool) -> list[sa.Column[object]]:
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    options = {"postgresql_partition_by": "RANGE (timestamp)"} if postgres else {}
+    options: dict[str, Any] = {"postgresql_partition_by": "RANGE (timestamp)"} if postgres else {}
     op.create_table(
         "metrics",
         *_columns(postgres),
