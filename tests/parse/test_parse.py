@@ -11,7 +11,8 @@ import pytest
 from miqspec.collect.runner import CallResult, CollectResult
 from miqspec.errors import MappingError
 from miqspec.parse.objects import InventoryObject, LazyRef, ParsedInventory
-from miqspec.parse.parser import SourceParser, parse
+from miqspec.parse.parser import parse
+from miqspec.parse.source import SourceParser
 from miqspec.spec.load import load_spec
 from miqspec.spec.model import Spec
 

@@ -11,8 +11,8 @@ import pytest
 from miqspec.errors import MappingError
 from miqspec.parse.fast import compile_data
 from miqspec.parse.objects import LazyRef
-from miqspec.parse.parser import SourceParser
 from miqspec.parse.rules import compile_rule
+from miqspec.parse.source import SourceParser
 from miqspec.spec.load import load_spec
 from miqspec.spec.model import Spec
 
