@@ -11,14 +11,23 @@ Raises: ``DatabaseError`` (through ``Db``). Does database I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from miqspec.persist.db import CHUNK, Db
 from miqspec.persist.graph import SaveGraph
-from miqspec.persist.values import OWNER_COLUMNS, key_columns, key_of, poly_type, secondary_value
+from miqspec.persist.values import (
+    OWNER_COLUMNS,
+    coercer,
+    key_columns,
+    key_of,
+    poly_type,
+    secondary_value,
+)
+
+SecondaryHit = tuple[int, str | None, Mapping[str, Any]]  # id, model class, columns read
 
 
 class Lookups:
@@ -27,7 +36,7 @@ class Lookups:
     def __init__(self, db: Db, graph: SaveGraph) -> None:
         self.db, self.graph = db, graph
         self._db_cache: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-        self._sec_cache: dict[tuple[str, str], dict[tuple[Any, ...], tuple[int, str | None]]] = {}
+        self._sec_cache: dict[tuple[str, str], dict[tuple[Any, ...], SecondaryHit]] = {}
 
     def db_rows(self, name: str) -> Mapping[tuple[Any, ...], Mapping[str, Any]]:
         """Rows of a collection in scope by manager_ref key, for lazies into unsaved data."""
@@ -55,10 +64,11 @@ class Lookups:
             cached[key_of(tuple(r[i] for i in idx))] = {c: r[i] for c, i in pos.items()}
         return cached
 
-    def secondary_rows(
-        self, name: str, ref: str
-    ) -> Mapping[tuple[Any, ...], tuple[int, str | None]]:
-        """Rows found by a secondary ref (e.g. ``cross_link_vms`` by ``uid_ems``)."""
+    def secondary_rows(self, name: str, ref: str) -> Mapping[tuple[Any, ...], SecondaryHit]:
+        """Rows found by a secondary ref (e.g. ``cross_link_vms`` by ``uid_ems``): by the
+        ref's values in their columns' form (``secondary_value`` of the stored value; a
+        reference part by its row id), each with its id, model class and the columns ``key``
+        lazies read."""
         cached = self._sec_cache.get((name, ref))
         if cached is not None:
             return cached
@@ -73,21 +83,56 @@ class Lookups:
         owner = OWNER_COLUMNS.get(cdef.owner, ())[:1] or (
             ("ems_id",) if "ems_id" in table.c else ()
         )
-        values = sorted(self.graph.secondary.get((name, ref), ()), key=repr)
+        extra = [c for c in self._key_columns(name) if c not in attrs and c not in owner]
         if cdef.delete != "none" and self.db.scopable(name):
             where = self.db.scope(name, keyed=True)  # the secondary ref's index leads
         else:
             where = sa.and_(sa.true(), *self.db.values_clause(name))
-        cols = ["id", *attrs, *owner]
+        cols = ["id", *attrs, *extra, *owner]
         found: list[Any] = []
-        col = table.c[attrs[0]] if len(attrs) == 1 else sa.tuple_(*(table.c[a] for a in attrs))
-        for start in range(0, len(values), CHUNK):
-            part = values[start : start + CHUNK]
-            wanted = [v[0] for v in part] if len(attrs) == 1 else part
-            rows, _ = self.db.select(name, cols, sa.and_(where, col.in_(wanted)))
-            found += rows
+        wanted_values = self.graph.secondary.get((name, ref), ())
+        refs = any(a in cdef.references for a in cdef.secondary_refs[ref])
+        values = None if refs else _typed(table, attrs, wanted_values)
+        if values is None:  # a reference part: compared by row id (resolved later); all in scope
+            found, pos = self.db.select(name, cols, where)
+        else:
+            col = table.c[attrs[0]] if len(attrs) == 1 else sa.tuple_(*(table.c[a] for a in attrs))
+            pos = {c: i for i, c in enumerate(dict.fromkeys(cols))}
+            for start in range(0, len(values), CHUNK):
+                part = values[start : start + CHUNK]
+                wanted = [v[0] for v in part] if len(attrs) == 1 else part
+                found += self.db.select(name, cols, sa.and_(where, col.in_(wanted)))[0]
         connected = len(owner) > 0
+        at = [(pos[a], coercer(table.c[a])[1]) for a in attrs]  # as ``Resolver.secondary_key``
         for r in sorted(found, key=lambda r: (connected and r[-1] is None, r[0])):
-            key = tuple(secondary_value(r[i + 1]) for i in range(len(attrs)))
-            cached.setdefault(key, (r[0], poly_type(cdef)))
+            key = tuple(secondary_value(None if r[i] is None else f(r[i])) for i, f in at)
+            if key not in cached:
+                cached[key] = (r[0], poly_type(cdef), {c: r[i] for c, i in pos.items()})
         return cached
+
+    def _key_columns(self, name: str) -> list[str]:
+        """The columns the ``key`` lazies into ``name`` read (a reference: id and type)."""
+        cdef, table = self.db.catalogue.collections[name], self.db.table(name)
+        out: list[str] = ["type"] if "type" in table.c else []
+        for key in self.graph.lazy_keys.get(name, ()):
+            rdef = cdef.references.get(key)
+            cols = (rdef.column, rdef.type_column) if rdef else (key,)
+            out += [c for c in cols if c and c in table.c]
+        return out
+
+
+def _typed(
+    table: sa.Table, cols: list[str], values: Iterable[tuple[Any, ...]]
+) -> list[tuple[Any, ...]] | None:
+    """The looked-up values in their columns' types (those that cannot be: left out), sorted;
+    None when one has another number of parts (all rows in scope are read)."""
+    convert = [coercer(table.c[c])[1] for c in cols]
+    out = set()
+    for value in values:
+        if len(value) != len(cols):
+            return None
+        try:
+            out.add(tuple(v if v is None else f(v) for f, v in zip(convert, value, strict=True)))
+        except (ValueError, TypeError, ArithmeticError):
+            continue
+    return sorted(out, key=repr)

@@ -13,7 +13,8 @@ Raises: ``MappingError`` for a reference to an unknown collection or secondary r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,10 @@ from miqspec.persist.values import REF_TYPES, coercer, key_of, mem_key, poly_typ
 from miqspec.spec import Catalogue, CollectionDef
 
 DbRows = Callable[[str], Mapping[tuple[Any, ...], Mapping[str, Any]]]
-SecondaryRows = Callable[[str, str], Mapping[tuple[Any, ...], tuple[int, str | None]]]
+#: rows by secondary ref value: id, model class, the columns ``key`` lazies read
+SecondaryRows = Callable[
+    [str, str], Mapping[tuple[Any, ...], tuple[int, str | None, Mapping[str, Any]]]
+]
 
 
 class Resolver:
@@ -96,8 +100,8 @@ class Resolver:
         """The object of this refresh a secondary-ref lazy finds (first built wins): by a
         computed secondary ref of the mappings, else by the catalogue's attribute list."""
         name = ref.secondary or ""
-        wanted = tuple(secondary_value(v) for v in ref.ref)
         if self.inventory.computed_secondary(cdef.name, name):
+            wanted = tuple(secondary_value(v) for v in ref.ref)
             return self.inventory.find_secondary(cdef.name, name, wanted)
         attrs = cdef.secondary_refs.get(name)
         if attrs is None:
@@ -108,11 +112,36 @@ class Resolver:
         if index is None:
             index = self._sec[(cdef.name, name)] = {}
             for obj in reversed(self.inventory.objects.get(cdef.name, {}).values()):
-                index[tuple(secondary_value(obj.data.get(a)) for a in attrs)] = obj
-        return index.get(wanted)
+                index[self.secondary_key(cdef, name, [obj.data.get(a) for a in attrs])] = obj
+        return index.get(self.secondary_key(cdef, name, ref.ref))
+
+    def secondary_key(self, cdef: CollectionDef, name: str, values: Sequence[Any]) -> Any:
+        """The comparable form of a catalogue secondary ref's values, whatever form they were
+        written in: each value converted to its column's type, then ``secondary_value`` (an
+        API's ``5`` or ``"5.0"`` finds a stored ``5``, a time string a stored datetime); a
+        reference by the row id it resolves to. ``MappingError`` when the number of values
+        is not the ref's."""
+        attrs = cdef.secondary_refs[name]
+        if len(values) != len(attrs):
+            raise MappingError(
+                f"lookup of {cdef.name!r} by {name!r} takes {len(attrs)} value(s) "
+                f"({', '.join(attrs)}), got {len(values)}"
+            )
+        table = self.tables.get(cdef.name)
+        out: list[Any] = []
+        for attr, value in zip(attrs, values, strict=True):
+            if isinstance(value, REF_TYPES):
+                value = self.ref_id(value)[0]
+            elif value is not None and table is not None:
+                rdef = cdef.references.get(attr)
+                col = rdef.column if rdef is not None else attr
+                if col in table.c:
+                    with contextlib.suppress(ValueError, TypeError, ArithmeticError):
+                        value = coercer(table.c[col])[1](value)
+            out.append(secondary_value(value))
+        return tuple(out)
 
     def _secondary(self, cdef: CollectionDef, ref: LazyRef) -> tuple[int | None, str | None]:
-        name = ref.secondary or ""
         hit_obj = self._secondary_object(cdef, ref)
         if hit_obj is not None:
             if ref.key is not None:  # the found object's reference attribute (transitive)
@@ -120,15 +149,28 @@ class Resolver:
                 return self.ref_id(inner) if isinstance(inner, REF_TYPES) else (None, None)
             found = self.ids.get(cdef.name, {}).get(mem_key(hit_obj.ref))
             return (found, poly_type(cdef)) if found is not None else (None, None)
-        if (
-            ref.key is not None
-            or self._final(cdef.name)
-            or self.inventory.computed_secondary(cdef.name, name)
-        ):
+        row = self._secondary_row(cdef, ref)
+        if row is None:
             return None, None
-        wanted = tuple(secondary_value(v) for v in ref.ref)
-        hit = self.secondary_rows(cdef.name, name).get(wanted)
-        return hit if hit is not None else (None, None)
+        if ref.key is None:
+            return row[0], row[1]
+        rdef = cdef.references.get(ref.key)  # the found row's reference attribute
+        if rdef is None or row[2].get(rdef.column) is None:
+            return None, None
+        typ = row[2].get(rdef.type_column) if rdef.type_column else None
+        if typ is None and rdef.collections:
+            typ = poly_type(self.cdef(rdef.collections[0]))
+        return row[2][rdef.column], typ
+
+    def _secondary_row(
+        self, cdef: CollectionDef, ref: LazyRef
+    ) -> tuple[int, str | None, Mapping[str, Any]] | None:
+        """The stored row a catalogue secondary-ref lazy finds (none for a computed one, or
+        when this refresh's objects are the whole truth)."""
+        name = ref.secondary or ""
+        if self._final(cdef.name) or self.inventory.computed_secondary(cdef.name, name):
+            return None
+        return self.secondary_rows(cdef.name, name).get(self.secondary_key(cdef, name, ref.ref))
 
     def ref_id(self, value: Any) -> tuple[int | None, str | None]:
         """The row id (and model class for ``_type`` columns) a reference points at."""
@@ -201,7 +243,10 @@ class Resolver:
             obj = self.find_object(cdef.name, ref.ref)
         if obj is not None:
             found = obj.data.get(ref.key)
-        elif self._final(cdef.name) or ref.secondary is not None:
+        elif ref.secondary is not None:  # a stored row found by the secondary ref: its column
+            hit = self._secondary_row(cdef, ref)
+            found = None if hit is None else hit[2].get(ref.key)
+        elif self._final(cdef.name):
             found = None
         else:
             row = self._db_row(cdef, ref.ref)
