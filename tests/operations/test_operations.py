@@ -63,7 +63,7 @@ def test_stop_waits_and_refreshes(
     result = run_operation(engine, NAME, keyring, "vms", vm["name"], "stop", wait=True)
     assert result.outcome.finished and result.outcome.waited
     assert result.outcome.raw_power_state == "stopping"
-    assert result.refreshed == "full"
+    assert result.refreshed == "targeted"
     row = stored(engine, vm["id"])
     assert (row["raw_power_state"], row["power_state"]) == ("stopped", "off")
     assert result.row is not None and result.row["power_state"] == "off"
@@ -106,7 +106,7 @@ def test_unsupported_is_refused_and_changes_nothing(
 
 
 def test_list_and_show_give_supports(engine: sa.Engine, provider: int, sim: Simulator) -> None:
-    spec, rows = object_rows(engine, NAME, "vms")
+    _spec, rows = object_rows(engine, NAME, "vms")
     assert len(rows) == 12
     for row in rows:
         if row["power_state"] == "on":
@@ -210,7 +210,7 @@ def test_wait_times_out(engine: sa.Engine, keyring: Any, sim: Simulator, tmp_pat
     ProviderStore(engine).add(load_spec(str(path)), NAME, sim_args(sim), keyring)
     assert refresh_provider(engine, NAME, keyring).ok
     vm = vm_in(sim, "running")
-    with pytest.raises(ApiError, match="timed out after 0.5 s waiting for") as err:
+    with pytest.raises(ApiError, match=r"timed out after 0\.5 s waiting for") as err:
         run_operation(engine, NAME, keyring, "vms", vm["id"], "stop", wait=True)
     assert err.value.exit_code == 5
     # the transitional state stays until a refresh (ManageIQ leaves it so too)

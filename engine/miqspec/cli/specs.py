@@ -15,9 +15,10 @@ import click
 
 from miqspec import api
 from miqspec.cli.app import main
-from miqspec.cli.options import echo_json, format_option, spec_argument
+from miqspec.cli.options import database_option, echo_json, format_option, open_db, spec_argument
 from miqspec.cli.output import echo
 from miqspec.cli.report import Table
+from miqspec.errors import UsageError
 
 
 @main.command()
@@ -91,13 +92,31 @@ def new(name: str, manager_type: str, output: str | None) -> None:
 
 @main.command()
 @spec_argument
-def form(spec: str) -> None:
-    """Print the params_for_create data-driven-forms JSON of SPEC (a file or a shipped name).
+@click.option(
+    "--provisioning", is_flag=True, help="The provisioning dialog instead of the create form."
+)
+@click.option(
+    "--provider",
+    metavar="NAME",
+    help="With --provisioning: fill the choices from provider NAME's inventory.",
+)
+@database_option
+def form(spec: str, provisioning: bool, provider: str | None, database: str | None) -> None:
+    """Print the params_for_create data-driven-forms JSON of SPEC (a file or a shipped name),
+    or with --provisioning its provisioning dialog.
 
     \b
     Example: miqspec form awesome_cloud
+             miqspec form awesome_cloud --provisioning --provider ac
     """
-    echo_json(api.params_for_create(api.load_spec(spec)))
+    loaded = api.load_spec(spec)
+    if not provisioning:
+        if provider is not None:
+            raise UsageError("--provider goes with --provisioning")
+        echo_json(api.params_for_create(loaded))
+        return
+    db = open_db(database, write=False) if provider is not None else None
+    echo_json(api.provisioning_form(loaded, db, provider))
 
 
 @main.command()

@@ -8,7 +8,7 @@ field's ``id`` defaults to its ``name``; ``options_from`` becomes ``options``:
 (every field with a name, sub-forms flattened) and ``check_values`` (form values as an
 operator gives them -> the values a request stores: unknown names refused with "did you mean",
 required fields enforced, a choice given by its label or its value, booleans and numbers
-read from text).
+read from text; a field not given is its ``initialValue``, else null).
 Raises: ``UsageError`` (``check_values``). No I/O of its own.
 """
 
@@ -101,8 +101,8 @@ def check_values(
                 raise UsageError(f"{name}: {value!r} is not one of the choices ({shown})")
         out[name] = value
     for name, field in fields.items():
-        if name not in out and field.get("initialValue") is not None:
-            out[name] = field["initialValue"]
+        if name not in out:  # every field is a template variable (null when not given)
+            out[name] = field.get("initialValue")
         if field.get("isRequired") and out.get(name) in (None, ""):
             raise UsageError(f"provisioning field {name!r} is required (--set {name}=...)")
     return out

@@ -10,10 +10,12 @@ declared operation's unsupported reason), ``run_operation`` -> ``OperationResult
 ``requests_of``.
 Safety: nothing runs for a provider whose stored credentials were last found invalid
 (``CredentialsError``) or on an archived row (``UnsupportedError``); one operation at a time
-per object (``OperationLock``); an operation that finished is followed by a refresh of the
-provider (a full refresh: the targeted refresh of one row is not offered by the pipeline yet),
-except one that removed its object, whose row alone was deleted or disconnected; a refresh
-that cannot run (another holds the lock, it fails) is a warning, the operation stays done.
+per object (``OperationLock``); an operation that finished is followed by a targeted refresh
+of its row (``refresh_targets``, when the spec declares the collection's ``target`` call;
+else a full refresh), except one that removed its object, whose row alone was deleted or
+disconnected; provisioning refreshes the objects of the tasks that succeeded, never those of
+failed ones; a refresh that cannot run (another holds the lock, it fails) is a warning, the
+operation stays done.
 Raises: ``NotFoundError``, ``UsageError``, ``UnsupportedError``, ``OperationBusyError``,
 ``CredentialsError``, ``ApiError``, ``DatabaseError``. Does network and database I/O.
 """
@@ -27,9 +29,11 @@ from typing import Any
 
 from miqspec import operations
 from miqspec.errors import CredentialsError, MiqspecError, NotFoundError
+from miqspec.events import Target
 from miqspec.operations import Found, OperationOutcome, ProvisionOutcome
 from miqspec.pipeline.refresh import owners_for, refresh_provider
 from miqspec.pipeline.session import make_session
+from miqspec.pipeline.targeted import refresh_targets
 from miqspec.spec import Operation, Spec
 from miqspec.store import Engine, KeyRing, ProviderStore, spec_for, spec_metadata
 
@@ -41,7 +45,7 @@ class OperationResult:
     provider: str
     outcome: OperationOutcome
     row: dict[str, Any] | None = None  # the row after the operation (and its refresh)
-    refreshed: str | None = None  # "full" | None
+    refreshed: str | None = None  # "targeted" | "full" | None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -158,7 +162,8 @@ def run_operation(
             session.close()
         result = OperationResult(name, outcome)
         if refresh and outcome.finished and outcome.removed is None and (wait or not op.wait):
-            _refresh(engine, name, keyring, adapter, result)
+            ref = str(outcome.ems_ref)
+            _refresh(engine, name, keyring, adapter, result, sc.spec, collection, [ref])
     if outcome.removed is None:
         try:
             result.row = find_object(engine, name, collection, str(outcome.ems_ref or key))
@@ -172,10 +177,31 @@ def _reread(engine: Engine, table: Any, coll: Any, owner: int, found: Found, sc:
     return operations.find_row(engine, table, coll, owner, ref, sc.spec.provider.namespace)
 
 
-def _refresh(engine: Engine, name: str, keyring: KeyRing, adapter: Any, result: Any) -> None:
+def _refresh(
+    engine: Engine,
+    name: str,
+    keyring: KeyRing,
+    adapter: Any,
+    result: Any,
+    spec: Spec,
+    collection: str,
+    refs: list[str],
+) -> None:
+    """Bring ``refs`` of ``collection`` up to date: a targeted refresh of those objects when
+    the spec declares the collection's ``target`` call, else a full refresh."""
     try:
+        if collection in spec.targets:
+            targeted = refresh_targets(
+                engine, name, keyring, [Target(collection, r) for r in refs], adapter=adapter
+            )
+            result.refreshed = "targeted"
+            result.warnings.extend(
+                f"refresh of {t} after the operation failed: {why}"
+                for t, why in targeted.failed.items()
+            )
+            return
         refreshed = refresh_provider(engine, name, keyring, adapter=adapter)
-    except MiqspecError as exc:  # another process refreshes it
+    except MiqspecError as exc:  # another process refreshes it, the API failed
         result.warnings.append(f"refresh after the operation skipped: {exc}")
         return
     if refreshed.ok:
@@ -224,10 +250,11 @@ def provision(
     prov = sc.spec.provisioning
     coll = _collection(sc, prov.collection)
     refreshed = False
-    if wait and any(t.ems_ref for t in out.tasks):
+    ready = [t.ems_ref for t in out.tasks if t.ems_ref and not t.error]
+    if wait and ready:
         started = time.monotonic()
         holder = OperationResult(name, OperationOutcome("provision", coll.name, None, None, 0))
-        _refresh(engine, name, keyring, adapter, holder)
+        _refresh(engine, name, keyring, adapter, holder, sc.spec, coll.name, ready)
         refreshed = holder.refreshed is not None
         out.seconds["refresh"] = time.monotonic() - started
     table = spec_metadata(engine, sc.spec).tables[coll.table]
