@@ -12,6 +12,7 @@ from miqspec.collect.runner import CallResult, CollectResult
 from miqspec.errors import MappingError
 from miqspec.parse.carry import Carry, carry_plans, record_digests
 from miqspec.parse.parser import parse
+from miqspec.spec.expressions import compile_expression
 from miqspec.spec.load import load_spec
 
 from ..conftest import AWESOME
@@ -88,3 +89,22 @@ def test_a_string_operand_at_run_time_names_the_spec_location(tmp_path: Path) ->
     assert caught.value.exit_code == 6
     assert "awesome_cloud.yaml:" in message and "collections.flavors.cpu_total_cores" in message
     assert "'*' needs numbers, got string * number" in message and "record id='f1'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("tags[?key == 'Name'].value | [0]", {"tags"}),
+        ("disks[*].size", {"disks"}),
+        ("sum(disks[].size) / 1024", {"disks"}),
+        ("labels.*", {"labels"}),
+        ("let $n = name in {n: $n, s: size * 2}", {"name", "size"}),
+        ("$parent.id", set()),
+        ("[@, name]", None),
+        ("sort_by(disks, &size)", None),
+        ("[*].a", None),
+    ],
+)
+def test_the_fields_an_expression_reads(text: str, fields: set[str] | None) -> None:
+    found = compile_expression(text).fields
+    assert (None if found is None else set(found)) == fields

@@ -134,7 +134,12 @@ def _reads(nodes: list[Node], function_reads: Mapping[str, tuple[Any, Any]]) -> 
     return frozenset(roots), frozenset(calls), functions
 
 
-_READ_FROM_LEFT = frozenset({"subexpression", "pipe", "index_expression"})
+#: nodes whose first child reads the record and the rest what it gave (elements, for
+#: projections and filters: ``@`` there is an element, never the record)
+_READ_FROM_LEFT = frozenset(
+    {"subexpression", "pipe", "index_expression", "projection", "value_projection",
+     "filter_projection", "flatten"}
+)  # fmt: skip
 _READ_FROM_ALL = frozenset(
     {"arithmetic", "negate", "function_expression", "comparator", "and_expression",
      "or_expression", "not_expression", "multi_select_list", "multi_select_dict",
@@ -144,7 +149,7 @@ _READ_FROM_ALL = frozenset(
 
 def record_fields(node: Node) -> frozenset[str] | None:
     """The top-level fields of the record that ``node`` reads when evaluated on it, or None
-    when it may read any part (``@``, projections, filters: the record as a whole)."""
+    when it may read any part (``@`` on the record, ``&expr``: the record as a whole)."""
     kind = node["type"]
     if kind == "field":
         return frozenset() if node["value"] in _ROOT_FIELDS else frozenset({node["value"]})
