@@ -74,6 +74,8 @@ def test_capture_show_and_report(cli: Run, sim: Simulator) -> None:
     assert 4 <= len(hourly) <= 6 and all(int(h["intervals_in_rollup"]) > 0 for h in hourly)
     assert all(float(h["min_cpu_usage_rate_average"]) <= float(h["cpu_usage_rate_average"])
                <= float(h["max_cpu_usage_rate_average"]) for h in hourly)  # fmt: skip
+    daily = cli("metrics", "show", "ac", vm["name"], "--rollup", "daily", "--format", "json")
+    assert 1 <= len(json.loads(daily)["rows"]) <= 2  # --since 4h reaches back to its day's row
     report = list(csv.DictReader(io.StringIO(cli("metrics", "report", "ac", "--rollup", "daily"))))
     days = {r["timestamp"][:10] for r in report}
     assert len(report) == captured["targets"] * len(days)  # one row per VM per day

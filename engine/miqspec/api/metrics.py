@@ -90,9 +90,12 @@ def metrics_series(
     rollup: str | None = None,
 ) -> MetricsSeries:
     """The rows of target ``target`` (a name or ems_ref) of provider ``name`` from ``since``
-    ago: realtime (20-second) rows, or ``rollup`` ``hourly``/``daily`` rows."""
+    ago: realtime (20-second) rows, or ``rollup`` ``hourly``/``daily`` rows (from the start of
+    the hour or day ``since`` ago falls in)."""
     interval = _interval(rollup)
-    start = store.now() - timedelta(seconds=parse_duration(since, "--since"))
+    start = _period_start(
+        store.now() - timedelta(seconds=parse_duration(since, "--since")), interval
+    )
     spec, owner = pipeline.metrics_owner(db.engine, name)
     rid, ref, label = metrics.find_target(db.engine, spec, owner, target)
     rows = metrics.series(db.engine, spec, rid, start, interval)
@@ -108,9 +111,21 @@ def metrics_report(
     interval = _interval(rollup)
     if interval == "realtime":
         raise UsageError("a report needs --rollup hourly or daily")
-    start = store.now() - timedelta(seconds=parse_duration(since, "--since"))
+    start = _period_start(
+        store.now() - timedelta(seconds=parse_duration(since, "--since")), interval
+    )
     spec, owner = pipeline.metrics_owner(db.engine, name)
     return metrics.rollup_report(db.engine, spec, owner, start, interval)
+
+
+def _period_start(at: datetime, interval: str) -> datetime:
+    """``at`` moved back to the start of its hour (hourly) or day (daily): the rollup row
+    that covers it is included."""
+    if interval == "hourly":
+        return at.replace(minute=0, second=0, microsecond=0)
+    if interval == "daily":
+        return at.replace(hour=0, minute=0, second=0, microsecond=0)
+    return at
 
 
 def _interval(rollup: str | None) -> str:

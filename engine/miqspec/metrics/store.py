@@ -93,8 +93,13 @@ class RealtimeWriter:
                 self._partitions = set(existing_partitions(conn))
         if all(partition_name(h) in self._partitions for h in hours):
             return
-        with self.engine.begin() as conn:
-            ensure_partitions(conn, hours, self._partitions)
+        try:
+            with self.engine.begin() as conn:
+                ensure_partitions(conn, hours, self._partitions)
+        except sa.exc.SQLAlchemyError:  # another process made one meanwhile: look again
+            with self.engine.begin() as conn:
+                self._partitions = set(existing_partitions(conn))
+                ensure_partitions(conn, hours, self._partitions)
 
 
 def _copy_text(value: Any) -> str:
