@@ -93,7 +93,9 @@ def _check_call(data: Mapping[str, Any], findings: Findings, metrics: Mapping[st
     if not isinstance(name, str):
         return
     if name not in calls:
-        findings.add(("metrics", "call"), f"unknown call '{name}'" + schema_mod.suggest(name, calls))
+        findings.add(
+            ("metrics", "call"), f"unknown call '{name}'" + schema_mod.suggest(name, calls)
+        )
     elif "for_each" in _dict(calls[name]):
         findings.add(
             ("metrics", "call"),
