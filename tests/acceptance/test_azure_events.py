@@ -128,7 +128,9 @@ def test_the_catcher_drops_blacklisted_and_classic_events() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_overlapping_polls_store_each_event_once(backend: str, request: pytest.FixtureRequest) -> None:
+def test_overlapping_polls_store_each_event_once(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
     from miqspec.store.database import open_database, upgrade
 
     if backend == "sqlite":

@@ -90,7 +90,9 @@ def test_a_failing_stream_is_recorded_and_nothing_is_lost(engine, keyring, sim, 
     assert EventLog(engine).status(ems_id)["last_event_error"] is None  # type: ignore[index]
 
 
-def test_a_malformed_event_is_skipped_and_the_others_stored(engine, keyring, sim, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_event_is_skipped_and_the_others_stored(
+    engine, keyring, sim, tmp_path, caplog
+) -> None:  # type: ignore[no-untyped-def]
     text = AWESOME.read_text().replace("    event_type: type\n", "    event_type: details.name\n")
     spec = tmp_path / "awesome_events.yaml"
     spec.write_text(text)
@@ -104,10 +106,16 @@ def test_a_malformed_event_is_skipped_and_the_others_stored(engine, keyring, sim
     assert poll_events(engine, "ac", keyring).read == 0  # the cursor moved past it
 
 
-def test_a_timestamp_cursor_rereads_the_overlap_and_drops_duplicates(engine, keyring, sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    text = AWESOME.read_text().replace(
-        "cursor: {type: sequence, value: id}", "cursor: {type: timestamp, value: timestamp}"
-    ).replace('query: {after: "{{ events.cursor or 0 }}", limit: 1000}', "query: {limit: 1000}")
+def test_a_timestamp_cursor_rereads_the_overlap_and_drops_duplicates(
+    engine, keyring, sim, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        AWESOME.read_text()
+        .replace(
+            "cursor: {type: sequence, value: id}", "cursor: {type: timestamp, value: timestamp}"
+        )
+        .replace('query: {after: "{{ events.cursor or 0 }}", limit: 1000}', "query: {limit: 1000}")
+    )
     spec = tmp_path / "awesome_since.yaml"
     spec.write_text(text)
     _provider(engine, keyring, sim, spec)

@@ -42,7 +42,7 @@ def test_plan_replaces_the_list_call_and_scopes_the_collections() -> None:
 
 def test_plan_refuses_collections_without_a_target_rule() -> None:
     spec = load_spec(str(AWESOME))
-    with pytest.raises(UsageError, match="'flavors' has no target rule.*only a full refresh"):
+    with pytest.raises(UsageError, match=r"'flavors' has no target rule.*only a full refresh"):
         plan_targeted(spec, [Target("flavors", "f")])
     with pytest.raises(UsageError, match="'hosts' is not mapped"):
         plan_targeted(spec, [Target("hosts", "h")])

@@ -90,7 +90,9 @@ def read_events(db: Database, name: str, *, limit: int = 100) -> list[dict[str, 
     if not 1 <= limit <= MAX_EVENTS:
         raise UsageError(f"limit must be a whole number from 1 to {MAX_EVENTS}, got {limit}")
     ems = ProviderStore(db.engine).row(name)
-    return [{k: _plain(v) for k, v in r.items()} for r in EventLog(db.engine).rows(ems["id"], limit)]
+    return [
+        {k: _plain(v) for k, v in r.items()} for r in EventLog(db.engine).rows(ems["id"], limit)
+    ]
 
 
 def event_stream_status(db: Database, name: str) -> dict[str, Any] | None:

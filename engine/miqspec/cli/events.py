@@ -10,6 +10,7 @@ events, newest first, as a table or JSON). Calls ``miqspec.api``. Terminal I/O o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -82,10 +83,8 @@ def show_events(db: api.Database, name: str, fmt: str, limit: int) -> None:
         for row in rows:
             with_data = row.get("full_data")
             if isinstance(with_data, str):
-                try:
+                with contextlib.suppress(ValueError):
                     row["full_data"] = json.loads(with_data)
-                except ValueError:
-                    pass
         echo_json(rows)
     elif fmt == "csv":
         raise click.UsageError("events: --format text or json")

@@ -19,6 +19,7 @@ import click
 
 from miqspec import api
 from miqspec.cli.app import interruptible, main, raise_pending
+from miqspec.cli.events import run_targeted, show_events
 from miqspec.cli.options import (
     database_option,
     demo_database_option,
@@ -28,7 +29,6 @@ from miqspec.cli.options import (
     open_demo_db,
     replay_options,
 )
-from miqspec.cli.events import run_targeted, show_events
 from miqspec.cli.output import echo
 from miqspec.cli.progress import ProgressView
 from miqspec.cli.report import Doc, Table, refresh_doc, refresh_json, rows_csv, rows_table

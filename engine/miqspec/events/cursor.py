@@ -32,8 +32,10 @@ def cursor_vars(spec: EventsSpec, stored: Any, now: datetime) -> dict[str, Any]:
     if spec.cursor.type == "sequence":
         return {"cursor": value, "since": value}
     moment = parse_timestamp(value) if value is not None else None
-    since = (moment - timedelta(seconds=spec.cursor.overlap)) if moment else (
-        now - timedelta(seconds=spec.cursor.start)
+    since = (
+        (moment - timedelta(seconds=spec.cursor.overlap))
+        if moment
+        else (now - timedelta(seconds=spec.cursor.start))
     )
     return {"cursor": value, "since": _millis(since)}
 

@@ -289,9 +289,7 @@ class Persister:
         if known.load is None:
             found = self.db.select(name, select, where)
         else:
-            found = self.db.select_ids(
-                name, select, where, known.load, known.in_scope
-            )
+            found = self.db.select_ids(name, select, where, known.load, known.in_scope)
         self.clock.tick("load")
         return found
 

@@ -46,9 +46,7 @@ class PollResult:
 class EventCatcher:
     """One provider's event stream, its session kept between polls."""
 
-    def __init__(
-        self, engine: Engine, name: str, keyring: KeyRing, *, adapter: Any = None
-    ) -> None:
+    def __init__(self, engine: Engine, name: str, keyring: KeyRing, *, adapter: Any = None) -> None:
         self.engine, self.name = engine, name
         store = ProviderStore(engine)
         self.ems = store.row(name)
@@ -101,9 +99,7 @@ class EventCatcher:
         return result
 
 
-def poll_events(
-    engine: Engine, name: str, keyring: KeyRing, *, adapter: Any = None
-) -> PollResult:
+def poll_events(engine: Engine, name: str, keyring: KeyRing, *, adapter: Any = None) -> PollResult:
     """One poll of provider ``name``'s event stream (module docstring)."""
     catcher = EventCatcher(engine, name, keyring, adapter=adapter)
     try:

@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from miqspec.spec.build_mappings import Compile, build_mapping, match_rules
 from miqspec.spec.build_events import build_events, build_targets
+from miqspec.spec.build_mappings import Compile, build_mapping, match_rules
 from miqspec.spec.build_metrics import build_metrics
 from miqspec.spec.build_operations import build_operations, build_provisioning
 from miqspec.spec.catalogue import Catalogue, load_catalogue

@@ -57,7 +57,9 @@ def build_targets(doc: LoadedDocument, data: Mapping[str, Any]) -> dict[str, Col
     return out
 
 
-def build_events(doc: LoadedDocument, raw: Mapping[str, Any] | None, cx: Compile) -> EventsSpec | None:
+def build_events(
+    doc: LoadedDocument, raw: Mapping[str, Any] | None, cx: Compile
+) -> EventsSpec | None:
     """The ``events`` section as an ``EventsSpec`` (None when absent)."""
     if not raw:
         return None

@@ -72,9 +72,11 @@ class EventLog:
     def status(self, ems_id: int) -> dict[str, Any] | None:
         """The stream's cursor row (cursor, last poll/success/error), None before any poll."""
         with self._errors(), self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(EVENT_CURSORS).where(EVENT_CURSORS.c.ems_id == ems_id)
-            ).mappings().first()
+            row = (
+                conn.execute(sa.select(EVENT_CURSORS).where(EVENT_CURSORS.c.ems_id == ems_id))
+                .mappings()
+                .first()
+            )
         return None if row is None else dict(row)
 
     def record_failure(self, ems_id: int, error: str) -> None:
@@ -83,9 +85,7 @@ class EventLog:
             self._upsert(conn, ems_id, last_poll_date=_now(), last_event_error=error,
                          last_event_error_date=_now())  # fmt: skip
 
-    def save(
-        self, ems_id: int, rows: Sequence[dict[str, Any]], cursor: Any
-    ) -> SavedEvents:
+    def save(self, ems_id: int, rows: Sequence[dict[str, Any]], cursor: Any) -> SavedEvents:
         """Store the rows not stored before, and the cursor, in one transaction."""
         out = SavedEvents()
         stamp = _now()
@@ -170,12 +170,11 @@ class EventLog:
             t = sa.table(table, *(sa.column(c) for c in {"ems_ref", "ems_id", *cols}))
             found: dict[str, Mapping[str, Any]] = {}
             for start in range(0, len(wanted), CHUNK):
-                query = (
-                    sa.select(t.c.ems_ref, *(t.c[c] for c in cols))
-                    .where(t.c.ems_id == ems_id, t.c.ems_ref.in_(wanted[start : start + CHUNK]))
+                query = sa.select(t.c.ems_ref, *(t.c[c] for c in cols)).where(
+                    t.c.ems_id == ems_id, t.c.ems_ref.in_(wanted[start : start + CHUNK])
                 )
                 for r in conn.execute(query).mappings():
-                    found.setdefault(r["ems_ref"], r)
+                    found.setdefault(r["ems_ref"], dict(r))
             for row in rows:
                 hit = found.get(row.get(ref) or "")
                 if hit is not None:

@@ -15,9 +15,7 @@ EVENT_METADATA = sa.MetaData()
 
 
 def _id() -> sa.Column[int]:
-    return sa.Column(
-        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
-    )
+    return sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
 
 
 EVENT_STREAMS = sa.Table(

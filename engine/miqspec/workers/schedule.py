@@ -107,4 +107,3 @@ def run_worker(
     if dispatch is not None:
         dispatch.close()
     tell("worker stopped", event="stopped")
-

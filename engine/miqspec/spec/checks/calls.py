@@ -21,8 +21,8 @@ from typing import Any
 from miqspec.spec import schema as schema_mod
 from miqspec.spec.checks.auth import check_call_auth, check_service
 from miqspec.spec.checks.call_flow import calls_read, check_call_flow, fan_out_depth
-from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.events import events_call_roots, targeted_call_roots
+from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.metrics import metrics_call_roots
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path

@@ -61,16 +61,18 @@ def check_events(
     text.expression(("events", "cursor", "value"), cursor.get("value"), EVENT_ROOTS)
     for key, expr in _dict(events.get("fields")).items():
         text.expression(("events", "fields", key), expr, EVENT_ROOTS)
-    text.expression(("events", "ignore", "where"), _dict(events.get("ignore")).get("where"), EVENT_ROOTS)
+    text.expression(
+        ("events", "ignore", "where"), _dict(events.get("ignore")).get("where"), EVENT_ROOTS
+    )
     rules = events.get("targets")
     for i, rule in enumerate(rules if isinstance(rules, list) else ()):
         rule = _dict(rule)
-        name = rule.get("collection")
-        if isinstance(name, str) and name not in collections:
+        coll = rule.get("collection")
+        if isinstance(coll, str) and coll not in collections:
             findings.add(
                 ("events", "targets", i, "collection"),
-                f"collection '{name}' is not mapped by this spec"
-                + schema_mod.suggest(name, collections),
+                f"collection '{coll}' is not mapped by this spec"
+                + schema_mod.suggest(coll, collections),
             )
         for key in ("ref", "where"):
             text.expression(("events", "targets", i, key), rule.get(key), EVENT_ROOTS)
@@ -107,7 +109,8 @@ def _check_target(
         }
         if replaces not in calls:
             findings.add(
-                (*path, "replaces"), f"unknown call '{replaces}'" + schema_mod.suggest(replaces, calls)
+                (*path, "replaces"),
+                f"unknown call '{replaces}'" + schema_mod.suggest(replaces, calls),
             )
         elif replaces not in read:
             findings.add(

@@ -23,13 +23,13 @@ from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.checks.auth import check_auth, check_connection
 from miqspec.spec.checks.calls import check_calls
-from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.events import check_events
+from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.form import check_form, check_form_usage
 from miqspec.spec.checks.functions import check_functions
 from miqspec.spec.checks.mappings import check_collections
-from miqspec.spec.checks.models import check_models
 from miqspec.spec.checks.metrics import check_metrics
+from miqspec.spec.checks.models import check_models
 from miqspec.spec.checks.names import Names
 from miqspec.spec.checks.operations import check_operations
 from miqspec.spec.checks.texts import TextChecker

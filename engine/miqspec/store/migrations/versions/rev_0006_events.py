@@ -60,12 +60,8 @@ def upgrade() -> None:
         sa.Column("generating_ems_id", sa.BigInteger()),
         sa.Column("created_on", sa.DateTime()),
     )
-    op.create_index(
-        "ix_event_streams_ems_id_timestamp", "event_streams", ["ems_id", "timestamp"]
-    )
-    op.create_index(
-        "ix_event_streams_vm_or_template_id", "event_streams", ["vm_or_template_id"]
-    )
+    op.create_index("ix_event_streams_ems_id_timestamp", "event_streams", ["ems_id", "timestamp"])
+    op.create_index("ix_event_streams_vm_or_template_id", "event_streams", ["vm_or_template_id"])
     op.create_table(
         "miqspec_event_cursors",
         _id(),
