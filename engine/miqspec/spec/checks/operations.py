@@ -6,8 +6,8 @@ Gives: ``check_operations``: findings for an unknown collection (with "did you m
 collection whose rows have no ``raw_power_state`` given a transitional state, an unknown
 service, templates reading what is not there (operations: ``target``, the stored row;
 provisioning: ``options`` and ``task``; waits of provisioning: ``target`` too), expressions
-with roots not available (rules: ``$provider``, ``$settings``, ``$region``; waits also
-``$target``), provisioning fields without a name and ``options_from`` naming an unknown
+with roots not available (rules and waits: ``$provider``, ``$settings``, ``$region``), a
+collection the spec does not map, provisioning fields without a name and ``options_from`` naming an unknown
 collection. Raises nothing; no I/O.
 """
 
@@ -23,7 +23,7 @@ from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
 
 ROW_ROOTS = {"provider", "settings", "region"}
-WAIT_ROOTS = ROW_ROOTS | {"target"}
+WAIT_ROOTS = ROW_ROOTS
 REQUEST_TEXT_KEYS = ("path", "url", "query", "headers", "body")
 
 
@@ -47,6 +47,12 @@ def check_operations(
                 ("operations", collection),
                 f"unknown collection '{collection}'"
                 + schema_mod.suggest(str(collection), catalogue.collections),
+                key=True,
+            )
+        elif collection not in _dict(data.get("collections")):
+            findings.add(
+                ("operations", collection),
+                f"collection '{collection}' is not mapped by this spec (collections:)",
                 key=True,
             )
         for name, op in _dict(ops).items():
