@@ -117,7 +117,7 @@ def events(name: str, once: bool, interval: float | None, fmt: str, database: st
       miqspec events aws1 --once --format json
       miqspec inventory aws1 events
     """
-    db = open_db(database)
+    db = open_db(database, write=False)  # the provider must exist, so must the database
     stop = threading.Event()
     if not once:
         for sig in (signal.SIGINT, signal.SIGTERM):
