@@ -22,6 +22,8 @@ COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "unchanged")  
 #: the refresh summary's columns: reconnected (a disconnected row with the same ems_ref taken
 #: back, as ManageIQ does) beside the other changes
 TEXT_COUNT_COLUMNS = ("created", "updated", "deleted", "disconnected", "reconnected", "unchanged")
+#: counted in JSON always, in the summary's table when some collection has any
+SOMETIMES_COLUMNS = ("archived", "dropped")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -94,6 +96,8 @@ def refresh_counts(result: RefreshResult) -> dict[str, dict[str, int]]:
         row = {c: int(getattr(stats, c, 0) or 0) for c in COUNT_COLUMNS}
         row["reconnected"] = int(getattr(stats, "reconnected", 0) or 0)
         row["carried"] = int(getattr(stats, "carried", 0) or 0)  # of unchanged: not parsed
+        for extra in SOMETIMES_COLUMNS:  # archived rows; records that gave no row
+            row[extra] = int(getattr(stats, extra, 0) or 0)
         out[name] = row
     return out
 
@@ -114,8 +118,11 @@ def refresh_doc(result: RefreshResult) -> Doc:
         lines += ["", Table(("call", "status", "pages", "requests", "records", "seconds"), rows)]
     counts = refresh_counts(result)
     if counts:
-        rows2 = tuple((n, *(c[k] for k in TEXT_COUNT_COLUMNS)) for n, c in counts.items())
-        lines += ["", Table(("collection", *TEXT_COUNT_COLUMNS), rows2)]
+        shown = TEXT_COUNT_COLUMNS + tuple(
+            k for k in SOMETIMES_COLUMNS if any(c[k] for c in counts.values())
+        )
+        rows2 = tuple((n, *(c[k] for k in shown)) for n, c in counts.items())
+        lines += ["", Table(("collection", *shown), rows2)]
     if result.report is not None:
         lines.append(
             f"\nrows written: {result.report.rows_written}"
