@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from miqspec.parse.objects import ParsedInventory
 from miqspec.persist.persister import PersistReport, persist
 from miqspec.spec.catalogue import load_catalogue
+from miqspec.store.listing import collection_rows
 from miqspec.store.tables import build_metadata
 
 from ..persist_support import build, private_schema, vm
@@ -98,3 +100,13 @@ def test_reconnect_turned_off(engine, fast):
     save(engine, build(vm("i-1"), vms=True), T[3], fast)
     again = save(engine, build(vm("i-1"), vm("i-2"), vms=True), T[3], fast)
     assert again.collections["vms"].reconnected == 1
+
+
+def test_inventory_lists_live_rows_and_archived_ones_apart(engine):
+    save(engine, build(item("a", 1), item("b", 2), quota_items=True), T[0], False)
+    save(engine, build(item("b", 3), quota_items=True), T[1], False)
+    spec: Any = SimpleNamespace(catalogue=CAT)
+    live = collection_rows(engine, MD, spec, "quota_items", OWNERS)
+    gone = collection_rows(engine, MD, spec, "quota_items", OWNERS, archived="ManageIQ::")
+    assert [(r["ems_ref"], r["quota_value"]) for r in live] == [("b", 3)]
+    assert sorted((r["ems_ref"], r["quota_value"]) for r in gone) == [("a", 1), ("b", 2)]

@@ -33,8 +33,11 @@ def _scope(table: sa.Table, coll: CollectionDef, owner: int) -> list[Any]:
         conds.append(table.c.ems_id == owner)
     elif coll.owner == "manager_id":
         conds.append(table.c.manager_id == owner)
-    elif coll.owner == "resource":
-        conds += [table.c.resource_id == owner, table.c.resource_type == "ExtManagementSystem"]
+    elif coll.owner in ("resource", "parent"):
+        conds += [
+            table.c[f"{coll.owner}_id"] == owner,
+            table.c[f"{coll.owner}_type"] == "ExtManagementSystem",
+        ]
     for col, value in coll.scope.items():
         conds.append(table.c[col] == value)
     return conds
@@ -49,19 +52,25 @@ def collection_rows(
     limit: int | None = None,
     archived: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of ``coll_name`` the managers ``owners`` hold, or with ``archived`` (the
-    provider's type namespace, ``ManageIQ::Providers::AwesomeCloud::``) its disconnected
-    rows of that kind."""
+    """The rows of ``coll_name`` the managers ``owners`` hold (not archived), or with
+    ``archived`` (the provider's type namespace, ``ManageIQ::Providers::AwesomeCloud::``) its
+    disconnected rows of that kind, or for a collection that archives, its archived rows
+    (``deleted_on`` set)."""
     coll = spec.catalogue.get(coll_name)
     if coll is None:
         close = difflib.get_close_matches(coll_name, list(spec.catalogue.collections), 1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise NotFoundError(f"unknown collection {coll_name!r}{hint}")
     table = md.tables[coll.table]
-    if archived is not None:
+    if archived is not None and coll.archives and "deleted_on" in table.c:
+        # archived rows keep their owner: the provider's own, ``deleted_on`` set
+        where = [table.c.id.in_(_ids(md, spec, coll, owners)), table.c.deleted_on.is_not(None)]
+    elif archived is not None:
         where = _archived(table, coll, archived)
     else:
         where = [table.c.id.in_(_ids(md, spec, coll, owners))]
+        if coll.archives and "deleted_on" in table.c:
+            where.append(table.c.deleted_on.is_(None))
     query = sa.select(table).where(*where).order_by(table.c.id)
     if limit:
         query = query.limit(limit)
@@ -109,7 +118,7 @@ def _archived(table: sa.Table, coll: CollectionDef, kind: str) -> list[Any]:
     if coll.delete != "disconnect" or coll.owner not in ("ems_id", "manager_id"):
         raise UsageError(
             f"{coll.name} rows are {'deleted' if coll.delete == 'delete' else 'kept'} when they "
-            "leave the API, never disconnected: there are no archived ones"
+            "leave the API, never disconnected or archived: there are no archived ones"
         )
     conds: list[Any] = [table.c[coll.owner].is_(None)]
     conds += [table.c[col] == value for col, value in coll.scope.items()]
