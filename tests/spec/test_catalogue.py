@@ -32,7 +32,6 @@ OMITTED = {
     "vm_and_miq_template_ancestry",
     "parent_blue_folders",
     "vm_parent_blue_folders",
-    "vm_resource_pools",
 }
 
 
@@ -144,6 +143,7 @@ def test_columns_never_repeat_id_owner_or_reference_columns(catalogue: Catalogue
         "ems_id": {"ems_id"},
         "manager_id": {"manager_id"},
         "resource": {"resource_id", "resource_type"},
+        "parent": {"parent_id", "parent_type"},
         "none": set(),
     }
     for coll in catalogue.collections.values():

@@ -208,7 +208,10 @@ class Resolver:
             obj = self.find_object(cdef.name, value.ref)
         if obj is not None:
             return _class(obj.data.get("type"))
-        if value.secondary is not None or self._final(cdef.name):
+        if value.secondary is not None:  # a stored row found by a catalogue secondary ref
+            hit = self._secondary_row(cdef, value)
+            return None if hit is None else _class(hit[2].get("type"))
+        if self._final(cdef.name):
             return None
         row = self._db_row(cdef, value.ref)
         return None if row is None else _class(row.get("type"))

@@ -116,7 +116,7 @@ class RowPlan(Signatures):
                 raise MappingError(
                     f"{cdef.name}: owner column {col!r} missing from table {table.name!r}"
                 )
-            base[col] = OWNER_TYPE if col == "resource_type" else owner_id
+            base[col] = OWNER_TYPE if col.endswith("_type") else owner_id
         for col, value in cdef.scope.items():
             base[col] = self.coerce(col, value, ())
         self.base = base

@@ -172,6 +172,7 @@ OWNER_COLUMNS: dict[str, tuple[str, ...]] = {
     "ems_id": ("ems_id",),
     "manager_id": ("manager_id",),
     "resource": ("resource_id", "resource_type"),
+    "parent": ("parent_id", "parent_type"),  # persistent volumes: parent = the manager
     "none": (),
 }
 OWNER_TYPE = "ExtManagementSystem"

@@ -83,7 +83,11 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         },
         catalogue=(catalogue or load_catalogue())
         .with_models(data.get("models") or {})
-        .with_policies(collection_policies(data.get("collections") or {})),
+        .with_policies(collection_policies(data.get("collections") or {}))
+        .for_provider(
+            data["provider"]["manager_type"],
+            tuple(data["provider"].get("child_managers") or ()),
+        ),
         raw=data,
         replay_ignore_query_params=tuple(replay.get("ignore_query_params") or ()),
         metrics=build_metrics(doc, data.get("metrics"), cx),

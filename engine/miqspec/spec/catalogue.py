@@ -43,7 +43,7 @@ MANAGER_KINDS = (
     "physical",
     "provider",
 )
-OWNER_KINDS = ("ems_id", "manager_id", "resource", "none")
+OWNER_KINDS = ("ems_id", "manager_id", "resource", "parent", "none")
 
 
 def catalogue_path() -> Path:
@@ -110,6 +110,8 @@ class CollectionDef:
     reconnect: bool = True
     #: a changed object archives its row (``deleted_on`` set) and gets a new one
     archive_on_change: bool = False
+    #: defaults by the kind of the manager owning the rows (infra vms: ``cloud`` false)
+    manager_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def archives(self) -> bool:
@@ -148,6 +150,22 @@ class Catalogue:
             if n in self.collections
             and any(getattr(self.collections[n], k) != v for k, v in fields.items())
         }
+        return Catalogue({**self.collections, **changed}, self.tables) if changed else self
+
+    def for_provider(self, manager_type: str, child_managers: tuple[str, ...] = ()) -> Catalogue:
+        """This catalogue with each collection's ``manager_defaults`` for the manager owning
+        its rows merged into its defaults (a collection of a manager kind the provider lacks
+        belongs to the provider's own manager); itself when nothing changes."""
+        changed = {}
+        for name, coll in self.collections.items():
+            if not coll.manager_defaults:
+                continue
+            kind = coll.manager
+            if kind != manager_type and kind not in child_managers:
+                kind = manager_type
+            extra = coll.manager_defaults.get(kind) or {}
+            if any(k not in coll.defaults or coll.defaults[k] != v for k, v in extra.items()):
+                changed[name] = dataclasses.replace(coll, defaults={**coll.defaults, **extra})
         return Catalogue({**self.collections, **changed}, self.tables) if changed else self
 
     def with_models(self, models: Mapping[str, Any]) -> Catalogue:
@@ -215,6 +233,7 @@ def _collection(name: str, raw: Mapping[str, Any]) -> CollectionDef:
             description=raw.get("description", ""),
             reconnect=bool(raw.get("reconnect", True)),
             archive_on_change=bool(raw.get("archive_on_change", False)),
+            manager_defaults={k: dict(v) for k, v in (raw.get("manager_defaults") or {}).items()},
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise SpecError(f"inventory catalogue: collection {name!r} is malformed: {exc}") from None

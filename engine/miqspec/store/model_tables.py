@@ -16,10 +16,12 @@ Raises: ``DatabaseError`` naming the table and the database's reason. Does datab
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError
-from miqspec.spec import Spec, load_catalogue
+from miqspec.spec import CollectionDef, Spec, load_catalogue
 from miqspec.store.database import error_reason
 from miqspec.store.tables import build_metadata
 from miqspec.store.tables_cache import build_metadata_cached
@@ -32,8 +34,15 @@ def has_models(spec: Spec) -> bool:
         return False
     own = spec.catalogue.collections
     return own.keys() != shipped.collections.keys() or any(
-        c is not shipped.collections[n] and c != shipped.collections[n] for n, c in own.items()
+        c is not shipped.collections[n] and _shape(c) != _shape(shipped.collections[n])
+        for n, c in own.items()
     )
+
+
+def _shape(coll: CollectionDef) -> CollectionDef:
+    """``coll`` less the fields that do not shape its table (a mapping's ``reconnect``, the
+    defaults of the manager owning it): a spec changing only those has no models."""
+    return dataclasses.replace(coll, defaults={}, manager_defaults={}, reconnect=True)
 
 
 def spec_tables(spec: Spec) -> sa.MetaData:

@@ -122,6 +122,7 @@ def _owner_columns(coll: CollectionDef) -> tuple[str, ...]:
         "ems_id": ("ems_id",),
         "manager_id": ("manager_id",),
         "resource": ("resource_id", "resource_type"),
+        "parent": ("parent_id", "parent_type"),
     }.get(coll.owner, ())
 
 
@@ -190,7 +191,7 @@ def _add_collection(spec: _Spec, coll: CollectionDef) -> None:
     origin = f"collection {coll.name}"
     owner = _owner_columns(coll)
     for col in owner:
-        spec.add(col, "string" if col == "resource_type" else "bigint", origin)
+        spec.add(col, "string" if col.endswith("_type") else "bigint", origin)
     if coll.sti:
         spec.add("type", "string", origin)
         spec.index(("type",))
