@@ -8,9 +8,10 @@ ems_ref, its error): the values are checked against the dialog (``dialog.check_v
 request and its tasks stored ``pending`` (``requests``), then per task (at most the
 connection's ``concurrency`` at once) ``active``, the create request sent (templates read
 ``options``: the values with this task's ``vm_name``, and ``task``: index, number, name,
-count), the new object's ems_ref read by ``new_ref``, and with ``wait`` the task's ``wait``
-polled. A task that fails (the API refuses, a quota, no new id, a time-out) is finished with
-status Error and the message; the others go on. ``complete_tasks`` (after the refresh that
+count) and the new object's ems_ref read by ``new_ref``; once every create is sent, with
+``wait``, each task's ``wait`` polled (so the objects are made side by side). A task that
+fails (the API refuses, a quota, no new id, a time-out) is finished with status Error and the
+message; the others go on. ``complete_tasks`` (after the refresh that
 brings the new objects in) links each task to its new row (``destination_id``), finishes it
 Ok, and finishes the request; a task whose object the inventory does not hold is an Error
 when it was waited for, else stays active.
@@ -58,7 +59,7 @@ class ProvisionOutcome:
     provider: str
     tasks: list[TaskOutcome] = field(default_factory=list)
     waited: bool = False
-    seconds: dict[str, float] = field(default_factory=dict)  # tasks (create + wait), refresh
+    seconds: dict[str, float] = field(default_factory=dict)  # create, tasks (+ wait), refresh
     request: dict[str, Any] = field(default_factory=dict)  # state, status, message at the end
 
     @property
@@ -107,15 +108,18 @@ def provision(
     scope = scope_of(session)
     started = time.monotonic()
 
-    def run(index: int) -> None:
-        task = out.tasks[index]
-        extra = {
-            "options": {**checked, NAME_FIELD: task.name},
-            "task": {"index": index, "number": index + 1, "name": task.name, "count": count},
+    def extra(index: int) -> dict[str, Any]:
+        name = out.tasks[index].name
+        return {
+            "options": {**checked, NAME_FIELD: name},
+            "task": {"index": index, "number": index + 1, "name": name, "count": count},
         }
+
+    def create(index: int) -> None:
+        task = out.tasks[index]
         try:
             update_task(engine, task.task_id, state=ACTIVE, message="Creating")
-            answer = send(session, prov.request, extra, "provisioning.request")
+            answer = send(session, prov.request, extra(index), "provisioning.request")
             try:
                 ref = prov.new_ref.search(answer.body, scope)
             except MappingError as exc:
@@ -130,18 +134,30 @@ def provision(
                 engine, task.task_id, {"ems_ref": task.ems_ref},
                 message=f"Created {task.ems_ref}", phase="created",
             )  # fmt: skip
-            if out.waited and prov.wait is not None:
-                target = {"ems_ref": task.ems_ref, "name": task.name}
-                wait_for(session, prov.wait, {**extra, "target": target}, scope, "provisioning")
-                task.ready = True
-                update_task(engine, task.task_id, message="Ready", phase="ready")
         except MiqspecError as exc:
             task.error = str(exc)
             update_task(engine, task.task_id, state=FINISHED, status=ERROR, message=str(exc))
 
+    def wait(index: int) -> None:
+        task = out.tasks[index]
+        if task.error or prov.wait is None:
+            return
+        try:
+            target = {"ems_ref": task.ems_ref, "name": task.name}
+            wait_for(session, prov.wait, {**extra(index), "target": target}, scope, "provisioning")
+            task.ready = True
+            update_task(engine, task.task_id, message="Ready", phase="ready")
+        except MiqspecError as exc:
+            task.error = str(exc)
+            update_task(engine, task.task_id, state=FINISHED, status=ERROR, message=str(exc))
+
+    # every create first, then every wait: the objects are made side by side at the provider
     workers = max(1, min(session.spec.connection.concurrency, count))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(run, range(count)))
+        list(pool.map(create, range(count)))
+        out.seconds["create"] = time.monotonic() - started
+        if out.waited:
+            list(pool.map(wait, range(count)))
     out.seconds["tasks"] = time.monotonic() - started
     return out
 
