@@ -7,8 +7,9 @@ Takes: a ``Spec`` and targets (``Target``: collection + manager_ref, e.g. from
 ``plan_targeted`` -> ``TargetedPlan``: a derived spec (each targeted collection's
 ``target.call`` put in the place of the call it ``replaces``, so fan-outs below that call run
 for the targets only, and its ``gone_on`` statuses skip), the calls to collect per target,
-the collections in scope (every collection whose sources read only replaced calls or
-fan-outs below them: the targets' dependents) and each one's completeness (targeted
+the collections in scope (every collection with a source reading a replaced call or a
+fan-out below one: the targets' dependents; only those sources are parsed, so another
+listing or an ``items:`` source builds nothing untargeted) and each one's completeness (targeted
 collections and owner-less children sweep what the API says is gone, within the targets;
 other dependents create and update only). Raises ``UsageError`` for a malformed target, a
 collection the spec does not map, or one without a ``target`` rule. No I/O.
@@ -105,22 +106,29 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
         covered[name] = covered_calls(spec, rule.replaces)
     every = set().union(*covered.values())
     scope: list[str] = []
+    mappings = {}
     roots: dict[str, list[str]] = {name: [] for name in refs}
     for name, mapping in spec.collections.items():
-        sources = [s.call for s in mapping.all_sources or mapping.sources if s.call]
-        if name not in refs and (not sources or not all(c in every for c in sources)):
+        kept = [s for s in mapping.all_sources or mapping.sources if s.call in every]
+        if not kept:
             continue
+        # only the sources reading replaced calls (or fan-outs below them) are parsed: the
+        # others (another listing, an items: source) would build objects nobody targeted
+        mappings[name] = derived = dataclasses.replace(
+            mapping,
+            sources=tuple(s for s in mapping.sources if s.call in every),
+            all_sources=tuple(kept),
+        )
         scope.append(name)
+        sources = {s.call for s in kept}
         for target, cov in covered.items():
-            if any(c in cov for c in sources):
-                roots[target].extend(mapping.calls)
+            if sources & cov:
+                roots[target].extend(derived.calls)
     complete = {}
     for name in scope:
         cdef = spec.catalogue.collections[name]
         complete[name] = name in refs or cdef.owner == "none"
-    derived = dataclasses.replace(
-        spec, calls=calls, collections={n: spec.collections[n] for n in scope}
-    )
+    derived = dataclasses.replace(spec, calls=calls, collections=mappings)
     return TargetedPlan(
         spec=derived,
         refs=refs,
