@@ -58,34 +58,36 @@ def one_run(count: int, delay: float, pg: bool) -> dict[str, Any]:
         os.environ["MIQSPEC_KEY_FILE"] = str(tmp / "v2_key")
         url, drop = database(pg, tmp)
         try:
-            with Simulator(instances=20, flavors=4, images=4, operation_delay=delay) as sim:
-                with api.open_database(url) as db:
-                    args = {
-                        "provider_region": "us-east-1",
-                        "endpoints": {"default": {"url": sim.url}},
-                        "authentications": {
-                            "default": {
-                                "userid": sim.options.access_key,
-                                "password": sim.options.secret_key,
-                            }
-                        },
-                    }
-                    api.add_provider(db, api.load_spec(str(AWESOME)), "bench", args)
-                    assert api.refresh(db, "bench").ok
-                    values = {
-                        "vm_name": "bench",
-                        "template": sim.data.images[0]["id"],
-                        "flavor": sim.data.flavors[0]["id"],
-                    }
-                    started = time.perf_counter()
-                    out = api.provision(db, "bench", values, count=count, wait=True)
-                    wall = time.perf_counter() - started
-                    vms = [
-                        r
-                        for r in api.object_list(db, "bench").rows
-                        if str(r["name"]).startswith("bench_")
-                    ]
-                    stats = sim.stats()
+            with (
+                Simulator(instances=20, flavors=4, images=4, operation_delay=delay) as sim,
+                api.open_database(url) as db,
+            ):
+                args = {
+                    "provider_region": "us-east-1",
+                    "endpoints": {"default": {"url": sim.url}},
+                    "authentications": {
+                        "default": {
+                            "userid": sim.options.access_key,
+                            "password": sim.options.secret_key,
+                        }
+                    },
+                }
+                api.add_provider(db, api.load_spec(str(AWESOME)), "bench", args)
+                assert api.refresh(db, "bench").ok
+                values = {
+                    "vm_name": "bench",
+                    "template": sim.data.images[0]["id"],
+                    "flavor": sim.data.flavors[0]["id"],
+                }
+                started = time.perf_counter()
+                out = api.provision(db, "bench", values, count=count, wait=True)
+                wall = time.perf_counter() - started
+                vms = [
+                    r
+                    for r in api.object_list(db, "bench").rows
+                    if str(r["name"]).startswith("bench_")
+                ]
+                stats = sim.stats()
         finally:
             drop()
     assert out.request["status"] == "Ok", out.request
