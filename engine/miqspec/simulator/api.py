@@ -90,7 +90,7 @@ class SimApi:
         self.dataset = Dataset(options.instances, options.flavors, options.images, options.seed)
         self.faults = FaultPlan([options.faults])
         self.events = EventLog()  # what mutations did (GET /v1/events)
-        self.operations = SimOperations(self.dataset, options, json_reply)
+        self.operations = SimOperations(self.dataset, options, json_reply, self.events.record)
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._stats: dict[str, int] = {}

@@ -252,7 +252,7 @@ class Dataset:
             changed = []
             for pos in sorted(_pick(rng, len(items), change)):
                 old = items[pos]
-                state = POWER_STATES[(POWER_STATES.index(old["power_state"]) + 1) % 3]
+                state = _next_power(old["power_state"])
                 name = f"instance-{keys[pos]:06d}-m{generation}"
                 items[pos] = {**old, "power_state": state, "name": name}
                 changed.append(old["id"])
@@ -321,6 +321,14 @@ class Dataset:
         return item
 
 
+def _next_power(state: str) -> str:
+    """The power state a mutation moves an instance to: running -> stopped -> suspended ->
+    running; one in the middle of an operation (starting, deleting, ...) goes to running."""
+    if state not in POWER_STATES:
+        return POWER_STATES[0]
+    return POWER_STATES[(POWER_STATES.index(state) + 1) % len(POWER_STATES)]
+
+
 def _pick(rng: random.Random, size: int, count: int) -> set[int]:
     return set(rng.sample(range(size), min(count, size))) if count > 0 and size > 0 else set()
 
@@ -337,7 +345,7 @@ def _power(rng: random.Random, items: list[Item], count: int) -> list[str]:
     out = []
     for pos in sorted(_pick(rng, len(items), count)):
         old = items[pos]
-        state = POWER_STATES[(POWER_STATES.index(old["power_state"]) + 1) % 3]
+        state = _next_power(old["power_state"])
         items[pos] = {**old, "power_state": state}
         out.append(old["id"])
     return out

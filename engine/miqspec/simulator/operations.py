@@ -15,6 +15,8 @@ Gives: ``SimOperations.handle`` -> ``Reply``:
   instance ``creating`` (``running`` after the delay); 400 for a missing name or an unknown
   image, flavor or zone; 409 ``quota exceeded`` past ``instance_quota``.
 
+Each change is an event of the API's event stream (``notify``: ``instance.power_changed`` when
+an action is accepted and when it ends, ``instance.created``, ``instance.deleted``).
 Failures on demand come from the API's fault flags (``fault_path="/start"``, ...), applied
 before this module sees a request. ``cancel`` stops pending transitions (reset, stop).
 Raises nothing (bad requests get 4xx replies). Starts timer threads; no other I/O.
@@ -33,6 +35,7 @@ from miqspec.simulator.options import SimulatorOptions
 
 Reply = Any  # simulator.api.Reply (api imports this module)
 MakeReply = Callable[[int, Any], Reply]
+Notify = Callable[[dict[str, list[str]], Callable[[str], Any]], Any]
 
 # action -> (states it starts from, transitional state, final state)
 ACTIONS: dict[str, tuple[frozenset[str], str, str]] = {
@@ -51,8 +54,15 @@ _ONE = re.compile(r"^/instances/([^/]+)$")
 class SimOperations:
     """Pending transitions of the simulated instances, each on a timer."""
 
-    def __init__(self, dataset: Dataset, options: SimulatorOptions, reply: MakeReply) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        options: SimulatorOptions,
+        reply: MakeReply,
+        notify: Notify | None = None,
+    ) -> None:
         self.dataset, self.options, self.reply = dataset, options, reply
+        self.notify: Notify = notify or (lambda affected, lookup: None)
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
 
@@ -81,6 +91,7 @@ class SimOperations:
                 return self.reply(409, {"error": f"instance {instance_id} is {state}"})
             if action == "delete":
                 new = self.dataset.update_instance(instance_id, {"power_state": "deleting"})
+                self.notify({"powered": [instance_id]}, self.dataset.instance)
                 self._later(instance_id, "deleting", None)
                 return self.reply(202, new)
             sources, transitional, final = ACTIONS[action]
@@ -89,6 +100,7 @@ class SimOperations:
                     409, {"error": f"cannot {action} instance {instance_id}: it is {state}"}
                 )
             new = self.dataset.update_instance(instance_id, {"power_state": transitional})
+            self.notify({"powered": [instance_id]}, self.dataset.instance)
             self._later(instance_id, transitional, {"power_state": final})
         return self.reply(202, new)
 
@@ -123,6 +135,7 @@ class SimOperations:
                     409, {"error": f"quota exceeded: {count} of {quota} instances in use"}
                 )
             item = self.dataset.add_instance(fields)
+            self.notify({"added": [item["id"]]}, self.dataset.instance)
             self._later(item["id"], "creating", {"power_state": "running"})
         return self.reply(202, item)
 
@@ -133,20 +146,24 @@ class SimOperations:
         def finish() -> None:
             with self._lock:
                 self._timers.discard(timer)
-                item = self.dataset.instance(instance_id)
-                if item is not None and item["power_state"] == transitional:
-                    self.dataset.update_instance(instance_id, final)
+                self._finish(instance_id, transitional, final)
 
         delay = float(self.options.operation_delay)
         timer = threading.Timer(delay, finish)
         timer.daemon = True
         if delay <= 0:
-            item = self.dataset.instance(instance_id)
-            if item is not None and item["power_state"] == transitional:
-                self.dataset.update_instance(instance_id, final)
+            self._finish(instance_id, transitional, final)
             return
         self._timers.add(timer)
         timer.start()
+
+    def _finish(self, instance_id: str, transitional: str, final: dict[str, Any] | None) -> None:
+        item = self.dataset.instance(instance_id)
+        if item is None or item["power_state"] != transitional:
+            return  # something else changed it meanwhile
+        self.dataset.update_instance(instance_id, final)
+        change = "removed" if final is None else "powered"
+        self.notify({change: [instance_id]}, self.dataset.instance)
 
     def cancel(self) -> None:
         """Forget every pending transition (instances stay as they are now)."""
