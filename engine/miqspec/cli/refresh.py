@@ -298,6 +298,12 @@ def worker(
     help="Environment variable holding the secret key (default: sim-secret).",
 )
 @click.option("--token-ttl", type=float)
+@click.option(
+    "--operation-delay",
+    type=float,
+    help="Seconds an operation or a create stays transitional (default 2).",
+)
+@click.option("--instance-quota", type=int, help="Most instances at once (0: no quota).")
 @click.option("--latency-ms", type=int)
 @click.option("--http-429", type=int, help="Answer the first N requests with 429.")
 @click.option("--retry-after", type=float)
