@@ -199,9 +199,11 @@ def test_form_json_is_shaped_for_the_manageiq_ui(cli):
         "name": "provider_region",
         "label": "Region",
         "isRequired": True,
-        "includeEmpty": True,
         "validate": [{"type": "required"}],
-        "options": [{"label": "us-east-1", "value": "us-east-1"}],
+        "options": [
+            {"label": "<Choose>", "value": ""},
+            {"label": "US East 1", "value": "us-east-1"},
+        ],
     }
     validate = subform["fields"][0]
     assert validate["component"] == "validate-provider-credentials"

@@ -3,9 +3,10 @@
 Takes: the spec's data, the ``Findings`` sink and the ``Names`` to fill in.
 Gives: ``check_form``: the declared input field names (into ``Names.form``) and findings for
 input fields declared twice, ``column`` fields (nested, or written by the engine),
-``options_from: regions`` without regions and validation dependencies that are not form
-fields; ``check_form_usage`` (once every other section is checked): input fields nothing
-reads. Raises nothing; no I/O.
+``options_from: regions`` without regions, validation dependencies that are not form
+fields, and field values the renderer reads otherwise (``form_values``);
+``check_form_usage`` (once every other section is checked): input fields nothing reads.
+Raises nothing; no I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.form_values import check_field_values
 from miqspec.spec.checks.names import IMPLICIT_FORM_FIELDS, Names
 from miqspec.spec.document import Path
 from miqspec.spec.model import ENGINE_ROW_COLUMNS, INPUT_COMPONENTS, PROVIDER_ROW_FIELDS
@@ -37,7 +39,9 @@ def check_form(data: Mapping[str, Any], findings: Findings, names: Names) -> Non
     form = data.get("form")
     fields = form.get("fields") if isinstance(form, dict) else None
     seen: dict[str, Path] = {}
+    regions = [r.get("name") for r in _list(data.get("regions")) if isinstance(r, dict)]
     for path, f in _walk_fields(fields, ("form", "fields")):
+        check_field_values(findings, path, f, regions)
         name = f.get("name")
         if not isinstance(name, str):
             continue
