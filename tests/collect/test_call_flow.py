@@ -15,7 +15,7 @@ import pytest
 from miqspec.collect import collect
 from miqspec.connect import Cassette, HttpClient, RecordingAdapter, ReplayAdapter
 from miqspec.connect.session import ProviderSession
-from miqspec.errors import ApiError
+from miqspec.errors import ApiError, UnreachableError
 
 from ..connect.test_connect import session_for, write_spec
 from ..connect.test_http import Answer, ScriptServer, Seen
@@ -284,3 +284,45 @@ def test_poll_until_reads_parent(tmp_path: Path) -> None:
     with ScriptServer(Jobs(polls=0)) as srv:
         result = run(spec, srv, ["wait_job"])
     assert len(result.calls["wait_job"].records) == 2
+
+
+def test_an_item_fallback_on_403_is_an_answer_not_invalid_credentials(tmp_path: Path) -> None:
+    def script(req: Seen, n: int) -> Answer:
+        path = urlsplit(req.path).path
+        if path == "/instances":
+            return Answer(200, {"items": INSTANCES[:2]})
+        if path == "/images/img-a":
+            return Answer(200, {"id": "img-a"})
+        if path.startswith("/images/"):
+            return Answer(403, {"error": "not yours"})
+        return Answer(200, {"id": path.rsplit("/", 1)[1], "public": True})
+
+    calls = {
+        "get_instances": {"path": "/instances", "records": "items"},
+        "get_image": {
+            "path": "/images/{{ parent.image }}",
+            "for_each": {"call": "get_instances"},
+            "item_fallback": {"on": [403], "path": "/public-images/{{ parent.image }}"},
+        },
+    }
+    spec = write_spec(tmp_path, calls=calls)
+    with ScriptServer(script) as srv:
+        result = run(spec, srv, ["get_image"])
+    assert result.calls["get_image"].records == [{"id": "img-a"}, {"id": "img-pub", "public": True}]
+    assert result.calls["get_image"].status == "ok"
+
+
+def test_a_poll_never_waits_past_the_refresh_deadline(tmp_path: Path) -> None:
+    calls = json.loads(json.dumps(JOB_CALLS))
+    calls["wait_job"]["poll"] = {"until": "job.state == 'done'", "interval": 30, "deadline": 600}
+    spec = write_spec(tmp_path, calls=calls, connection={"refresh_deadline": 5})
+    waits: list[float] = []
+    with ScriptServer(Jobs(polls=100)) as srv:
+        s = ProviderSession(spec, args_for(srv), HttpClient(sleep=waits.append))
+        try:
+            with pytest.raises(UnreachableError) as err:
+                collect(s, ["wait_job"])
+        finally:
+            s.close()
+    assert waits == []
+    assert str(err.value) == "wait_job: the requests of this refresh ran past 5 s in all"

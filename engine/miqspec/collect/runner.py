@@ -261,7 +261,7 @@ class Collector:
                 call.poll,
                 send,
                 lambda body: truthy(self._search(until, body, up, call, "poll.until")),
-                sleep=self.session.client.sleep,
+                sleep=self._sleep,
                 replaying=self.session.replaying,
             )
         else:
@@ -291,6 +291,13 @@ class Collector:
             call.paginate, page, PageResponse(resp.headers, body, len(records)), state
         )
 
+    def _sleep(self, seconds: float) -> None:
+        """A poll's wait, never past the session's ``refresh_deadline``."""
+        if time.monotonic() + seconds >= self.session.refresh_deadline:
+            limit = self.spec.connection.refresh_deadline
+            raise UnreachableError(f"the requests of this refresh ran past {limit:g} s in all")
+        self.session.client.sleep(seconds)
+
     def _scope(self, ancestors: list[Any]) -> dict[str, Any]:
         """The roots of a call's expressions: $region, $provider, $settings, $calls, $login
         and, below a fan-out, $parent and $ancestors (``ancestors``: parent first)."""
@@ -315,7 +322,9 @@ class Collector:
         where = f"{call.name}: {call.method} {self.session.client.where(resp.url)}"
         if resp.status in call.skip_on:
             raise Skipped(resp.status)
-        if resp.status in self.spec.invalid_statuses:
+        fallback = call.item_fallback
+        fell = fallback is not None and resp.status in fallback.on  # this item's answer, even 403
+        if resp.status in self.spec.invalid_statuses and not fell:
             raise CredentialsError(
                 f"invalid credentials: {where} answered {resp.status}",
                 secrets=self.session.secrets(),
