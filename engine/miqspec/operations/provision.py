@@ -138,7 +138,7 @@ def provision(
             task.error = str(exc)
             update_task(engine, task.task_id, state=FINISHED, status=ERROR, message=str(exc))
 
-    def wait(index: int) -> None:
+    def await_ready(index: int) -> None:
         task = out.tasks[index]
         if task.error or prov.wait is None:
             return
@@ -157,7 +157,7 @@ def provision(
         list(pool.map(create, range(count)))
         out.seconds["create"] = time.monotonic() - started
         if out.waited:
-            list(pool.map(wait, range(count)))
+            list(pool.map(await_ready, range(count)))
     out.seconds["tasks"] = time.monotonic() - started
     return out
 

@@ -7,8 +7,8 @@ collection whose rows have no ``raw_power_state`` given a transitional state, an
 service, templates reading what is not there (operations: ``target``, the stored row;
 provisioning: ``options`` and ``task``; waits of provisioning: ``target`` too), expressions
 with roots not available (rules and waits: ``$provider``, ``$settings``, ``$region``), a
-collection the spec does not map, provisioning fields without a name and ``options_from`` naming an unknown
-collection. Raises nothing; no I/O.
+collection the spec does not map, provisioning fields declared twice and ``options_from``
+naming an unknown collection or column. Raises nothing; no I/O.
 """
 
 from __future__ import annotations
