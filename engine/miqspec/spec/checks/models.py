@@ -4,7 +4,9 @@ Takes: the spec data, ``Findings`` and the shipped ``Catalogue``.
 Gives: ``check_models``: a finding for each column a model declares in a catalogue table with
 another type than the table has (the table exists with that type: a model overriding a
 catalogue collection may add columns, which the next refresh adds to the table, never change
-one's type), at the column's type; and for each collection mapping setting ``reconnect`` of a
+one's type), or in a table another model declares with another type, at the column's type;
+``type_value: class`` on a reference without ``type_column``, or one that is a manager_ref
+part or a parent link; and for each collection mapping setting ``reconnect`` of a
 collection that is not ``delete: disconnect`` (nothing is ever reconnected there). Raises
 nothing; no I/O.
 """
@@ -35,19 +37,54 @@ def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalog
     models = models if isinstance(models, dict) else {}
     _check_reconnect(data.get("collections"), models, findings, catalogue)
     tables: dict[str, dict[str, str]] | None = None
+    mine: dict[tuple[str, str], tuple[str, str]] = {}  # (table, column) -> type, model
     for name, raw in models.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
             continue
         tables = tables if tables is not None else table_columns(catalogue)
-        known = tables.get(raw.get("table"))  # type: ignore[arg-type]
+        table = raw.get("table")
+        known = tables.get(table) if isinstance(table, str) else None
         for col, kind in raw["columns"].items():
             was = known.get(col) if known else None
-            if was is not None and isinstance(kind, str) and kind != was:
+            if not isinstance(kind, str):
+                continue
+            if was is not None and kind != was:
                 findings.add(
                     ("models", name, "columns", col),
-                    f"column {col!r} of catalogue table {raw['table']!r} is {was}, not {kind}: "
+                    f"column {col!r} of catalogue table {table!r} is {was}, not {kind}: "
                     "a model may add columns to a catalogue table, not change their types",
                 )
+                continue
+            other = mine.setdefault((str(table), col), (kind, name))
+            if other[0] != kind:
+                findings.add(
+                    ("models", name, "columns", col),
+                    f"column {col!r} of table {table!r} is {other[0]} in models.{other[1]}, "
+                    f"not {kind}: models sharing a table agree on its column types",
+                )
+        _check_type_values(name, raw, findings)
+
+
+def _check_type_values(name: str, raw: Mapping[str, Any], findings: Findings) -> None:
+    """``type_value: class`` needs a ``type_column`` and may not be a manager_ref part or a
+    parent link (those compare the base class)."""
+    refs = raw.get("references")
+    for attr, ref in refs.items() if isinstance(refs, dict) else ():
+        if not isinstance(ref, dict) or ref.get("type_value") != "class":
+            continue
+        targets = ref.get("collection")
+        targets = targets if isinstance(targets, list) else [targets]
+        parents = raw.get("parent_collections") or []
+        if (
+            not ref.get("type_column")
+            or attr in (raw.get("manager_ref") or ())
+            or set(map(str, targets)) & set(map(str, parents))
+        ):
+            findings.add(
+                ("models", name, "references", attr, "type_value"),
+                f"reference {attr} with type_value class needs a type_column and may not be a "
+                "manager_ref part or a parent link (those compare the base class)",
+            )
 
 
 def _check_reconnect(
