@@ -86,6 +86,9 @@ def test_events_once_and_inventory_events(cli, sim) -> None:  # type: ignore[no-
     assert isinstance(rows[0]["full_data"], dict) and rows[0]["source"] == "AWESOME_CLOUD"
     sim.set_faults(path="/v1/events", fail_always_status=500)
     assert "get_events" in cli("events", "ac1", "--once", code=5)
+    status = json.loads(cli("events", "ac1", "--status", "--format", "json"))
+    assert "answered 500" in status["last_event_error"] and status["events_stored"] == 3
+    assert "last_event_error" in cli("events", "ac1", "--status")
 
 
 def test_events_needs_an_events_section(cli, sim, tmp_path) -> None:  # type: ignore[no-untyped-def]

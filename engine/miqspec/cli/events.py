@@ -3,7 +3,8 @@
 
 Takes: a provider name, options. Gives: the ``events`` command (tails a provider's event
 stream and stores it: one line per poll that stored something, a failing poll reported on
-stderr and tried again; ``--once`` polls once), ``run_targeted`` (a targeted refresh's
+stderr and tried again; ``--once`` polls once; ``--status`` shows the stream's cursor and
+last error, recorded per provider), ``run_targeted`` (a targeted refresh's
 result as text or JSON; exit 5 when a target failed to collect) and ``show_events`` (stored
 events, newest first, as a table or JSON). Calls ``miqspec.api``. Terminal I/O only.
 """
@@ -94,9 +95,27 @@ def show_events(db: api.Database, name: str, fmt: str, limit: int) -> None:
         echo(Table(EVENT_COLUMNS, tuple(tuple(r.get(c) for c in EVENT_COLUMNS) for r in rows)))
 
 
+def show_status(db: api.Database, name: str, fmt: str) -> None:
+    """The provider's event-stream row (``never polled`` before its first poll)."""
+    found = api.event_stream_status(db, name)
+    if fmt == "json":
+        echo_json(found)
+    elif found is None:
+        click.echo(f"{name}: event stream never polled")
+    else:
+        keys = ("cursor", "last_poll_date", "last_success_date", "last_event_error",
+                "last_event_error_date", "events_stored")  # fmt: skip
+        echo(Table(("field", "value"), tuple((k, found.get(k)) for k in keys)))
+
+
 @main.command()
 @click.argument("name")
 @click.option("--once", is_flag=True, help="Poll once, then exit.")
+@click.option(
+    "--status",
+    is_flag=True,
+    help="Show the stream's cursor, last poll, last success and last error; poll nothing.",
+)
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
@@ -104,7 +123,9 @@ def show_events(db: api.Database, name: str, fmt: str, limit: int) -> None:
 )
 @format_option
 @database_option
-def events(name: str, once: bool, interval: float | None, fmt: str, database: str | None) -> None:
+def events(
+    name: str, once: bool, status: bool, interval: float | None, fmt: str, database: str | None
+) -> None:
     """Tail provider NAME's event stream and store it (Ctrl+C stops).
 
     \b
@@ -115,9 +136,13 @@ def events(name: str, once: bool, interval: float | None, fmt: str, database: st
     Examples:
       miqspec events aws1
       miqspec events aws1 --once --format json
+      miqspec events aws1 --status
       miqspec inventory aws1 events
     """
     db = open_db(database, write=False)  # the provider must exist, so must the database
+    if status:
+        show_status(db, name, fmt)
+        return
     stop = threading.Event()
     if not once:
         for sig in (signal.SIGINT, signal.SIGTERM):
