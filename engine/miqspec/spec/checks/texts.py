@@ -4,12 +4,13 @@ Takes: the ``Findings`` sink, the spec's data (its regions and ``provider.settin
 ``Names`` the form and login steps declare, and the spec's function registry (``None``: the
 shared one).
 Gives: ``TextChecker``: ``expression`` (syntax with a caret, ``$`` roots not available where
-the expression stands, ``$provider.<field>``), ``template`` (syntax with a caret at the block,
-constructs a spec template may not use (``templating.unsupported_constructs``), variables that
-do not exist there, form fields the form does not declare (others are marked
-used), ``login.<var>`` no login step extracts, region attributes no region defines, settings
-``provider.settings`` does not declare, ``provider.<field>``), ``templates_in`` (every string
-of a value) and ``base_roots``. Raises nothing; no I/O.
+the expression stands, ``$provider.<field>``, ``$login.<var>`` no login step extracts),
+``template`` (syntax with a caret at the block, constructs a spec template may not use
+(``templating.unsupported_constructs``), variables that do not exist there, form fields the
+form does not declare (others are marked used), ``login.<var>`` no login step extracts, region
+attributes no region defines, settings ``provider.settings`` does not declare,
+``provider.<field>``), ``templates_in`` (every string of a value) and ``base_roots``.
+Raises nothing; no I/O.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from miqspec.spec.templating import (
 )
 
 _PROVIDER_FIELD = re.compile(r"\$provider\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_LOGIN_VAR = re.compile(r"\$login\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -86,6 +88,12 @@ def provider_fields_in_expression(text: str) -> list[str]:
     return _PROVIDER_FIELD.findall(stripped)
 
 
+def login_vars_in_expression(text: str) -> list[tuple[int, str]]:
+    """(offset, name) of each ``$login.<name>`` outside string literals."""
+    blanked = re.sub(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`", lambda m: " " * len(m.group(0)), text)
+    return [(m.start(), m.group(1)) for m in _LOGIN_VAR.finditer(blanked)]
+
+
 class TextChecker:
     """Checks expressions and templates against the roots available where they stand."""
 
@@ -130,6 +138,15 @@ class TextChecker:
         if "provider" in expr.roots and "provider" in roots:
             for name in provider_fields_in_expression(text):
                 self._check_provider_field(path, name, text)
+        if "login" in expr.roots and "login" in roots:
+            for at, name in login_vars_in_expression(text):
+                if name not in self.names.login:
+                    self.findings.add(
+                        path,
+                        f"'$login.{name}': no login step extracts '{name}'"
+                        + schema_mod.suggest(name, self.names.login),
+                        at=at,
+                    )
 
     def template(self, path: Path, text: Any, roots: set[str]) -> None:
         if not isinstance(text, str):
