@@ -299,7 +299,7 @@ def check_source_embeds(
     if not isinstance(name, str) or name not in embeds:
         return
     each = src.get("each")
-    if isinstance(each, str) or isinstance(each, list):
+    if isinstance(each, str | list):
         first = each if isinstance(each, str) else (each[0] if each else None)
         lpath: Path = (*path, "each") if isinstance(each, str) else (*path, "each", 0)
         texts = [(lpath, first)]

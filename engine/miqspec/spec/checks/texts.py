@@ -139,13 +139,13 @@ class TextChecker:
             for name in provider_fields_in_expression(text):
                 self._check_provider_field(path, name, text)
         if "login" in expr.roots and "login" in roots:
-            for at, name in login_vars_in_expression(text):
+            for offset, name in login_vars_in_expression(text):
                 if name not in self.names.login:
                     self.findings.add(
                         path,
                         f"'$login.{name}': no login step extracts '{name}'"
                         + schema_mod.suggest(name, self.names.login),
-                        at=at,
+                        at=offset,
                     )
 
     def template(self, path: Path, text: Any, roots: set[str]) -> None:
