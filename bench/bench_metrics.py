@@ -90,7 +90,8 @@ def phase_floor(url: str) -> dict[str, Any]:
     from miqspec.metrics.tables import METRICS, ROW_COLUMNS
 
     engine = sa.create_engine(url)
-    copy = sa.Table("bench_metrics_copy", sa.MetaData(), autoload_with=engine)
+    # the copy read with the metrics table's column types (SQLite's CREATE TABLE AS has none)
+    copy = sa.table("bench_metrics_copy", *(sa.column(c, METRICS.c[c].type) for c in ROW_COLUMNS))
     columns = [copy.c[c] for c in ROW_COLUMNS]
     insert = METRICS.insert()
     seconds, rows = 0.0, 0

@@ -8,6 +8,7 @@ nothing twice; on PostgreSQL the hour partitions the rows need are created first
 short transaction of its own), ``moment`` (epoch seconds -> naive UTC datetime, cached),
 ``copy_upsert`` (PostgreSQL with psycopg2: the rows through ``COPY`` and one
 ``INSERT ... ON CONFLICT``, several times faster than an ``executemany`` upsert),
+``sqlite_upsert`` (SQLite: the driver's ``executemany`` with tuples),
 ``set_last_capture`` (``last_perf_capture_on`` of the targets), ``purge_realtime`` (rows older
 than a cutoff: whole partitions dropped on PostgreSQL, the rest of the cutoff's hour deleted;
 a ``DELETE`` on SQLite) and ``read_rows`` (one resource's realtime or rollup rows since a
@@ -78,7 +79,8 @@ class RealtimeWriter:
             if self.postgres:
                 self._ensure_partitions(rows)
             with self.engine.begin() as conn:
-                if not (self.postgres and copy_upsert(conn, rows)):
+                fast = copy_upsert if self.postgres else sqlite_upsert
+                if not fast(conn, rows):
                     conn.execute(self.statement, list(rows))
         except sa.exc.SQLAlchemyError as exc:
             raise db_failed("saving metrics", exc) from None
@@ -142,6 +144,31 @@ def copy_upsert(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> bool:
         )
     finally:
         cursor.close()
+    return True
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite dialect stores it (datetimes as its text format)."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def sqlite_upsert(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """SQLite: ``rows`` upserted by the driver's own ``executemany`` of one prepared
+    ``INSERT ... ON CONFLICT`` with tuples, datetimes in SQLAlchemy's text format (so rows
+    read back as SQLAlchemy wrote them); False (nothing done) for another driver."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "sqlite" or raw is None or not hasattr(raw, "executemany"):
+        return False
+    names = ", ".join(ROW_COLUMNS)
+    marks = ", ".join("?" for _ in ROW_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in UPDATED)
+    raw.executemany(
+        f"INSERT INTO metrics ({names}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(METRICS_KEY)}) DO UPDATE SET {updates}",
+        [tuple(_sqlite_value(r.get(c)) for c in ROW_COLUMNS) for r in rows],
+    )
     return True
 
 
