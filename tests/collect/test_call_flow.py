@@ -11,11 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from miqspec.collect import collect
 from miqspec.connect import Cassette, HttpClient, RecordingAdapter, ReplayAdapter
 from miqspec.connect.session import ProviderSession
 from miqspec.errors import ApiError, UnreachableError
+from miqspec.parse import parse
+from miqspec.spec.load import load_spec
 
 from ..connect.test_connect import session_for, write_spec
 from ..connect.test_http import Answer, ScriptServer, Seen
@@ -326,3 +329,42 @@ def test_a_poll_never_waits_past_the_refresh_deadline(tmp_path: Path) -> None:
             s.close()
     assert waits == []
     assert str(err.value) == "wait_job: the requests of this refresh ran past 5 s in all"
+
+
+def test_mappings_of_a_nested_fan_out_read_the_item_and_the_record(tmp_path: Path) -> None:
+    data = {
+        "version": 1,
+        "provider": {"name": "testcloud", "title": "Test Cloud", "manager_type": "cloud"},
+        "form": {
+            "fields": [{"component": "text-field", "name": "endpoints.default.url", "label": "U"}]
+        },
+        "connection": {"services": {"api": {"base_url": "{{ endpoints.default.url }}"}}},
+        "calls": {
+            "get_instances": {"path": "/instances", "records": "items"},
+            "get_disks": {
+                "path": "/disks/{{ parent.id }}",
+                "for_each": {"call": "get_instances", "each": "attached_disks"},
+                "records": "disk",
+            },
+        },
+        "collections": {
+            "cloud_volumes": {
+                "from": "get_disks",
+                "attributes": {
+                    "ems_ref": "id",
+                    "name": "join(' on ', [$parent.id, $ancestors[1].id])",
+                    "size": "size",
+                },
+            }
+        },
+    }
+    path = tmp_path / "nested.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    spec = load_spec(str(path))
+    with ScriptServer(cloud) as srv:
+        for s in session_for(spec, args_for(srv)):
+            inventory = parse(spec, collect(s, ["get_disks"]), context=s.ctx)
+    got = sorted(
+        (o.data["name"], o.data["size"]) for o in inventory.objects["cloud_volumes"].values()
+    )
+    assert got == [("d1 on i1", 10), ("d2 on i1", 20), ("d3 on i2", 30)]
