@@ -6,7 +6,9 @@ another type than the table has (the table exists with that type: a model overri
 catalogue collection may add columns, which the next refresh adds to the table, never change
 one's type), or in a table another model declares with another type, at the column's type;
 ``type_value: class`` on a reference without ``type_column``, or one that is a manager_ref
-part or a parent link; and for each collection mapping setting ``reconnect`` of a
+part or a parent link; a ``parent_collections`` entry, a reference's ``collection`` or a
+``many_to_many`` collection naming neither a catalogue collection nor a model (with "did you
+mean"); and for each collection mapping setting ``reconnect`` of a
 collection that is not ``delete: disconnect`` (nothing is ever reconnected there). Raises
 nothing; no I/O.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.checks.findings import Findings
 
@@ -38,7 +41,10 @@ def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalog
     _check_reconnect(data.get("collections"), models, findings, catalogue)
     tables: dict[str, dict[str, str]] | None = None
     mine: dict[tuple[str, str], tuple[str, str]] = {}  # (table, column) -> type, model
+    known_collections = set(catalogue.collections) | set(models)
     for name, raw in models.items():
+        if isinstance(raw, dict):
+            _check_links(name, raw, known_collections, findings)
         if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
             continue
         tables = tables if tables is not None else table_columns(catalogue)
@@ -63,6 +69,34 @@ def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalog
                     f"not {kind}: models sharing a table agree on its column types",
                 )
         _check_type_values(name, raw, findings)
+
+
+def _check_links(
+    name: str, raw: Mapping[str, Any], known: set[str], findings: Findings
+) -> None:
+    """Each collection a model links to (parents, references, many_to_many) must exist."""
+    links: list[tuple[tuple[Any, ...], Any]] = []
+    parents = raw.get("parent_collections")
+    if isinstance(parents, list):
+        links += [(("parent_collections", i), p) for i, p in enumerate(parents)]
+    refs = raw.get("references")
+    for attr, ref in refs.items() if isinstance(refs, dict) else ():
+        target = ref.get("collection") if isinstance(ref, dict) else None
+        if isinstance(target, list):
+            links += [(("references", attr, "collection", i), t) for i, t in enumerate(target)]
+        elif target is not None:
+            links.append((("references", attr, "collection"), target))
+    m2m = raw.get("many_to_many")
+    for link, spec in m2m.items() if isinstance(m2m, dict) else ():
+        if isinstance(spec, dict) and spec.get("collection") is not None:
+            links.append((("many_to_many", link, "collection"), spec["collection"]))
+    for path, target in links:
+        if isinstance(target, str) and target not in known:
+            findings.add(
+                ("models", name, *path),
+                f"unknown collection '{target}': neither a catalogue collection nor a model"
+                + schema_mod.suggest(target, known),
+            )
 
 
 def _check_type_values(name: str, raw: Mapping[str, Any], findings: Findings) -> None:
