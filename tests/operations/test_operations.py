@@ -215,3 +215,22 @@ def test_wait_times_out(engine: sa.Engine, keyring: Any, sim: Simulator, tmp_pat
     assert err.value.exit_code == 5
     # the transitional state stays until a refresh (ManageIQ leaves it so too)
     assert stored(engine, vm["id"])["raw_power_state"] == "stopping"
+
+
+def test_failed_when_ends_the_wait(
+    engine: sa.Engine, keyring: Any, sim: Simulator, tmp_path: Any
+) -> None:
+    text = AWESOME.read_text(encoding="utf-8").replace(
+        """        until: "power_state == 'stopped'"
+""",
+        """        until: "power_state == 'stopped'"
+        failed_when: "power_state == 'stopping' && 'the instance refused to stop'"
+""",
+    )
+    path = tmp_path / "failing.yaml"
+    path.write_text(text, encoding="utf-8")
+    ProviderStore(engine).add(load_spec(str(path)), NAME, sim_args(sim), keyring)
+    assert refresh_provider(engine, NAME, keyring).ok
+    vm = vm_in(sim, "running")
+    with pytest.raises(ApiError, match="the provider reports a failure: the instance refused"):
+        run_operation(engine, NAME, keyring, "vms", vm["id"], "stop", wait=True)
