@@ -100,3 +100,22 @@ def test_targets_need_a_target_rule(engine, keyring, sim) -> None:  # type: igno
     _added(engine, keyring, sim)
     with pytest.raises(UsageError, match="no target rule"):
         refresh_targets(engine, "ac", keyring, [Target("flavors", "x")])
+
+
+def test_a_full_refresh_after_a_targeted_one_sees_a_change_back(engine, keyring, sim) -> None:  # type: ignore[no-untyped-def]
+    """The targeted save drops its rows' digests and record-map entries: a full refresh
+    whose pages are what the last full refresh saw still repairs a row changed in between."""
+    _added(engine, keyring, sim)
+    assert refresh_provider(engine, "ac", keyring).ok  # digests and record maps stored
+    item = sim.data.instances[3]
+    ref, state = item["id"], item["power_state"]
+    other = "stopped" if state != "stopped" else "running"
+    sim._api.dataset.update_instance(ref, {"power_state": other})
+    assert refresh_targets(engine, "ac", keyring, [Target("vms", ref)]).ok
+    assert _vms(engine)[ref]["raw_power_state"] == other
+    sim._api.dataset.update_instance(ref, {"power_state": state})  # back as it was
+    full = refresh_provider(engine, "ac", keyring)
+    assert full.ok
+    assert _vms(engine)[ref]["raw_power_state"] == state
+    rep = full.report.collections["vms"]  # type: ignore[union-attr]
+    assert rep.updated == 1

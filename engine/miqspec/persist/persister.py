@@ -194,7 +194,8 @@ class Persister:
 
     def choose_strategy(self) -> SaveStrategy:
         if not self.fast:
-            return PlainSave(self.db, self.inventory, self.owners)
+            touched = self.touched if self.targets else None
+            return PlainSave(self.db, self.inventory, self.owners, touched)
         return FastSave(
             self.db,
             self.catalogue,
@@ -206,6 +207,13 @@ class Persister:
             self.clock,
             self.trust,
         )
+
+    def touched(self, name: str) -> set[int]:
+        """The rows of ``name`` this (targeted) save loaded, wrote or swept."""
+        done = self.saved.get(name)
+        if done is None:
+            return set()
+        return {i.id for i in done.items} | {r[0] for r in done.unmatched}
 
     # -- one collection ----------------------------------------------------------------------
     def save(self, name: str) -> None:

@@ -15,7 +15,7 @@ longer describe their rows).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from miqspec.persist.digest import Digests
 from miqspec.persist.items import Kept, Rest
 from miqspec.persist.maps import forget_maps
 from miqspec.persist.rows import RowPlan
+from miqspec.persist.targeted_state import forget_rows
 
 
 @dataclass
@@ -66,10 +67,19 @@ def objects(inventory: ParsedInventory, name: str) -> Rest:
 
 
 class PlainSave:
-    """The plain path (``persist(..., fast=False)``): no row digests, no record carry."""
+    """The plain path (``persist(..., fast=False)``): no row digests, no record carry.
+    ``touched`` (a targeted save): the ids of the rows a collection's save touched; only
+    those leave its digests and record map (``persist.targeted_state``)."""
 
-    def __init__(self, db: Db, inventory: ParsedInventory, owners: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        db: Db,
+        inventory: ParsedInventory,
+        owners: Mapping[str, int],
+        touched: Callable[[str], set[int]] | None = None,
+    ) -> None:
         self.db, self.inventory, self.owners = db, inventory, owners
+        self.touched = touched
         self.opened: list[str] = []
 
     def open(self, name: str, plan: RowPlan) -> Known:
@@ -80,7 +90,9 @@ class PlainSave:
         digests = Digests(self.db, trust=False)
         for name in self.opened:
             owner = self.owners.get(name)
-            if owner is not None:
+            if owner is not None and self.touched is not None:
+                forget_rows(self.db, owner, name, self.touched(name))
+            elif owner is not None:
                 digests.forget(name, owner)
                 forget_maps(self.db, owner, name)
         return 0
