@@ -303,6 +303,9 @@ def check_archived(engine, third) -> None:  # type: ignore[no-untyped-def]
         join container_groups g on g.id = c.container_group_id where g.name = 'cron'""",
     ) == [("log", True)]
     assert rows(engine, "select name from container_services") == [("web",)]
+    # the archived container's port config and env vars are left as they are
+    assert rows(engine, "select count(*) from container_port_configs") == [(4,)]
+    assert rows(engine, "select count(*) from container_env_vars") == [(8,)]
     assert rows(
         engine,
         """

@@ -46,6 +46,10 @@ class SaveGraph:
     depends: dict[str, set[str]] = field(default_factory=dict)
     #: (collection, attribute) pairs whose objects hold references
     ref_attrs: set[tuple[str, str]] = field(default_factory=set)
+    #: collections whose deferred attributes refer to themselves only (a tree's parent): their
+    #: update pass runs right after they are saved, so that later collections read final
+    #: ``ancestry`` paths (a VM's node under a resource pool's node)
+    early: set[str] = field(default_factory=set)
 
 
 class _Scan:
@@ -199,9 +203,14 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
                 )
             depends[name].add(target)
     deferred: dict[str, set[str]] = {}
+    elsewhere: set[str] = set()  # collections with a deferred attribute closing a longer cycle
     for name, attr, targets in loose:
         if any(t == name or _reaches(depends, t, name) for t in targets):
             deferred.setdefault(name, set()).add(attr)
+            if any(t != name and _reaches(depends, t, name) for t in targets):
+                elsewhere.add(name)
+            else:  # a self-reference: its other targets (nested lazies) come first
+                depends[name].update(targets - {name})
         else:
             depends[name].update(targets)
     return SaveGraph(
@@ -211,6 +220,7 @@ def plan_save(catalogue: Catalogue, inventory: ParsedInventory, names: Iterable[
         secondary=scan.secondary,
         depends=depends,
         ref_attrs=scan.ref_attrs,
+        early=set(deferred) - elsewhere,
     )
 
 

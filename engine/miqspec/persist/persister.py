@@ -158,8 +158,12 @@ class Persister:
         with self.db.session():
             for name in graph.order:
                 self.save(name)
+                if name in graph.early:  # a self-reference: nothing else to wait for
+                    save_deferred(
+                        self.db, resolver, self.changes, report.of(name), name, self.saved[name]
+                    )
             for name in graph.order:
-                if name in graph.deferred:
+                if name in graph.deferred and name not in graph.early:
                     save_deferred(
                         self.db, resolver, self.changes, report.of(name), name, self.saved[name]
                     )

@@ -178,7 +178,7 @@ OWNER_COLUMNS: dict[str, tuple[str, ...]] = {
 OWNER_TYPE = "ExtManagementSystem"
 EMS_TABLE = "ext_management_systems"
 # ManageIQ stores a polymorphic link's base class; tables whose rows have several model classes.
-BASE_CLASSES = {"vms": "VmOrTemplate", EMS_TABLE: OWNER_TYPE}
+BASE_CLASSES = {"vms": "VmOrTemplate", EMS_TABLE: OWNER_TYPE, "switches": "Switch"}
 
 
 def poly_type(cdef: CollectionDef) -> str:

@@ -571,7 +571,7 @@ def downgrade() -> None:
             op.drop_table(name)
 
 
-def _retype(bind: sa.Connection, kind: sa.types.TypeEngine[object], using: str) -> None:
+def _retype(bind: sa.Connection, kind: sa.types.TypeEngine[Any], using: str) -> None:
     """``network_routers.admin_state_up`` as ``kind`` (NULL stays NULL)."""
     if bind.dialect.name == "postgresql":
         op.alter_column(
