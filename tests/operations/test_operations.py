@@ -22,6 +22,7 @@ from miqspec.errors import ApiError, CredentialsError, NotFoundError, Unsupporte
 from miqspec.pipeline import find_object, object_rows, refresh_provider, run_operation
 from miqspec.simulator import Simulator
 from miqspec.spec.load import load_spec
+from miqspec.store import spec_metadata
 from miqspec.store.providers import ProviderStore
 
 from ..conftest import AWESOME, sim_args
@@ -234,3 +235,23 @@ def test_failed_when_ends_the_wait(
     vm = vm_in(sim, "running")
     with pytest.raises(ApiError, match="the provider reports a failure: the instance refused"):
         run_operation(engine, NAME, keyring, "vms", vm["id"], "stop", wait=True)
+
+
+def test_remove_row_follows_the_delete_rule(engine: sa.Engine, provider: int) -> None:
+    spec = load_spec(str(AWESOME))
+    tables = spec_metadata(engine, spec).tables
+    with engine.connect() as conn:
+        flavor_ids = [r[0] for r in conn.execute(sa.text("select id from flavors order by id"))]
+        vm_ids = [r[0] for r in conn.execute(sa.text("select id from vms order by id"))]
+    flavors = spec.catalogue.collections["flavors"]  # delete: delete
+    assert (
+        operations.remove_row(engine, tables["flavors"], flavors, flavor_ids[0], str) == "deleted"
+    )
+    vms = spec.catalogue.collections["vms"]  # delete: disconnect
+    got = operations.remove_row(engine, tables["vms"], vms, vm_ids[0], spec.provider.power_state)
+    assert got == "disconnected"
+    with engine.connect() as conn:
+        left = [r[0] for r in conn.execute(sa.text("select id from flavors order by id"))]
+        owners = dict(conn.execute(sa.text("select id, ems_id from vms")).all())
+    assert left == flavor_ids[1:]
+    assert owners[vm_ids[0]] is None and all(owners[i] == provider for i in vm_ids[1:])
