@@ -63,7 +63,7 @@ def test_refresh_target_text_and_json(cli, sim) -> None:  # type: ignore[no-unty
 
 def test_refresh_target_errors(cli, sim) -> None:  # type: ignore[no-untyped-def]
     _added(cli, sim)
-    assert "has no target rule" in cli("refresh", "ac1", "--target", "flavors:x", code=2)
+    assert "has no target rule" in cli("refresh", "ac1", "--target", "availability_zones:x", code=2)
     assert "COLLECTION:MANAGER_REF" in cli("refresh", "ac1", "--target", "vms", code=2)
     assert "--target refreshes one NAME" in cli("refresh", "--all", "--target", "vms:x", code=2)
     sim.set_faults(path="/v1/instances/", fail_always_status=500)

@@ -99,7 +99,7 @@ def test_a_failing_target_is_logged_and_the_others_go_on(engine, keyring, sim, c
 def test_targets_need_a_target_rule(engine, keyring, sim) -> None:  # type: ignore[no-untyped-def]
     _added(engine, keyring, sim)
     with pytest.raises(UsageError, match="no target rule"):
-        refresh_targets(engine, "ac", keyring, [Target("flavors", "x")])
+        refresh_targets(engine, "ac", keyring, [Target("availability_zones", "x")])
 
 
 def test_a_full_refresh_after_a_targeted_one_sees_a_change_back(engine, keyring, sim) -> None:  # type: ignore[no-untyped-def]
@@ -119,3 +119,23 @@ def test_a_full_refresh_after_a_targeted_one_sees_a_change_back(engine, keyring,
     assert _vms(engine)[ref]["raw_power_state"] == state
     rep = full.report.collections["vms"]  # type: ignore[union-attr]
     assert rep.updated == 1
+
+
+def test_flavors_and_images_have_targets_of_their_own(engine, keyring, sim) -> None:  # type: ignore[no-untyped-def]
+    _added(engine, keyring, sim)
+    hit = sim.mutate(change_flavors=1, change_images=1)
+    flavor, image = hit["changed_flavors"][0], hit["changed_images"][0]
+    result = refresh_targets(
+        engine, "ac", keyring, [Target("flavors", flavor), Target("miq_templates", image)]
+    )
+    assert result.ok and result.counts == {"flavors": 1, "miq_templates": 1}
+    served = {i["id"]: i["name"] for i in [*sim.data.flavors, *sim.data.images]}
+    with engine.connect() as conn:
+        names = dict(
+            conn.execute(
+                sa.text("select ems_ref, name from flavors where ems_ref = :f union all "
+                        "select ems_ref, name from vms where ems_ref = :i"),
+                {"f": flavor, "i": image},
+            ).all()
+        )  # fmt: skip
+    assert names == {flavor: served[flavor], image: served[image]}

@@ -42,8 +42,10 @@ def test_plan_replaces_the_list_call_and_scopes_the_collections() -> None:
 
 def test_plan_refuses_collections_without_a_target_rule() -> None:
     spec = load_spec(str(AWESOME))
-    with pytest.raises(UsageError, match=r"'flavors' has no target rule.*only a full refresh"):
-        plan_targeted(spec, [Target("flavors", "f")])
+    with pytest.raises(
+        UsageError, match=r"'availability_zones' has no target rule.*only a full refresh"
+    ):
+        plan_targeted(spec, [Target("availability_zones", "a")])
     with pytest.raises(UsageError, match="'hosts' is not mapped"):
         plan_targeted(spec, [Target("hosts", "h")])
     with pytest.raises(UsageError, match="at least one target"):

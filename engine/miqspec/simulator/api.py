@@ -49,7 +49,7 @@ _MUTATIONS = (
     "change_flavors",
     "change_images",
 )
-_ONE_INSTANCE = re.compile(r"^/instances/([^/]+)$")
+_ONE_INSTANCE = re.compile(r"^/(instances|instance_types|images)/([^/]+)$")  # one object
 _CONTROL_PREFIXES = ("/_sim/", "/v1/_sim/")
 _PER_INSTANCE = re.compile(r"^/instances/([^/]+)/(detail|console|metrics)$")
 
@@ -190,7 +190,7 @@ class SimApi:
         if resource == "/availability_zones":
             return json_reply(200, {"items": self.dataset.availability_zones()})
         if resource == "/events" or one is not None:
-            return self._events_or_instance(one.group(1) if one else None, query)
+            return self._events_or_instance(one.groups() if one else None, query)
         if per_instance is not None and per_instance.group(2) == "metrics":
             return self._metrics(per_instance.group(1), query)
         if per_instance is not None:
@@ -282,13 +282,14 @@ class SimApi:
         ]
         return json_reply(200, {"items": records, "next_token": token})
 
-    def _events_or_instance(self, instance_id: str | None, query: dict[str, str]) -> Reply:
-        """``GET /v1/instances/<id>`` (the instance as listed, 404 when gone) or
-        ``GET /v1/events`` (``simulator.events``)."""
-        if instance_id is not None:
-            item = self.dataset.instance(instance_id)
+    def _events_or_instance(self, one: tuple[str, str] | None, query: dict[str, str]) -> Reply:
+        """``GET /v1/instances|instance_types|images/<id>`` (the object as listed, 404 when
+        gone) or ``GET /v1/events`` (``simulator.events``)."""
+        if one is not None:
+            kind, object_id = one
+            item = self.dataset.one(kind, object_id)
             if item is None:
-                return error_reply(404, f"no such instance: {instance_id}")
+                return error_reply(404, f"no such {kind.rstrip('s')}: {object_id}")
             return json_reply(200, item)
         try:
             return json_reply(200, events_reply_body(self.events, query))

@@ -200,6 +200,12 @@ class Dataset:
             cached = self._by_id = (table, {item["id"]: item for item in table.items})
         return cached[1].get(instance_id)
 
+    def one(self, name: str, item_id: str) -> Item | None:
+        """The item of ``name`` (instances, instance_types, images) with this id, or None."""
+        if name == "instances":
+            return self.instance(item_id)
+        return next((i for i in self._tables[name].items if i["id"] == item_id), None)
+
     def start_token(self, name: str) -> str:
         """A token that points before the first item of ``name`` (used by endless pages)."""
         return encode_token(name, -1)
