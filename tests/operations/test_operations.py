@@ -255,3 +255,16 @@ def test_remove_row_follows_the_delete_rule(engine: sa.Engine, provider: int) ->
         owners = dict(conn.execute(sa.text("select id, ems_id from vms")).all())
     assert left == flavor_ids[1:]
     assert owners[vm_ids[0]] is None and all(owners[i] == provider for i in vm_ids[1:])
+
+
+def test_refused_credentials_change_nothing(
+    engine: sa.Engine, keyring: Any, sim: Simulator, provider: int
+) -> None:
+    vm = vm_in(sim, "running")
+    changes = {"authentications.default.password": "wrong-secret"}
+    ProviderStore(engine).edit(NAME, changes, keyring, load_spec(str(AWESOME)))
+    with pytest.raises(CredentialsError) as err:
+        run_operation(engine, NAME, keyring, "vms", vm["id"], "stop")
+    assert err.value.exit_code == 3 and "wrong-secret" not in str(err.value)
+    assert stored(engine, vm["id"])["raw_power_state"] == "running"
+    assert not sim.stats().get(f"/v1/instances/{vm['id']}/stop")
