@@ -128,9 +128,8 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
     for name in scope:
         cdef = spec.catalogue.collections[name]
         complete[name] = name in refs or cdef.owner == "none"
-    derived = dataclasses.replace(spec, calls=calls, collections=mappings)
     return TargetedPlan(
-        spec=derived,
+        spec=dataclasses.replace(spec, calls=calls, collections=mappings),
         refs=refs,
         roots={n: tuple(dict.fromkeys(r)) for n, r in roots.items()},
         replaced=replaced,

@@ -6,26 +6,59 @@ loaded, wrote, deleted or disconnected.
 Gives: ``forget_rows``: the collection's stored row digests (``miqspec_digests``) and record
 map (``miqspec_record_maps``, kind ``records``) without those rows, its page map dropped
 (a page's records may now describe rows that changed). A full refresh then compares the
-touched rows in full and carries or skips the others as before. Nothing in a dry run.
+touched rows in full and carries or skips the others as before. The packed arrays are cut in
+place (a scan per touched row, no mapping of every row built), so a targeted save of a few
+rows stays cheap next to 100,000 stored ones. Nothing in a dry run.
 Raises ``DatabaseError`` (through ``Db``). Does database I/O.
 """
 
 from __future__ import annotations
 
+import base64
+import sys
+from array import array
 from collections.abc import Collection
 
 import sqlalchemy as sa
 
 from miqspec.persist.db import Db
-from miqspec.persist.digest import DIGEST_TABLE, pack, unpack
-from miqspec.persist.maps import (
-    MAPS_TABLE,
-    PAGES,
-    RECORDS,
-    maps_table,
-    pack_records,
-    unpack_records,
-)
+from miqspec.persist.digest import DIGEST_TABLE
+from miqspec.persist.maps import MAPS_TABLE, PAGES, RECORDS, maps_table
+
+
+def _arrays(raw: bytes, first: str, second: str) -> tuple[array[int], array[int]] | None:
+    """The two equal halves of a packed pair of 64-bit arrays (None: not that)."""
+    if not raw or len(raw) % 16:
+        return None
+    half = len(raw) // 2
+    a, b = array(first), array(second)
+    a.frombytes(raw[:half])
+    b.frombytes(raw[half:])
+    if sys.byteorder == "big":
+        a.byteswap()
+        b.byteswap()
+    return a, b
+
+
+def _joined(a: array[int], b: array[int]) -> bytes:
+    if sys.byteorder == "big":
+        a.byteswap()
+        b.byteswap()
+    return a.tobytes() + b.tobytes()
+
+
+def _cut(keys: array[int], values: array[int], gone: set[int], by: array[int]) -> bool:
+    """Remove the pairs whose ``by`` (``keys`` or ``values``) is in ``gone``; True if any."""
+    cut = False
+    for target in gone:
+        while True:
+            try:
+                at = by.index(target)
+            except ValueError:
+                break
+            del keys[at], values[at]
+            cut = True
+    return cut
 
 
 def forget_rows(db: Db, owner: int, name: str, ids: Collection[int]) -> None:
@@ -41,13 +74,14 @@ def forget_rows(db: Db, owner: int, name: str, ids: Collection[int]) -> None:
                 for row_id, text in db.conn.execute(
                     sa.select(digests.c.id, digests.c.digests).where(where)
                 ).all():
-                    mapping = unpack(text)
-                    kept = {k: v for k, v in mapping.items() if k not in gone}
-                    if len(kept) != len(mapping):
+                    try:
+                        pair = _arrays(base64.b64decode(text or "", validate=True), "q", "q")
+                    except ValueError:
+                        pair = None
+                    if pair is not None and _cut(pair[0], pair[1], gone, pair[0]):
+                        packed = base64.b64encode(_joined(*pair)).decode("ascii")
                         db.conn.execute(
-                            digests.update()
-                            .where(digests.c.id == row_id)
-                            .values(digests=pack(kept))
+                            digests.update().where(digests.c.id == row_id).values(digests=packed)
                         )
     maps = maps_table(db)
     if maps is None:
@@ -60,9 +94,8 @@ def forget_rows(db: Db, owner: int, name: str, ids: Collection[int]) -> None:
         for row_id, data in db.conn.execute(
             sa.select(maps.c.id, maps.c.data).where(where, maps.c.kind == RECORDS)
         ).all():
-            records = unpack_records(data)
-            kept = {k: v for k, v in records.items() if v not in gone}
-            if len(kept) != len(records):
+            pair = _arrays(bytes(data or b""), "Q", "q")
+            if pair is not None and _cut(pair[0], pair[1], gone, pair[1]):
                 db.conn.execute(
-                    maps.update().where(maps.c.id == row_id).values(data=pack_records(kept))
+                    maps.update().where(maps.c.id == row_id).values(data=_joined(*pair))
                 )

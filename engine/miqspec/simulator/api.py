@@ -190,7 +190,7 @@ class SimApi:
         if resource == "/availability_zones":
             return json_reply(200, {"items": self.dataset.availability_zones()})
         if resource == "/events" or one is not None:
-            return self._events_or_instance(one.groups() if one else None, query)
+            return self._events_or_instance((one[1], one[2]) if one else None, query)
         if per_instance is not None and per_instance.group(2) == "metrics":
             return self._metrics(per_instance.group(1), query)
         if per_instance is not None:
