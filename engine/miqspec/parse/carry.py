@@ -41,7 +41,7 @@ from typing import Any
 from xxhash import xxh3_64_intdigest
 
 from miqspec.cache import engine_hash
-from miqspec.spec import Attribute, Source, Spec, source_expressions
+from miqspec.spec import LAZY_ALIASES, Attribute, Source, Spec, source_expressions
 
 FORMAT = "miqspec-record-digest-2"
 EMS_TABLE = "ext_management_systems"
@@ -76,12 +76,14 @@ class CarryPlan:
 def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
     """The collections of ``spec`` whose records may be carried (see the module docstring)."""
     looked_into, pointed_at = _read_objects(spec)
+    # an alias lazy is resolved on the objects built (parse.aliases): its collections build all
+    aliased = {m for a in pointed_at & set(LAZY_ALIASES) for m in LAZY_ALIASES[a]}
     text = _spec_text(spec)
     plans: dict[str, CarryPlan] = {}
     for name, mapping in spec.collections.items():
         sources = mapping.all_sources or mapping.sources
         cdef = spec.catalogue.collections[name]
-        if len(sources) != 1 or name in looked_into or cdef.table == EMS_TABLE:
+        if len(sources) != 1 or name in looked_into | aliased or cdef.table == EMS_TABLE:
             continue  # (the provider's own row is always built)
         if cdef.delete == "archive" or cdef.archive_on_change:
             continue  # rows are archived, not kept: every record is compared (persist.fast)
@@ -96,7 +98,10 @@ def carry_plans(spec: Spec) -> dict[str, CarryPlan]:
         ):
             continue
         lazies = [(a.name, inner) for a in source.attributes for inner in _walk(a) if inner.lazy]
-        if any(inner.key or inner.by or inner.kind != "lazy" for _, inner in lazies):
+        if any(
+            inner.key or inner.by or inner.kind != "lazy" or inner.lazy in LAZY_ALIASES
+            for _, inner in lazies
+        ):
             continue  # what persist looks up for these comes from scanning the objects
         refs = tuple(dict.fromkeys((attr, inner.lazy or "") for attr, inner in lazies))
         parts = (FORMAT, engine_hash(), text, name, source.call, repr(cdef))

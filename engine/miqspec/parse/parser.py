@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from miqspec.collect import CollectResult
+from miqspec.parse.aliases import resolve_aliases
 from miqspec.parse.ancestry import Ancestry
 from miqspec.parse.carry import Carry, CarryPlan, page_digests, split
 from miqspec.parse.objects import Carried, ParsedInventory
@@ -102,6 +103,7 @@ def parse(
                 chains = ancestry.chains(source.call) if parser.needs_ancestors else None
                 parser.run(res.records, res.parents, chains, base, inventory)
             inventory.complete[name] = complete
+    resolve_aliases(spec, inventory)  # lazies to vms_and_templates: where the object is
     return inventory
 
 

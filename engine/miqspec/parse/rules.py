@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from miqspec.parse.objects import LazyRef
-from miqspec.spec import Attribute, CollectionDef, Spec, Template, case_key
+from miqspec.spec import Attribute, CollectionDef, Spec, Template, case_key, lazy_target
 
 Scope = dict[str, Any]
 Rule = Callable[[Any, Scope], Any]
@@ -176,12 +176,13 @@ def _lazy_parts(
     function making its reference from their values (and from one value), and the references
     made from one string value so far, by that value. Equal references are one shared object
     (persist resolves each reference object once)."""
-    target = spec.catalogue.collections[attr.lazy or ""]
+    target = spec.catalogue.collections[lazy_target(attr.lazy or "")]
     secondary = target.secondary_refs.get(attr.by, ()) if attr.by else ()
     order = secondary if attr.by else target.manager_ref
     parts = dict(attr.ref_parts)
     chosen = [parts[name] for name in order] if "" not in parts else [parts[""]]
-    name, key, default, by = target.name, attr.key, attr.default, attr.by
+    # an alias (vms_and_templates) stays in the reference until parse resolves it (aliases)
+    name, key, default, by = attr.lazy or "", attr.key, attr.default, attr.by
     made: dict[tuple[Any, ...], LazyRef] = {}
     by_str: dict[str, LazyRef] = {}
 

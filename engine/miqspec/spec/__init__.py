@@ -8,7 +8,8 @@ Offers, by what other stages use them for:
   ``params_for_create`` (the create form as ManageIQ's UI expects it);
 - the model (collect, connect, parse, store): ``Spec``, ``Call``, ``Auth``, ``Body``,
   ``Paginate``, ``Retry``, ``CollectionMapping``, ``Source``, ``Attribute``,
-  ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``; the metrics
+  ``source_expressions``, ``ENGINE_ROW_COLUMNS``, ``INPUT_COMPONENTS``, ``LAZY_ALIASES``
+  and ``lazy_target`` (``vms_and_templates``: a lazy to vms or miq_templates); the metrics
   section (metrics): ``MetricsSpec``, ``COUNTERS``, ``REALTIME_INTERVAL``;
   the operations and provisioning sections (operations): ``Operation``, ``OpRequest``,
   ``Wait``, ``UnsupportedRule``, ``Provisioning``, ``NAME_FIELD``, ``COUNT_FIELD``;
@@ -23,7 +24,8 @@ Offers, by what other stages use them for:
   recursive aliases refused, as in specs and ``yaml_parse``).
 
 Inside, modules run one way: ``load`` -> ``checks`` (the section checks) and ``build``
-(-> ``build_mappings``) -> ``model`` -> ``catalogue``, ``templating``, ``expressions``;
+(-> ``build_mappings`` -> ``routes``) -> ``model`` -> ``catalogue``, ``templating``,
+``expressions``;
 ``spec_functions`` (a spec's own functions) -> ``expressions`` -> ``expression_syntax`` ->
 ``functions`` (the registry); ``schema`` -> ``document``; ``document`` and ``functions`` ->
 ``yaml_limits``. Imports only ``errors``,
@@ -72,6 +74,7 @@ from .operations_model import (
     UnsupportedRule,
     Wait,
 )
+from .routes import LAZY_ALIASES, lazy_target
 from .scaffold import MANAGER_TYPES, new_spec
 from .schema_json import json_schema
 from .templating import Template, compile_template, render_value, template_references
@@ -83,6 +86,7 @@ __all__ = [
     "COUNT_FIELD",
     "ENGINE_ROW_COLUMNS",
     "INPUT_COMPONENTS",
+    "LAZY_ALIASES",
     "MANAGER_KINDS",
     "MANAGER_TYPES",
     "NAME_FIELD",
@@ -120,6 +124,7 @@ __all__ = [
     "compile_template",
     "find_by_indexes",
     "json_schema",
+    "lazy_target",
     "load_bounded",
     "load_catalogue",
     "load_spec",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from miqspec.spec.build_events import build_events, build_targets
-from miqspec.spec.build_mappings import Compile, build_mapping, match_rules
+from miqspec.spec.build_mappings import Compile, build_collections, match_rules
 from miqspec.spec.build_metrics import build_metrics
 from miqspec.spec.build_operations import build_operations, build_provisioning
 from miqspec.spec.catalogue import Catalogue, load_catalogue
@@ -77,10 +77,7 @@ def build_spec(doc: LoadedDocument, catalogue: Catalogue | None = None) -> Spec:
         verify_call=verify.get("call"),
         invalid_statuses=tuple(verify.get("invalid_statuses", (401, 403))),
         calls=build_calls(doc, data, connection, cx),
-        collections={
-            cname: build_mapping(doc, cname, craw, cx)
-            for cname, craw in (data.get("collections") or {}).items()
-        },
+        collections=build_collections(doc, data.get("collections") or {}, cx),
         catalogue=(catalogue or load_catalogue())
         .with_models(data.get("models") or {})
         .with_policies(collection_policies(data.get("collections") or {}))

@@ -2,7 +2,8 @@
 
 Takes: a ``LoadedDocument`` whose data passed ``checks`` (for locations), one collection's
 raw mapping and the expression compiler bound to the spec's functions.
-Gives: ``build_mapping`` (a ``CollectionMapping``: its sources, collection-level attributes and
+Gives: ``build_collections`` (every mapping by collection, routed copies included),
+``build_mapping`` (a ``CollectionMapping``: its sources, collection-level attributes and
 secondary refs shared by every source), ``build_attribute`` (one attribute rule in any form:
 an expression, a constant, ``template``, ``switch``, ``lazy``/``refs``, ``expr`` with
 ``map``/``match``/``default``), ``case_key`` (how ``map``/``cases`` keys and switch values
@@ -20,6 +21,7 @@ from miqspec.spec.document import LoadedDocument, Path
 from miqspec.spec.expressions import Expression, compile_expression
 from miqspec.spec.functions.patterns import Pattern, compile_pattern
 from miqspec.spec.model import Attribute, CollectionMapping, Source
+from miqspec.spec.routes import routed_where, routes
 from miqspec.spec.templating import compile_template
 
 Compile = Callable[[str], Expression]
@@ -36,11 +38,45 @@ def match_rules(raw: Any) -> tuple[tuple[Pattern, Any], ...]:
     return tuple((compile_pattern(m["regex"]), m["value"]) for m in raw or [])
 
 
+def build_collections(
+    doc: LoadedDocument, raw: Mapping[str, Any], cx: Compile
+) -> dict[str, CollectionMapping]:
+    """Every collection's mapping, by collection. A mapping with ``route:`` gives one mapping
+    per collection it routes to (its sources narrowed to the records routed there, after that
+    collection's own sources when the spec maps it too) besides its own (``spec.routes``)."""
+    out: dict[str, CollectionMapping] = {}
+    extra: dict[str, list[CollectionMapping]] = {}
+    for cname, craw in raw.items():
+        conds = routes(craw)
+        out[cname] = build_mapping(doc, cname, craw, cx, (conds, None) if conds else None)
+        for i, (target, _) in enumerate(conds):
+            routed = build_mapping(doc, cname, craw, cx, (conds, i))
+            extra.setdefault(target, []).append(routed)
+    for target, mappings in extra.items():
+        own = out.get(target)
+        parts = ([own] if own is not None else []) + mappings
+        out[target] = CollectionMapping(
+            target,
+            all(m.complete for m in parts),
+            tuple(s for m in parts for s in m.sources),
+            tuple(s for m in parts for s in m.all_sources),
+        )
+    return out
+
+
+Route = tuple[list[tuple[str, str]], int | None]
+
+
 def build_mapping(
-    doc: LoadedDocument, cname: str, craw: Mapping[str, Any], cx: Compile
+    doc: LoadedDocument,
+    cname: str,
+    craw: Mapping[str, Any],
+    cx: Compile,
+    route: Route | None = None,
 ) -> CollectionMapping:
     """One collection's mapping; collection-level ``attributes`` and ``secondary_refs`` are
-    shared by every source (a source's own win)."""
+    shared by every source (a source's own win). ``route``: the mapping's routes and the one
+    this copy builds (None: the records no route takes)."""
     cpath: Path = ("collections", cname)
     shared: dict[str, Attribute] = {}
     shared_refs: dict[str, Any] = {}
@@ -49,7 +85,9 @@ def build_mapping(
         shared = _attributes(doc, cpath, craw, cx)
         shared_refs = dict(craw.get("secondary_refs") or {})
         raws = [((*cpath, "sources", i), s) for i, s in enumerate(craw["sources"])]
-    sources = tuple(_source(doc, path, raw, shared, shared_refs, cx) for path, raw in raws)
+    sources = tuple(
+        _source(doc, path, raw, shared, shared_refs, cx, route) for path, raw in raws
+    )
     return CollectionMapping(
         cname,
         bool(craw.get("complete", True)),
@@ -75,15 +113,19 @@ def _source(
     shared: Mapping[str, Attribute],
     shared_refs: Mapping[str, Any],
     cx: Compile,
+    route: Route | None = None,
 ) -> Source:
     attrs = {**shared, **_attributes(doc, path, raw, cx)}
+    where = raw.get("where") or None
+    if route is not None:
+        where = routed_where(where, *route)
     each = raw.get("each")
     levels = [each] if isinstance(each, str) else list(each or [])
     refs = {**shared_refs, **(raw.get("secondary_refs") or {})}
     return Source(
         call=raw.get("from") or "",
         each=tuple(cx(level) for level in levels),
-        where=cx(raw["where"]) if raw.get("where") else None,
+        where=cx(where) if where else None,
         attributes=tuple(attrs.values()),
         location=doc.location(path),
         items=cx(raw["items"]) if raw.get("items") else None,

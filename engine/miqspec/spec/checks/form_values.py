@@ -43,7 +43,7 @@ def _shown(value: Any) -> str:
 
 
 def check_field_values(
-    findings: Findings, path: Path, field: Mapping[str, Any], regions: list[str]
+    findings: Findings, path: Path, field: Mapping[str, Any], regions: list[Any]
 ) -> None:
     component = field.get("component")
     options = field.get("options") if isinstance(field.get("options"), list) else None

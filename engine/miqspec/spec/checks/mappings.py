@@ -22,12 +22,14 @@ from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue, CollectionDef
 from miqspec.spec.checks.call_flow import check_source_ancestors, check_source_embeds
 from miqspec.spec.checks.findings import Findings
+from miqspec.spec.checks.routes import check_alias_lazy
 from miqspec.spec.checks.shapes import check_items_fields
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
 from miqspec.spec.expression_syntax import ExpressionSyntaxError
 from miqspec.spec.expressions import compile_expression
 from miqspec.spec.functions.patterns import pattern_problem
+from miqspec.spec.routes import LAZY_ALIASES, lazy_target
 
 BASE_ROOTS = {"region", "provider", "settings", "calls", "index", "login"}
 ITEMS_ROOTS = {"region", "provider", "settings", "calls", "login"}
@@ -275,7 +277,8 @@ class CollectionChecks:
     ) -> None:
         name = value.get("lazy")
         ref = value.get("refs", value.get("ref"))
-        target = self.catalogue.get(name) if isinstance(name, str) else None
+        target = self.catalogue.get(lazy_target(name)) if isinstance(name, str) else None
+        check_alias_lazy(self.findings, path, value)
         if isinstance(ref, dict):
             self.ref_parts((*path, "ref"), ref, target, roots)
         else:
@@ -285,11 +288,11 @@ class CollectionChecks:
                 self.findings.add(
                     (*path, "lazy"),
                     f"lazy reference to unknown collection '{name}'"
-                    + schema_mod.suggest(name, self.catalogue.collections),
+                    + schema_mod.suggest(name, [*self.catalogue.collections, *LAZY_ALIASES]),
                 )
             return
         if owner is not None:
-            self.owner_link(path, attr, value, owner, target)
+            self.owner_link(path, attr, value, owner, target, LAZY_ALIASES.get(str(name), ()))
         key = value.get("key")
         if isinstance(key, str) and key not in target.attribute_names() | {"id"}:
             self.findings.add(
@@ -334,8 +337,9 @@ class CollectionChecks:
         value: Mapping[str, Any],
         owner: CollectionDef,
         target: CollectionDef,
+        members: tuple[str, ...] = (),
     ) -> None:
-        """Whether ``attr`` of ``owner`` may hold a reference to ``target`` (or refs)."""
+        """Whether ``attr`` of ``owner`` may refer to ``target`` (an alias: its ``members``)."""
         if "refs" in value:
             m2m = owner.many_to_many.get(attr)
             if m2m is None:
@@ -366,7 +370,9 @@ class CollectionChecks:
                 key=True,
             )
         elif (
-            ref_def is not None and target.name not in ref_def.collections and ("key" not in value)
+            ref_def is not None
+            and "key" not in value
+            and not {*ref_def.collections} & {*(members or (target.name,))}
         ):
             self.findings.add(
                 (*path, "lazy"),

@@ -32,6 +32,7 @@ from miqspec.spec.checks.metrics import check_metrics
 from miqspec.spec.checks.models import check_models
 from miqspec.spec.checks.names import Names
 from miqspec.spec.checks.operations import check_operations
+from miqspec.spec.checks.routes import check_routes
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import LoadedDocument
 from miqspec.spec.functions.patterns import pattern_problem
@@ -56,6 +57,7 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
     extended = catalogue.with_models(_models(data))
     check_collections(data, findings, text, extended)
+    check_routes(data, findings, text, extended)
     check_metrics(data, findings, text, extended)
     check_events(data, findings, text, extended)
     check_operations(data, findings, text, extended)
