@@ -89,6 +89,7 @@ from .providers import (
     provider_spec,
     unlock_provider,
 )
+from .tags import TagMapping, add_tag_mapping, delete_tag_mapping, list_tag_mappings
 
 __all__ = [
     "DEMO_NAME",
@@ -111,6 +112,7 @@ __all__ = [
     "RefreshResult",
     "Spec",
     "SpecError",
+    "TagMapping",
     "TestResult",
     "TryResult",
     "UnreachableError",
@@ -118,9 +120,11 @@ __all__ = [
     "UsageError",
     "VerifyResult",
     "add_provider",
+    "add_tag_mapping",
     "capture_metrics",
     "check_form_fields",
     "delete_provider",
+    "delete_tag_mapping",
     "demo_database_url",
     "edit_provider",
     "event_stream_status",
@@ -129,6 +133,7 @@ __all__ = [
     "json_schema",
     "list_providers",
     "list_requests",
+    "list_tag_mappings",
     "load_expectations",
     "load_spec",
     "metrics_report",

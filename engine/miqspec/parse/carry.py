@@ -13,7 +13,8 @@ records to parse). Raises nothing. No I/O.
 
 A collection qualifies when what a record gives depends on that record alone and nothing
 else reads its objects: one source reading a call's records (no ``each``, no roots such as
-``$provider`` or ``$calls``, no templates, no computed secondary refs); no many-to-many or
+``$provider`` or ``$calls``, no templates, no computed secondary refs, no ``tags``; a
+collection with several sources, ``merge:`` ones too, never qualifies); no many-to-many or
 ``ancestry`` attribute set; a manager_ref of plain values; its lazies plain (no ``key``, no
 ``by``: persist gathers what those look up from the objects); no lazy in the spec that takes
 a ``key`` of its objects or finds them ``by`` a secondary ref (both read the object itself);
@@ -185,6 +186,8 @@ def _one(record: Any) -> int | None:
 def _pure(source: Source) -> bool:
     """True when the source's objects depend on each record alone."""
     if not source.call or source.each or source.items is not None or source.secondary_refs:
+        return False
+    if source.tags is not None:  # labels are read from every record (persist.tags)
         return False
     if any(e.roots for e in source_expressions(source)):
         return False

@@ -88,6 +88,11 @@ class ParsedInventory:
     carried: dict[str, Carried] = field(default_factory=dict)
     #: records that gave no object: collection -> reason -> count (filtered by ``where``: not)
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: labels of the objects of collections with ``tags:``: collection -> manager_ref ->
+    #: (name, value) pairs (sorted, distinct); persist maps them to tags (``persist.tags``)
+    labels: dict[str, dict[tuple[Any, ...], tuple[tuple[str, str], ...]]] = field(
+        default_factory=dict
+    )
 
     def drop(self, collection: str, reason: str) -> None:
         """Count one record of ``collection`` that gave no object, for ``reason``."""

@@ -5,8 +5,13 @@ records or an ``items`` expression, ``each`` levels, ``where``), the records wit
 fan-out parents and ancestor chains, and the base scope (``$region``, ``$provider``,
 ``$settings``, ``$calls``, ``$login``). Gives: ``SourceParser`` (``run`` builds every object
 into a ``ParsedInventory``; ``digested`` builds the records a carrying collection must parse,
-with their digests; ``items`` evaluates an ``items`` source), and ``Scope``. Records that give
-no object are counted in ``ParsedInventory.dropped`` with the reason. Raises ``MappingError``
+with their digests; ``items`` evaluates an ``items`` source), ``Scope`` and ``label_pairs``
+(a ``tags.from`` value as (name, value) pairs). A ``merge: true`` source merges its
+attributes into the object built before with the same manager_ref (a non-null value wins, a
+null never erases; ManageIQ's ``find_or_build`` + ``assign_attributes``), or builds it; a
+source with ``tags`` keeps each object's labels in ``ParsedInventory.labels`` (a merged
+object's add up). Records that give no object are counted in ``ParsedInventory.dropped``
+with the reason. Raises ``MappingError``
 naming the spec location, collection, attribute and record. No I/O.
 """
 
@@ -54,6 +59,24 @@ def _describe(record: Any) -> str:
                 return f"{key}={record[key]!r}"
     text = json.dumps(record, default=str)
     return text[:60] + ("..." if len(text) > 60 else "")
+
+
+def label_pairs(found: Any) -> list[tuple[str, str]]:
+    """(name, value) pairs of a ``tags.from`` value: an object of name -> value, or a list of
+    ``{name, value}`` (or ``{key, value}``) objects; null values and names are left out."""
+    if isinstance(found, dict):
+        items = list(found.items())
+    else:
+        items = [
+            (i.get("name", i.get("key")), i.get("value"))
+            for i in _as_list(found)
+            if isinstance(i, dict)
+        ]
+    return [(str(n), _text(v)) for n, v in items if n is not None and v is not None]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _as_list(found: Any) -> list[Any]:
@@ -205,11 +228,17 @@ class SourceParser:
         obj = InventoryObject(self.coll.name, ref, data)
         kept = inventory.build(obj)
         if kept is not obj:
-            if kept.data != data:  # the same object again loses nothing
-                inventory.drop(self.coll.name, DUPLICATE)
-            return None
+            if self.source.merge:  # find_or_build: a non-null value wins, a null never erases
+                kept.data.update({k: v for k, v in data.items() if v is not None})
+                obj = kept
+            else:
+                if kept.data != data:  # the same object again loses nothing
+                    inventory.drop(self.coll.name, DUPLICATE)
+                return None
         if self.secondary:
             self.index(obj, inventory)
+        if self.source.tags is not None:
+            self.label(obj, record, scope, inventory)
         return obj
 
     def null_identity(self, ref: tuple[Any, ...]) -> str | None:
@@ -295,6 +324,20 @@ class SourceParser:
                 raise self.error(f"secondary_refs.{name}", exc, obj.data) from None
             if key is not None:
                 inventory.index_secondary(obj, name, key)
+
+    def label(
+        self, obj: InventoryObject, record: Any, scope: Scope, inventory: ParsedInventory
+    ) -> None:
+        """Keep ``obj``'s labels (``tags.from`` on ``record``; a merged object's add up)."""
+        expr = self.source.tags
+        assert expr is not None
+        try:
+            found = expr.search(record, scope) if expr.roots else expr.search(record)
+        except Exception as exc:  # any evaluation failure becomes a located MappingError
+            raise self.error("tags.from", exc, record) from None
+        pairs = label_pairs(found)
+        labels = inventory.labels.setdefault(self.coll.name, {})
+        labels[obj.ref] = tuple(sorted({*labels.get(obj.ref, ()), *pairs}))
 
     def items(self, base: Scope, calls: Mapping[str, CallResult]) -> tuple[list[Any], bool]:
         """An ``items`` source's records, and whether every call it reads completed."""

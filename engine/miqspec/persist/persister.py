@@ -51,6 +51,7 @@ from miqspec.persist.report import Clock, PersistReport
 from miqspec.persist.rows import Resolver, RowPlan
 from miqspec.persist.strategy import Known, PlainSave, SaveStrategy
 from miqspec.persist.sweep import archive, sweep
+from miqspec.persist.tags import save_tags
 from miqspec.persist.targets import Targets, target_scope
 from miqspec.persist.values import (
     EMS_TABLE,
@@ -177,6 +178,12 @@ class Persister:
                 self.power_states,
             )  # fmt: skip
             clock.tick("delete")
+            if inv.labels:  # collections with tags: (no work for specs without)
+                with self.db.errors("tags"):
+                    report.tags = save_tags(
+                        self.db.conn, self.catalogue, inv.labels, resolver.ids, self.db.dry_run
+                    )
+                clock.tick("tags")
             report.digests_written = self.strategy.finish()
             clock.tick("digests")
         report.rows_written = self.db.written

@@ -51,6 +51,9 @@ class PersistReport:
     dry_run: bool = False
     #: collections whose stored row digests were rewritten (bookkeeping, not inventory rows)
     digests_written: int = 0
+    #: provider labels mapped to tags (``persist.tags``): taggings added and removed, tag
+    #: entries created; empty when no collection has ``tags:``
+    tags: dict[str, int] = field(default_factory=dict)
 
     def of(self, name: str) -> CollectionReport:
         return self.collections.setdefault(name, CollectionReport())

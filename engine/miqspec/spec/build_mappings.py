@@ -85,8 +85,9 @@ def build_mapping(
         shared = _attributes(doc, cpath, craw, cx)
         shared_refs = dict(craw.get("secondary_refs") or {})
         raws = [((*cpath, "sources", i), s) for i, s in enumerate(craw["sources"])]
+    tags = craw.get("tags")  # with sources: shared by them (a source's own win)
     sources = tuple(
-        _source(doc, path, raw, shared, shared_refs, cx, route) for path, raw in raws
+        _source(doc, path, raw, shared, shared_refs, cx, route, tags) for path, raw in raws
     )
     return CollectionMapping(
         cname,
@@ -114,6 +115,7 @@ def _source(
     shared_refs: Mapping[str, Any],
     cx: Compile,
     route: Route | None = None,
+    shared_tags: Mapping[str, Any] | None = None,
 ) -> Source:
     attrs = {**shared, **_attributes(doc, path, raw, cx)}
     where = raw.get("where") or None
@@ -122,6 +124,8 @@ def _source(
     each = raw.get("each")
     levels = [each] if isinstance(each, str) else list(each or [])
     refs = {**shared_refs, **(raw.get("secondary_refs") or {})}
+    # tags: a source's own, else the collection's (shared by every source)
+    tags = (raw.get("tags") or shared_tags or {}).get("from")
     return Source(
         call=raw.get("from") or "",
         each=tuple(cx(level) for level in levels),
@@ -130,6 +134,8 @@ def _source(
         location=doc.location(path),
         items=cx(raw["items"]) if raw.get("items") else None,
         secondary_refs=tuple((k, cx(v)) for k, v in refs.items()),
+        merge=bool(raw.get("merge")),
+        tags=cx(tags) if tags else None,
     )
 
 

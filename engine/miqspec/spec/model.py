@@ -328,7 +328,11 @@ class Source:
 
     ``each``: the nested levels (empty: the records themselves). ``attributes`` include the
     collection-level shared ones. ``secondary_refs``: computed secondary refs (name, expression
-    over the built object's attributes).
+    over the built object's attributes). ``merge``: an object already built with the same
+    manager_ref takes this source's non-null attributes (ManageIQ's ``find_or_build`` +
+    ``assign_attributes``) instead of the first build winning. ``tags``: an expression giving
+    the record's labels (an object of name: value, or a list of ``{name, value}``) that the
+    provider tag mappings turn into tags (``collections.<c>.tags.from``).
     """
 
     call: str  # "" for an items source
@@ -338,6 +342,8 @@ class Source:
     location: Location
     items: Expression | None = None
     secondary_refs: tuple[tuple[str, Expression], ...] = ()
+    merge: bool = False
+    tags: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -371,7 +377,7 @@ def attribute_expressions(attr: Attribute) -> list[Expression]:
 
 def source_expressions(source: Source) -> list[Expression]:
     """Every compiled expression of a source: items, each levels, where, attributes."""
-    found = [e for e in (source.items, source.where) if e is not None]
+    found = [e for e in (source.items, source.where, source.tags) if e is not None]
     found.extend(source.each)
     for attr in source.attributes:
         found.extend(attribute_expressions(attr))

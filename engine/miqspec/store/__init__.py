@@ -11,7 +11,9 @@ rows, endpoints, encrypted credentials, verify and refresh status, delete, unloc
 rest), ``open_keyring`` (never a new key while encrypted secrets exist),
 ``rotate_credentials``, ``new_database_file``, ``check_name``, the inventory listing
 (``collection_rows``, ``display_columns``) and the spec a provider refers to (``spec_for``,
-``spec_ref``, ``describe_ref``), ``EventLog`` (stored events and each provider's event cursor).
+``spec_ref``, ``describe_ref``), ``EventLog`` (stored events and each provider's event cursor),
+the provider tag mappings (``TagMapping``, ``add_tag_mapping``, ``list_tag_mappings``,
+``delete_tag_mapping``).
 Owns sqlalchemy and alembic with ``persist``, and cryptography.
 """
 
@@ -38,6 +40,7 @@ from .rotation import rotate_credentials
 from .spec_refs import describe_ref, spec_for, spec_ref
 from .storable import REPLACEMENT, make_storable
 from .tables import build_metadata
+from .tag_mappings import TagMapping, add_tag_mapping, delete_tag_mapping, list_tag_mappings
 from .transaction import inventory_transaction, spec_metadata
 
 __all__ = [
@@ -50,15 +53,19 @@ __all__ = [
     "ProviderStore",
     "RefreshLock",
     "SavedEvents",
+    "TagMapping",
+    "add_tag_mapping",
     "build_metadata",
     "check_name",
     "collection_rows",
     "current_revision",
     "decrypt_values",
     "default_database_url",
+    "delete_tag_mapping",
     "describe_ref",
     "display_columns",
     "inventory_transaction",
+    "list_tag_mappings",
     "make_storable",
     "mask_url",
     "miqspec_home",

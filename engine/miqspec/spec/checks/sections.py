@@ -28,6 +28,7 @@ from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.form import check_form, check_form_usage
 from miqspec.spec.checks.functions import check_functions
 from miqspec.spec.checks.mappings import check_collections
+from miqspec.spec.checks.merging import check_merging
 from miqspec.spec.checks.metrics import check_metrics
 from miqspec.spec.checks.models import check_models
 from miqspec.spec.checks.names import Names
@@ -57,6 +58,7 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
     extended = catalogue.with_models(_models(data))
     check_collections(data, findings, text, extended)
+    check_merging(data, findings, text, extended)
     check_routes(data, findings, text, extended)
     check_metrics(data, findings, text, extended)
     check_events(data, findings, text, extended)
