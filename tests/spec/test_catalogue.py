@@ -346,3 +346,92 @@ def test_spec_models_extend_and_override(catalogue: Catalogue) -> None:
     assert extended.collections["widgets"].manager_ref == ("ems_ref",)
     assert extended.collections["networks"].manager_ref == ("hardware", "ipaddress", "ipv6address")
     assert catalogue.collections["networks"].manager_ref == ("hardware", "description")
+
+
+# ManageIQ's container builder and kubernetes persister (manager_ref, archived or not), and the
+# physical builder with lenovo's definitions (issue 16, point 17).
+CONTAINER = {
+    "container_projects": (("ems_ref",), "archive"),
+    "container_nodes": (("ems_ref",), "archive"),
+    "container_groups": (("ems_ref",), "archive"),
+    "containers": (("ems_ref",), "archive"),
+    "container_images": (("image_ref",), "archive"),
+    "container_quotas": (("ems_ref",), "archive"),
+    "container_quota_items": (("container_quota", "resource"), "archive"),
+    "container_quota_scopes": (("container_quota", "scope"), "delete"),
+    "container_limits": (("ems_ref",), "delete"),
+    "container_limit_items": (("container_limit", "resource", "item_type"), "delete"),
+    "container_image_registries": (("host", "port"), "delete"),
+    "container_volumes": (("parent", "name"), "delete"),
+    "container_env_vars": (("container", "name"), "delete"),
+    "container_port_configs": (("ems_ref",), "delete"),
+    "container_services": (("ems_ref",), "delete"),
+    "container_service_port_configs": (("ems_ref", "protocol"), "delete"),
+    "container_replicators": (("ems_ref",), "delete"),
+    "container_routes": (("ems_ref",), "delete"),
+    "persistent_volumes": (("ems_ref",), "delete"),
+    "persistent_volume_claims": (("ems_ref",), "delete"),
+    "computer_systems": (("managed_entity",), "delete"),
+    "computer_system_hardwares": (("computer_system",), "delete"),
+    "computer_system_operating_systems": (("computer_system",), "delete"),
+    "container_conditions_for_container_nodes": (("container_entity", "name"), "delete"),
+    "custom_attributes_for_container_groups_node_selectors": (
+        ("resource", "section", "name"),
+        "delete",
+    ),
+}
+PHYSICAL = {
+    "physical_racks": ("ems_ref",),
+    "physical_chassis": ("ems_ref",),
+    "physical_servers": ("ems_ref",),
+    "physical_storages": ("ems_ref",),
+    "physical_switches": ("uid_ems",),
+    "physical_server_details": ("resource",),
+    "physical_server_computer_systems": ("managed_entity",),
+    "physical_server_hardwares": ("computer_system",),
+    "physical_switch_hardwares": ("physical_switch",),
+    "physical_server_network_devices": ("device_type", "uid_ems"),
+    "physical_server_storage_adapters": ("device_type", "uid_ems"),
+    "physical_server_firmwares": ("name", "resource"),
+    "physical_server_network_device_firmwares": ("name", "guest_device"),
+}
+
+
+def test_container_and_physical_collections_follow_manageiq(catalogue: Catalogue) -> None:
+    for name, (ref, delete) in CONTAINER.items():
+        coll = catalogue.collections[name]
+        assert (coll.manager, coll.manager_ref, coll.delete) == ("container", ref, delete), name
+    assert catalogue.collections["container_quota_items"].archive_on_change
+    pv = catalogue.collections["persistent_volumes"]
+    assert (pv.table, pv.owner, pv.scope) == (
+        "container_volumes",
+        "parent",
+        {"type": "PersistentVolume"},
+    )
+    groups = catalogue.collections["container_groups"]
+    assert groups.many_to_many["container_services"].join_table == (
+        "container_groups_container_services"
+    )
+    assert groups.secondary_refs == {"by_container_project_and_name": ("container_project", "name")}
+    assert catalogue.collections["container_nodes"].references["lives_on"].type_value == "class"
+    for name, ref in PHYSICAL.items():
+        coll = catalogue.collections[name]
+        assert (coll.manager, coll.manager_ref, coll.delete) == ("physical", ref, "delete"), name
+    assert catalogue.collections["physical_switches"].table == "switches"
+    assert catalogue.collections["physical_server_details"].table == "asset_details"
+
+
+def test_what_real_providers_missed(catalogue: Catalogue) -> None:
+    cols = catalogue.collections
+    assert cols["cloud_subnets"].columns["ip_version"] == "string"
+    assert cols["network_routers"].columns["admin_state_up"] == "boolean"
+    assert "provider_region" in cols["ext_management_system"].columns
+    assert cols["network_acl_rules"].references["resource"].collections == ("network_acls",)
+    assert cols["network_acl_rules"].table == "firewall_rules"
+    assert cols["vm_resource_pools"].references["resource_pool"].kind == "ancestry"
+    for name in ("vms", "miq_templates"):
+        assert cols[name].manager_defaults == {"infra": {"cloud": False}}
+    assert catalogue.for_provider("cloud", ("network", "storage")) is catalogue
+    infra = catalogue.for_provider("infra")
+    assert infra.collections["vms"].defaults["cloud"] is False
+    assert infra.collections["hardwares"] is catalogue.collections["hardwares"]
