@@ -201,3 +201,44 @@ def test_without_mappings_labels_tag_nothing(engine: sa.Engine, tmp_path: Path) 
     report = save(engine, spec(tmp_path), HISTORY[0], T[0], True)
     assert report.tags == {"added": 0, "removed": 0, "entries": 0}
     assert tagged(engine) == set()
+
+
+def test_a_deleted_row_takes_its_taggings_and_a_dry_run_writes_none(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into ext_management_systems (id, name) values (1, 'x')"))
+    add_tag_mapping(engine, "size", "size")
+    flavors = "    attributes: {ems_ref: id, name: name, memory: mem}"
+    sp = load_spec_text(tmp_path, SPEC.replace(flavors, "    tags: {from: labels}\n" + flavors))
+    two = [{"id": "f1", "labels": {"size": "s"}}, {"id": "f2", "labels": {"size": "l"}}]
+    save(engine, sp, {"get_flavors": two}, T[0], True)
+    assert flavor_tags(engine) == {("f1", "/managed/size/s"), ("f2", "/managed/size/l")}
+    inv = parse(sp, collected({"get_flavors": two[:1]}))
+    md = build_metadata(sp.catalogue)
+    owners = {name: 1 for name in sp.catalogue.collections}
+    with engine.begin() as conn:
+        dry = persist(conn, md, sp.catalogue, inv, owners, now=T[1], dry_run=True)
+    # a dry run deletes no row: f2's tagging is not counted (rows it would delete are kept)
+    assert dry.tags == {"added": 0, "removed": 0, "entries": 0}
+    assert len(flavor_tags(engine)) == 2
+    gone = save(engine, sp, {"get_flavors": two[:1]}, T[1], True)
+    assert gone.tags == {"added": 0, "removed": 1, "entries": 0}
+    assert flavor_tags(engine) == {("f1", "/managed/size/s")}
+
+
+def load_spec_text(tmp_path: Path, text: str) -> Spec:
+    path = tmp_path / "spec2.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_spec(str(path))
+
+
+def flavor_tags(eng: sa.Engine) -> set[tuple[str, str]]:
+    query = sa.text(
+        "select g.taggable_id, t.name from taggings g join tags t on t.id = g.tag_id"
+        " where g.taggable_type = 'Flavor'"
+    )
+    with eng.connect() as conn:
+        rows = conn.execute(query).all()
+        refs = dict(conn.execute(sa.text("select id, ems_ref from flavors")).all())
+    return {(refs.get(i, f"gone {i}"), name) for i, name in rows}

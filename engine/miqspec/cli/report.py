@@ -128,6 +128,12 @@ def refresh_doc(result: RefreshResult) -> Doc:
             f"\nrows written: {result.report.rows_written}"
             + (" (dry run: nothing was written)" if result.dry_run else "")
         )
+        tags = getattr(result.report, "tags", None)
+        if tags:  # collections with tags: (persist.tags)
+            lines.append(
+                f"tags: {tags['added']} taggings added, {tags['removed']} removed, "
+                f"{tags['entries']} new tag entries"
+            )
         sample = getattr(result.report, "changes", None) or []
         if sample:
             lines.append("sample of changes:")
@@ -162,7 +168,13 @@ def refresh_json(result: RefreshResult) -> dict[str, Any]:
         },
         "phases": {k: round(v, 4) for k, v in result.phases.items()},
         "warnings": list(result.warnings),
-    }
+    } | _tags(result)
+
+
+def _tags(result: RefreshResult) -> dict[str, Any]:
+    """``tags`` (taggings added, removed, entries made) when a collection has ``tags:``."""
+    tags = getattr(result.report, "tags", None)
+    return {"tags": dict(tags)} if tags else {}
 
 
 def _when(value: datetime | None) -> str:

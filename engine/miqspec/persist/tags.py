@@ -16,7 +16,8 @@ mapping's category named ``sanitize_name(value)`` (described by the value), crea
 absent; an empty value maps to nothing. A row's taggings in the categories the mappings
 control are made to equal what its labels give now (a label gone, its tagging goes); its
 other taggings (assigned by hand, other categories) are left alone. Only rows of objects
-parsed in this refresh are touched; a spec without ``tags:`` costs nothing here.
+parsed in this refresh are touched, and the taggings of rows this refresh deleted go
+(ManageIQ's ``dependent: :destroy``); a spec without ``tags:`` costs nothing here.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def save_tags(
             if rid is not None:
                 wanted.setdefault(rid, set()).update(tagger.tags_of(cdef.model_class, pairs))
         tagger.apply(poly_type(cdef), wanted)
+        tagger.orphans(poly_type(cdef), cdef.table)
     return counts
 
 
@@ -173,6 +175,18 @@ class Tagger:
             self.conn.execute(g.insert(), add)
         for start in range(0, len(gone), 500):
             self.conn.execute(g.delete().where(g.c.id.in_(gone[start : start + 500])))
+
+    def orphans(self, taggable_type: str, table: str) -> None:
+        """Delete the taggings of ``taggable_type`` rows gone from ``table`` (a row deleted
+        takes its taggings with it, ManageIQ's ``dependent: :destroy``)."""
+        g = TAGGINGS
+        ids = sa.select(sa.table(table, sa.column("id")).c.id).scalar_subquery()
+        where = sa.and_(g.c.taggable_type == taggable_type, g.c.taggable_id.not_in(ids))
+        if self.dry_run:
+            found = self.conn.execute(sa.select(sa.func.count()).select_from(g).where(where))
+            self.counts["removed"] += int(found.scalar() or 0)
+            return
+        self.counts["removed"] += self.conn.execute(g.delete().where(where)).rowcount
 
 
 def insert_id(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> int:
