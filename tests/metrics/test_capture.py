@@ -105,6 +105,15 @@ def test_capture_stores_the_realtime_grid_of_running_vms(engine, keyring, sim, p
         assert {(r[2], r[3], r[4]) for r in got} == {(20, "realtime", "VmOrTemplate")}
         last = rows(engine, "select last_perf_capture_on from vms where id = :r", r=vm_id)[0][0]
         assert last == want[-1][0]
+        # derived columns from the VM's flavor, as Metric::Processing derives them
+        flavor = rows(engine, "select f.cpu_total_cores, f.memory from vms v join flavors f "
+                      "on f.id = v.flavor_id where v.id = :r", r=vm_id)[0]  # fmt: skip
+        derived = rows(engine, "select derived_vm_numvcpus, derived_memory_available, "
+                       "derived_memory_used, mem_usage_absolute_average from metrics "
+                       "where resource_id = :r", r=vm_id)  # fmt: skip
+        for cpus, available, used, mem in derived:
+            assert (cpus, available) == (flavor[0], flavor[1] / 2**20)
+            assert used == pytest.approx(mem * available / 100)
     ems = rows(engine, "select last_metrics_error, last_metrics_success_date from "
                "ext_management_systems where id = :e", e=provider)[0]  # fmt: skip
     assert ems[0] is None  # the stage alone does not record; the pipeline does (below)
