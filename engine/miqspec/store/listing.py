@@ -80,6 +80,13 @@ def collection_rows(
     return rows
 
 
+def _base_class(coll: CollectionDef) -> str:
+    """What a polymorphic link to ``coll``'s rows holds (persist.values.poly_type's rule):
+    the base class of tables whose rows have several classes, else the model class."""
+    bases = {"vms": "VmOrTemplate", EMS_TABLE: "ExtManagementSystem", "switches": "Switch"}
+    return bases.get(coll.table, coll.model_class)
+
+
 def _ids(
     md: sa.MetaData, spec: Spec, coll: CollectionDef, owners: Mapping[str, int], depth: int = 0
 ) -> Any:
@@ -104,7 +111,10 @@ def _ids(
         ]
         if parents and depth < 8:
             links += [
-                table.c[ref.column].in_(_ids(md, spec, parent, owners, depth + 1))
+                sa.and_(
+                    table.c[ref.column].in_(_ids(md, spec, parent, owners, depth + 1)),
+                    *([table.c[ref.type_column] == _base_class(parent)] if ref.type_column else []),
+                )
                 for parent in parents
             ]
             break
