@@ -64,7 +64,8 @@ _CORE_SPECS = {
     "miqspec_refresh_locks": "holder:string acquired_at:datetime heartbeat_at:datetime",
     # per manager and collection: packed (row id, row digest) pairs (miqspec.persist.digest)
     "miqspec_digests": "ems_id:bigint collection:string fingerprint:string digests:text",
-    # per manager, collection and kind: the last refresh's record or page map (persist.fast, record carry)
+    # per manager, collection and kind: the last refresh's record or page map (persist.fast,
+    # record carry)
     "miqspec_record_maps": "ems_id:bigint collection:string kind:string fingerprint:string "
     "data:binary",
 }
