@@ -114,6 +114,7 @@ class SourceParser:
             for t in templates
         )
         self.secondary = source.secondary_refs
+        self.tags = source.tags  # labels kept per object (``label``), None for most sources
 
     def run(
         self,
@@ -237,7 +238,7 @@ class SourceParser:
                 return None
         if self.secondary:
             self.index(obj, inventory)
-        if self.source.tags is not None:
+        if self.tags is not None:
             self.label(obj, record, scope, inventory)
         return obj
 
@@ -329,7 +330,7 @@ class SourceParser:
         self, obj: InventoryObject, record: Any, scope: Scope, inventory: ParsedInventory
     ) -> None:
         """Keep ``obj``'s labels (``tags.from`` on ``record``; a merged object's add up)."""
-        expr = self.source.tags
+        expr = self.tags
         assert expr is not None
         try:
             found = expr.search(record, scope) if expr.roots else expr.search(record)
