@@ -108,10 +108,13 @@ def _check_type_values(name: str, raw: Mapping[str, Any], findings: Findings) ->
             continue
         targets = ref.get("collection")
         targets = targets if isinstance(targets, list) else [targets]
-        parents = raw.get("parent_collections") or []
+        parents = raw.get("parent_collections")
+        parents = parents if isinstance(parents, list) else []
+        keys = raw.get("manager_ref")
+        keys = keys if isinstance(keys, list) else []
         if (
             not ref.get("type_column")
-            or attr in (raw.get("manager_ref") or ())
+            or attr in keys
             or set(map(str, targets)) & set(map(str, parents))
         ):
             findings.add(
