@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from miqspec.store import add_tag_mapping
+from miqspec.store import ProviderStore, add_tag_mapping
 
 from ..spec.catalogue_fakes import add_provider, refresh, rows, serve, write_spec
 
@@ -93,3 +93,6 @@ def test_labels_become_tags_in_a_refresh(engine: sa.Engine, keyring: Any, tmp_pa
         ("ContainerNode", "worker-1", "/managed/zone/eu_2"),
         ("ContainerNode", "worker-2", "/managed/zone/eu_2"),
     }
+    ProviderStore(engine).delete("kube_tags")  # the rows go, and their taggings with them
+    assert rows(engine, "select count(*) from taggings") == [(0,)]
+    assert rows(engine, "select count(*) from provider_tag_mappings") == [(2,)]

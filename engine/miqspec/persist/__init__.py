@@ -6,7 +6,8 @@ are held to), ``load_maps`` (the record maps a carried refresh reads back, befor
 ``cascade`` and ``Db`` (deleting rows with what hangs on them, for the store), ManageIQ's tag
 tables (``TAGS``, ``CLASSIFICATIONS``, ``TAGGINGS``, ``PROVIDER_TAG_MAPPINGS``,
 ``TAG_METADATA``) with ``sanitize_name``, ``category_tag_name`` and ``entry_tag_name`` (the
-store keeps the tag mappings in them; a refresh applies them: ``persist.tags``).
+store keeps the tag mappings in them; a refresh applies them: ``persist.tags``) and
+``delete_taggings`` (a deleted provider's rows' taggings).
 How it saves, what it skips and where to read on: ``docs/persistence.md``. Owns sqlalchemy
 with ``store``.
 """
@@ -27,6 +28,7 @@ from .tag_tables import (
     entry_tag_name,
     sanitize_name,
 )
+from .tags import delete_taggings
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -40,6 +42,7 @@ __all__ = [
     "StoreTypeError",
     "cascade",
     "category_tag_name",
+    "delete_taggings",
     "entry_tag_name",
     "guard_removals",
     "load_maps",

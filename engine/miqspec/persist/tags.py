@@ -3,7 +3,8 @@
 Takes: the refresh's connection (inside its transaction), the catalogue, the labels parse kept
 (``ParsedInventory.labels``: collection -> manager_ref -> (name, value) pairs), the row id of
 each object saved (the resolver's ids, by ``mem_key``) and ``dry_run``.
-Gives: ``save_tags`` -> counts (``added``, ``removed`` taggings, ``entries`` created).
+Gives: ``save_tags`` -> counts (``added``, ``removed`` taggings, ``entries`` created);
+``delete_taggings`` (the taggings of deleted rows, for a provider's deletion).
 Raises: SQLAlchemy errors (the persister's caller turns them into ``DatabaseError``). Does
 database I/O: one read of the mappings, one of the controlled categories' entries, one of the
 labeled rows' taggings per collection, then the inserts and deletes.
@@ -22,7 +23,7 @@ parsed in this refresh are touched, and the taggings of rows this refresh delete
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -187,6 +188,22 @@ class Tagger:
             self.counts["removed"] += int(found.scalar() or 0)
             return
         self.counts["removed"] += self.conn.execute(g.delete().where(where)).rowcount
+
+
+def delete_taggings(
+    conn: sa.Connection, catalogue: Catalogue, gone: Mapping[str, Sequence[int]]
+) -> int:
+    """Delete the taggings of the rows ``gone`` names (table -> deleted row ids), as a
+    provider's deletion does (ManageIQ's ``dependent: :destroy``); how many went."""
+    g, removed = TAGGINGS, 0
+    types = {(cdef.table, poly_type(cdef)) for cdef in catalogue.collections.values()}
+    for table, taggable_type in sorted(types):
+        ids = list(gone.get(table, ()))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            where = sa.and_(g.c.taggable_type == taggable_type, g.c.taggable_id.in_(chunk))
+            removed += conn.execute(g.delete().where(where)).rowcount
+    return removed
 
 
 def insert_id(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> int:

@@ -25,13 +25,13 @@ from miqspec.store.tables import build_metadata
 def delete_provider(
     engine: sa.Engine, md: sa.MetaData, ems: Mapping[str, Any], ids: Sequence[int]
 ) -> int:
-    """Delete a provider, its child managers, credentials, endpoints and inventory (its
+    """Delete a provider, its child managers, credentials, endpoints, inventory (its
     spec's own ``models`` included): the rows owned through ``ems_id``/``manager_id``/
-    ``resource``, then (``cascade``, as
-    persist's sweep does) the owner-less rows hanging off them (hardwares and disks of the
-    vms, ...) and the join rows naming any deleted row; one transaction. Returns how many
-    manager rows went. ``md`` holds the shipped catalogue's tables; ``ids`` are the provider's
-    own manager row and its child managers'."""
+    ``resource``, then (``cascade``, as persist's sweep does) the owner-less rows hanging off
+    them (hardwares and disks of the vms, ...), the join rows naming any deleted row and the
+    deleted rows' taggings; one transaction. Returns how many manager rows went. ``md`` holds
+    the shipped catalogue's tables; ``ids`` are the provider's own manager row and its child
+    managers'."""
     name, ids = ems["name"], list(ids)
     ems_table = md.tables["ext_management_systems"]
     catalogue, metadata = _schema(md, ems)
@@ -52,6 +52,8 @@ def delete_provider(
             for collection, cdef in catalogue.collections.items():
                 if gone.get(cdef.table) and db.has_table(collection):
                     persist.cascade(catalogue, db, collection, gone[cdef.table])
+            if "taggings" in present:  # the deleted rows' tags (ManageIQ's dependent: :destroy)
+                persist.delete_taggings(conn, catalogue, gone)
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"cannot delete provider {name!r}: {error_reason(exc)}") from None
     return len(ids)
