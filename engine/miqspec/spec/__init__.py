@@ -18,7 +18,8 @@ Offers, by what other stages use them for:
 - compiled expressions and templates (collect, connect, parse): ``Expression``,
   ``compile_expression``, ``find_by_indexes``, ``Template``, ``compile_template``,
   ``render_value``, ``template_references``, ``case_key``;
-- the inventory catalogue (parse, persist, store): ``load_catalogue``, ``Catalogue``,
+- the inventory catalogue (parse, persist, store): ``load_catalogue``, ``parse_catalogue``
+  (migration 0001's frozen copy), ``Catalogue``,
   ``CollectionDef``, ``ReferenceDef``, ``COLUMN_TYPES``, ``MANAGER_KINDS``, ``OWNER_KINDS``;
 - bounded YAML (connect's cassettes): ``load_bounded`` and ``YamlLimitError`` (alias bombs and
   recursive aliases refused, as in specs and ``yaml_parse``).
@@ -42,6 +43,7 @@ from .catalogue import (
     CollectionDef,
     ReferenceDef,
     load_catalogue,
+    parse_catalogue,
 )
 from .events_model import CollectionTarget, EventsSpec, EventTargetRule
 from .expressions import Expression, compile_expression
@@ -130,6 +132,7 @@ __all__ = [
     "load_spec",
     "new_spec",
     "params_for_create",
+    "parse_catalogue",
     "render_value",
     "source_expressions",
     "template_references",

@@ -10,7 +10,7 @@ import yaml
 from alembic import op
 from sqlalchemy import MetaData
 
-from miqspec.spec.catalogue import parse_catalogue
+from miqspec.spec import parse_catalogue
 from miqspec.store.migrations.snapshot_0001 import CATALOGUE_YAML
 from miqspec.store.tables import build_metadata
 
