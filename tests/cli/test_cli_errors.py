@@ -67,21 +67,26 @@ def test_click_reports_its_own_usage_errors() -> None:
 
 # options a command declares differently on purpose: the demo's own database, and the
 # inventory's csv format (one collection's rows)
-OWN_OPTIONS = {("demo", "--database"), ("inventory", "--format")}
+OWN_OPTIONS = {
+    ("demo", "--database"),
+    ("inventory", "--format"),  # text, json or csv
+    ("metrics show", "--format"),  # a table and charts, json or csv
+    ("metrics report", "--format"),  # csv by default (chargeback)
+}
 
 
 def test_shared_options_are_declared_once() -> None:
     """``--database``, ``--format`` and ``--replay`` carry the same help wherever they appear."""
     helps: dict[str, set[str]] = {}
 
-    def walk(command: object) -> None:
-        for sub in getattr(command, "commands", {}).values():
-            walk(sub)
+    def walk(command: object, path: str) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}".strip())
         for param in getattr(command, "params", []):
             for opt in getattr(param, "opts", []):
-                if (getattr(command, "name", ""), opt) not in OWN_OPTIONS:
+                if (path, opt) not in OWN_OPTIONS:
                     helps.setdefault(opt, set()).add(str(getattr(param, "help", "")))
 
-    walk(main)
+    walk(main, "")
     for opt in ("--database", "--format", "--replay", "--replay-ignore-param"):
         assert len(helps[opt]) == 1, (opt, helps[opt])

@@ -26,7 +26,13 @@ import plotext
 
 from miqspec import api
 from miqspec.cli.app import main
-from miqspec.cli.options import database_option, echo_json, open_db, provider_argument
+from miqspec.cli.options import (
+    database_option,
+    echo_json,
+    format_option,
+    open_db,
+    provider_argument,
+)
 from miqspec.cli.report import table
 
 UNITS = {
@@ -63,14 +69,7 @@ def metrics() -> None:
     metavar="DURATION",
     help="Keep realtime rows this long (default MIQSPEC_METRICS_RETENTION, else 4h).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output as text or JSON.",
-)
+@format_option
 @database_option
 def capture(
     name: str, due_only: bool, retention: str | None, fmt: str, database: str | None
