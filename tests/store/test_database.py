@@ -10,6 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from miqspec.errors import DatabaseError
+from miqspec.metrics.tables import METADATA as METRICS_METADATA
+from miqspec.operations.tables import METADATA as OPERATIONS_METADATA
+from miqspec.persist.tag_tables import TAG_METADATA
 from miqspec.store.database import (
     SQLITE_PRAGMAS,
     current_revision,
@@ -20,6 +23,7 @@ from miqspec.store.database import (
     open_database,
     upgrade,
 )
+from miqspec.store.event_tables import EVENT_METADATA
 from miqspec.store.tables import build_metadata
 
 from ..persist_support import private_schema
@@ -110,8 +114,11 @@ def check_upgrade(engine: sa.Engine, capsys: pytest.CaptureFixture[str]) -> None
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
             (head_revision(),)
         ]
-    # the migrations at head give exactly the tables of the current catalogue
-    expected = {t.name: {c.name for c in t.c} for t in build_metadata().tables.values()}
+    # the migrations at head give exactly the tables of the current catalogue and of the
+    # stages that own tables of their own (metrics, events, operations, tags)
+    owned = (METRICS_METADATA, EVENT_METADATA, OPERATIONS_METADATA, TAG_METADATA)
+    tables = [*build_metadata().tables.values(), *(t for m in owned for t in m.tables.values())]
+    expected = {t.name: {c.name for c in t.c} for t in tables}
     got = table_columns(engine)
     assert got.pop("alembic_version") == {"version_num"}
     assert got == expected
