@@ -70,7 +70,8 @@ class Carried:
 
 @dataclass
 class ParsedInventory:
-    """Everything one refresh built, by collection, in build order; first build of a ref wins.
+    """Everything one refresh built, by collection, in build order; first build of a ref wins
+    (a ``merge: true`` source merges into it instead: ``SourceParser.one``).
 
     ``complete[c]`` is False when a call feeding collection ``c`` failed or was skipped; such a
     collection never deletes or disconnects rows. ``secondary`` holds the mappings' computed
