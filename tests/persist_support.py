@@ -84,10 +84,9 @@ def columns_after_migrating(path: Path, table: str, revision: str) -> set[str]:
 
     eng = open_database(f"sqlite:///{path}")
     try:
-        upgrade(eng)
+        upgrade(eng, revision)  # 0001 builds the core tables from today's code: drop it
         with eng.begin() as conn:
-            conn.exec_driver_sql(f"DROP TABLE {table}")
-            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         upgrade(eng)
         return {c["name"] for c in sa.inspect(eng).get_columns(table)}
     finally:
