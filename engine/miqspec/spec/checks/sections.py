@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from miqspec.errors import Finding
+from miqspec.errors import Finding, SpecError
 from miqspec.spec import schema as schema_mod
 from miqspec.spec.catalogue import Catalogue
 from miqspec.spec.checks.auth import check_auth, check_connection
@@ -56,7 +56,7 @@ def check_document(doc: LoadedDocument, catalogue: Catalogue) -> list[Finding]:
     check_connection(data, findings, text)
     check_calls(data, findings, text)
     # sources, each levels, shared attributes, secondary refs, attribute forms, lazies
-    extended = catalogue.with_models(_models(data))
+    extended = _with_models(catalogue, _models(data))
     check_collections(data, findings, text, extended)
     check_merging(data, findings, text, extended)
     check_routes(data, findings, text, extended)
@@ -79,6 +79,19 @@ def _check_power_patterns(data: Mapping[str, Any], findings: Findings) -> None:
         problem = pattern_problem(pattern) if isinstance(pattern, str) else None
         if problem:
             findings.add(("provider", "power_states", "match", i, "regex"), problem)
+
+
+def _with_models(catalogue: Catalogue, models: Mapping[str, Any]) -> Catalogue:
+    """``catalogue`` with the models it can take; one with a value no collection can have
+    (``kind: tree``) is left out: the schema check reports it at its location."""
+    good = {}
+    for name, raw in models.items():
+        try:
+            catalogue.with_models({name: raw})
+        except SpecError:
+            continue
+        good[name] = raw
+    return catalogue.with_models(good)
 
 
 def _models(data: Mapping[str, Any]) -> Mapping[str, Any]:
