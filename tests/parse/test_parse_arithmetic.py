@@ -19,6 +19,7 @@ from ..conftest import AWESOME
 
 FLAVORS = """  flavors:
     from: get_instance_types
+    target: {call: get_instance_type}
     attributes:
       ems_ref: id
       name: name
@@ -27,6 +28,7 @@ FLAVORS = """  flavors:
 """
 ARITHMETIC = """  flavors:
     from: get_instance_types
+    target: {call: get_instance_type}
     attributes:
       ems_ref: id
       name: "let $n = lower(name) in $n"
