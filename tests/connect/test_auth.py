@@ -12,7 +12,7 @@ from miqspec.connect.auth import AUTH_KINDS, decorate, oauth2_read_token, oauth2
 from miqspec.connect.session import build_context
 from miqspec.errors import CredentialsError, MappingError
 from miqspec.spec import schema as schema_mod
-from miqspec.spec.model import Auth
+from miqspec.spec.model_calls import Auth
 
 from .test_connect import write_spec
 

@@ -22,7 +22,7 @@ from miqspec.connect.shared_key import (
     sign,
     string_to_sign,
 )
-from miqspec.spec.model import Retry
+from miqspec.spec.model_calls import Retry
 
 from .test_http import Answer, ScriptServer, Seen
 

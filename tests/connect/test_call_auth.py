@@ -23,8 +23,8 @@ from miqspec.spec.build import build_spec
 from miqspec.spec.document import load_text
 from miqspec.spec.model import Spec
 
-from .test_auth_shared_key import verify_received
 from ..spec.test_checks_extensions import HEAD, findings
+from .test_auth_shared_key import verify_received
 from .test_connect import session_for, write_spec
 from .test_http import Answer, ScriptServer, Seen
 

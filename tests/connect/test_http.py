@@ -18,7 +18,7 @@ import pytest
 
 from miqspec.connect.http import HttpClient, HttpResponse, retry_after_seconds, safe_url
 from miqspec.errors import ApiError, UnreachableError
-from miqspec.spec.model import Retry
+from miqspec.spec.model_calls import Retry
 
 
 @dataclass

@@ -55,18 +55,12 @@ from .model import (
     ENGINE_ROW_COLUMNS,
     INPUT_COMPONENTS,
     Attribute,
-    Auth,
-    Body,
-    Call,
     CollectionMapping,
-    LoginStep,
-    Paginate,
-    Poll,
-    Retry,
     Source,
     Spec,
     source_expressions,
 )
+from .model_calls import Auth, Body, Call, LoginStep, Paginate, Poll, Retry
 from .operations_model import (
     COUNT_FIELD,
     NAME_FIELD,

@@ -28,6 +28,12 @@ from miqspec.spec.model import (
     INPUT_COMPONENTS,
     PROVIDER_ROW_FIELDS,
     SECRET_COMPONENTS,
+    FormField,
+    Provider,
+    Region,
+    Spec,
+)
+from miqspec.spec.model_calls import (
     Auth,
     Body,
     Call,
@@ -36,15 +42,11 @@ from miqspec.spec.model import (
     Extract,
     Fallback,
     ForEach,
-    FormField,
     ItemFallback,
     LoginStep,
     Paginate,
     Poll,
-    Provider,
-    Region,
     Retry,
-    Spec,
 )
 from miqspec.spec.spec_functions import define_spec_functions
 from miqspec.spec.templating import Template, compile_template

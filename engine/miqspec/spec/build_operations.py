@@ -15,7 +15,7 @@ from typing import Any
 
 from miqspec.spec.document import LoadedDocument, Path
 from miqspec.spec.expressions import Expression
-from miqspec.spec.model import Body, Connection, Poll, Retry
+from miqspec.spec.model_calls import Body, Connection, Poll, Retry
 from miqspec.spec.operations_model import (
     DEFAULT_MAX_COUNT,
     DEFAULT_WAIT_BACKOFF,

@@ -16,7 +16,7 @@ from typing import Any
 
 from miqspec.errors import Location
 from miqspec.spec.expressions import Expression
-from miqspec.spec.model import Body, Poll, Retry
+from miqspec.spec.model_calls import Body, Poll, Retry
 from miqspec.spec.templating import Template
 
 DEFAULT_WAIT_INTERVAL = 2.0

@@ -23,7 +23,7 @@ from miqspec.spec.checks.findings import Findings
 from miqspec.spec.checks.names import Names
 from miqspec.spec.checks.texts import TextChecker
 from miqspec.spec.document import Path
-from miqspec.spec.model import LOGIN_KINDS
+from miqspec.spec.model_calls import LOGIN_KINDS
 from miqspec.spec.templating import TemplateSyntaxError, template_references
 
 # Keys of a login step and of ``auth`` that are not templates.
