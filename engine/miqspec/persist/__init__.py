@@ -29,6 +29,7 @@ from .tag_tables import (
     sanitize_name,
 )
 from .tags import delete_taggings
+from .targeted_state import settle_touched
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -50,4 +51,5 @@ __all__ = [
     "mass_share",
     "persist",
     "sanitize_name",
+    "settle_touched",
 ]

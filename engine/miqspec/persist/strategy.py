@@ -25,7 +25,7 @@ from miqspec.persist.digest import Digests
 from miqspec.persist.items import Kept, Rest
 from miqspec.persist.maps import forget_maps
 from miqspec.persist.rows import RowPlan
-from miqspec.persist.targeted_state import forget_rows
+from miqspec.persist.targeted_state import note_touched
 
 
 @dataclass
@@ -69,7 +69,8 @@ def objects(inventory: ParsedInventory, name: str) -> Rest:
 class PlainSave:
     """The plain path (``persist(..., fast=False)``): no row digests, no record carry.
     ``touched`` (a targeted save): the ids of the rows a collection's save touched; only
-    those leave its digests and record map (``persist.targeted_state``)."""
+    those leave its digests and record map, when the next full refresh settles them
+    (``persist.targeted_state``)."""
 
     def __init__(
         self,
@@ -91,7 +92,7 @@ class PlainSave:
         for name in self.opened:
             owner = self.owners.get(name)
             if owner is not None and self.touched is not None:
-                forget_rows(self.db, owner, name, self.touched(name))
+                note_touched(self.db, owner, name, self.touched(name))
             elif owner is not None:
                 digests.forget(name, owner)
                 forget_maps(self.db, owner, name)

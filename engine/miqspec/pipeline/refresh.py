@@ -37,6 +37,7 @@ from miqspec.persist import (
     load_maps,
     mass_share,
     persist,
+    settle_touched,
 )
 from miqspec.pipeline.session import make_session
 from miqspec.spec import Spec
@@ -229,6 +230,9 @@ def _refresh(
         plans = carry_plans(spec)
         stored: dict[str, dict[int, int]] = {}
         pages: dict[str, dict[int, list[int]]] = {}
+        if not dry_run:  # rows targeted refreshes touched leave the digests and maps first
+            with engine.begin() as conn:
+                settle_touched(conn, store.md, spec.catalogue, owners)
         if plans and not full_compare:  # --full-compare parses every record
             with engine.connect() as conn:
                 stored, pages = load_maps(conn, store.md, plans, owners)
