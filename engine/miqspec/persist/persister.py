@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +46,7 @@ from miqspec.persist.graph import plan_save
 from miqspec.persist.items import Item, Saved
 from miqspec.persist.lookups import Lookups
 from miqspec.persist.passes import parent_columns, reconnect, save_deferred, save_links
+from miqspec.persist.remember import Alias, remember_ids
 from miqspec.persist.report import Clock, PersistReport
 from miqspec.persist.rows import Resolver, RowPlan
 from miqspec.persist.strategy import Known, PlainSave, SaveStrategy
@@ -65,10 +65,6 @@ from miqspec.persist.values import (
 from miqspec.spec import Catalogue, CollectionDef
 
 __all__ = ["PersistReport", "persist"]
-
-_REF = attrgetter("ref")
-_MKEY, _ID = attrgetter("mkey"), attrgetter("id")
-Alias = tuple[tuple[Any, ...], Item | int]  # a later object's key, and the first one's
 
 
 def persist(
@@ -243,7 +239,7 @@ class Persister:
         items, aliases, cols = self.build(name, plan, known)
         rows, pos = self.load(name, plan, cols, known)
         unmatched = self.compare(name, plan, items, rows, pos)
-        self.remember(name, plan, known, items, pos, aliases)
+        remember_ids(self.resolver, self.catalogue, name, plan, known, items, pos, aliases)
         self.saved[name] = Saved(plan, items, pos, unmatched, known.kept)
         rep, kept = self.report.of(name), known.kept
         rep.unchanged += len(kept.ids) + sum(1 for i in items if i.state == "unchanged")
@@ -383,37 +379,6 @@ class Persister:
             for item, new_id in zip(group, ids, strict=True):
                 item.id = new_id
         self.report.of(name).created += len(new)
-
-    def remember(
-        self,
-        name: str,
-        plan: RowPlan,
-        known: Known,
-        items: list[Item],
-        pos: dict[str, int],
-        aliases: list[Alias],
-    ) -> None:
-        """Tell the resolver the row id (and ``ancestry`` path) of every object saved."""
-        ids = self.resolver.ids.setdefault(name, {})
-        paths_of, table = self.resolver.ancestry, plan.table.name
-        kept = known.kept
-        n_objs = len(kept.objs)
-        ids.update(zip(map(mem_key, map(_REF, kept.objs)), kept.ids[:n_objs], strict=True))
-        if known.keys:  # carried rows: string keys; none when nothing refers to the collection
-            ids.update(zip(known.keys, kept.ids[n_objs:], strict=True))
-        ancestry = ancestry_column(self.catalogue, table)
-        if ancestry and known.paths:  # unchanged by digest: the stored path is theirs
-            for rid in kept.ids:
-                path = known.paths.get(rid)
-                if path is not None:
-                    paths_of[(table, rid)] = path
-        ids.update(zip(map(_MKEY, items), map(_ID, items), strict=True))
-        if ancestry:
-            for item in items:
-                path = None if item.old is None else item.old[pos[ancestry]]
-                paths_of[(table, item.id)] = item.row.get(ancestry, path)
-        for mkey, first in aliases:
-            ids.setdefault(mkey, first if type(first) is int else first.id)  # type: ignore[union-attr]
 
 
 def read_only(cdef: CollectionDef) -> bool:
