@@ -135,3 +135,12 @@ def test_catcher_refuses_a_spec_without_events(engine, keyring, sim, tmp_path) -
     _provider(engine, keyring, sim, spec)
     with pytest.raises(Exception, match="has no events section"):
         EventCatcher(engine, "ac", keyring)
+
+
+def test_deleting_the_provider_drops_its_events_and_cursor(engine, keyring, sim) -> None:  # type: ignore[no-untyped-def]
+    ems_id = _provider(engine, keyring, sim)
+    sim.mutate(change=2)
+    assert poll_events(engine, "ac", keyring).stored == 2
+    ProviderStore(engine).delete("ac")
+    log = EventLog(engine)
+    assert log.count(ems_id) == 0 and log.status(ems_id) is None

@@ -18,6 +18,7 @@ from miqspec import persist  # its face: ``persist.cascade`` (the function, not 
 from miqspec.errors import DatabaseError, MiqspecError
 from miqspec.spec import Catalogue, load_catalogue
 from miqspec.store.database import error_reason
+from miqspec.store.event_log import EventLog
 from miqspec.store.spec_refs import spec_for
 from miqspec.store.tables import build_metadata
 
@@ -29,7 +30,8 @@ def delete_provider(
     spec's own ``models`` included): the rows owned through ``ems_id``/``manager_id``/
     ``resource``, then (``cascade``, as persist's sweep does) the owner-less rows hanging off
     them (hardwares and disks of the vms, ...), the join rows naming any deleted row and the
-    deleted rows' taggings; one transaction. Returns how many manager rows went. ``md`` holds
+    deleted rows' taggings, its stored events and event-stream cursor; one transaction.
+    Returns how many manager rows went. ``md`` holds
     the shipped catalogue's tables; ``ids`` are the provider's own manager row and its child
     managers'."""
     name, ids = ems["name"], list(ids)
@@ -54,6 +56,9 @@ def delete_provider(
                     persist.cascade(catalogue, db, collection, gone[cdef.table])
             if "taggings" in present:  # the deleted rows' tags (ManageIQ's dependent: :destroy)
                 persist.delete_taggings(conn, catalogue, gone)
+            if "event_streams" in present:  # its events and stream cursor
+                for ems_id in ids:
+                    EventLog(engine).delete_provider(conn, ems_id)
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"cannot delete provider {name!r}: {error_reason(exc)}") from None
     return len(ids)
