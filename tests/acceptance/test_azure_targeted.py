@@ -11,9 +11,12 @@ live calls, on SQLite and PostgreSQL:
   the row count it had after the full refresh, and every row outside the target is unchanged
   (the 11 market images, the VMs, their hardware...).
 
-The VM, network and multi-target cassettes need a target to widen to the objects its record
-names (NICs, IPs, disks, its resource group), which the spec language does not say yet: not
-covered here. Skips when the shared folder is absent.
+``powered_on_vm_refresh.yml`` and ``powered_off_vm_refresh.yml`` (§4.1, §4.2, scenario B, twice):
+one VM with what its record names (``target.with``: its size, resource group, NICs, their
+public IPs, NSGs and virtual networks, managed disks, the VHD's storage account), the counts
+ManageIQ's spec asserts. ``multiple_targets_refresh.yml`` (17 targets of 8 collections, the
+region's vmSizes asked once for three VMs, a 403 as not found) is not covered. Skips when the
+shared folder is absent.
 """
 
 from __future__ import annotations
@@ -150,3 +153,37 @@ def test_template_after_a_full_refresh(engine: sa.Engine, tmp_path: Path) -> Non
     changed = {r for r in _rows(engine, "vms") ^ before["vms"]}
     assert {r[0] for r in changed} <= {target_id}  # only the target's own row may differ
     assert result.counts["miq_templates"] == 1
+
+
+VMS = "AZURE_SUBSCRIPTION_ID/miq-vms-eastus/microsoft.compute/virtualmachines/"
+# EXPECTED §4.1, §4.2 (scenario B, after each of 2 runs; every other table 0)
+VM_COUNTS = {
+    "vms": 1, "hardwares": 1, "operating_systems": 1, "disks": 1, "networks": 2, "flavors": 1,
+    "availability_zones": 1, "resource_groups": 1, "cloud_networks": 1, "cloud_subnets": 1,
+    "floating_ips": 1, "network_ports": 1,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cassette", "vm", "security_groups"),
+    [
+        ("powered_on_vm_refresh.yml", "miq-vm-ubuntu1-eastus", 1),
+        ("powered_off_vm_refresh.yml", "miq-vm-centos1-eastus", 0),  # its NIC has no NSG
+    ],
+)
+def test_vm_into_an_empty_database(
+    engine: sa.Engine, tmp_path: Path, cassette: str, vm: str, security_groups: int
+) -> None:
+    keyring = _provider(engine, tmp_path)
+    expected = dict.fromkeys(TABLES, 0) | VM_COUNTS | {"security_groups": security_groups}
+    for _ in range(2):
+        adapter = ReplayAdapter(_cassette(FOLDER, cassette))
+        result = refresh_targets(engine, "az", keyring, [Target("vms", VMS + vm)], adapter=adapter)
+        assert result.ok and not result.gone, (result.failed, result.gone)
+        assert _counts(engine) == expected
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("select name, location, vendor, flavor_id is not null, resource_group_id is "
+                    "not null from vms where ems_ref = :r"), {"r": VMS + vm},
+        ).one()  # fmt: skip
+    assert tuple(row) == (vm, "eastus", "azure", True, True)

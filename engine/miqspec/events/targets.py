@@ -20,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from miqspec.errors import UsageError
-from miqspec.spec import Spec
+from miqspec.spec import Attribute, CollectionMapping, Source, Spec
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,22 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
         skip = tuple(dict.fromkeys((*own.skip_on, *rule.gone_on)))
         calls[rule.replaces] = dataclasses.replace(own, name=rule.replaces, skip_on=skip)
         replaced[name] = rule.replaces
-        covered[name] = covered_calls(spec, rule.replaces)
+        for listing, stand_in in rule.with_calls.items():
+            calls[listing] = dataclasses.replace(spec.calls[stand_in], name=listing)
+    for name in refs:
+        rule = spec.targets[name]
+        # the target call and the fan-outs below it; of the calls it brings (with:), those
+        # calls alone (a fan-out below a listing it stands in for is not wanted unless named)
+        covered[name] = covered_calls(spec, rule.replaces) | set(rule.with_calls)
     every = set().union(*covered.values())
     scope: list[str] = []
     mappings = {}
     roots: dict[str, list[str]] = {name: [] for name in refs}
     for name, mapping in spec.collections.items():
-        kept = [s for s in mapping.all_sources or mapping.sources if s.call in every]
+        every_source = mapping.all_sources or mapping.sources
+        kept = [s for s in every_source if s.call in every]
+        if _constant(mapping):
+            continue  # below: when a refreshed collection refers to it
         if not kept:
             continue
         # only the sources reading replaced calls (or fan-outs below them) are parsed: the
@@ -124,6 +134,15 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
         for target, cov in covered.items():
             if sources & cov:
                 roots[target].extend(derived.calls)
+    referred = {a.lazy for m in mappings.values() for src in m.all_sources
+                for a in src.attributes if a.lazy}  # fmt: skip
+    for name, mapping in spec.collections.items():
+        if name in referred and name not in mappings and _constant(mapping):
+            # items only, reading no call (a synthetic zone a refreshed row refers to)
+            mappings[name] = mapping
+            scope.append(name)
+    for name in scope:  # lazies by a computed secondary ref of a collection not refreshed
+        mappings[name] = _without_computed_lazies(spec, mappings[name], set(scope))
     complete = {}
     for name in scope:
         cdef = spec.catalogue.collections[name]
@@ -135,4 +154,47 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
         replaced=replaced,
         scope=tuple(scope),
         complete=complete,
+    )
+
+
+def _computed_refs(spec: Spec, collection: str) -> set[str]:
+    mapping = spec.collections.get(collection)
+    if mapping is None:
+        return set()
+    return {n for src in mapping.all_sources or mapping.sources for n, _ in src.secondary_refs}
+
+
+def _without_computed_lazies(spec: Spec, mapping: CollectionMapping, scope: set[str]) -> Any:
+    """``mapping`` without the lazies found by a secondary ref that another collection's
+    mapping computes, when that collection is not refreshed (a computed ref is never stored:
+    nothing to find; the attribute is left out, so the stored column keeps its value)."""
+
+    def drops(attr: Attribute) -> bool:
+        return (
+            attr.lazy is not None
+            and attr.lazy not in scope
+            and attr.by is not None
+            and attr.by in _computed_refs(spec, attr.lazy)
+        )
+
+    def clean(source: Source) -> Source:
+        kept = tuple(a for a in source.attributes if not drops(a))
+        return (
+            source
+            if len(kept) == len(source.attributes)
+            else dataclasses.replace(source, attributes=kept)
+        )
+
+    return dataclasses.replace(
+        mapping,
+        sources=tuple(clean(s) for s in mapping.sources),
+        all_sources=tuple(clean(s) for s in mapping.all_sources),
+    )
+
+
+def _constant(mapping: CollectionMapping) -> bool:
+    """Every source an ``items:`` source reading no call (the same rows on every refresh)."""
+    return all(
+        not s.call and s.items is not None and not s.items.calls
+        for s in mapping.all_sources or mapping.sources
     )

@@ -53,6 +53,7 @@ def build_targets(doc: LoadedDocument, data: Mapping[str, Any]) -> dict[str, Col
             replaces=target.get("replaces") or first_source_call(raw) or target["call"],
             gone_on=tuple(target.get("gone_on") or DEFAULT_GONE_ON),
             location=doc.location(("collections", name, "target"), key=True),
+            with_calls=dict(target.get("with") or {}),
         )
     return out
 

@@ -12,7 +12,7 @@ columns a spec may map), ``DEFAULT_POLL``, ``DEFAULT_OVERLAP``, ``DEFAULT_START`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from miqspec.errors import Location
 from miqspec.spec.expressions import Expression
@@ -43,13 +43,17 @@ class CollectionTarget:
     """``collections.<name>.target``: ``call`` fetches one object (templates read
     ``target.ems_ref`` and ``target.<manager_ref attribute>``); its records stand for those of
     ``replaces`` (every collection reading that call, and fan-outs below it, are refreshed for
-    the target); an answer in ``gone_on`` (or no record) means the object is gone."""
+    the target); an answer in ``gone_on`` (or no record) means the object is gone. ``with_calls``
+    (``with:``): listing call -> the call standing for it in a targeted refresh, usually a
+    fan-out below the target call fetching the objects the target's record names (its NICs,
+    disks...), so those collections are refreshed with it."""
 
     collection: str
     call: str
     replaces: str
     gone_on: tuple[int, ...]
     location: Location
+    with_calls: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

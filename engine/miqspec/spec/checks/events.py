@@ -119,6 +119,15 @@ def _check_target(
             )
     elif first_source_call(raw) is None:
         findings.add(path, "a collection without a source call needs target.replaces", key=True)
+    brings = target.get("with")
+    for listing, stand_in in (brings.items() if isinstance(brings, dict) else ()):
+        for key, value in (("key", listing), ("value", stand_in)):
+            if isinstance(value, str) and value not in calls:
+                findings.add(
+                    (*path, "with", listing),
+                    f"unknown call '{value}'" + schema_mod.suggest(value, calls),
+                    key=key == "key",
+                )
     cdef = catalogue.get(name)
     if cdef is not None:
         refs = [a for a in cdef.manager_ref if a in cdef.references]
