@@ -120,7 +120,7 @@ def _check_target(
     elif first_source_call(raw) is None:
         findings.add(path, "a collection without a source call needs target.replaces", key=True)
     brings = target.get("with")
-    for listing, stand_in in (brings.items() if isinstance(brings, dict) else ()):
+    for listing, stand_in in brings.items() if isinstance(brings, dict) else ():
         for key, value in (("key", listing), ("value", stand_in)):
             if isinstance(value, str) and value not in calls:
                 findings.add(
