@@ -14,7 +14,10 @@ live calls, on SQLite and PostgreSQL:
 ``powered_on_vm_refresh.yml`` and ``powered_off_vm_refresh.yml`` (§4.1, §4.2, scenario B, twice):
 one VM with what its record names (``target.with``: its size, resource group, NICs, their
 public IPs, NSGs and virtual networks, managed disks, the VHD's storage account), the counts
-ManageIQ's spec asserts. ``multiple_targets_refresh.yml`` (17 targets of 8 collections, the
+ManageIQ's spec asserts; and after a full refresh (scenario A): counts and rows unchanged but
+the unmanaged disk's ``mode``, the deviation EXPECTED §2 predicts (reproduced, not fixed: the
+storage account is looked up in the VM's resource group, as ManageIQ does, and answers 404).
+``multiple_targets_refresh.yml`` (17 targets of 8 collections, the
 region's vmSizes asked once for three VMs, a 403 as not found) is not covered. Skips when the
 shared folder is absent.
 """
@@ -187,3 +190,47 @@ def test_vm_into_an_empty_database(
                     "not null from vms where ems_ref = :r"), {"r": VMS + vm},
         ).one()  # fmt: skip
     assert tuple(row) == (vm, "eastus", "azure", True, True)
+
+
+@pytest.mark.parametrize(
+    ("cassette", "vm"),
+    [
+        ("powered_on_vm_refresh.yml", "miq-vm-ubuntu1-eastus"),
+        ("powered_off_vm_refresh.yml", "miq-vm-centos1-eastus"),
+    ],
+)
+def test_vm_after_a_full_refresh(engine: sa.Engine, tmp_path: Path, cassette: str, vm: str) -> None:
+    """Scenario A: every table keeps its row count and every row its values, but for the
+    deviation EXPECTED §2 predicts and this port reproduces: the unmanaged disk's ``mode``
+    (its storage account is looked up in the VM's resource group, 404) goes from
+    Standard_RAGRS to null."""
+    keyring = _provider(engine, tmp_path)
+    full = refresh_provider(
+        engine,
+        "az",
+        keyring,
+        adapter=ReplayAdapter(_cassette(CASSETTES / "azure", "refresher.yml")),
+    )
+    assert full.ok, full.error
+    counts = _counts(engine)
+    before = {t: _rows(engine, t) for t in TABLES}
+    adapter = ReplayAdapter(_cassette(FOLDER, cassette))
+    result = refresh_targets(engine, "az", keyring, [Target("vms", VMS + vm)], adapter=adapter)
+    assert result.ok and not result.gone, (result.failed, result.gone)
+    assert _counts(engine) == counts
+    for table in TABLES:
+        if table != "disks":
+            assert _rows(engine, table) == before[table], table
+    with engine.connect() as conn:
+        modes = dict(
+            conn.execute(
+                sa.text(
+                    "select d.id, d.mode from disks d join hardwares h on d.hardware_id = h.id "
+                    "join vms v on h.vm_or_template_id = v.id where v.ems_ref = :r"
+                ),
+                {"r": VMS + vm},
+            ).all()
+        )
+    gone = {r for r in before["disks"] - _rows(engine, "disks")}
+    assert {r[0] for r in gone} <= set(modes)  # only this VM's disk changed
+    assert set(modes.values()) == {None}  # the 404: mode null (was Standard_RAGRS)
