@@ -68,9 +68,11 @@ from .metrics import (
     parse_duration,
 )
 from .operations import (
+    FollowResult,
     ObjectRows,
     OperationResult,
     ProvisionOutcome,
+    follow_requests,
     list_requests,
     object_list,
     object_show,
@@ -99,6 +101,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Finding",
+    "FollowResult",
     "InventoryRows",
     "MetricsSeries",
     "MiqspecError",
@@ -129,6 +132,7 @@ __all__ = [
     "edit_provider",
     "event_stream_status",
     "expectations_for",
+    "follow_requests",
     "inventory_counts",
     "json_schema",
     "list_providers",

@@ -6,8 +6,10 @@ provisioning values (``vm_name``, ``template``, ...), a spec for the dialog.
 Gives: ``object_list`` (``ObjectRows``: the operations the spec declares and each row with
 its ``supports``), ``object_show`` (one row, ``archived`` and ``supports``),
 ``run_operation`` (``OperationResult``), ``provision`` (``ProvisionOutcome``),
-``list_requests`` (requests with their tasks) and ``provisioning_form`` (the dialog as
-data-driven-forms JSON; choices from a provider's inventory when one is named).
+``list_requests`` (requests with their tasks), ``follow_requests`` (``FollowResult``: the
+open tasks checked once, the ready ones brought in and finished, as the worker does) and
+``provisioning_form`` (the dialog as data-driven-forms JSON; choices from a provider's
+inventory when one is named).
 Re-exported by ``miqspec.api``.
 Raises: ``NotFoundError``, ``UsageError``, ``UnsupportedError`` (exit 13),
 ``OperationBusyError`` (exit 8), ``CredentialsError``, ``ApiError``, ``DatabaseError``.
@@ -24,13 +26,15 @@ from miqspec import operations, pipeline
 from miqspec.api.database import Database
 from miqspec.errors import UsageError
 from miqspec.operations import ProvisionOutcome
-from miqspec.pipeline import OperationResult
+from miqspec.pipeline import FollowResult, OperationResult
 from miqspec.spec import Spec
 
 __all__ = [
+    "FollowResult",
     "ObjectRows",
     "OperationResult",
     "ProvisionOutcome",
+    "follow_requests",
     "list_requests",
     "object_list",
     "object_show",
@@ -109,6 +113,17 @@ def list_requests(db: Database, name: str | None = None) -> list[dict[str, Any]]
     """Provisioning requests, newest first, each with its ``tasks``; of provider ``name``
     only when given."""
     return pipeline.requests_of(db.engine, name)
+
+
+def follow_requests(db: Database, name: str | None = None, *, adapter: Any = None) -> FollowResult:
+    """Check each open provisioning task (of provider ``name``, or of all) once, as the
+    worker does every pass: the spec's wait rule polled once per task; a task past its
+    deadline, or whose provider reports a failure, ends with status Error and the message
+    (its object is never brought in); the ready ones' objects are refreshed in (targeted
+    when the spec declares the collection's ``target`` call, else full), each task linked to
+    its new row and finished Ok; a request whose tasks are all finished is finished. With no
+    name, a provider that fails is a warning in the result."""
+    return pipeline.follow_requests(db.engine, db.keyring, name, adapter=adapter)
 
 
 def provisioning_form(

@@ -2,9 +2,11 @@
 
 Takes: the command line. Gives: ``provision NAME --set FIELD=VALUE... [--count N] [--wait]
 [--format text|json]`` (one request, a task per object; exit 5 when a task failed) and
-``requests [NAME] [--format text|json]`` (requests newest first with their tasks: state,
-status, message, the new VM). Raises what ``miqspec.api`` raises (the group turns it into one
-line and an exit code). Does database and network I/O through the API.
+``requests [NAME] [--follow] [--format text|json]`` (requests newest first with their tasks:
+state, status, message, the new VM; ``--follow`` first checks each open task once, as the
+worker does, and exits 5 when one of them ended with Error). Raises what ``miqspec.api``
+raises (the group turns it into one line and an exit code). Does database and network I/O
+through the API.
 """
 
 from __future__ import annotations
@@ -104,14 +106,62 @@ def _task_line(task: dict[str, Any]) -> tuple[Any, ...]:
 
 @main.command()
 @click.argument("name", required=False)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="First check each open task once, as the worker does: finish the ready ones (refresh "
+    "their VMs in, link them), end those past their deadline with Error.",
+)
 @format_option
 @database_option
-def requests(name: str | None, fmt: str, database: str | None) -> None:
+def requests(name: str | None, follow: bool, fmt: str, database: str | None) -> None:
     """Provisioning requests (of provider NAME, or all), newest first, with their tasks."""
-    found = api.list_requests(open_db(database, write=False), name)
+    db = open_db(database, write=False)
+    followed = api.follow_requests(db, name) if follow else None
+    found = api.list_requests(db, name)
     if fmt == "json":
-        echo_json(found)
-        return
+        if followed is None:
+            echo_json(found)
+        else:
+            echo_json({**_followed_doc(followed), "requests": found})
+    elif followed is not None:
+        echo(*_followed_lines(followed), "")
+    if fmt != "json":
+        _requests_table(found)
+    if followed is not None and followed.failed:
+        sys.exit(FAILED_EXIT)
+
+
+def _followed_doc(followed: api.FollowResult) -> dict[str, Any]:
+    return {
+        "checked": followed.checked,
+        "waiting": followed.waiting,
+        "finished": [vars(t) for t in followed.finished],
+        "requests_finished": {str(k): v for k, v in followed.requests.items()},
+        "refreshed": followed.refreshed,
+        "warnings": followed.warnings,
+    }
+
+
+def _followed_lines(followed: api.FollowResult) -> list[Any]:
+    lines: list[Any] = [
+        Line(
+            f"followed {followed.checked} open task(s): {len(followed.finished)} finished "
+            f"({len(followed.failed)} with Error), {followed.waiting} still open"
+        )
+    ]
+    lines += [
+        Line(
+            f"task {t.task_id} ({t.name}): {t.status}: {t.message}",
+            "good" if t.status == "Ok" else "bad",
+        )
+        for t in followed.finished
+    ]
+    lines += [Line(f"warning: {w}", "warn") for w in followed.warnings]
+    return lines
+
+
+def _requests_table(found: list[dict[str, Any]]) -> None:
     if not found:
         click.echo("no requests")
         return

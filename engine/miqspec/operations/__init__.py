@@ -6,22 +6,24 @@ transitional state written, waited for, removed), ``check_supported`` and
 ``plain``, ``remove_row`` (the rows operations act on; ``Found``), ``OperationLock`` and
 ``OperationBusyError`` (one operation at a time per object), the requests and tasks of
 provisioning (``provision``, ``ProvisionOutcome``, ``TaskOutcome``, ``complete_tasks``,
-``request_rows``, ``provisioning_dialog``) and the tables' vocabulary (``PENDING``,
-``ACTIVE``, ``FINISHED``, ``OK``, ``ERROR``, ``WARN``).
+``finish_request``, ``request_rows``, ``provisioning_dialog``), following the tasks nobody
+waits for (``open_tasks``, ``check_task`` -> ``Check``, ``end_task``, ``note_task``) and
+the tables' vocabulary (``PENDING``, ``ACTIVE``, ``FINISHED``, ``OK``, ``ERROR``, ``WARN``).
 Owns its tables (sqlalchemy: ``miq_requests``, ``miq_request_tasks``,
 ``miqspec_operation_locks``) like ``metrics``; uses ``collect`` (``poll_until``),
 ``connect``, ``spec`` and ``store``.
 
-Inside, modules run one way: ``provision`` -> ``requests``, ``execute`` -> ``wait`` ->
-``send``; ``execute`` -> ``supports``, ``rows``; ``lock`` -> ``rows``, ``tables``; ``dialog``
--> ``rows``.
+Inside, modules run one way: ``provision`` -> ``requests``, ``follow`` -> ``requests``,
+``send``, ``execute`` -> ``wait`` -> ``send``; ``execute`` -> ``supports``, ``rows``;
+``lock`` -> ``rows``, ``tables``; ``dialog`` -> ``rows``.
 """
 
 from .dialog import provisioning_dialog
 from .execute import OperationOutcome, check_supported, describe, execute, scope_of
+from .follow import Check, OpenTask, check_task, end_task, note_task, open_tasks
 from .lock import OperationBusyError, OperationLock
 from .provision import ProvisionOutcome, TaskOutcome, complete_tasks, provision
-from .requests import request_rows
+from .requests import finish_request, request_rows
 from .rows import Found, find_row, list_rows, plain, remove_row
 from .supports import noun, unsupported_reason
 from .tables import ACTIVE, ERROR, FINISHED, OK, PENDING, WARN
@@ -33,19 +35,26 @@ __all__ = [
     "OK",
     "PENDING",
     "WARN",
+    "Check",
     "Found",
+    "OpenTask",
     "OperationBusyError",
     "OperationLock",
     "OperationOutcome",
     "ProvisionOutcome",
     "TaskOutcome",
     "check_supported",
+    "check_task",
     "complete_tasks",
     "describe",
+    "end_task",
     "execute",
     "find_row",
+    "finish_request",
     "list_rows",
+    "note_task",
     "noun",
+    "open_tasks",
     "plain",
     "provision",
     "provisioning_dialog",

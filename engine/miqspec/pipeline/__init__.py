@@ -15,9 +15,10 @@ Targeted refresh: ``refresh_targets`` -> ``TargetedResult`` (only the targets an
 on them, ManageIQ's targeted semantics). Events: ``EventCatcher`` and ``poll_events`` ->
 ``PollResult`` (a poll of the event stream stored with its cursor, and the targets it names).
 Operations and provisioning: ``run_operation`` -> ``OperationResult``, ``provision``,
-``object_rows``, ``find_object``, ``provisioning_rows``, ``requests_of``.
+``object_rows``, ``find_object``, ``provisioning_rows``, ``requests_of``; ``follow_requests``
+-> ``FollowResult`` (the open provisioning tasks checked once, the ready ones brought in).
 One module per job: ``session``, ``verify``, ``adapters``, ``refresh``, ``metrics``,
-``targeted``, ``events``, ``operations``.
+``targeted``, ``events``, ``operations``, ``follow``.
 """
 
 from miqspec.pipeline.adapters import (
@@ -27,6 +28,7 @@ from miqspec.pipeline.adapters import (
     secret_placeholders,
 )
 from miqspec.pipeline.events import EventCatcher, PollResult, poll_events
+from miqspec.pipeline.follow import FollowedTask, FollowResult, follow_requests
 from miqspec.pipeline.metrics import capture_metrics, metrics_owner
 from miqspec.pipeline.operations import (
     OperationResult,
@@ -44,6 +46,8 @@ from miqspec.pipeline.verify import VerifyResult, verify, verify_provider
 
 __all__ = [
     "EventCatcher",
+    "FollowResult",
+    "FollowedTask",
     "OperationResult",
     "PollResult",
     "RefreshResult",
@@ -51,6 +55,7 @@ __all__ = [
     "VerifyResult",
     "capture_metrics",
     "find_object",
+    "follow_requests",
     "make_session",
     "metrics_owner",
     "object_rows",

@@ -1,5 +1,6 @@
 """The refresh worker: every provider refreshed at its spec's interval, one at a time each,
-and its metrics captured on the spec's own interval (``metrics_capture``).
+its metrics captured on the spec's own interval (``metrics_capture``) and its open
+provisioning tasks checked once per pass (``follow``).
 
 Takes: a database engine, key ring, a stop event and a log callback. Gives: nothing; logs one
 line per refresh, to the callback and to the ``miqspec.worker`` logger (INFO, or WARNING for a
@@ -20,6 +21,7 @@ from miqspec.errors import MiqspecError, RefreshBusyError
 from miqspec.pipeline import refresh_provider
 from miqspec.store import Engine, KeyRing, ProviderStore, now, spec_for
 from miqspec.workers.events import EventDispatch
+from miqspec.workers.follow import follow_due
 from miqspec.workers.metrics_capture import capture_due
 
 LOG = logging.getLogger("miqspec.worker")
@@ -74,6 +76,7 @@ def run_worker(
                 ems = store.row(name)
                 spec = spec_for(ems)
                 attempts[name] = capture_due(engine, keyring, name, spec, tell, attempts.get(name))
+                follow_due(engine, keyring, name, tell)  # open provisioning tasks, one check each
                 interval = spec.provider.refresh_interval
                 if not due(ems["last_refresh_date"], interval, now()):
                     continue
