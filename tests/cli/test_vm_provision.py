@@ -6,6 +6,7 @@ state, --format json, destroy asking unless --yes."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -120,3 +121,26 @@ def test_provision_requests_and_form(cli: Run, sim: Simulator) -> None:
         "--set", f"flavor={sim.data.flavors[0]['id']}", "--format", "json", code=5,
     )  # fmt: skip
     assert json.loads(out)["request"]["status"] == "Error"
+
+
+def test_requests_follow_finishes_what_provision_left_active(cli: Run, sim: Simulator) -> None:
+    image, flavor = sim.data.images[0]["id"], sim.data.flavors[0]["id"]
+    out = cli(
+        "provision", "ac", "--set", "vm_name=later", "--set", f"template={image}",
+        "--set", f"flavor={flavor}", "--count", "2",
+    )  # fmt: skip
+    assert "request 1: active" in out
+    limit = time.monotonic() + 10
+    while time.monotonic() < limit:
+        made = [i for i in sim.data.instances if i["name"].startswith("later_")]
+        if len(made) == 2 and all(i["power_state"] == "running" for i in made):
+            break
+        time.sleep(0.05)
+    out = cli("requests", "ac", "--follow")
+    assert "followed 2 open task(s): 2 finished (0 with Error), 0 still open" in out
+    assert "task 1 (later_0001): Ok: later_0001 provisioned" in out
+    assert "Provisioned 2 of 2" in out
+    data = json.loads(cli("requests", "--follow", "--format", "json"))
+    assert data["checked"] == 0 and data["requests"][0]["state"] == "finished"
+    assert all(t["destination_id"] for t in data["requests"][0]["tasks"])
+    assert "no provider named" in cli("requests", "nope", "--follow", code=10)
