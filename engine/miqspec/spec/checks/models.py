@@ -71,9 +71,7 @@ def check_models(data: Mapping[str, Any], findings: Findings, catalogue: Catalog
         _check_type_values(name, raw, findings)
 
 
-def _check_links(
-    name: str, raw: Mapping[str, Any], known: set[str], findings: Findings
-) -> None:
+def _check_links(name: str, raw: Mapping[str, Any], known: set[str], findings: Findings) -> None:
     """Each collection a model links to (parents, references, many_to_many) must exist."""
     links: list[tuple[tuple[Any, ...], Any]] = []
     parents = raw.get("parent_collections")
