@@ -17,14 +17,16 @@ public IPs, NSGs and virtual networks, managed disks, the VHD's storage account)
 ManageIQ's spec asserts; and after a full refresh (scenario A): counts and rows unchanged but
 the unmanaged disk's ``mode``, the deviation EXPECTED §2 predicts (reproduced, not fixed: the
 storage account is looked up in the VM's resource group, as ManageIQ does, and answers 404).
-``multiple_targets_refresh.yml`` (17 targets of 8 collections, the
-region's vmSizes asked once for three VMs, a 403 as not found) is not covered. Skips when the
-shared folder is absent.
+``multiple_targets_refresh.yml`` (§4.4: 17 targets of 8 collections, 9 of them gone, one by a
+403): each collection's targets with its own rule, what several of them ask (the region's
+vmSizes, a NIC, NSG, vnet, resource group) read once (the request memo); the counts ManageIQ's
+spec asserts into an empty database (twice), and after a full refresh counts and rows unchanged
+but the unmanaged disks' ``mode``. Skips when the shared folder is absent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +236,99 @@ def test_vm_after_a_full_refresh(engine: sa.Engine, tmp_path: Path, cassette: st
     gone = {r for r in before["disks"] - _rows(engine, "disks")}
     assert {r[0] for r in gone} <= set(modes)  # only this VM's disk changed
     assert set(modes.values()) == {None}  # the 404: mode null (was Standard_RAGRS)
+
+
+NET = "/subscriptions/AZURE_SUBSCRIPTION_ID/resourceGroups/miq-networking-eastus/providers/"
+MULTIPLE = [  # EXPECTED §4.4: 17 targets of 8 collections (9 of them gone: 8 404s, one 403)
+    *(Target("vms", VMS + n) for n in ("miq-vm-sles1-eastus", "miq-vm-ubuntu1-eastus",
+      "miq-vm-centos1-eastus", "non_existent_vm_that_does_not_exist")),
+    *(Target("load_balancers", NET + "Microsoft.Network/loadBalancers/" + n)
+      for n in ("miq-lb-eastus", "non_existent_lb")),
+    *(Target("network_ports", NET + "Microsoft.Network/networkInterfaces/" + n)
+      for n in ("miq-nic-eastus1", "non_existent")),
+    *(Target("cloud_networks", NET + "Microsoft.Network/virtualNetworks/" + n)
+      for n in ("miq-vnet-eastus", "non_existent")),
+    *(Target("security_groups", NET + "Microsoft.Network/networkSecurityGroups/" + n)
+      for n in ("miq-nsg-eastus1", "non_existent")),
+    # resource group ems_refs are stored lower-cased (the full refresh's lower(id))
+    *(Target("resource_groups", "/subscriptions/azure_subscription_id/resourcegroups/" + n)
+      for n in ("miq-vms-eastus", "non_existent")),
+    Target("orchestration_stacks", "/subscriptions/AZURE_SUBSCRIPTION_ID/resourceGroups/"
+           "miq-misc-eastus/providers/Microsoft.Resources/deployments/non_existent"),
+    Target("flavors", "basic_a0"),
+    Target("flavors", "non_existent"),
+]  # fmt: skip
+MULTIPLE_TABLES = {  # EXPECTED §4.4 scenario B (every table not listed is 0)
+    "vms": 3, "hardwares": 3, "operating_systems": 3, "disks": 4, "networks": 6, "flavors": 3,
+    "availability_zones": 1, "security_groups": 1, "network_ports": 4, "cloud_networks": 1,
+    "floating_ips": 4, "cloud_subnets": 1, "resource_groups": 2, "load_balancers": 1,
+    "load_balancer_pools": 1, "load_balancer_pool_members": 2,
+    "load_balancer_pool_member_pools": 2, "load_balancer_listeners": 1,
+    "load_balancer_listener_pools": 1, "load_balancer_health_checks": 2,
+    "load_balancer_health_check_members": 2, "orchestration_stacks": 0,
+    "orchestration_templates": 0, "cloud_databases": 0,
+}  # fmt: skip
+
+
+def _table_counts(engine: sa.Engine, tables: Iterable[str]) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: int(conn.execute(sa.text(f"select count(*) from {t}")).scalar() or 0) for t in tables
+        }
+
+
+def _multiple(engine: sa.Engine, keyring: KeyRing) -> Any:
+    adapter = ReplayAdapter(_cassette(FOLDER, "multiple_targets_refresh.yml"))
+    result = refresh_targets(engine, "az", keyring, MULTIPLE, adapter=adapter)
+    assert result.ok, result.failed
+    gone = {t for t in MULTIPLE if "non_existent" in t.ref}
+    assert set(result.gone) == gone
+    return result
+
+
+def test_multiple_targets_into_an_empty_database(engine: sa.Engine, tmp_path: Path) -> None:
+    """Scenario B, twice: the counts ManageIQ's spec asserts; the region's vmSizes, the
+    NIC, NSG, vnet and resource group that several targets ask for are each recorded once
+    (the request memo), the 403 of a resource group is "not found"."""
+    keyring = _provider(engine, tmp_path)
+    for _ in range(2):
+        _multiple(engine, keyring)
+        assert _table_counts(engine, MULTIPLE_TABLES) == MULTIPLE_TABLES
+    with engine.connect() as conn:
+        flavors = {r[0] for r in conn.execute(sa.text("select ems_ref from flavors"))}
+        off = conn.execute(
+            sa.text("select raw_power_state from vms where name = 'miq-vm-centos1-eastus'")
+        ).scalar()
+    assert "basic_a0" in flavors and "non_existent" not in flavors
+    assert off == "VM deallocated"
+
+
+def test_multiple_targets_after_a_full_refresh(engine: sa.Engine, tmp_path: Path) -> None:
+    """Scenario A: every table keeps its row count (none of the gone refs exists after a full
+    refresh, so nothing is removed) and every row outside the unmanaged disks' ``mode`` (the
+    deviation EXPECTED §2 predicts, reproduced) keeps its values."""
+    keyring = _provider(engine, tmp_path)
+    full = refresh_provider(
+        engine,
+        "az",
+        keyring,
+        adapter=ReplayAdapter(_cassette(CASSETTES / "azure", "refresher.yml")),
+    )
+    assert full.ok, full.error
+    tables = sorted(set(TABLES) | set(MULTIPLE_TABLES))
+    counts = _table_counts(engine, tables)
+    before = {t: _rows(engine, t) for t in tables}
+    _multiple(engine, keyring)
+    assert _table_counts(engine, tables) == counts
+    for table in tables:
+        if table != "disks":
+            assert _rows(engine, table) == before[table], table
+    changed = before["disks"] ^ _rows(engine, "disks")
+    with engine.connect() as conn:
+        modes = conn.execute(
+            sa.text("select mode from disks where id in :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": sorted({r[0] for r in changed}) or [-1]},
+        ).all()
+    assert {m for (m,) in modes} <= {None}  # only unmanaged disks lost their mode

@@ -299,14 +299,16 @@ class Collector:
         self.session.client.sleep(seconds)
 
     def _scope(self, ancestors: list[Any]) -> dict[str, Any]:
-        """The roots of a call's expressions: $region, $provider, $settings, $calls, $login
-        and, below a fan-out, $parent and $ancestors (``ancestors``: parent first)."""
+        """The roots of a call's expressions: $region, $provider, $settings, $calls, $login,
+        below a fan-out $parent and $ancestors (``ancestors``: parent first), and in a
+        targeted refresh $target."""
         return {
             **self.scope,
             "calls": self.calls,
             "login": self.session.ctx.get("login"),
             "parent": ancestors[0] if ancestors else None,
             "ancestors": ancestors,
+            "target": self.session.ctx.get("target"),  # a targeted refresh's object
         }
 
     def _search(

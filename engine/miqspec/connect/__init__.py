@@ -4,11 +4,13 @@ Offers: ``ProviderSession`` (URLs from services, auth kinds, login flows, re-log
 ``HttpClient``/``HttpResponse`` (the only user of ``requests``: deadlines, retries, error
 classification), the paginators (``first_request``/``next_request`` over ``PageRequest``,
 ``PageResponse``, ``PageState``; no I/O), cassettes (``Cassette``, ``RecordingAdapter``,
-``ReplayAdapter``) and ``secret_values`` (what must be masked). Uses ``spec`` only.
+``ReplayAdapter``), ``RequestMemo`` (identical reads sent once) and ``secret_values`` (what
+must be masked). Uses ``spec`` only.
 """
 
 from .cassettes import Cassette, RecordingAdapter, ReplayAdapter
 from .http import BadBody, HttpClient, HttpResponse
+from .memo import RequestMemo
 from .pagination import PageRequest, PageResponse, PageState, first_request, next_request
 from .session import ProviderSession, secret_values
 
@@ -23,6 +25,7 @@ __all__ = [
     "ProviderSession",
     "RecordingAdapter",
     "ReplayAdapter",
+    "RequestMemo",
     "first_request",
     "next_request",
     "secret_values",

@@ -27,6 +27,7 @@ from miqspec.connect.cassettes import ReplayAdapter
 from miqspec.connect.context import build_context, provider_facts, secret_values
 from miqspec.connect.http import BadBody, HttpClient, HttpResponse
 from miqspec.connect.login import read_extracts
+from miqspec.connect.memo import RequestMemo, memo_key
 from miqspec.connect.origins import Origin, OriginPattern, literal_origin, origin_of, show
 from miqspec.errors import (
     ApiError,
@@ -67,6 +68,7 @@ class ProviderSession:
         self._call_secrets: set[str] = set()  # rendered from calls' own auth
         self.logout_error: str | None = None
         self._secrets_lock = threading.Lock()
+        self.memo: RequestMemo | None = None  # set for a targeted refresh (connect.memo)
         # origins credentials may go to: the spec's own URLs (``origins``); see ``check_origin``
         self._trusted: set[Origin] = spec_origins(spec)
         self._allowed = tuple(OriginPattern(o) for o in spec.connection.allowed_origins)
@@ -327,6 +329,7 @@ class ProviderSession:
         """
         self.check_origin(url)
         self.ensure_login()
+        relogin = self.spec.auth.relogin_on
         for attempt in (1, 2):
             generation = self._generation
             ctx = {**self.ctx, **extra_ctx} if extra_ctx else self.ctx  # after a re-login too
@@ -339,7 +342,8 @@ class ProviderSession:
                 sign = auth_mod.signer(auth, ctx)
             json_body, data = _body(body, ctx)
             read_timeout = timeout or self.timeout[1]
-            resp = self.client.send(
+            send = functools.partial(
+                self.client.send,
                 method,
                 url,
                 retry=retry or self.spec.connection.retry,
@@ -354,6 +358,11 @@ class ProviderSession:
                 sign=sign,
                 deadline_for=functools.partial(self.deadline, read_timeout),
             )
+            if self.memo is None or auth is not None or body is not None or method != "GET":
+                resp = send()
+            else:  # a targeted refresh: the same read once (connect.memo)
+                key = memo_key(method, url, params, headers, expect_json, expect_xml)
+                resp = self.memo.fetch(key, send, lambda r: r.status not in relogin)
             if (
                 auth is None
                 and resp.status in self.spec.auth.relogin_on

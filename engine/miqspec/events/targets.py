@@ -110,7 +110,8 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
         rule = spec.targets[name]
         # the target call and the fan-outs below it; of the calls it brings (with:), those
         # calls alone (a fan-out below a listing it stands in for is not wanted unless named)
-        covered[name] = covered_calls(spec, rule.replaces) | set(rule.with_calls)
+        below = covered_calls(spec, rule.replaces) if rule.fan_outs else {rule.replaces}
+        covered[name] = below | set(rule.with_calls)
     every = set().union(*covered.values())
     scope: list[str] = []
     mappings = {}
@@ -132,8 +133,8 @@ def plan_targeted(spec: Spec, targets: Iterable[Target]) -> TargetedPlan:
         scope.append(name)
         sources = {s.call for s in kept}
         for target, cov in covered.items():
-            if sources & cov:
-                roots[target].extend(derived.calls)
+            if sources & cov:  # a $calls read of a call not collected reads null
+                roots[target].extend(c for c in derived.calls if c in every)
     referred = {a.lazy for m in mappings.values() for src in m.all_sources
                 for a in src.attributes if a.lazy}  # fmt: skip
     for name, mapping in spec.collections.items():

@@ -147,7 +147,13 @@ class Persister:
         lookups = Lookups(self.db, graph)
         tables = {n: self.db.table(n) for n in self.catalogue.collections if self.db.has_table(n)}
         resolver = Resolver(
-            self.catalogue, inv, set(names), tables, lookups.db_rows, lookups.secondary_rows
+            self.catalogue,
+            inv,
+            set(names),
+            tables,
+            lookups.db_rows,
+            lookups.secondary_rows,
+            targeted=bool(self.targets),
         )
         self.resolver = resolver
         self.strategy = self.choose_strategy()

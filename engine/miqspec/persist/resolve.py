@@ -4,9 +4,9 @@ Takes: the catalogue, the parsed inventory, the names of the collections saved i
 their tables and two read-only lookup callbacks into the database that ``persist`` provides.
 Gives: ``Resolver`` (lazy reference -> row id, or an attribute of the target with ``key``, else
 ``default``; in memory first, then stored rows when the target was not refreshed or is
-incomplete; a lookup ``by`` a mapping's computed secondary ref is in memory only, and ``key``
-through any secondary ref gives the found object's attribute). ``ids`` holds the row id of
-every object saved so far, by collection and in-memory identity key.
+incomplete, or the refresh is targeted; a lookup ``by`` a mapping's computed secondary ref is
+in memory only, and ``key`` through any secondary ref gives the found object's attribute).
+``ids`` holds the row id of every object saved so far, by collection and in-memory identity key.
 Raises: ``MappingError`` for a reference to an unknown collection or secondary ref, and for a
 ``key`` lazy on a plain column whose key is itself a reference. Does no I/O itself.
 """
@@ -42,6 +42,8 @@ class Resolver:
         tables: Mapping[str, sa.Table],
         db_rows: DbRows,
         secondary_rows: SecondaryRows,
+        *,
+        targeted: bool = False,
     ) -> None:
         self.catalogue = catalogue
         self.inventory = inventory
@@ -49,6 +51,7 @@ class Resolver:
         self.tables = tables
         self.db_rows = db_rows
         self.secondary_rows = secondary_rows
+        self.targeted = targeted  # memory holds the targets only: stored rows count too
         self.ids: dict[str, dict[tuple[Any, ...], int]] = {}
         self.ancestry: dict[tuple[str, int], str | None] = {}
         self._mem: dict[str, dict[tuple[Any, ...], InventoryObject]] = {}
@@ -61,8 +64,9 @@ class Resolver:
         return cdef
 
     def _final(self, name: str) -> bool:
-        """True when memory is the whole truth for ``name`` (saved now and complete)."""
-        return name in self.saved and self.inventory.complete.get(name, True)
+        """True when memory is the whole truth for ``name`` (saved now and complete; never in
+        a targeted refresh, where a row outside the targets stays as stored)."""
+        return not self.targeted and name in self.saved and self.inventory.complete.get(name, True)
 
     def find_object(self, name: str, ref: tuple[Any, ...]) -> InventoryObject | None:
         index = self._mem.get(name)

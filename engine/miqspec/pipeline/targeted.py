@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from miqspec.collect import CallResult, CollectResult, collect
-from miqspec.connect import ProviderSession, secret_values
+from miqspec.connect import ProviderSession, RequestMemo, secret_values
 from miqspec.errors import MiqspecError
-from miqspec.events import Target, TargetedPlan, plan_targeted
-from miqspec.parse import attribute_location, parse
+from miqspec.events import Target, TargetedPlan, group_targets, plan_targeted
+from miqspec.parse import ParsedInventory, attribute_location, parse
 from miqspec.persist import PersistReport, StoreTypeError, persist
 from miqspec.pipeline.refresh import owners_for
 from miqspec.pipeline.session import make_session
@@ -59,6 +59,7 @@ class TargetedResult:
     failed: dict[Target, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     requests: int = 0
+    reused: int = 0  # reads answered by the request memo (the same GET asked again)
 
     @property
     def ok(self) -> bool:
@@ -80,31 +81,46 @@ def refresh_targets(
     ems = store.row(name)
     spec = spec or spec_for(ems)
     wanted = list(dict.fromkeys(targets))
-    plan = plan_targeted(spec, wanted)  # UsageError before anything runs
+    plans = [  # one plan per collection: each target rule's stand-ins apart
+        plan_targeted(spec, [Target(coll, r) for r in refs])
+        for coll, refs in group_targets(wanted).items()
+    ]  # UsageError before anything runs
     result = TargetedResult(provider=name, targets=wanted)
     tell = log or (lambda line: None)
     with RefreshLock(engine, ems["id"], name) as lock:
         args = store.args(ems, keyring)
-        session = make_session(plan.spec, args, adapter, provider=ems)
+        session = make_session(spec, args, adapter, provider=ems)
+        session.memo = RequestMemo()  # one read serves every target asking it
+        inventory = ParsedInventory()
+        scope: dict[str, bool] = {}
         try:
-            started = time.perf_counter()
-            collected = _collect(session, plan, result, tell)
-            result.phases["collect"] = time.perf_counter() - started
+            for plan in plans:
+                started = time.perf_counter()
+                session.spec = plan.spec  # this collection's target calls stand in
+                collected = _collect(session, plan, result, tell)
+                result.phases["collect"] = result.phases.get("collect", 0.0) + (
+                    time.perf_counter() - started
+                )
+                started = time.perf_counter()
+                _add(inventory, parse(plan.spec, collected, context=session.ctx), plan.scope)
+                for coll in plan.scope:
+                    scope[coll] = scope.get(coll, False) or plan.complete[coll]
+                result.phases["parse"] = result.phases.get("parse", 0.0) + (
+                    time.perf_counter() - started
+                )
         finally:
+            result.reused = session.memo.hits
             session.close()
-        started = time.perf_counter()
-        inventory = parse(plan.spec, collected, context=session.ctx)
-        for coll in list(inventory.objects):
-            if coll not in plan.scope:
-                del inventory.objects[coll]
-        inventory.complete = dict(plan.complete)
-        result.counts = {n: inventory.count(n) for n in plan.scope}
-        result.phases["parse"] = time.perf_counter() - started
+        inventory.complete = scope
+        result.counts = {n: inventory.count(n) for n in scope}
         started = time.perf_counter()
         kept = {
             coll: [r for r in refs if Target(coll, r) not in result.failed]
-            for coll, refs in plan.refs.items()
+            for coll, refs in group_targets(wanted).items()
         }
+        for coll, refs in kept.items():  # what other targets brought along is in scope too
+            brought = (str(ref[0]) for ref in inventory.objects.get(coll, {}) if ref[0] is not None)
+            kept[coll] = list(dict.fromkeys([*refs, *brought]))
         owners = owners_for(spec, ems["id"], store.children(ems["id"]))
         tables = spec_metadata(engine, spec)
         secrets = secret_values(spec, args)
@@ -157,6 +173,21 @@ def _collect(
                 result.gone.append(target)
             _merge(merged, got.calls)
     return merged
+
+
+def _add(into: ParsedInventory, parsed: ParsedInventory, scope: Iterable[str]) -> None:
+    """The objects of ``scope`` in ``parsed`` added to ``into`` (the first build of a ref
+    wins, as within one parse), with their computed secondary refs and labels."""
+    for coll in scope:
+        bucket = into.objects.setdefault(coll, {})
+        for ref, obj in parsed.objects.get(coll, {}).items():
+            bucket.setdefault(ref, obj)
+        for ref_name, found in parsed.secondary.get(coll, {}).items():
+            mine = into.secondary.setdefault(coll, {}).setdefault(ref_name, {})
+            for key, obj in found.items():
+                mine.setdefault(key, obj)
+        for ref, labels in parsed.labels.get(coll, {}).items():
+            into.labels.setdefault(coll, {}).setdefault(ref, labels)
 
 
 def _merge(into: CollectResult, calls: Mapping[str, CallResult]) -> None:

@@ -54,6 +54,7 @@ def build_targets(doc: LoadedDocument, data: Mapping[str, Any]) -> dict[str, Col
             gone_on=tuple(target.get("gone_on") or DEFAULT_GONE_ON),
             location=doc.location(("collections", name, "target"), key=True),
             with_calls=dict(target.get("with") or {}),
+            fan_outs=target.get("fan_outs") is not False,
         )
     return out
 

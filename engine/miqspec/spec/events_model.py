@@ -54,6 +54,7 @@ class CollectionTarget:
     gone_on: tuple[int, ...]
     location: Location
     with_calls: Mapping[str, str] = field(default_factory=dict)
+    fan_outs: bool = True  # false: the fan-outs below ``replaces`` are not run for it
 
 
 @dataclass(frozen=True)

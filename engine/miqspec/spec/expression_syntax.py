@@ -31,8 +31,9 @@ from miqspec.spec.functions.arithmetic import static_kind
 from miqspec.spec.functions.registry import LITERAL_CHECKS
 
 ROOTS = frozenset(
-    {"item", "parent", "ancestors", "region", "settings", "provider", "calls", "index", "login"}
-)
+    {"item", "parent", "ancestors", "region", "settings", "provider", "calls", "index", "login",
+     "target"}  # $target: a targeted refresh's object, in its target calls' records
+)  # fmt: skip
 MAX_DEPTH = 100  # AST levels (an operator, a call, a bracket each add one)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN_NAMES = {"quoted_identifier": "an identifier", "unquoted_identifier": "an identifier",

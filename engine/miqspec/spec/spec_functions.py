@@ -39,7 +39,7 @@ from miqspec.spec.functions.registry import DEFAULT_FUNCTIONS, CustomFunctions
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_DEPTH = 32  # spec function calls open at once (a recursion deeper than this fails)
 #: roots of the record: a body gets those through its parameters
-RECORD_ROOTS = frozenset({"item", "parent", "ancestors", "index"})
+RECORD_ROOTS = frozenset({"item", "parent", "ancestors", "index", "target"})
 BODY_ROOTS = ROOTS - RECORD_ROOTS
 _DEPTH: ContextVar[int] = ContextVar("miqspec_spec_function_depth", default=0)
 

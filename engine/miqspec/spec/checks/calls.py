@@ -120,6 +120,7 @@ def _check_call(
     check_service(data, findings, (*path, "service"), call.get("service"))
     if "records" in call:
         records_roots = EXPRESSION_ROOTS | (FAN_OUT_ROOTS if fan_out else set())
+        records_roots |= targeted_call_roots(data, name)
         text.expression((*path, "records"), call["records"], records_roots)
     _check_extensions(findings, text, name, call, calls)
     if "auth" in call:

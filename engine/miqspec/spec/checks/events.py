@@ -31,9 +31,11 @@ def _dict(value: Any) -> Mapping[str, Any]:
 
 
 def targeted_call_roots(data: Mapping[str, Any], call: str) -> set[str]:
-    """``{"target"}`` when some collection's ``target.call`` names ``call``."""
+    """``{"target"}`` when some collection's ``target.call`` (or a call its ``with`` brings)
+    names ``call``."""
     for raw in _dict(data.get("collections")).values():
-        if _dict(_dict(raw).get("target")).get("call") == call:
+        target = _dict(_dict(raw).get("target"))
+        if target.get("call") == call or call in _dict(target.get("with")).values():
             return {"target"}
     return set()
 
