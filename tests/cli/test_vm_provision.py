@@ -144,3 +144,19 @@ def test_requests_follow_finishes_what_provision_left_active(cli: Run, sim: Simu
     assert data["checked"] == 0 and data["requests"][0]["state"] == "finished"
     assert all(t["destination_id"] for t in data["requests"][0]["tasks"])
     assert "no provider named" in cli("requests", "nope", "--follow", code=10)
+
+
+def test_an_operation_not_waited_for_is_a_task_follow_finishes(cli: Run, sim: Simulator) -> None:
+    vm = first(sim, "running")
+    out = cli("vm", "stop", "ac", vm["name"])
+    assert "task 1: the worker (or miqspec requests --follow) finishes it" in out
+    [task] = json.loads(cli("vm", "tasks", "ac", "--format", "json"))
+    assert (task["state"], task["context_data"]["ems_ref"]) == ("Active", vm["id"])
+    limit = time.monotonic() + 10
+    while time.monotonic() < limit:
+        if next(i for i in sim.data.instances if i["id"] == vm["id"])["power_state"] == "stopped":
+            break
+        time.sleep(0.05)
+    out = cli("requests", "ac", "--follow")
+    assert f"operation task 1 (stop of VM {vm['name']!r}): Ok" in out
+    assert "Finished" in cli("vm", "tasks") and "no provider" in cli("vm", "tasks", "x", code=10)

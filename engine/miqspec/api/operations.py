@@ -6,8 +6,9 @@ provisioning values (``vm_name``, ``template``, ...), a spec for the dialog.
 Gives: ``object_list`` (``ObjectRows``: the operations the spec declares and each row with
 its ``supports``), ``object_show`` (one row, ``archived`` and ``supports``),
 ``run_operation`` (``OperationResult``), ``provision`` (``ProvisionOutcome``),
-``list_requests`` (requests with their tasks), ``follow_requests`` (``FollowResult``: the
-open tasks checked once, the ready ones brought in and finished, as the worker does) and
+``list_requests`` (requests with their tasks), ``list_tasks`` (operation tasks),
+``follow_requests`` (``FollowResult``: the open tasks checked once, the ready ones brought
+in and finished, as the worker does) and
 ``provisioning_form`` (the dialog as data-driven-forms JSON; choices from a provider's
 inventory when one is named).
 Re-exported by ``miqspec.api``.
@@ -36,6 +37,7 @@ __all__ = [
     "ProvisionOutcome",
     "follow_requests",
     "list_requests",
+    "list_tasks",
     "object_list",
     "object_show",
     "provision",
@@ -113,6 +115,12 @@ def list_requests(db: Database, name: str | None = None) -> list[dict[str, Any]]
     """Provisioning requests, newest first, each with its ``tasks``; of provider ``name``
     only when given."""
     return pipeline.requests_of(db.engine, name)
+
+
+def list_tasks(db: Database, name: str | None = None) -> list[dict[str, Any]]:
+    """Operation tasks (``miq_tasks``: operations run without waiting), newest first, each
+    with ``context_data`` decoded; of provider ``name`` only when given."""
+    return pipeline.tasks_of(db.engine, name)
 
 
 def follow_requests(db: Database, name: str | None = None, *, adapter: Any = None) -> FollowResult:

@@ -152,7 +152,7 @@ def _followed_lines(followed: api.FollowResult) -> list[Any]:
     ]
     lines += [
         Line(
-            f"task {t.task_id} ({t.name}): {t.status}: {t.message}",
+            f"{t.kind} task {t.task_id} ({t.name}): {t.status}: {t.message}",
             "good" if t.status == "Ok" else "bad",
         )
         for t in followed.finished

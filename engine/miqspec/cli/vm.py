@@ -3,8 +3,10 @@
 Takes: the command line. Gives: the ``vm`` group on ``main``: ``list NAME``, ``show NAME VM``,
 ``start|stop|suspend|reboot|destroy NAME VM`` (``reboot`` runs ``reboot_guest``) and
 ``run NAME VM OPERATION`` (any operation the spec declares), each with ``--wait`` (wait for
-the end and print the new state), ``--collection`` (default vms) and ``--format text|json``;
-``destroy`` asks for confirmation unless ``--yes`` (without a terminal it needs ``--yes``).
+the end and print the new state; without it the operation is recorded as a task the worker
+finishes), ``--collection`` (default vms) and ``--format text|json``; ``tasks [NAME]`` lists
+those tasks; ``destroy`` asks for confirmation unless ``--yes`` (without a terminal it needs
+``--yes``).
 An unsupported operation exits 13 with ManageIQ's reason; one already running on the VM exits
 8. Raises what ``miqspec.api`` raises (the group turns it into one line and an exit code).
 Does database and network I/O through the API.
@@ -136,6 +138,7 @@ def _run(
                 "refreshed": result.refreshed,
                 "row": result.row,
                 "warnings": result.warnings,
+                "task_id": result.task_id,
             }
         )
         return
@@ -145,6 +148,10 @@ def _run(
         lines.append(Line(f"{what}: done in {out.seconds:.1f}s", "good"))
     else:
         lines.append(Line(f"{what}: accepted (status {out.status}); not waited for", "good"))
+        if result.task_id is not None:
+            lines.append(
+                f"task {result.task_id}: the worker (or miqspec requests --follow) finishes it"
+            )
     if out.removed:
         lines.append(f"row {out.removed} (archived; see miqspec inventory {name} vms --archived)")
     elif result.row is not None:
@@ -209,3 +216,27 @@ def vm_run(
     if operation == "destroy":
         _confirm(operation, name, vm_key, yes)
     _run(name, vm_key, operation, collection, wait, fmt, database)
+
+
+@vm.command("tasks")
+@click.argument("name", required=False)
+@format_option
+@database_option
+def vm_tasks(name: str | None, fmt: str, database: str | None) -> None:
+    """Operations run without --wait (of provider NAME, or all), newest first, as tasks."""
+    found = api.list_tasks(open_db(database, write=False), name)
+    if fmt == "json":
+        echo_json(found)
+        return
+    if not found:
+        click.echo("no tasks")
+        return
+    echo(
+        Table(
+            ("task", "name", "state", "status", "created", "message"),
+            tuple(
+                (t["id"], t["name"], t["state"], t["status"], t["created_on"], t["message"])
+                for t in found
+            ),
+        )
+    )

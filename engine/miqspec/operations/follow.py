@@ -1,8 +1,8 @@
 """Following provisioning tasks nobody waits for: one check per task, never a blocking wait.
 
 Takes: a database engine and a provider's manager row id (``open_tasks``); the provider's
-``ProviderSession``, the spec's ``Provisioning`` section, one ``OpenTask`` and the expression
-scope (``check_task``).
+``ProviderSession``, the spec's ``Provisioning`` section (or an ``Operation``), one task and
+the expression scope (``check_task``, ``check_op_task``).
 Gives: ``open_tasks`` -> the provider's tasks still ``pending`` or ``active`` (``OpenTask``:
 task and request ids, name, the new object's ems_ref when its create answered, options,
 ``created_on``), oldest first; ``end_task`` (finished, Error, the message) and
@@ -12,7 +12,9 @@ held or a ``done_on`` status came; a provisioning without ``wait`` is ready at o
 from the task's creation, passed before it was ready, or no create answer was recorded by
 then: 600 s without a wait rule) or neither (not yet: check it again later); ``note`` says
 why a check could not tell (an API error: tried again until the deadline). One request at
-most per call.
+most per call. ``check_op_task``: the same for an operation task (``op_tasks.OpTask``: its
+operation's wait rule, ``target`` the row as the operation saw it); ``check_wait``: one
+request of any ``Wait``.
 Raises: ``CredentialsError`` (the provider refuses the credentials: stop following it),
 ``MappingError`` (a template or expression of the spec failing). Does network I/O through
 the session, database I/O in ``open_tasks``.
@@ -30,12 +32,13 @@ import sqlalchemy as sa
 
 from miqspec.connect import ProviderSession
 from miqspec.errors import CredentialsError, MappingError, MiqspecError
+from miqspec.operations.op_tasks import OpTask
 from miqspec.operations.requests import update_task
 from miqspec.operations.rows import db_failed
 from miqspec.operations.send import send
 from miqspec.operations.supports import truthy
 from miqspec.operations.tables import ACTIVE, ERROR, FINISHED, PENDING, REQUESTS, TASKS
-from miqspec.spec import Expression, Provisioning
+from miqspec.spec import Expression, Operation, Provisioning, Wait
 from miqspec.store import now
 
 NO_WAIT_DEADLINE = 600.0  # seconds a task without a wait rule may take to record its new id
@@ -125,35 +128,67 @@ def check_task(
         "task": {"index": number - 1, "number": number, "name": task.name, "count": count},
         "target": {"ems_ref": task.ems_ref, "name": task.name},
     }
+    what = f"{task.name}, {task.ems_ref}"
+    return check_wait(session, wait, extra, scope, late, "provisioning", what)
+
+
+def check_op_task(
+    session: ProviderSession,
+    op: Operation,
+    task: OpTask,
+    scope: Mapping[str, Any],
+    at: datetime | None = None,
+) -> Check:
+    """One check of operation task ``task``: its operation's wait rule, ``target`` the row
+    as the operation saw it; no wait rule: ready at once."""
+    if op.wait is None:
+        return Check(ready=True)
+    age = ((at or now()) - task.created_on).total_seconds() if task.created_on else 0.0
+    late = age > op.wait.poll.deadline
+    label = f"operations.{task.collection}.{task.operation}"
+    extra = {"target": dict(task.target)}
+    return check_wait(session, op.wait, extra, scope, late, label, task.name)
+
+
+def check_wait(
+    session: ProviderSession,
+    wait: Wait,
+    extra: Mapping[str, Any],
+    scope: Mapping[str, Any],
+    late: bool,
+    label: str,
+    what: str,
+) -> Check:
+    """One request of ``wait`` (templates read ``extra``): ready, failed, or not yet; not
+    ready and ``late`` (past its deadline): the time-out error naming ``what``."""
     full_scope = {**scope, **extra}
-    label = "provisioning.wait"
+    until = wait.poll.until.text
     try:
-        answer = send(session, wait.request, extra, label, wait.done_on)
+        answer = send(session, wait.request, extra, f"{label}.wait", wait.done_on)
     except (CredentialsError, MappingError):
         raise
     except MiqspecError as exc:  # an API error, the provider unreachable: not yet known
         note = str(exc)
         if late:
-            return Check(error=_timed_out(task, deadline, wait.poll.until.text, note))
+            return Check(error=_timed_out(label, wait.poll.deadline, until, what, note))
         return Check(note=note)
     if answer.status in wait.done_on:
         return Check(ready=True, late=late)
     if wait.failed_when is not None:
-        failed = _search(wait.failed_when, answer.body, full_scope, f"{label}.failed_when")
+        failed = _search(wait.failed_when, answer.body, full_scope, f"{label}.wait.failed_when")
         if truthy(failed):
             text = failed if isinstance(failed, str) else "failed_when holds"
-            return Check(error=f"provisioning: the provider reports a failure: {text}")
-    if truthy(_search(wait.poll.until, answer.body, full_scope, f"{label}.until")):
+            return Check(error=f"{label}: the provider reports a failure: {text}")
+    if truthy(_search(wait.poll.until, answer.body, full_scope, f"{label}.wait.until")):
         return Check(ready=True, late=late, body=answer.body)
     if late:
-        return Check(error=_timed_out(task, deadline, wait.poll.until.text, None))
+        return Check(error=_timed_out(label, wait.poll.deadline, until, what, None))
     return Check(body=answer.body)
 
 
-def _timed_out(task: OpenTask, deadline: float, until: str, note: str | None) -> str:
-    return (
-        f"provisioning: timed out after {deadline:g} s waiting for {until!r} "
-        f"({task.name}, {task.ems_ref})" + (f"; last check: {note}" if note else "")
+def _timed_out(label: str, deadline: float, until: str, what: str, note: str | None) -> str:
+    return f"{label}: timed out after {deadline:g} s waiting for {until!r} ({what})" + (
+        f"; last check: {note}" if note else ""
     )
 
 

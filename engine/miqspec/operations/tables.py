@@ -1,8 +1,10 @@
 """The tables of requests and operations as SQLAlchemy Core sees them (migration 0007 makes them).
 
 Takes: nothing. Gives: ``METADATA`` with ``REQUESTS`` (``miq_requests``), ``TASKS``
-(``miq_request_tasks``) and ``LOCKS`` (``miqspec_operation_locks``), and ManageIQ's words
-for their states (``PENDING``, ``ACTIVE``, ``FINISHED``; statuses ``OK``, ``ERROR``, ``WARN``).
+(``miq_request_tasks``), ``LOCKS`` (``miqspec_operation_locks``) and ``OP_TASKS``
+(``miq_tasks``, migration 0010), and ManageIQ's words for their states (``PENDING``,
+``ACTIVE``, ``FINISHED``; statuses ``OK``, ``ERROR``, ``WARN``; ``miq_tasks``:
+``TASK_ACTIVE``, ``TASK_FINISHED``).
 Raises nothing; no I/O.
 """
 
@@ -12,6 +14,7 @@ import sqlalchemy as sa
 
 PENDING, ACTIVE, FINISHED = "pending", "active", "finished"
 OK, ERROR, WARN = "Ok", "Error", "Warn"
+TASK_ACTIVE, TASK_FINISHED = "Active", "Finished"  # MiqTask's states (miq_tasks)
 
 METADATA = sa.MetaData()
 
@@ -70,4 +73,24 @@ LOCKS = sa.Table(
     sa.Column("holder", sa.String(255)),
     sa.Column("acquired_at", sa.DateTime()),
     sa.Column("expires_at", sa.DateTime()),
+)
+OP_TASKS = sa.Table(
+    "miq_tasks",
+    METADATA,
+    _id(),
+    sa.Column("name", sa.String(255)),
+    sa.Column("state", sa.String(255)),
+    sa.Column("status", sa.String(255)),
+    sa.Column("message", sa.Text()),
+    sa.Column("userid", sa.String(255)),
+    sa.Column("pct_complete", sa.Integer()),
+    sa.Column("context_data", sa.Text()),
+    sa.Column("results", sa.Text()),
+    sa.Column("miq_server_id", sa.BigInteger()),
+    sa.Column("identifier", sa.String(255)),
+    sa.Column("started_on", sa.DateTime()),
+    sa.Column("zone", sa.String(255)),
+    sa.Column("source_id", sa.BigInteger()),
+    sa.Column("created_on", sa.DateTime()),
+    sa.Column("updated_on", sa.DateTime()),
 )

@@ -15,8 +15,9 @@ Targeted refresh: ``refresh_targets`` -> ``TargetedResult`` (only the targets an
 on them, ManageIQ's targeted semantics). Events: ``EventCatcher`` and ``poll_events`` ->
 ``PollResult`` (a poll of the event stream stored with its cursor, and the targets it names).
 Operations and provisioning: ``run_operation`` -> ``OperationResult``, ``provision``,
-``object_rows``, ``find_object``, ``provisioning_rows``, ``requests_of``; ``follow_requests``
--> ``FollowResult`` (the open provisioning tasks checked once, the ready ones brought in).
+``object_rows``, ``find_object``, ``provisioning_rows``, ``requests_of``, ``tasks_of``;
+``follow_requests`` -> ``FollowResult`` (the open provisioning and operation tasks checked
+once, the ready ones finished).
 One module per job: ``session``, ``verify``, ``adapters``, ``refresh``, ``metrics``,
 ``targeted``, ``events``, ``operations``, ``follow``.
 """
@@ -38,6 +39,7 @@ from miqspec.pipeline.operations import (
     provisioning_rows,
     requests_of,
     run_operation,
+    tasks_of,
 )
 from miqspec.pipeline.refresh import RefreshResult, owners_for, refresh_provider
 from miqspec.pipeline.session import make_session
@@ -71,6 +73,7 @@ __all__ = [
     "requests_of",
     "run_operation",
     "secret_placeholders",
+    "tasks_of",
     "verify",
     "verify_provider",
 ]

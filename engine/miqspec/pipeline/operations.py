@@ -5,9 +5,10 @@ ems_ref), an operation name or provisioning values, whether to wait, an HTTP ada
 recorded traffic.
 Gives: ``object_rows`` and ``find_object`` (rows as ``vm list``/``show`` read them, with each
 declared operation's unsupported reason), ``run_operation`` -> ``OperationResult`` (the
-``operations.OperationOutcome``, the row after, how it was refreshed), ``provision`` ->
-``operations.ProvisionOutcome``, ``provisioning_rows`` (the dialog's choices) and
-``requests_of``.
+``operations.OperationOutcome``, the row after, how it was refreshed; one not waited for is
+recorded as a ``miq_tasks`` row, ``task_id``, which ``follow`` finishes), ``provision`` ->
+``operations.ProvisionOutcome``, ``provisioning_rows`` (the dialog's choices),
+``requests_of`` and ``tasks_of``.
 Safety: nothing runs for a provider whose stored credentials were last found invalid
 (``CredentialsError``) or on an archived row (``UnsupportedError``); one operation at a time
 per object (``OperationLock``); an operation that finished is followed by a targeted refresh
@@ -47,6 +48,7 @@ class OperationResult:
     row: dict[str, Any] | None = None  # the row after the operation (and its refresh)
     refreshed: str | None = None  # "targeted" | "full" | None
     warnings: list[str] = field(default_factory=list)
+    task_id: int | None = None  # the miq_tasks row of an operation not waited for
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def run_operation(
     wait: bool = False,
     adapter: Any = None,
     refresh: bool = True,
+    userid: str = "admin",
 ) -> OperationResult:
     """Run operation ``op_name`` on one object of provider ``name`` (module doc)."""
     sc = scope(engine, name)
@@ -161,6 +164,11 @@ def run_operation(
         finally:
             session.close()
         result = OperationResult(name, outcome)
+        if not outcome.finished:  # not waited for: a task the worker follows to its end
+            result.task_id = operations.record_task(
+                engine, sc.ems, collection, coll.table, found.row, coll.manager_ref[0], op_name,
+                f"{op_name} of {what}", userid,
+            )  # fmt: skip
         if refresh and outcome.finished and outcome.removed is None and (wait or not op.wait):
             ref = str(outcome.ems_ref)
             _refresh(engine, name, keyring, adapter, result, sc.spec, collection, [ref])
@@ -268,3 +276,9 @@ def requests_of(engine: Engine, name: str | None) -> list[dict[str, Any]]:
     """Provisioning requests with their tasks, of provider ``name`` or of all."""
     ems_id = ProviderStore(engine).row(name)["id"] if name else None
     return operations.request_rows(engine, ems_id)
+
+
+def tasks_of(engine: Engine, name: str | None) -> list[dict[str, Any]]:
+    """Operation tasks (``miq_tasks``), newest first, of provider ``name`` or of all."""
+    ems_id = ProviderStore(engine).row(name)["id"] if name else None
+    return operations.op_task_rows(engine, ems_id)

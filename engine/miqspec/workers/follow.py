@@ -1,12 +1,12 @@
-"""The worker's follow-up of provisioning tasks nobody waits for, one check per task per tick.
+"""The worker's follow-up of the tasks nobody waits for, one check per task per tick.
 
 Takes: a database engine, the key ring, a provider name and the worker's log function.
-Gives: ``follow_due``: the provider's open provisioning tasks checked once each
+Gives: ``follow_due``: the provider's open provisioning and operation tasks checked once each
 (``pipeline.follow_requests``: the spec's wait rule polled once, a task past its deadline
 ended with Error, the ready ones refreshed in, linked and finished, their requests finished
-when all their tasks are); logs one line per task that ended and per request that finished
-(``event`` task_finished, task_failed, request_finished; WARNING for a failure). Returns how
-many tasks are still open.
+when all their tasks are; an operation's row refreshed or removed); logs one line per task
+that ended and per request that finished (``event`` task_finished, task_failed,
+request_finished; WARNING for a failure). Returns how many tasks are still open.
 Raises nothing for a failing provider (it is logged, WARNING ``follow_failed``, and tried
 again at the next tick). Does network and database I/O through ``pipeline``.
 """
@@ -34,7 +34,7 @@ def follow_due(engine: Engine, keyring: KeyRing, name: str, tell: Tell) -> int:
     for task in result.finished:
         failed = task.status != "Ok"
         tell(
-            f"{name}: provisioning task {task.task_id} ({task.name}) {task.status}: {task.message}",
+            f"{name}: {task.kind} task {task.task_id} ({task.name}) {task.status}: {task.message}",
             logging.WARNING if failed else logging.INFO,
             provider=name,
             event="task_failed" if failed else "task_finished",
