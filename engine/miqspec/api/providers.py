@@ -1,15 +1,18 @@
 """Providers in the public API: add, edit, list, show, delete, unlock, and the form-field
-check the CLI runs on ``--set``. Re-exported by ``miqspec.api``."""
+check the CLI runs on ``--set``. A provider's status includes its event stream's (the worker's
+catcher: ``ok`` or ``failing`` with the last error, from its ``miqspec_event_cursors`` row).
+Re-exported by ``miqspec.api``."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from miqspec import store
 from miqspec.api.database import Database
 from miqspec.spec import Spec
-from miqspec.store import ProviderInfo, ProviderStore
+from miqspec.store import EventLog, ProviderInfo, ProviderStore
 
 # -- providers ------------------------------------------------------------------------------
 
@@ -64,12 +67,28 @@ def provider_names(db: Database) -> list[str]:
 def list_providers(db: Database) -> list[ProviderInfo]:
     """Every provider with region, credential and refresh status, sorted by name."""
     providers = ProviderStore(db.engine)
-    return [providers.info(name) for name in providers.names()]
+    return [_with_stream(db, providers.info(name)) for name in providers.names()]
 
 
 def provider_info(db: Database, name: str) -> ProviderInfo:
     """Provider ``name``'s status (never its credentials); ``NotFoundError`` if there is none."""
-    return ProviderStore(db.engine).info(name)
+    return _with_stream(db, ProviderStore(db.engine).info(name))
+
+
+def _with_stream(db: Database, info: ProviderInfo) -> ProviderInfo:
+    """``info`` with its event stream's state: ``failing`` while the last poll failed (the
+    error and its time kept), ``ok`` after a poll that stored; unchanged before any poll."""
+    status = EventLog(db.engine).status(info.id)
+    if status is None:
+        return info
+    error = status.get("last_event_error")
+    return dataclasses.replace(
+        info,
+        event_stream="failing" if error else "ok",
+        last_event_poll_date=status.get("last_poll_date"),
+        last_event_error=error,
+        last_event_error_date=status.get("last_event_error_date") if error else None,
+    )
 
 
 def delete_provider(db: Database, name: str, *, wait: float = 60.0) -> int:

@@ -211,11 +211,12 @@ def provider_list(fmt: str, database: str | None) -> None:
             i.auth_status or "not verified",
             i.last_refresh_date.strftime("%Y-%m-%d %H:%M") if i.last_refresh_date else "never",
             "error" if i.last_refresh_error else "ok" if i.last_refresh_date else "-",
+            i.event_stream or "-",
         )
         for i in infos
     )
     echo(
-        Table(("name", "spec", "region", "credentials", "last refresh", "status"), rows)
+        Table(("name", "spec", "region", "credentials", "last refresh", "status", "events"), rows)
         if rows
         else "no providers (add one with: miqspec provider add SPEC --name ...)"
     )

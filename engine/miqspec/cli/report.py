@@ -194,6 +194,9 @@ def provider_fields(info: ProviderInfo) -> Fields:
         ("last refresh", _when(info.last_refresh_date)),
         ("last success", _when(info.last_refresh_success_date)),
         ("last error", info.last_refresh_error or "-"),
+        ("event stream", info.event_stream or "-"),
+        ("last event poll", _when(info.last_event_poll_date)),
+        ("last event error", info.last_event_error or "-"),
     )
     return Fields(rows)
 

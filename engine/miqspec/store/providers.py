@@ -75,6 +75,10 @@ class ProviderInfo:
     auth_status_details: str | None
     children: tuple[str, ...]
     refresh_interval: int | None = None
+    event_stream: str | None = None  # "ok", "failing" (api: miqspec_event_cursors); None: never
+    last_event_poll_date: datetime | None = None
+    last_event_error: str | None = None
+    last_event_error_date: datetime | None = None
 
     @property
     def spec_source(self) -> str:
