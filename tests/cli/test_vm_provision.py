@@ -129,7 +129,7 @@ def test_requests_follow_finishes_what_provision_left_active(cli: Run, sim: Simu
         "provision", "ac", "--set", "vm_name=later", "--set", f"template={image}",
         "--set", f"flavor={flavor}", "--count", "2",
     )  # fmt: skip
-    assert "request 1: active" in out
+    assert "request 1: active" in out and "miqspec requests ac --follow" in out
     limit = time.monotonic() + 10
     while time.monotonic() < limit:
         made = [i for i in sim.data.instances if i["name"].startswith("later_")]

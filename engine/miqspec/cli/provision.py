@@ -86,6 +86,11 @@ def provision(
                 ),
             ),
         )
+        if req.get("state") != "finished":
+            click.echo(
+                f"not waited for: miqspec worker (or miqspec requests {name} --follow) "
+                "finishes the tasks"
+            )
     if out.failed:
         sys.exit(FAILED_EXIT)
 
