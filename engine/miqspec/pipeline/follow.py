@@ -42,10 +42,10 @@ from miqspec.operations import (
 )
 from miqspec.pipeline.operations import (
     OperationResult,
-    _check_credentials,
-    _collection,
-    _refresh,
+    check_credentials,
+    collection_def,
     declared,
+    refresh_objects,
     scope,
 )
 from miqspec.pipeline.session import make_session
@@ -121,7 +121,7 @@ def _follow_provider(
         tasks = []
     if not tasks and not op_tasks:
         return
-    _check_credentials(sc, name)
+    check_credentials(sc, name)
     session = make_session(sc.spec, sc.store.args(sc.ems, keyring), adapter, provider=sc.ems)
     ready: list[OpenTask] = []
     late: set[int] = set()
@@ -164,10 +164,10 @@ def _bring_in(
 ) -> None:
     """Refresh the ready tasks' objects and link each task to its row; one past its
     deadline whose object did not come in ends with Error."""
-    coll = _collection(sc, sc.spec.provisioning.collection)
+    coll = collection_def(sc, sc.spec.provisioning.collection)
     holder = OperationResult(name, OperationOutcome("provision", coll.name, None, None, 0))
     refs = [str(t.ems_ref) for t in ready]
-    _refresh(engine, name, keyring, adapter, holder, sc.spec, coll.name, refs)
+    refresh_objects(engine, name, keyring, adapter, holder, sc.spec, coll.name, refs)
     out.warnings.extend(f"{name}: {w}" for w in holder.warnings)
     if holder.refreshed:
         out.refreshed[name] = holder.refreshed
@@ -261,7 +261,7 @@ def _end_operations(
             continue
         op = declared(sc.spec, task.collection).get(task.operation)
         if check.ready and op is not None and op.removes:
-            coll = _collection(sc, task.collection)
+            coll = collection_def(sc, task.collection)
             table = spec_metadata(engine, sc.spec).tables[coll.table]
             removed = operations.remove_row(
                 engine, table, coll, task.row_id, sc.spec.provider.power_state
@@ -276,7 +276,7 @@ def _end_operations(
             ended.append((task, OK, f"{task.name}: done"))
     for collection, refs in refresh.items():
         holder = OperationResult(name, OperationOutcome("follow", collection, None, None, 0))
-        _refresh(engine, name, keyring, adapter, holder, sc.spec, collection, refs)
+        refresh_objects(engine, name, keyring, adapter, holder, sc.spec, collection, refs)
         out.warnings.extend(f"{name}: {w}" for w in holder.warnings)
         if holder.refreshed:
             out.refreshed[name] = holder.refreshed

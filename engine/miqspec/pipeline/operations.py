@@ -66,7 +66,7 @@ def scope(engine: Engine, name: str) -> Scope:
     return Scope(store, ems, spec, owners_for(spec, ems["id"], store.children(ems["id"])))
 
 
-def _collection(sc: Scope, collection: str) -> Any:
+def collection_def(sc: Scope, collection: str) -> Any:
     coll = sc.spec.catalogue.get(collection)
     if coll is None:
         raise NotFoundError(f"unknown collection {collection!r}")
@@ -82,7 +82,7 @@ def object_rows(engine: Engine, name: str, collection: str) -> tuple[Spec, list[
     """Provider ``name``'s rows of ``collection``, plain, each with ``supports``: operation
     -> None (supported) or ManageIQ's reason."""
     sc = scope(engine, name)
-    coll = _collection(sc, collection)
+    coll = collection_def(sc, collection)
     table = spec_metadata(engine, sc.spec).tables[coll.table]
     session_scope = {"provider": dict(sc.ems), "settings": sc.spec.provider.settings}
     rows = []
@@ -106,7 +106,7 @@ def find_object(engine: Engine, name: str, collection: str, key: str) -> dict[st
     """One row (by ems_ref or name; an archived one too, flagged ``archived``), plain, with
     ``supports`` as in ``object_rows``."""
     sc = scope(engine, name)
-    coll = _collection(sc, collection)
+    coll = collection_def(sc, collection)
     table = spec_metadata(engine, sc.spec).tables[coll.table]
     found = operations.find_row(
         engine, table, coll, sc.owners[collection], key, sc.spec.provider.namespace
@@ -118,7 +118,7 @@ def find_object(engine: Engine, name: str, collection: str, key: str) -> dict[st
     return out
 
 
-def _check_credentials(sc: Scope, name: str) -> None:
+def check_credentials(sc: Scope, name: str) -> None:
     info = sc.store.info(name)
     if (info.auth_status or "").lower() == "invalid":
         why = info.auth_status_details or "the last verify failed"
@@ -143,7 +143,7 @@ def run_operation(
 ) -> OperationResult:
     """Run operation ``op_name`` on one object of provider ``name`` (module doc)."""
     sc = scope(engine, name)
-    coll = _collection(sc, collection)
+    coll = collection_def(sc, collection)
     table = spec_metadata(engine, sc.spec).tables[coll.table]
     owner = sc.owners[collection]
     found = operations.find_row(engine, table, coll, owner, key, sc.spec.provider.namespace)
@@ -151,7 +151,7 @@ def run_operation(
     static_scope = {"provider": dict(sc.ems), "settings": sc.spec.provider.settings}
     operations.check_supported(collection, op_name, op, found, static_scope)
     assert op is not None  # check_supported refuses an undeclared operation
-    _check_credentials(sc, name)
+    check_credentials(sc, name)
     hold = (op.wait.poll.deadline if op.wait else 0.0) + WAIT_MARGIN
     what = operations.describe(collection, found.row)
     with operations.OperationLock(engine, coll.table, found.row["id"], op_name, what, hold):
@@ -171,7 +171,7 @@ def run_operation(
             )  # fmt: skip
         if refresh and outcome.finished and outcome.removed is None and (wait or not op.wait):
             ref = str(outcome.ems_ref)
-            _refresh(engine, name, keyring, adapter, result, sc.spec, collection, [ref])
+            refresh_objects(engine, name, keyring, adapter, result, sc.spec, collection, [ref])
     if outcome.removed is None:
         try:
             result.row = find_object(engine, name, collection, str(outcome.ems_ref or key))
@@ -185,7 +185,7 @@ def _reread(engine: Engine, table: Any, coll: Any, owner: int, found: Found, sc:
     return operations.find_row(engine, table, coll, owner, ref, sc.spec.provider.namespace)
 
 
-def _refresh(
+def refresh_objects(
     engine: Engine,
     name: str,
     keyring: KeyRing,
@@ -246,7 +246,7 @@ def provision(
     """Provision on provider ``name``; after waiting, a refresh brings the new objects in and
     each task is linked to its row (``operations.complete_tasks``)."""
     sc = scope(engine, name)
-    _check_credentials(sc, name)
+    check_credentials(sc, name)
     rows = provisioning_rows(engine, name)
     session = make_session(sc.spec, sc.store.args(sc.ems, keyring), adapter, provider=sc.ems)
     try:
@@ -256,13 +256,13 @@ def provision(
     finally:
         session.close()
     prov = sc.spec.provisioning
-    coll = _collection(sc, prov.collection)
+    coll = collection_def(sc, prov.collection)
     refreshed = False
     ready = [t.ems_ref for t in out.tasks if t.ems_ref and not t.error]
     if wait and ready:
         started = time.monotonic()
         holder = OperationResult(name, OperationOutcome("provision", coll.name, None, None, 0))
-        _refresh(engine, name, keyring, adapter, holder, sc.spec, coll.name, ready)
+        refresh_objects(engine, name, keyring, adapter, holder, sc.spec, coll.name, ready)
         refreshed = holder.refreshed is not None
         out.seconds["refresh"] = time.monotonic() - started
     table = spec_metadata(engine, sc.spec).tables[coll.table]
