@@ -125,3 +125,23 @@ def test_an_operation_past_its_deadline_ends_with_error(engine: sa.Engine, keyri
     [task] = tasks_of(engine, NAME)
     assert (task["state"], task["status"]) == ("Finished", "Error")
     assert out.refreshed == {NAME: "targeted"}  # the row shows the provider's state again
+
+
+def test_a_second_operation_waits_for_the_first_tasks_end(
+    engine: sa.Engine, keyring: Any, sim: Simulator, provider: int
+) -> None:
+    from miqspec.operations import OperationBusyError
+
+    vm = next(i for i in sim.data.instances if i["power_state"] == "running")
+    first = run_operation(engine, NAME, keyring, "vms", vm["name"], "stop")
+    assert first.task_id is not None
+    with pytest.raises(OperationBusyError, match=rf"task {first.task_id}\) has not ended") as err:
+        run_operation(engine, NAME, keyring, "vms", vm["name"], "destroy")
+    assert err.value.exit_code == 8
+    assert any(i["id"] == vm["id"] for i in sim.data.instances)  # nothing was sent
+    settled(sim, vm["id"], "stopped")
+    follow_requests(engine, keyring, NAME)  # the stop's task ends
+    [task] = tasks_of(engine, NAME)
+    assert task["state"] == "Finished"
+    second = run_operation(engine, NAME, keyring, "vms", vm["name"], "destroy")
+    assert second.task_id is not None

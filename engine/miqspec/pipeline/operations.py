@@ -156,6 +156,7 @@ def run_operation(
     what = operations.describe(collection, found.row)
     with operations.OperationLock(engine, coll.table, found.row["id"], op_name, what, hold):
         found = _reread(engine, table, coll, owner, found, sc)  # what the lock now protects
+        _refuse_open_task(engine, int(sc.ems["id"]), collection, found, what)
         session = make_session(sc.spec, sc.store.args(sc.ems, keyring), adapter, provider=sc.ems)
         try:
             outcome = operations.execute(
@@ -178,6 +179,20 @@ def run_operation(
         except NotFoundError:
             result.row = None
     return result
+
+
+def _refuse_open_task(
+    engine: Engine, ems_id: int, collection: str, found: Found, what: str
+) -> None:
+    """An operation sent without ``--wait`` holds its object until its task ends (the worker
+    or ``requests --follow`` ends it): a second one is refused, never interleaved."""
+    row_id = int(found.row["id"])
+    for task in operations.open_op_tasks(engine, ems_id):
+        if task.collection == collection and task.row_id == row_id:
+            raise operations.OperationBusyError(
+                f"{what} is busy: operation '{task.operation}' (task {task.task_id}) has not "
+                "ended; nothing was done, try again when it ends (miqspec vm tasks)"
+            )
 
 
 def _reread(engine: Engine, table: Any, coll: Any, owner: int, found: Found, sc: Scope) -> Found:
