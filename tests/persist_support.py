@@ -104,7 +104,7 @@ def vm_plan(inv: ParsedInventory, name: str = "vms", sti_type: str | None = None
     cat = load_catalogue()
     md = build_metadata_cached()
     tables = {n: md.tables[c.table] for n, c in cat.collections.items() if c.table in md.tables}
-    resolver = Resolver(cat, inv, set(inv.objects), tables, lambda n: {}, lambda n, r: {})
+    resolver = Resolver(cat, inv, set(inv.objects), tables, lambda n, k: None, lambda n, r: {})
     resolver.ids["flavors"] = {("f1",): 11, ("f2",): 12}
     resolver.ids["availability_zones"] = {("z1",): 21}
     power = {"running": "on", "stopped": "off"}

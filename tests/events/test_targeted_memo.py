@@ -104,3 +104,31 @@ def test_fan_outs_below_the_replaced_call_run_by_default(engine, keyring, sim, t
     # below each targeted flavor, once per flavor, the same URL: sent once
     assert adapter.paths.count("/availability_zones") == 1
     assert result.counts["availability_zones"] > 0
+
+
+def test_a_lazy_to_a_stored_row_reads_that_row_alone(engine, keyring, sim) -> None:  # type: ignore[no-untyped-def]
+    """A targeted refresh resolves the VM's flavor to its stored row by a query for that
+    row (not every flavor of the provider: a fixed cost that grew with the collection)."""
+    spec = load_spec(str(AWESOME))
+    ProviderStore(engine).add(spec, "ac", sim_args(sim), keyring)
+    assert refresh_provider(engine, "ac", keyring).ok
+    item = sim.data.instances[0]
+    statements: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        result = refresh_targets(engine, "ac", keyring, [Target("vms", item["id"])])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert result.ok
+    flavor_reads = [s for s in statements if s.startswith("SELECT") and "FROM flavors" in s]
+    assert flavor_reads and all("flavors.ems_ref =" in s for s in flavor_reads), flavor_reads
+    with engine.connect() as conn:
+        got = conn.execute(
+            sa.text("select f.ems_ref from vms v join flavors f on f.id = v.flavor_id "
+                    "where v.ems_ref = :r"), {"r": item["id"]},
+        ).scalar()  # fmt: skip
+    assert got == item["flavor"]

@@ -3,7 +3,9 @@
 Takes: a persist ``Db`` and the run's ``SaveGraph`` (the ``key`` attributes and secondary-ref
 values each collection is looked up by).
 Gives: ``Lookups``: ``db_rows(name)`` (a collection's rows in scope by manager_ref key, with
-the columns ``key`` lazies read; a lookup-only collection's rows of any manager) and
+the columns ``key`` lazies read; a lookup-only collection's rows of any manager), ``db_row``
+(one of them by its key: in a targeted run, ``point``, that row alone is read, so a lazy
+into a collection of 100,000 rows does not read them all; otherwise from ``db_rows``) and
 ``secondary_rows(name, ref)`` (rows found by a secondary ref, e.g. ``cross_link_vms`` by
 ``uid_ems``, rows still connected to a manager first), each read once per run.
 Raises: ``DatabaseError`` (through ``Db``). Does database I/O.
@@ -33,9 +35,10 @@ SecondaryHit = tuple[int, str | None, Mapping[str, Any]]  # id, model class, col
 class Lookups:
     """Stored rows the resolver looks references up in (cached per run)."""
 
-    def __init__(self, db: Db, graph: SaveGraph) -> None:
-        self.db, self.graph = db, graph
+    def __init__(self, db: Db, graph: SaveGraph, *, point: bool = False) -> None:
+        self.db, self.graph, self.point = db, graph, point
         self._db_cache: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self._point_cache: dict[str, dict[tuple[Any, ...], Mapping[str, Any] | None]] = {}
         self._sec_cache: dict[tuple[str, str], dict[tuple[Any, ...], SecondaryHit]] = {}
 
     def db_rows(self, name: str) -> Mapping[tuple[Any, ...], Mapping[str, Any]]:
@@ -44,25 +47,50 @@ class Lookups:
         if cached is not None:
             return cached
         cached = self._db_cache[name] = {}
-        cdef = self.db.catalogue.collections[name]
-        if self.db.scopable(name):
-            where = self.db.scope(name)
-        elif cdef.delete == "none" and self.db.has_table(name):  # read-only lookup, any manager
-            where = sa.and_(sa.true(), *self.db.values_clause(name))
-        else:
+        where = self._where(name)
+        if where is None:
             return cached
-        table = self.db.table(name)
-        keys = key_columns(cdef, table)
-        extra: list[str] = ["type"] if "type" in table.c else []  # ``type_value: class``
-        for key in self.graph.lazy_keys.get(name, ()):
-            rdef = cdef.references.get(key)
-            cols = (rdef.column, rdef.type_column) if rdef else (key,)
-            extra += [c for c in cols if c and c in table.c]
-        rows, pos = self.db.select(name, ["id", *keys, *extra], where)
+        keys = key_columns(self.db.catalogue.collections[name], self.db.table(name))
+        rows, pos = self.db.select(name, ["id", *keys, *self._key_columns(name)], where)
         idx = [pos[c] for c in keys]
         for r in sorted(rows, key=lambda r: r[0], reverse=True):
             cached[key_of(tuple(r[i] for i in idx))] = {c: r[i] for c, i in pos.items()}
         return cached
+
+    def db_row(self, name: str, parts: tuple[Any, ...]) -> Mapping[str, Any] | None:
+        """The stored row of ``name`` in scope whose manager_ref columns hold ``parts`` (in
+        their columns' form; the lowest id when several do)."""
+        key = key_of(parts)
+        if not self.point:
+            return self.db_rows(name).get(key)
+        cache = self._point_cache.setdefault(name, {})
+        if key not in cache:
+            cache[key] = self._point(name, parts)
+        return cache[key]
+
+    def _point(self, name: str, parts: tuple[Any, ...]) -> Mapping[str, Any] | None:
+        where = self._where(name)
+        if where is None:
+            return None
+        table = self.db.table(name)
+        keys = key_columns(self.db.catalogue.collections[name], table)
+        if len(keys) != len(parts):
+            return self.db_rows(name).get(key_of(parts))
+        match = [table.c[c].is_(None) if v is None else table.c[c] == v
+                 for c, v in zip(keys, parts, strict=True)]  # fmt: skip
+        rows, pos = self.db.select(
+            name, ["id", *keys, *self._key_columns(name)], sa.and_(where, *match)
+        )
+        hit = min(rows, key=lambda r: r[0], default=None)
+        return None if hit is None else {c: hit[i] for c, i in pos.items()}
+
+    def _where(self, name: str) -> sa.ColumnElement[bool] | None:
+        """The rows lazies into ``name`` may find (None: none)."""
+        if self.db.scopable(name):
+            return self.db.scope(name)
+        if self.db.catalogue.collections[name].delete == "none" and self.db.has_table(name):
+            return sa.and_(sa.true(), *self.db.values_clause(name))  # read-only, any manager
+        return None
 
     def secondary_rows(self, name: str, ref: str) -> Mapping[tuple[Any, ...], SecondaryHit]:
         """Rows found by a secondary ref (e.g. ``cross_link_vms`` by ``uid_ems``): by the

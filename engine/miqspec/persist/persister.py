@@ -144,14 +144,14 @@ class Persister:
         graph = self.graph = plan_save(self.catalogue, inv, names)
         report.order = list(graph.order)
         report.deferred = {n: sorted(a) for n, a in graph.deferred.items()}
-        lookups = Lookups(self.db, graph)
+        lookups = Lookups(self.db, graph, point=bool(self.targets))
         tables = {n: self.db.table(n) for n in self.catalogue.collections if self.db.has_table(n)}
         resolver = Resolver(
             self.catalogue,
             inv,
             set(names),
             tables,
-            lookups.db_rows,
+            lookups.db_row,
             lookups.secondary_rows,
             targeted=bool(self.targets),
         )

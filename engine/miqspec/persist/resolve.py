@@ -21,10 +21,11 @@ import sqlalchemy as sa
 
 from miqspec.errors import MappingError
 from miqspec.parse import InventoryObject, LazyRef, ParsedInventory
-from miqspec.persist.values import REF_TYPES, coercer, key_of, mem_key, poly_type, secondary_value
+from miqspec.persist.values import REF_TYPES, coercer, mem_key, poly_type, secondary_value
 from miqspec.spec import Catalogue, CollectionDef
 
-DbRows = Callable[[str], Mapping[tuple[Any, ...], Mapping[str, Any]]]
+#: the stored row of a collection by its manager_ref columns' values (None: none)
+DbRow = Callable[[str, tuple[Any, ...]], Mapping[str, Any] | None]
 #: rows by secondary ref value: id, model class, the columns ``key`` lazies read
 SecondaryRows = Callable[
     [str, str], Mapping[tuple[Any, ...], tuple[int, str | None, Mapping[str, Any]]]
@@ -40,7 +41,7 @@ class Resolver:
         inventory: ParsedInventory,
         saved: set[str],
         tables: Mapping[str, sa.Table],
-        db_rows: DbRows,
+        db_row: DbRow,
         secondary_rows: SecondaryRows,
         *,
         targeted: bool = False,
@@ -49,7 +50,7 @@ class Resolver:
         self.inventory = inventory
         self.saved = saved
         self.tables = tables
-        self.db_rows = db_rows
+        self.db_row = db_row
         self.secondary_rows = secondary_rows
         self.targeted = targeted  # memory holds the targets only: stored rows count too
         self.ids: dict[str, dict[tuple[Any, ...], int]] = {}
@@ -98,7 +99,7 @@ class Resolver:
                     return None
             else:
                 parts.append(value)
-        return self.db_rows(cdef.name).get(key_of(tuple(parts)))
+        return self.db_row(cdef.name, tuple(parts))
 
     def _secondary_object(self, cdef: CollectionDef, ref: LazyRef) -> InventoryObject | None:
         """The object of this refresh a secondary-ref lazy finds (first built wins): by a

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from miqspec.errors import MappingError
 from miqspec.parse import InventoryObject, LazyRef
 from miqspec.persist.build import SLOW, Builder, Memo, compile_builder
-from miqspec.persist.resolve import DbRows, Resolver, SecondaryRows
+from miqspec.persist.resolve import DbRow, Resolver, SecondaryRows
 from miqspec.persist.sign import Layout, Signatures
 from miqspec.persist.values import (
     OWNER_COLUMNS,
@@ -41,7 +41,7 @@ from miqspec.persist.values import (
 )
 from miqspec.spec import CollectionDef, ReferenceDef
 
-__all__ = ["DbRows", "Resolver", "RowPlan", "SecondaryRows"]
+__all__ = ["DbRow", "Resolver", "RowPlan", "SecondaryRows"]
 
 _COL, _REF, _SKIP = 0, 1, 2  # as persist.sign's
 _NO_BUILDER: Any = object()
